@@ -1,0 +1,1 @@
+namespace ModelInService; internal static class Placeholder { }

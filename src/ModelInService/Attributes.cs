@@ -1,0 +1,50 @@
+namespace ModelInService;
+
+/// <summary>
+/// Maps a property or field of an input type to a named model input. Without the attribute a public property maps
+/// to the input of the same name (case-insensitive). Several scalar members mapped to one input are packed into its
+/// row (<c>[N, F]</c>) in declaration order, or in <see cref="Order"/> when given.
+/// </summary>
+[AttributeUsage(AttributeTargets.Property | AttributeTargets.Field | AttributeTargets.Parameter, AllowMultiple = false)]
+public sealed class ModelInputAttribute : Attribute
+{
+    /// <summary>Initializes a new instance.</summary>
+    /// <param name="name">The model input's name.</param>
+    public ModelInputAttribute(string name) => Name = name;
+
+    /// <summary>Gets the model input's name.</summary>
+    public string Name { get; }
+
+    /// <summary>Gets or sets the column of a scalar member within the input's row; -1 (default) means declaration order.</summary>
+    public int Order { get; set; } = -1;
+}
+
+/// <summary>
+/// Maps a property or field of an output type to a named model output. Without the attribute a public writable
+/// property maps to the output of the same name (case-insensitive).
+/// </summary>
+[AttributeUsage(AttributeTargets.Property | AttributeTargets.Field | AttributeTargets.Parameter, AllowMultiple = false)]
+public sealed class ModelOutputAttribute : Attribute
+{
+    /// <summary>Initializes a new instance.</summary>
+    /// <param name="name">The model output's name.</param>
+    public ModelOutputAttribute(string name) => Name = name;
+
+    /// <summary>Gets the model output's name.</summary>
+    public string Name { get; }
+
+    /// <summary>Gets or sets the column of a scalar member within the output's row; -1 (default) means declaration order.</summary>
+    public int Order { get; set; } = -1;
+}
+
+/// <summary>Accepts NaN and infinities in a <see cref="float"/> or <see cref="double"/> input member (rejected by default).</summary>
+[AttributeUsage(AttributeTargets.Property | AttributeTargets.Field | AttributeTargets.Parameter, AllowMultiple = false)]
+public sealed class AllowNonFiniteAttribute : Attribute
+{
+}
+
+/// <summary>Excludes a public property or field from schema mapping.</summary>
+[AttributeUsage(AttributeTargets.Property | AttributeTargets.Field, AllowMultiple = false)]
+public sealed class ModelIgnoreAttribute : Attribute
+{
+}

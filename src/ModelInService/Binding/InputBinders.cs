@@ -1,0 +1,376 @@
+using System.Globalization;
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using Microsoft.ML.OnnxRuntime;
+using Microsoft.ML.OnnxRuntime.Tensors;
+
+namespace ModelInService.Binding;
+
+/// <summary>
+/// Validates and packs the members of <typeparamref name="TInput"/> that feed one model input. Built once at start-up;
+/// the request path only calls compiled delegates.
+/// </summary>
+internal abstract class InputBinder<TInput>
+{
+    protected InputBinder(string modelName, TensorSpec spec, RowShape shape, IReadOnlyList<MemberModel> members, ModelOptions options)
+    {
+        ModelName = modelName;
+        Spec = spec;
+        Shape = shape;
+        MemberNames = new string[members.Count];
+        FeatureNames = new string[members.Count];
+        for (var i = 0; i < members.Count; i++)
+        {
+            MemberNames[i] = members[i].DisplayName;
+            FeatureNames[i] = members[i].Member.Name;
+        }
+
+        MaxStringLength = options.MaxStringLength;
+        MaxVariableElements = options.MaxVariableElements;
+    }
+
+    public string ModelName { get; }
+
+    public TensorSpec Spec { get; }
+
+    public RowShape Shape { get; }
+
+    /// <summary>Display names of the bound members (<c>Type.Member</c>), in column order.</summary>
+    public string[] MemberNames { get; }
+
+    /// <summary>Feature names (member names), in column order: what the monitor reports drift under.</summary>
+    public string[] FeatureNames { get; }
+
+    protected int MaxStringLength { get; }
+
+    protected int MaxVariableElements { get; }
+
+    /// <summary>Throws <see cref="ModelInputException"/> when the input cannot be sent to the model.</summary>
+    public abstract void Validate(TInput input);
+
+    /// <summary>Packs validated rows into a new ONNX Runtime tensor that the caller disposes.</summary>
+    public abstract OrtValue Pack(ReadOnlySpan<TInput> rows);
+
+    /// <summary>Reads the packed row back (tests and tools; not on the request path).</summary>
+    public abstract Array Unpack(OrtValue value);
+
+    protected ModelInputException Invalid(string member, string reason) => new(ModelName, member, reason);
+
+    protected string Describe() => $"input '{Spec.Name}' ({Spec})";
+
+    protected void CheckLength(string member, int length)
+    {
+        if (!Shape.IsVariable)
+        {
+            if (length != Shape.FixedElements)
+            {
+                throw Invalid(member, $"has {length} element{(length == 1 ? "" : "s")}; {Describe()} expects {Shape.FixedElements.ToString(CultureInfo.InvariantCulture)} per row");
+            }
+
+            return;
+        }
+
+        if (length == 0)
+        {
+            throw Invalid(member, $"is empty; {Describe()} needs at least one element per row");
+        }
+
+        if (length > MaxVariableElements)
+        {
+            throw Invalid(member, $"has {length} elements; the limit is {MaxVariableElements} (ModelOptions.MaxVariableElements)");
+        }
+
+        if (length % Shape.FixedElements != 0)
+        {
+            throw Invalid(member, $"has {length} elements, not a multiple of {Shape.FixedElements} as {Describe()} needs");
+        }
+    }
+}
+
+/// <summary>Binds members of an unmanaged element type (numbers, bool, half).</summary>
+internal sealed class NumericInputBinder<TInput, T> : InputBinder<TInput>
+    where T : unmanaged
+{
+    /// <summary>Getters of scalar members in column order; null when an array/memory member supplies the row.</summary>
+    private readonly Func<TInput, T>[]? _scalars;
+
+    /// <summary>Getter of a <c>T[]</c> member supplying the whole row.</summary>
+    private readonly Func<TInput, T[]?>? _array;
+
+    /// <summary>Getter of a <c>ReadOnlyMemory&lt;T&gt;</c> member supplying the whole row.</summary>
+    private readonly Func<TInput, ReadOnlyMemory<T>>? _memory;
+
+    /// <summary>Whether the element type is floating point and at least one member rejects NaN/infinity.</summary>
+    private readonly bool[] _checkFinite;
+
+    private readonly TensorElementType _ortType;
+
+    public NumericInputBinder(string modelName, TensorSpec spec, RowShape shape, IReadOnlyList<MemberModel> members, ModelOptions options)
+        : base(modelName, spec, shape, members, options)
+    {
+        _ortType = ModelElementTypes.ToOrt(spec.ElementType);
+        var floating = typeof(T) == typeof(float) || typeof(T) == typeof(double) || typeof(T) == typeof(Half);
+        _checkFinite = new bool[members.Count];
+        for (var i = 0; i < members.Count; i++)
+        {
+            _checkFinite[i] = floating && !members[i].AllowNonFinite && options.NonFiniteValues == NonFiniteValuePolicy.Reject;
+        }
+
+        if (members[0].Shape == MemberShape.Scalar)
+        {
+            _scalars = new Func<TInput, T>[members.Count];
+            for (var i = 0; i < members.Count; i++)
+            {
+                _scalars[i] = members[i].CompileGetter<TInput, T>();
+            }
+        }
+        else if (members[0].Shape == MemberShape.Array)
+        {
+            _array = members[0].CompileGetter<TInput, T[]?>();
+        }
+        else
+        {
+            _memory = members[0].CompileGetter<TInput, ReadOnlyMemory<T>>();
+        }
+    }
+
+    public override void Validate(TInput input)
+    {
+        if (_scalars is not null)
+        {
+            for (var c = 0; c < _scalars.Length; c++)
+            {
+                if (_checkFinite[c])
+                {
+                    var v = _scalars[c](input);
+                    if (!IsFinite(v))
+                    {
+                        throw Invalid(MemberNames[c], $"is {Format(v)}; non-finite values are rejected (mark the member [AllowNonFinite] or set ModelOptions.NonFiniteValues = Allow)");
+                    }
+                }
+            }
+
+            return;
+        }
+
+        ReadOnlySpan<T> row;
+        if (_array is not null)
+        {
+            var array = _array(input) ?? throw Invalid(MemberNames[0], "is null");
+            row = array;
+        }
+        else
+        {
+            row = _memory!(input).Span;
+        }
+
+        CheckLength(MemberNames[0], row.Length);
+        if (_checkFinite[0])
+        {
+            for (var i = 0; i < row.Length; i++)
+            {
+                if (!IsFinite(row[i]))
+                {
+                    throw Invalid(MemberNames[0] + "[" + i.ToString(CultureInfo.InvariantCulture) + "]", $"is {Format(row[i])}; non-finite values are rejected (mark the member [AllowNonFinite] or set ModelOptions.NonFiniteValues = Allow)");
+                }
+            }
+        }
+    }
+
+    public override OrtValue Pack(ReadOnlySpan<TInput> rows)
+    {
+        long rowElements = Shape.FixedElements;
+        long freeLength = 0;
+        if (Shape.IsVariable)
+        {
+            rowElements = GetRow(rows[0]).Length;
+            freeLength = rowElements / Shape.FixedElements;
+            for (var r = 1; r < rows.Length; r++)
+            {
+                var length = GetRow(rows[r]).Length;
+                if (length != rowElements)
+                {
+                    throw new ModelInputException(ModelName, MemberNames[0], $"has {length} elements in batch item {r} but {rowElements} in item 0; rows sent together must have the same length").AtIndex(r);
+                }
+            }
+        }
+
+        var value = OrtValue.CreateAllocatedTensorValue(OrtAllocator.DefaultInstance, _ortType, Shape.ShapeFor(rows.Length, freeLength));
+        try
+        {
+            var destination = MemoryMarshal.Cast<byte, T>(value.GetTensorMutableRawData());
+            if (_scalars is not null)
+            {
+                var columns = _scalars.Length;
+                for (var r = 0; r < rows.Length; r++)
+                {
+                    var row = destination.Slice(r * columns, columns);
+                    for (var c = 0; c < columns; c++)
+                    {
+                        row[c] = _scalars[c](rows[r]);
+                    }
+                }
+            }
+            else
+            {
+                var n = (int)rowElements;
+                for (var r = 0; r < rows.Length; r++)
+                {
+                    GetRow(rows[r]).CopyTo(destination.Slice(r * n, n));
+                }
+            }
+        }
+        catch
+        {
+            value.Dispose();
+            throw;
+        }
+
+        return value;
+    }
+
+    public override Array Unpack(OrtValue value) => MemoryMarshal.Cast<byte, T>(value.GetTensorMutableRawData()).ToArray();
+
+    private ReadOnlySpan<T> GetRow(TInput input) => _array is not null ? _array(input) : _memory!(input).Span;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static bool IsFinite(T value)
+    {
+        if (typeof(T) == typeof(float))
+        {
+            return float.IsFinite(Unsafe.As<T, float>(ref value));
+        }
+
+        if (typeof(T) == typeof(double))
+        {
+            return double.IsFinite(Unsafe.As<T, double>(ref value));
+        }
+
+        if (typeof(T) == typeof(Half))
+        {
+            return Half.IsFinite(Unsafe.As<T, Half>(ref value));
+        }
+
+        return true;
+    }
+
+    private static string Format(T value)
+    {
+        var s = value.ToString() ?? "";
+        return s switch
+        {
+            "∞" or "Infinity" => "+infinity",
+            "-∞" or "-Infinity" => "-infinity",
+            _ => s,
+        };
+    }
+}
+
+/// <summary>Binds string members.</summary>
+internal sealed class StringInputBinder<TInput> : InputBinder<TInput>
+{
+    private readonly Func<TInput, string?>[]? _scalars;
+    private readonly Func<TInput, string?[]?>? _array;
+
+    public StringInputBinder(string modelName, TensorSpec spec, RowShape shape, IReadOnlyList<MemberModel> members, ModelOptions options)
+        : base(modelName, spec, shape, members, options)
+    {
+        if (members[0].Shape == MemberShape.Scalar)
+        {
+            _scalars = new Func<TInput, string?>[members.Count];
+            for (var i = 0; i < members.Count; i++)
+            {
+                _scalars[i] = members[i].CompileGetter<TInput, string?>();
+            }
+        }
+        else
+        {
+            _array = members[0].CompileGetter<TInput, string?[]?>();
+        }
+    }
+
+    public override void Validate(TInput input)
+    {
+        if (_scalars is not null)
+        {
+            for (var c = 0; c < _scalars.Length; c++)
+            {
+                CheckString(MemberNames[c], _scalars[c](input));
+            }
+
+            return;
+        }
+
+        var array = _array!(input) ?? throw Invalid(MemberNames[0], "is null");
+        CheckLength(MemberNames[0], array.Length);
+        for (var i = 0; i < array.Length; i++)
+        {
+            CheckString(MemberNames[0] + "[" + i.ToString(CultureInfo.InvariantCulture) + "]", array[i]);
+        }
+    }
+
+    public override OrtValue Pack(ReadOnlySpan<TInput> rows)
+    {
+        long rowElements = Shape.FixedElements;
+        long freeLength = 0;
+        if (Shape.IsVariable)
+        {
+            rowElements = _array!(rows[0])!.Length;
+            freeLength = rowElements / Shape.FixedElements;
+            for (var r = 1; r < rows.Length; r++)
+            {
+                var length = _array(rows[r])!.Length;
+                if (length != rowElements)
+                {
+                    throw new ModelInputException(ModelName, MemberNames[0], $"has {length} elements in batch item {r} but {rowElements} in item 0; rows sent together must have the same length").AtIndex(r);
+                }
+            }
+        }
+
+        var value = OrtValue.CreateTensorWithEmptyStrings(OrtAllocator.DefaultInstance, Shape.ShapeFor(rows.Length, freeLength));
+        try
+        {
+            var index = 0;
+            for (var r = 0; r < rows.Length; r++)
+            {
+                if (_scalars is not null)
+                {
+                    for (var c = 0; c < _scalars.Length; c++)
+                    {
+                        value.StringTensorSetElementAt(_scalars[c](rows[r]).AsSpan(), index++);
+                    }
+                }
+                else
+                {
+                    var array = _array!(rows[r])!;
+                    for (var i = 0; i < array.Length; i++)
+                    {
+                        value.StringTensorSetElementAt(array[i].AsSpan(), index++);
+                    }
+                }
+            }
+        }
+        catch
+        {
+            value.Dispose();
+            throw;
+        }
+
+        return value;
+    }
+
+    public override Array Unpack(OrtValue value) => value.GetStringTensorAsArray();
+
+    private void CheckString(string member, string? value)
+    {
+        if (value is null)
+        {
+            throw Invalid(member, "is null");
+        }
+
+        if (value.Length > MaxStringLength)
+        {
+            throw Invalid(member, $"is {value.Length} characters long; the limit is {MaxStringLength} (ModelOptions.MaxStringLength)");
+        }
+    }
+}

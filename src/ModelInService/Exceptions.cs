@@ -1,0 +1,114 @@
+namespace ModelInService;
+
+/// <summary>The base type of every exception this library raises about a model.</summary>
+public abstract class ModelException : Exception
+{
+    /// <summary>Initializes a new instance.</summary>
+    /// <param name="modelName">The registered model name.</param>
+    /// <param name="message">The message.</param>
+    /// <param name="innerException">The underlying error, if any.</param>
+    protected ModelException(string modelName, string message, Exception? innerException = null)
+        : base(message, innerException)
+    {
+        ModelName = modelName;
+    }
+
+    /// <summary>Gets the name the model was registered under.</summary>
+    public string ModelName { get; }
+}
+
+/// <summary>
+/// A request's input was rejected before it reached ONNX Runtime: a null value, a wrong length, a non-finite number
+/// or a value over a configured limit. Safe to report to the caller (HTTP 400).
+/// </summary>
+public sealed class ModelInputException : ModelException
+{
+    /// <summary>Initializes a new instance.</summary>
+    /// <param name="modelName">The registered model name.</param>
+    /// <param name="memberName">The offending member, e.g. <c>IrisInput.Features</c>; <see langword="null"/> for the whole input.</param>
+    /// <param name="reason">What is wrong, in words a caller can act on.</param>
+    public ModelInputException(string modelName, string? memberName, string reason)
+        : base(modelName, memberName is null ? $"Invalid input for model '{modelName}': {reason}" : $"Invalid input for model '{modelName}': {memberName} {reason}")
+    {
+        MemberName = memberName;
+        Reason = reason;
+    }
+
+    /// <summary>Gets the member that failed validation, or <see langword="null"/> when the input itself was rejected.</summary>
+    public string? MemberName { get; }
+
+    /// <summary>Gets why the value was rejected.</summary>
+    public string Reason { get; }
+
+    /// <summary>Gets the position of the rejected item in a batch call, or -1 for a single prediction.</summary>
+    public int Index { get; private init; } = -1;
+
+    internal ModelInputException AtIndex(int index) => new(ModelName, MemberName, index < 0 ? Reason : $"{Reason} (batch item {index})") { Index = index };
+}
+
+/// <summary>
+/// A model could not be loaded: the file is missing or unreadable, ONNX Runtime refused it, an execution provider
+/// that was required is absent, or the typed schema does not fit (<see cref="ModelSchemaException"/>).
+/// </summary>
+public class ModelLoadException : ModelException
+{
+    /// <summary>Initializes a new instance.</summary>
+    /// <param name="modelName">The registered model name.</param>
+    /// <param name="message">The message, naming the source and the reason.</param>
+    /// <param name="innerException">The runtime's error, if any.</param>
+    public ModelLoadException(string modelName, string message, Exception? innerException = null)
+        : base(modelName, message, innerException)
+    {
+    }
+}
+
+/// <summary>
+/// The C# input or output type does not fit the model's inputs and outputs. <see cref="Mismatches"/> lists every
+/// problem found, each with what the model expects and what the type declares.
+/// </summary>
+public sealed class ModelSchemaException : ModelLoadException
+{
+    /// <summary>Initializes a new instance.</summary>
+    /// <param name="modelName">The registered model name.</param>
+    /// <param name="mismatches">Every mismatch found.</param>
+    public ModelSchemaException(string modelName, IReadOnlyList<string> mismatches)
+        : base(modelName, BuildMessage(modelName, mismatches))
+    {
+        Mismatches = mismatches;
+    }
+
+    /// <summary>Gets one line per mismatch.</summary>
+    public IReadOnlyList<string> Mismatches { get; }
+
+    private static string BuildMessage(string modelName, IReadOnlyList<string> mismatches)
+    {
+        ArgumentNullException.ThrowIfNull(mismatches);
+        return $"The schema of model '{modelName}' does not match its C# types ({mismatches.Count} problem{(mismatches.Count == 1 ? "" : "s")}):"
+            + Environment.NewLine + "  - " + string.Join(Environment.NewLine + "  - ", mismatches);
+    }
+}
+
+/// <summary>The model is not loaded yet, or the application is shutting down (HTTP 503).</summary>
+public sealed class ModelNotReadyException : ModelException
+{
+    /// <summary>Initializes a new instance.</summary>
+    /// <param name="modelName">The registered model name.</param>
+    /// <param name="message">Why the model cannot serve.</param>
+    public ModelNotReadyException(string modelName, string message)
+        : base(modelName, message)
+    {
+    }
+}
+
+/// <summary>ONNX Runtime failed while running the model on valid input.</summary>
+public sealed class ModelInferenceException : ModelException
+{
+    /// <summary>Initializes a new instance.</summary>
+    /// <param name="modelName">The registered model name.</param>
+    /// <param name="message">The message.</param>
+    /// <param name="innerException">The runtime's error.</param>
+    public ModelInferenceException(string modelName, string message, Exception? innerException)
+        : base(modelName, message, innerException)
+    {
+    }
+}

@@ -1,0 +1,87 @@
+using Microsoft.Extensions.Options;
+using ModelInService.Runtime;
+
+namespace ModelInService.Hosting;
+
+/// <summary>Validates <see cref="ModelOptions"/> at start-up; every message says what to change.</summary>
+internal sealed class ModelOptionsValidator : IValidateOptions<ModelOptions>
+{
+    public ValidateOptionsResult Validate(string? name, ModelOptions options)
+    {
+        var model = name ?? "";
+        var failures = new List<string>();
+        if (options.Source is null)
+        {
+            failures.Add($"Model '{model}': ModelOptions.Source is not set. Use AddModel<TIn, TOut>(\"path/to/model.onnx\") or set options.Source = ModelSource.FromFile(...).");
+        }
+
+        if (options.MaxConcurrency < 0)
+        {
+            failures.Add($"Model '{model}': ModelOptions.MaxConcurrency is {options.MaxConcurrency}; use 0 (one per core) or a positive number.");
+        }
+
+        if (options.SessionCopies < 1)
+        {
+            failures.Add($"Model '{model}': ModelOptions.SessionCopies is {options.SessionCopies}; use 1 or more.");
+        }
+
+        if (options.IntraOpThreads < 0)
+        {
+            failures.Add($"Model '{model}': ModelOptions.IntraOpThreads is {options.IntraOpThreads}; use 0 (automatic) or a positive number.");
+        }
+
+        if (options.SessionCopies >= 1 && options.IntraOpThreads >= 0 && options.MaxConcurrency >= 0 && !options.AllowThreadOversubscription)
+        {
+            var plan = ThreadPlan.For(options);
+            var cores = Environment.ProcessorCount;
+            var threads = (long)options.SessionCopies * plan.IntraOpThreads;
+            if (threads > cores)
+            {
+                failures.Add($"Model '{model}': SessionCopies ({options.SessionCopies}) x IntraOpThreads ({plan.IntraOpThreads}) = {threads} threads, more than the {cores} cores; "
+                    + "lower IntraOpThreads or SessionCopies (IntraOpThreads = 0 picks cores / MaxConcurrency), or set AllowThreadOversubscription = true.");
+            }
+
+            if (options.SessionCopies > plan.MaxConcurrency)
+            {
+                failures.Add($"Model '{model}': SessionCopies ({options.SessionCopies}) is more than MaxConcurrency ({plan.MaxConcurrency}); the extra copies would never run. Lower SessionCopies or raise MaxConcurrency.");
+            }
+        }
+
+        if (string.IsNullOrWhiteSpace(options.ExecutionProvider) || !ModelLoader.Providers.ContainsKey(options.ExecutionProvider))
+        {
+            failures.Add($"Model '{model}': ExecutionProvider '{options.ExecutionProvider}' is unknown; use one of {string.Join(", ", ModelLoader.Providers.Keys)}.");
+        }
+
+        if (options.DeviceId < 0)
+        {
+            failures.Add($"Model '{model}': DeviceId is {options.DeviceId}; use 0 or more.");
+        }
+
+        if (options.WarmupRuns < 0)
+        {
+            failures.Add($"Model '{model}': WarmupRuns is {options.WarmupRuns}; use 0 (no warm-up) or more.");
+        }
+
+        if (options.MaxStringLength < 1)
+        {
+            failures.Add($"Model '{model}': MaxStringLength is {options.MaxStringLength}; use 1 or more.");
+        }
+
+        if (options.MaxVariableElements < 1)
+        {
+            failures.Add($"Model '{model}': MaxVariableElements is {options.MaxVariableElements}; use 1 or more.");
+        }
+
+        if (options.MaxRowsPerRun < 1)
+        {
+            failures.Add($"Model '{model}': MaxRowsPerRun is {options.MaxRowsPerRun}; use 1 or more.");
+        }
+
+        if (!Enum.IsDefined(options.NonFiniteValues))
+        {
+            failures.Add($"Model '{model}': NonFiniteValues is {options.NonFiniteValues}; use Reject or Allow.");
+        }
+
+        return failures.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(failures);
+    }
+}

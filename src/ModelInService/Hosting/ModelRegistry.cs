@@ -1,0 +1,98 @@
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+using Microsoft.Extensions.Options;
+using ModelInService.Runtime;
+
+namespace ModelInService.Hosting;
+
+/// <summary>All registered models of a service provider, by name.</summary>
+internal sealed class ModelRegistry : IDisposable
+{
+    private readonly Dictionary<string, ModelHost> _hosts = new(StringComparer.Ordinal);
+    private readonly ILogger _logger;
+    private readonly string? _contentRoot;
+    private readonly SemaphoreSlim _startLock = new(1, 1);
+
+    public ModelRegistry(IEnumerable<ModelRegistration> registrations, IOptionsMonitor<ModelOptions> options, ILoggerFactory? loggerFactory = null, IHostEnvironment? environment = null)
+    {
+        _logger = (loggerFactory ?? NullLoggerFactory.Instance).CreateLogger("ModelInService");
+        _contentRoot = environment?.ContentRootPath;
+        foreach (var registration in registrations)
+        {
+            _hosts[registration.Name] = new ModelHost(registration, options.Get(registration.Name));
+        }
+    }
+
+    public IReadOnlyCollection<ModelHost> Hosts => _hosts.Values;
+
+    public ModelHost Get(string name) =>
+        _hosts.TryGetValue(name, out var host)
+            ? host
+            : throw new InvalidOperationException($"No model named '{name}' is registered (registered: {string.Join(", ", _hosts.Keys)}).");
+
+    /// <summary>Loads every model not loaded yet. Throws the load errors of models that may not fail.</summary>
+    public async Task StartAsync(CancellationToken cancellationToken)
+    {
+        await _startLock.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            var errors = new List<Exception>();
+            foreach (var host in _hosts.Values)
+            {
+                cancellationToken.ThrowIfCancellationRequested();
+                if (host.IsLoaded)
+                {
+                    continue;
+                }
+
+                try
+                {
+                    // Loading is CPU- and IO-bound native work: keep it off the caller's (possibly UI or request) thread.
+                    await Task.Run(() => host.Load(_contentRoot, _logger), cancellationToken).ConfigureAwait(false);
+                }
+                catch (ModelLoadException ex) when (!host.Options.ContinueOnLoadError)
+                {
+                    errors.Add(ex);
+                }
+                catch (ModelLoadException)
+                {
+                    // Logged by the host; callers get the error from every prediction.
+                }
+            }
+
+            if (errors.Count == 1)
+            {
+                throw errors[0];
+            }
+
+            if (errors.Count > 1)
+            {
+                throw new AggregateException($"{errors.Count} models failed to load: {string.Join("; ", errors.Select(e => e.Message))}", errors);
+            }
+        }
+        finally
+        {
+            _startLock.Release();
+        }
+    }
+
+    public void Stop()
+    {
+        foreach (var host in _hosts.Values)
+        {
+            host.Stop();
+        }
+    }
+
+    public void Dispose()
+    {
+        foreach (var host in _hosts.Values)
+        {
+            host.Dispose();
+            Log.ModelUnloaded(_logger, host.Name);
+        }
+
+        _startLock.Dispose();
+    }
+}

@@ -1,0 +1,65 @@
+namespace ModelInService;
+
+/// <summary>
+/// Predicts <typeparamref name="TOutput"/> from <typeparamref name="TInput"/> with a registered model. Resolve it from
+/// dependency injection (a singleton; keyed by model name: <c>[FromKeyedServices("iris")]</c>).
+/// </summary>
+/// <typeparam name="TInput">The input type: its members map to the model's inputs.</typeparam>
+/// <typeparam name="TOutput">The output type: its members map to the model's outputs.</typeparam>
+/// <remarks>Thread-safe: call it from any number of requests at once.</remarks>
+public interface IPredictor<TInput, TOutput>
+{
+    /// <summary>Gets the name the model was registered under.</summary>
+    string ModelName { get; }
+
+    /// <summary>Predicts one output.</summary>
+    /// <param name="input">The input; validated before anything runs.</param>
+    /// <param name="cancellationToken">Cancels waiting for a free slot and, through ONNX Runtime's terminate flag, a run in progress.</param>
+    /// <returns>A new output object that the caller owns.</returns>
+    /// <exception cref="ModelInputException">The input is invalid (null, wrong length, non-finite, over a limit).</exception>
+    /// <exception cref="ModelLoadException">The model failed to load.</exception>
+    /// <exception cref="ModelNotReadyException">The model is not loaded yet or is shutting down.</exception>
+    /// <exception cref="ModelInferenceException">ONNX Runtime failed on a valid input.</exception>
+    /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was canceled.</exception>
+    ValueTask<TOutput> PredictAsync(TInput input, CancellationToken cancellationToken = default);
+
+    /// <summary>Predicts one output per input, sending many rows per run when the model has a free batch dimension.</summary>
+    /// <param name="inputs">The inputs; all are validated before anything runs.</param>
+    /// <param name="cancellationToken">Cancels the call.</param>
+    /// <returns>The outputs, in the order of <paramref name="inputs"/>.</returns>
+    /// <exception cref="ArgumentNullException"><paramref name="inputs"/> is null.</exception>
+    /// <exception cref="ModelInputException">An input is invalid; <see cref="ModelInputException.Index"/> says which.</exception>
+    /// <exception cref="ModelLoadException">The model failed to load.</exception>
+    /// <exception cref="ModelNotReadyException">The model is not loaded yet or is shutting down.</exception>
+    /// <exception cref="ModelInferenceException">ONNX Runtime failed on valid inputs.</exception>
+    /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was canceled.</exception>
+    ValueTask<IReadOnlyList<TOutput>> PredictBatchAsync(IReadOnlyList<TInput> inputs, CancellationToken cancellationToken = default);
+}
+
+/// <summary>
+/// Runs a registered model on named tensors: the lower-level API for models whose inputs or outputs a C# type does not
+/// fit (several free dimensions, batch dimension not first, and so on). Resolve it keyed by model name.
+/// </summary>
+/// <remarks>Thread-safe.</remarks>
+public interface IModelRunner
+{
+    /// <summary>Gets the name the model was registered under.</summary>
+    string ModelName { get; }
+
+    /// <summary>Gets the inputs and outputs the loaded model declares.</summary>
+    /// <exception cref="ModelLoadException">The model failed to load.</exception>
+    /// <exception cref="ModelNotReadyException">The model is not loaded yet.</exception>
+    ModelSignature Signature { get; }
+
+    /// <summary>Runs the model once.</summary>
+    /// <param name="inputs">One tensor per model input, checked against the signature (names, element types, shapes, values) before anything runs.</param>
+    /// <param name="cancellationToken">Cancels waiting and the run.</param>
+    /// <returns>Every tensor output of the model, in signature order.</returns>
+    /// <exception cref="ArgumentNullException"><paramref name="inputs"/> is null.</exception>
+    /// <exception cref="ModelInputException">An input is missing, unknown, of the wrong type or shape, or invalid.</exception>
+    /// <exception cref="ModelLoadException">The model failed to load.</exception>
+    /// <exception cref="ModelNotReadyException">The model is not loaded yet or is shutting down.</exception>
+    /// <exception cref="ModelInferenceException">ONNX Runtime failed.</exception>
+    /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was canceled.</exception>
+    ValueTask<IReadOnlyList<NamedTensor>> RunAsync(IReadOnlyList<NamedTensor> inputs, CancellationToken cancellationToken = default);
+}

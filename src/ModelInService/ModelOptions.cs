@@ -1,0 +1,106 @@
+using Microsoft.ML.OnnxRuntime;
+
+namespace ModelInService;
+
+/// <summary>How non-finite numbers (NaN, +/-infinity) in float and double inputs are treated.</summary>
+public enum NonFiniteValuePolicy
+{
+    /// <summary>Reject the request with a <see cref="ModelInputException"/> (default).</summary>
+    Reject,
+    /// <summary>Pass them to the model unchanged.</summary>
+    Allow,
+}
+
+/// <summary>
+/// Options of one registered model. Named options: the name is the model name. Validated when the host starts;
+/// an invalid value fails start-up with a message that says what to change.
+/// </summary>
+/// <remarks>Configure before the host starts; changes after loading are not applied.</remarks>
+public sealed class ModelOptions
+{
+    /// <summary>Gets or sets where the model is read from. Required.</summary>
+    /// <value>No default: set it, or use the <c>AddModel</c> overload that takes a path.</value>
+    public ModelSource? Source { get; set; }
+
+    /// <summary>Gets or sets how many runs may execute at the same time across all session copies.</summary>
+    /// <value>0 (default) means <see cref="Environment.ProcessorCount"/>.</value>
+    public int MaxConcurrency { get; set; }
+
+    /// <summary>
+    /// Gets or sets how many copies of the model (ONNX Runtime sessions) to create. Concurrent runs are spread over
+    /// the copies; one copy shared by concurrent runs is the default because it measured as fast as several copies
+    /// on CPU and costs no extra memory (see docs/performance.md).
+    /// </summary>
+    /// <value>Default 1.</value>
+    public int SessionCopies { get; set; } = 1;
+
+    /// <summary>
+    /// Gets or sets ONNX Runtime's intra-op threads per copy. <see cref="SessionCopies"/> x this may not exceed the
+    /// core count unless <see cref="AllowThreadOversubscription"/> is set.
+    /// </summary>
+    /// <value>0 (default) means cores / <see cref="MaxConcurrency"/>, at least 1, so concurrent runs never oversubscribe the CPU.</value>
+    public int IntraOpThreads { get; set; }
+
+    /// <summary>Gets or sets whether ONNX Runtime's intra-op threads spin while waiting for work.</summary>
+    /// <value><see langword="null"/> (default): spinning only when a single run at a time uses several threads.</value>
+    public bool? AllowSpinning { get; set; }
+
+    /// <summary>Gets or sets whether a thread configuration that exceeds the core count is accepted.</summary>
+    /// <value>Default <see langword="false"/>.</value>
+    public bool AllowThreadOversubscription { get; set; }
+
+    /// <summary>Gets or sets ONNX Runtime's graph optimization level.</summary>
+    /// <value>Default <see cref="GraphOptimizationLevel.ORT_ENABLE_ALL"/>.</value>
+    public GraphOptimizationLevel GraphOptimizationLevel { get; set; } = GraphOptimizationLevel.ORT_ENABLE_ALL;
+
+    /// <summary>
+    /// Gets or sets the execution provider: <c>CPU</c>, <c>CUDA</c>, <c>TensorRT</c>, <c>DirectML</c>, <c>OpenVINO</c>,
+    /// <c>ROCm</c>, <c>CoreML</c>, <c>DNNL</c> or <c>XNNPACK</c> (case-insensitive).
+    /// </summary>
+    /// <value>Default <c>CPU</c>.</value>
+    public string ExecutionProvider { get; set; } = "CPU";
+
+    /// <summary>
+    /// Gets or sets whether start-up fails when <see cref="ExecutionProvider"/> is not available; otherwise the model
+    /// falls back to CPU and a warning is logged.
+    /// </summary>
+    /// <value>Default <see langword="false"/>.</value>
+    public bool ExecutionProviderRequired { get; set; }
+
+    /// <summary>Gets or sets the device id passed to GPU execution providers.</summary>
+    /// <value>Default 0.</value>
+    public int DeviceId { get; set; }
+
+    /// <summary>Gets provider-specific options passed to the execution provider (by name, as ONNX Runtime documents them).</summary>
+    public IDictionary<string, string> ExecutionProviderOptions { get; } = new Dictionary<string, string>(StringComparer.Ordinal);
+
+    /// <summary>Gets or sets how many warm-up runs each copy gets at start-up, with a synthetic input built from the schema.</summary>
+    /// <value>Default 2. 0 disables warm-up.</value>
+    public int WarmupRuns { get; set; } = 2;
+
+    /// <summary>Gets or sets how NaN and infinities in float/double inputs are treated (per member: <see cref="AllowNonFiniteAttribute"/>).</summary>
+    /// <value>Default <see cref="NonFiniteValuePolicy.Reject"/>.</value>
+    public NonFiniteValuePolicy NonFiniteValues { get; set; } = NonFiniteValuePolicy.Reject;
+
+    /// <summary>Gets or sets the longest string (in UTF-16 chars) accepted in a string input.</summary>
+    /// <value>Default 65,536.</value>
+    public int MaxStringLength { get; set; } = 65_536;
+
+    /// <summary>Gets or sets the most elements one request may put into an input whose row has a free dimension (e.g. a text length).</summary>
+    /// <value>Default 1,048,576.</value>
+    public int MaxVariableElements { get; set; } = 1 << 20;
+
+    /// <summary>Gets or sets the most rows sent to the model in one run by <c>PredictBatchAsync</c>; longer lists are split.</summary>
+    /// <value>Default 256.</value>
+    public int MaxRowsPerRun { get; set; } = 256;
+
+    /// <summary>
+    /// Gets or sets whether the host keeps starting when this model fails to load. Callers then get the load error
+    /// from every prediction.
+    /// </summary>
+    /// <value>Default <see langword="false"/>: a model that cannot load stops the host from starting.</value>
+    public bool ContinueOnLoadError { get; set; }
+
+    /// <summary>Gets or sets a callback that adjusts ONNX Runtime's session options after this library has set them.</summary>
+    public Action<SessionOptions>? ConfigureSessionOptions { get; set; }
+}

@@ -1,0 +1,222 @@
+using System.Globalization;
+using Microsoft.ML.OnnxRuntime;
+using ModelInService.Hosting;
+using ModelInService.Runtime;
+
+namespace ModelInService;
+
+/// <summary>The named-tensor runner: checks each tensor against the signature, then runs the model once.</summary>
+internal sealed class ModelRunner : IModelRunner
+{
+    private readonly ModelHost _host;
+
+    public ModelRunner(ModelHost host) => _host = host;
+
+    public string ModelName => _host.Name;
+
+    public ModelSignature Signature => _host.Runtime.Signature;
+
+    public async ValueTask<IReadOnlyList<NamedTensor>> RunAsync(IReadOnlyList<NamedTensor> inputs, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(inputs);
+        var runtime = _host.Runtime;
+        var signature = runtime.Signature;
+        var ordered = Validate(inputs, signature, _host.Options);
+        cancellationToken.ThrowIfCancellationRequested();
+        if (!runtime.TryEnter())
+        {
+            await runtime.EnterAsync(cancellationToken).ConfigureAwait(false);
+        }
+
+        try
+        {
+            return Run(runtime, ordered, signature, cancellationToken);
+        }
+        finally
+        {
+            runtime.Exit();
+        }
+    }
+
+    private static List<NamedTensor> Run(ModelRuntime runtime, NamedTensor[] inputs, ModelSignature signature, CancellationToken cancellationToken)
+    {
+        var names = new string[inputs.Length];
+        var values = new OrtValue[inputs.Length];
+        try
+        {
+            for (var i = 0; i < inputs.Length; i++)
+            {
+                names[i] = inputs[i].Name;
+                values[i] = ToOrtValue(inputs[i]);
+            }
+
+            var outputSpecs = signature.Outputs.Where(o => o.Kind == ModelValueKind.Tensor && o.ElementType != ModelElementType.Unknown).ToArray();
+            var outputNames = outputSpecs.Select(o => o.Name).ToArray();
+            using var results = runtime.Run(names, values, outputNames, cancellationToken);
+            var tensors = new List<NamedTensor>(outputSpecs.Length);
+            for (var o = 0; o < outputSpecs.Length; o++)
+            {
+                tensors.Add(FromOrtValue(outputSpecs[o].Name, outputSpecs[o].ElementType, results[o]));
+            }
+
+            return tensors;
+        }
+        finally
+        {
+            foreach (var value in values)
+            {
+                value?.Dispose();
+            }
+        }
+    }
+
+    private NamedTensor[] Validate(IReadOnlyList<NamedTensor> inputs, ModelSignature signature, ModelOptions options)
+    {
+        var ordered = new NamedTensor[signature.Inputs.Count];
+        foreach (var tensor in inputs)
+        {
+            if (tensor is null)
+            {
+                throw new ModelInputException(ModelName, null, "a tensor in the list is null");
+            }
+
+            var index = -1;
+            for (var i = 0; i < signature.Inputs.Count; i++)
+            {
+                if (signature.Inputs[i].Name == tensor.Name)
+                {
+                    index = i;
+                }
+            }
+
+            if (index < 0)
+            {
+                throw new ModelInputException(ModelName, tensor.Name, $"is not an input of the model (inputs: {string.Join(", ", signature.Inputs.Select(s => $"'{s.Name}'"))})");
+            }
+
+            if (ordered[index] is not null)
+            {
+                throw new ModelInputException(ModelName, tensor.Name, "is given twice");
+            }
+
+            var spec = signature.Inputs[index];
+            if (spec.Kind != ModelValueKind.Tensor)
+            {
+                throw new ModelInputException(ModelName, tensor.Name, $"is a {spec}; only tensor inputs can be given as NamedTensor");
+            }
+
+            if (spec.ElementType != tensor.ElementType)
+            {
+                throw new ModelInputException(ModelName, tensor.Name, $"is {ModelElementTypes.Describe(tensor.ElementType)}; the model expects {spec}");
+            }
+
+            var fits = spec.Dimensions.Count == tensor.Shape.Count;
+            for (var d = 0; fits && d < tensor.Shape.Count; d++)
+            {
+                fits = spec.Dimensions[d] < 0 || spec.Dimensions[d] == tensor.Shape[d];
+            }
+
+            if (!fits)
+            {
+                throw new ModelInputException(ModelName, tensor.Name, $"has shape {TensorSpec.DescribeShape(tensor.Shape)}; the model expects {spec}");
+            }
+
+            CheckValues(tensor, options);
+            ordered[index] = tensor;
+        }
+
+        for (var i = 0; i < ordered.Length; i++)
+        {
+            if (ordered[i] is null)
+            {
+                throw new ModelInputException(ModelName, signature.Inputs[i].Name, $"is missing; the model expects {signature.Inputs[i]}");
+            }
+        }
+
+        return ordered;
+    }
+
+    private void CheckValues(NamedTensor tensor, ModelOptions options)
+    {
+        switch (tensor.Data)
+        {
+            case string?[] strings:
+                for (var i = 0; i < strings.Length; i++)
+                {
+                    if (strings[i] is null)
+                    {
+                        throw new ModelInputException(ModelName, $"{tensor.Name}[{i}]", "is null");
+                    }
+
+                    if (strings[i]!.Length > options.MaxStringLength)
+                    {
+                        throw new ModelInputException(ModelName, $"{tensor.Name}[{i}]", $"is {strings[i]!.Length} characters long; the limit is {options.MaxStringLength} (ModelOptions.MaxStringLength)");
+                    }
+                }
+
+                break;
+            case float[] floats when options.NonFiniteValues == NonFiniteValuePolicy.Reject:
+                for (var i = 0; i < floats.Length; i++)
+                {
+                    if (!float.IsFinite(floats[i]))
+                    {
+                        throw NonFinite(tensor.Name, i, floats[i].ToString(CultureInfo.InvariantCulture));
+                    }
+                }
+
+                break;
+            case double[] doubles when options.NonFiniteValues == NonFiniteValuePolicy.Reject:
+                for (var i = 0; i < doubles.Length; i++)
+                {
+                    if (!double.IsFinite(doubles[i]))
+                    {
+                        throw NonFinite(tensor.Name, i, doubles[i].ToString(CultureInfo.InvariantCulture));
+                    }
+                }
+
+                break;
+        }
+    }
+
+    private ModelInputException NonFinite(string name, int index, string value) =>
+        new(ModelName, $"{name}[{index}]", $"is {value}; non-finite values are rejected (set ModelOptions.NonFiniteValues = Allow to accept them)");
+
+    private static OrtValue ToOrtValue(NamedTensor tensor)
+    {
+        var shape = new long[tensor.Shape.Count];
+        for (var i = 0; i < shape.Length; i++)
+        {
+            shape[i] = tensor.Shape[i];
+        }
+
+        if (tensor.ElementType == ModelElementType.String)
+        {
+            var strings = (string[])tensor.Data;
+            var value = OrtValue.CreateTensorWithEmptyStrings(OrtAllocator.DefaultInstance, shape);
+            for (var i = 0; i < strings.Length; i++)
+            {
+                value.StringTensorSetElementAt(strings[i].AsSpan(), i);
+            }
+
+            return value;
+        }
+
+        var tensorValue = OrtValue.CreateAllocatedTensorValue(OrtAllocator.DefaultInstance, ModelElementTypes.ToOrt(tensor.ElementType), shape);
+        NamedTensor.Bytes(tensor.Data).CopyTo(tensorValue.GetTensorMutableRawData());
+        return tensorValue;
+    }
+
+    private static NamedTensor FromOrtValue(string name, ModelElementType type, OrtValue value)
+    {
+        var info = value.GetTensorTypeAndShape();
+        var shape = info.Shape;
+        if (type == ModelElementType.String)
+        {
+            return NamedTensor.FromRaw(name, type, shape, value.GetStringTensorAsArray());
+        }
+
+        var data = Array.CreateInstance(ModelElementTypes.ClrType(type)!, checked((int)info.ElementCount));
+        value.GetTensorMutableRawData().CopyTo(NamedTensor.Bytes(data));
+        return NamedTensor.FromRaw(name, type, shape, data);
+    }
+}

@@ -1,0 +1,102 @@
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Options;
+using ModelInService.Binding;
+using ModelInService.Hosting;
+
+namespace ModelInService;
+
+/// <summary>Registers models in an <see cref="IServiceCollection"/>.</summary>
+public static class ModelServiceCollectionExtensions
+{
+    /// <summary>
+    /// Registers the ONNX model at <paramref name="path"/> under the name of the file without its extension
+    /// (<c>models/iris.onnx</c> is <c>iris</c>), served as <see cref="IPredictor{TInput, TOutput}"/>.
+    /// </summary>
+    /// <typeparam name="TInput">The input type; its members map to the model's inputs.</typeparam>
+    /// <typeparam name="TOutput">The output type; its members map to the model's outputs.</typeparam>
+    /// <param name="services">The services.</param>
+    /// <param name="path">The model file; a relative path is resolved against the content root, then the app's base directory.</param>
+    /// <returns>A builder for adding features to the model.</returns>
+    /// <exception cref="ArgumentNullException"><paramref name="services"/> is null.</exception>
+    /// <exception cref="ArgumentException"><paramref name="path"/> is null or empty.</exception>
+    /// <exception cref="InvalidOperationException">A model with the same name is already registered.</exception>
+    public static ModelBuilder AddModel<TInput, TOutput>(this IServiceCollection services, string path)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(path);
+        return services.AddModel<TInput, TOutput>(Path.GetFileNameWithoutExtension(path), options => options.Source = ModelSource.FromFile(path));
+    }
+
+    /// <summary>Registers a model under <paramref name="name"/>, served as <see cref="IPredictor{TInput, TOutput}"/> and <see cref="IModelRunner"/>.</summary>
+    /// <typeparam name="TInput">The input type; its members map to the model's inputs.</typeparam>
+    /// <typeparam name="TOutput">The output type; its members map to the model's outputs.</typeparam>
+    /// <param name="services">The services.</param>
+    /// <param name="name">The model name: the DI key (<c>[FromKeyedServices("name")]</c>) and the name in logs and errors.</param>
+    /// <param name="configure">Sets the options; at least <see cref="ModelOptions.Source"/>.</param>
+    /// <returns>A builder for adding features to the model.</returns>
+    /// <exception cref="ArgumentNullException"><paramref name="services"/> or <paramref name="configure"/> is null.</exception>
+    /// <exception cref="ArgumentException"><paramref name="name"/> is null or empty.</exception>
+    /// <exception cref="InvalidOperationException">A model with the same name is already registered.</exception>
+    public static ModelBuilder AddModel<TInput, TOutput>(this IServiceCollection services, string name, Action<ModelOptions> configure)
+    {
+        var builder = Register(services, name, configure, typeof(TInput), typeof(TOutput), static (modelName, signature, options) => TypedBinder<TInput, TOutput>.Create(modelName, signature, options));
+        services.AddKeyedSingleton<IPredictor<TInput, TOutput>>(name, static (sp, key) => new Predictor<TInput, TOutput>(sp.GetRequiredService<ModelRegistry>().Get((string)key!)));
+        services.TryAddSingleton<IPredictor<TInput, TOutput>>(sp => sp.GetRequiredKeyedService<IPredictor<TInput, TOutput>>(name));
+        return builder;
+    }
+
+    /// <summary>Registers a model under <paramref name="name"/> without C# types, served as <see cref="IModelRunner"/> (named tensors).</summary>
+    /// <param name="services">The services.</param>
+    /// <param name="name">The model name: the DI key and the name in logs and errors.</param>
+    /// <param name="configure">Sets the options; at least <see cref="ModelOptions.Source"/>.</param>
+    /// <returns>A builder for adding features to the model.</returns>
+    /// <exception cref="ArgumentNullException"><paramref name="services"/> or <paramref name="configure"/> is null.</exception>
+    /// <exception cref="ArgumentException"><paramref name="name"/> is null or empty.</exception>
+    /// <exception cref="InvalidOperationException">A model with the same name is already registered.</exception>
+    public static ModelBuilder AddModel(this IServiceCollection services, string name, Action<ModelOptions> configure) =>
+        Register(services, name, configure, null, null, null);
+
+    private static ModelBuilder Register(IServiceCollection services, string name, Action<ModelOptions> configure, Type? input, Type? output, Func<string, ModelSignature, ModelOptions, IModelBinder>? bind)
+    {
+        ArgumentNullException.ThrowIfNull(services);
+        ArgumentException.ThrowIfNullOrEmpty(name);
+        ArgumentNullException.ThrowIfNull(configure);
+        foreach (var descriptor in services)
+        {
+            if (descriptor.ServiceType == typeof(ModelRegistration) && descriptor.ImplementationInstance is ModelRegistration existing && existing.Name == name)
+            {
+                throw new InvalidOperationException($"A model named '{name}' is already registered. Give each model a distinct name: AddModel<TIn, TOut>(\"other-name\", o => o.Source = ...).");
+            }
+        }
+
+        services.AddSingleton(new ModelRegistration(name, input, output, bind));
+        services.AddOptions<ModelOptions>(name).Configure(configure).ValidateOnStart();
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<ModelOptions>, ModelOptionsValidator>());
+        services.TryAddSingleton<ModelRegistry>();
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IHostedService, ModelLoaderHostedService>());
+        services.AddKeyedSingleton<IModelRunner>(name, static (sp, key) => new ModelRunner(sp.GetRequiredService<ModelRegistry>().Get((string)key!)));
+        services.TryAddSingleton<IModelRunner>(sp => sp.GetRequiredKeyedService<IModelRunner>(name));
+        return new ModelBuilder(services, name);
+    }
+}
+
+/// <summary>Starts models without a generic host (console tools, tests).</summary>
+public static class ModelServiceProviderExtensions
+{
+    /// <summary>
+    /// Loads, validates and warms up every registered model that is not loaded yet. A generic host does this by itself
+    /// when it starts; call this only when no host runs.
+    /// </summary>
+    /// <param name="services">The service provider built from the collection the models were added to.</param>
+    /// <param name="cancellationToken">Cancels loading.</param>
+    /// <returns>A task that completes when every model is loaded.</returns>
+    /// <exception cref="ArgumentNullException"><paramref name="services"/> is null.</exception>
+    /// <exception cref="ModelLoadException">A model failed to load.</exception>
+    /// <exception cref="OptionsValidationException">A model's options are invalid.</exception>
+    public static Task StartModelsAsync(this IServiceProvider services, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(services);
+        return services.GetRequiredService<ModelRegistry>().StartAsync(cancellationToken);
+    }
+}

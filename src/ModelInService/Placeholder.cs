@@ -1,1 +1,0 @@
-namespace ModelInService; internal static class Placeholder { }

@@ -1,0 +1,120 @@
+using System.Diagnostics;
+using ModelInService.Binding;
+using ModelInService.Hosting;
+using ModelInService.Runtime;
+
+namespace ModelInService;
+
+/// <summary>
+/// The typed predictor. The fast path (a free slot) validates, packs, runs and unpacks synchronously on the caller's
+/// thread and returns a completed <see cref="ValueTask{TResult}"/>: no task, no closure, no thread hop. Only when every
+/// slot is busy does it await one.
+/// </summary>
+[DebuggerDisplay("IPredictor<{typeof(TInput).Name,nq}, {typeof(TOutput).Name,nq}> for {ModelName}")]
+internal sealed class Predictor<TInput, TOutput> : IPredictor<TInput, TOutput>
+{
+    private readonly ModelHost _host;
+
+    public Predictor(ModelHost host) => _host = host;
+
+    public string ModelName => _host.Name;
+
+    public ValueTask<TOutput> PredictAsync(TInput input, CancellationToken cancellationToken = default)
+    {
+        ModelRuntime runtime;
+        TypedBinder<TInput, TOutput> binder;
+        try
+        {
+            runtime = _host.Runtime;
+            binder = (TypedBinder<TInput, TOutput>)runtime.Binder!;
+            binder.Validate(input);
+            if (cancellationToken.IsCancellationRequested)
+            {
+                return ValueTask.FromCanceled<TOutput>(cancellationToken);
+            }
+
+            if (runtime.TryEnter())
+            {
+                try
+                {
+                    return new ValueTask<TOutput>(binder.Run(runtime, new ReadOnlySpan<TInput>(ref input), cancellationToken)[0]);
+                }
+                finally
+                {
+                    runtime.Exit();
+                }
+            }
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            return ValueTask.FromCanceled<TOutput>(cancellationToken);
+        }
+        catch (Exception ex)
+        {
+            return ValueTask.FromException<TOutput>(ex);
+        }
+
+        return WaitAndRunAsync(runtime, binder, input, cancellationToken);
+    }
+
+    public async ValueTask<IReadOnlyList<TOutput>> PredictBatchAsync(IReadOnlyList<TInput> inputs, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(inputs);
+        var runtime = _host.Runtime;
+        var binder = (TypedBinder<TInput, TOutput>)runtime.Binder!;
+        var rows = new TInput[inputs.Count];
+        for (var i = 0; i < rows.Length; i++)
+        {
+            rows[i] = inputs[i];
+            try
+            {
+                binder.Validate(rows[i]);
+            }
+            catch (ModelInputException ex)
+            {
+                throw ex.AtIndex(i);
+            }
+        }
+
+        var results = new TOutput[rows.Length];
+        var chunk = binder.Batchable ? _host.Options.MaxRowsPerRun : 1;
+        for (var start = 0; start < rows.Length; start += chunk)
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            var count = Math.Min(chunk, rows.Length - start);
+            if (!runtime.TryEnter())
+            {
+                await runtime.EnterAsync(cancellationToken).ConfigureAwait(false);
+            }
+
+            try
+            {
+                var outputs = binder.Run(runtime, new ReadOnlySpan<TInput>(rows, start, count), cancellationToken);
+                Array.Copy(outputs, 0, results, start, count);
+            }
+            catch (ModelInputException ex) when (ex.Index >= 0)
+            {
+                throw ex.AtIndex(start + ex.Index);
+            }
+            finally
+            {
+                runtime.Exit();
+            }
+        }
+
+        return results;
+    }
+
+    private static async ValueTask<TOutput> WaitAndRunAsync(ModelRuntime runtime, TypedBinder<TInput, TOutput> binder, TInput input, CancellationToken cancellationToken)
+    {
+        await runtime.EnterAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            return binder.Run(runtime, new ReadOnlySpan<TInput>(ref input), cancellationToken)[0];
+        }
+        finally
+        {
+            runtime.Exit();
+        }
+    }
+}

@@ -1,0 +1,32 @@
+using Microsoft.Extensions.Logging;
+
+namespace ModelInService.Runtime;
+
+/// <summary>Log messages of the model runtime. Event ids 1000-1099; values of inputs are never logged.</summary>
+internal static partial class Log
+{
+    [LoggerMessage(EventId = 1000, EventName = "ModelLoading", Level = LogLevel.Information, Message = "Loading model '{ModelName}' from {Source}")]
+    public static partial void ModelLoading(ILogger logger, string modelName, string source);
+
+    [LoggerMessage(EventId = 1001, EventName = "ModelLoaded", Level = LogLevel.Information,
+        Message = "Model '{ModelName}' ready in {ElapsedMs} ms: {Copies} cop(ies), {MaxConcurrency} concurrent runs, {IntraOpThreads} intra-op thread(s) each, provider {Provider}; inputs {Inputs}; outputs {Outputs}")]
+    public static partial void ModelLoaded(ILogger logger, string modelName, long elapsedMs, int copies, int maxConcurrency, int intraOpThreads, string provider, string inputs, string outputs);
+
+    [LoggerMessage(EventId = 1002, EventName = "ModelLoadFailed", Level = LogLevel.Error, Message = "Model '{ModelName}' failed to load")]
+    public static partial void ModelLoadFailed(ILogger logger, string modelName, Exception exception);
+
+    [LoggerMessage(EventId = 1003, EventName = "ExecutionProviderFallback", Level = LogLevel.Warning,
+        Message = "Execution provider '{Provider}' is not available for model '{ModelName}' ({Reason}); falling back to CPU. Set ExecutionProviderRequired = true to fail instead.")]
+    public static partial void ExecutionProviderFallback(ILogger logger, string modelName, string provider, string reason);
+
+    [LoggerMessage(EventId = 1004, EventName = "WarmupFailed", Level = LogLevel.Warning,
+        Message = "Warm-up of model '{ModelName}' with a synthetic input failed; the model is served anyway")]
+    public static partial void WarmupFailed(ILogger logger, string modelName, Exception exception);
+
+    [LoggerMessage(EventId = 1005, EventName = "WarmupSkipped", Level = LogLevel.Debug,
+        Message = "Warm-up of model '{ModelName}' skipped: input '{InputName}' is not a tensor")]
+    public static partial void WarmupSkipped(ILogger logger, string modelName, string inputName);
+
+    [LoggerMessage(EventId = 1006, EventName = "ModelUnloaded", Level = LogLevel.Information, Message = "Model '{ModelName}' unloaded")]
+    public static partial void ModelUnloaded(ILogger logger, string modelName);
+}

@@ -1,0 +1,95 @@
+using System.Globalization;
+using System.Text;
+
+namespace ModelInService;
+
+/// <summary>
+/// One named input or output of a loaded model: its kind, element type and shape as the model declares them.
+/// </summary>
+/// <remarks>Instances are immutable and safe to share between threads.</remarks>
+public sealed class TensorSpec
+{
+    internal TensorSpec(
+        string name,
+        ModelValueKind kind,
+        ModelElementType elementType,
+        long[] dimensions,
+        string[] symbolicDimensions,
+        ModelElementType mapKeyType = ModelElementType.Unknown)
+    {
+        Name = name;
+        Kind = kind;
+        ElementType = elementType;
+        Dimensions = dimensions;
+        SymbolicDimensions = symbolicDimensions;
+        MapKeyType = mapKeyType;
+    }
+
+    /// <summary>Gets the name of the input or output in the model graph.</summary>
+    public string Name { get; }
+
+    /// <summary>Gets whether the value is a tensor or a sequence of maps (or something else).</summary>
+    public ModelValueKind Kind { get; }
+
+    /// <summary>
+    /// Gets the element type: for tensors the tensor's element type; for <see cref="ModelValueKind.SequenceOfMaps"/> the
+    /// map's value type.
+    /// </summary>
+    public ModelElementType ElementType { get; }
+
+    /// <summary>Gets the map key type for <see cref="ModelValueKind.SequenceOfMaps"/>; otherwise <see cref="ModelElementType.Unknown"/>.</summary>
+    public ModelElementType MapKeyType { get; }
+
+    /// <summary>Gets the declared dimensions; a free (symbolic or unknown) dimension is -1.</summary>
+    public IReadOnlyList<long> Dimensions { get; }
+
+    /// <summary>Gets the symbolic name of each dimension, or an empty string where the dimension has none.</summary>
+    public IReadOnlyList<string> SymbolicDimensions { get; }
+
+    /// <summary>Gets whether the first dimension is free, which this library treats as the batch dimension.</summary>
+    public bool HasDynamicBatch => Dimensions.Count > 0 && Dimensions[0] < 0;
+
+    /// <summary>Gets a description such as <c>float32 [?,4]</c> or <c>seq(map(int64,float32))</c>.</summary>
+    /// <returns>The description used in error messages.</returns>
+    public override string ToString()
+    {
+        if (Kind == ModelValueKind.SequenceOfMaps)
+        {
+            return $"seq(map({ModelElementTypes.Describe(MapKeyType)},{ModelElementTypes.Describe(ElementType)}))";
+        }
+
+        if (Kind == ModelValueKind.Other)
+        {
+            return "non-tensor value";
+        }
+
+        return ModelElementTypes.Describe(ElementType) + " " + DescribeShape(Dimensions, SymbolicDimensions);
+    }
+
+    internal static string DescribeShape(IReadOnlyList<long> dims, IReadOnlyList<string>? symbolic = null)
+    {
+        var sb = new StringBuilder("[");
+        for (var i = 0; i < dims.Count; i++)
+        {
+            if (i > 0)
+            {
+                sb.Append(',');
+            }
+
+            if (dims[i] >= 0)
+            {
+                sb.Append(dims[i].ToString(CultureInfo.InvariantCulture));
+            }
+            else if (symbolic is not null && i < symbolic.Count && !string.IsNullOrEmpty(symbolic[i]))
+            {
+                sb.Append(symbolic[i]);
+            }
+            else
+            {
+                sb.Append('?');
+            }
+        }
+
+        return sb.Append(']').ToString();
+    }
+}

@@ -1,1 +1,0 @@
-namespace ModelInService.Tests; public class SmokeTests { [Xunit.Fact] public void Smoke() { Xunit.Assert.True(true); } }

@@ -126,8 +126,9 @@ internal sealed class TypedBinder<TInput, TOutput> : IModelBinder
     private static InputBinder<TInput>[] BindInputs(string modelName, ModelSignature signature, ModelOptions options, bool dynamic, List<string> errors)
     {
         var typeName = typeof(TInput).Name;
+        var rejected = new HashSet<string>(StringComparer.Ordinal);
         var groups = Group(MemberModel.ForInput(typeof(TInput)), signature.Inputs, "input", errors, static m => m.Shape is MemberShape.Scalar or MemberShape.Array or MemberShape.Memory,
-            "input members must be a scalar (float, double, int, long, byte, bool, string, ...), a T[] or a ReadOnlyMemory<T>");
+            "input members must be a scalar (float, double, int, long, byte, bool, string, ...), a T[] or a ReadOnlyMemory<T>", rejected);
         var binders = new List<InputBinder<TInput>>();
         foreach (var spec in signature.Inputs)
         {
@@ -139,6 +140,11 @@ internal sealed class TypedBinder<TInput, TOutput> : IModelBinder
 
             if (!groups.TryGetValue(spec.Name, out var members))
             {
+                if (rejected.Contains(spec.Name))
+                {
+                    continue;
+                }
+
                 errors.Add($"input '{spec.Name}' ({spec}) has no member on {typeName}; add a property named '{spec.Name}' or mark one with [ModelInput(\"{spec.Name}\")]");
                 continue;
             }
@@ -177,6 +183,7 @@ internal sealed class TypedBinder<TInput, TOutput> : IModelBinder
     {
         batchable = true;
         var typeName = typeof(TOutput).Name;
+        var rejected = new HashSet<string>(StringComparer.Ordinal);
         if (typeof(TOutput).IsValueType)
         {
             errors.Add($"{typeName} is a struct; output types must be classes or record classes");
@@ -184,7 +191,7 @@ internal sealed class TypedBinder<TInput, TOutput> : IModelBinder
         }
 
         var groups = Group(MemberModel.ForOutput(typeof(TOutput)), signature.Outputs, "output", errors, static m => m.Shape is MemberShape.Scalar or MemberShape.Array or MemberShape.Dictionary,
-            "output members must be a scalar (float, long, string, ...), a T[], or an IReadOnlyDictionary<long|string, float> for seq(map) outputs");
+            "output members must be a scalar (float, long, string, ...), a T[], or an IReadOnlyDictionary<long|string, float> for seq(map) outputs", rejected);
         var binders = new List<OutputBinder<TOutput>>();
         foreach (var spec in signature.Outputs)
         {
@@ -273,7 +280,7 @@ internal sealed class TypedBinder<TInput, TOutput> : IModelBinder
         return binders.ToArray();
     }
 
-    private static Dictionary<string, List<MemberModel>> Group(List<MemberModel> members, IReadOnlyList<TensorSpec> specs, string kind, List<string> errors, Func<MemberModel, bool> supported, string supportedText)
+    private static Dictionary<string, List<MemberModel>> Group(List<MemberModel> members, IReadOnlyList<TensorSpec> specs, string kind, List<string> errors, Func<MemberModel, bool> supported, string supportedText, HashSet<string> rejected)
     {
         var groups = new Dictionary<string, List<MemberModel>>(StringComparer.Ordinal);
         foreach (var member in members)
@@ -291,6 +298,7 @@ internal sealed class TypedBinder<TInput, TOutput> : IModelBinder
             if (!supported(member))
             {
                 errors.Add($"{kind} '{spec.Name}': {member.DisplayName} is {member.TypeName}; {supportedText}");
+                rejected.Add(spec.Name);
                 continue;
             }
 

@@ -112,3 +112,40 @@ public sealed class ModelInferenceException : ModelException
     {
     }
 }
+
+/// <summary>
+/// The model's queue is full: the request was rejected at once, without waiting (HTTP 429 with a Retry-After of
+/// <see cref="RetryAfter"/>).
+/// </summary>
+public sealed class ModelOverloadedException : ModelException
+{
+    /// <summary>Initializes a new instance.</summary>
+    /// <param name="modelName">The registered model name.</param>
+    /// <param name="message">The message.</param>
+    /// <param name="retryAfter">When a retry is likely to be accepted.</param>
+    public ModelOverloadedException(string modelName, string message, TimeSpan retryAfter)
+        : base(modelName, message)
+    {
+        RetryAfter = retryAfter;
+    }
+
+    /// <summary>Gets the estimated time until the queue has room: the queued work divided by the workers.</summary>
+    public TimeSpan RetryAfter { get; }
+}
+
+/// <summary>The request's deadline passed before its result was ready (HTTP 504).</summary>
+public sealed class ModelDeadlineExceededException : ModelException
+{
+    /// <summary>Initializes a new instance.</summary>
+    /// <param name="modelName">The registered model name.</param>
+    /// <param name="message">The message.</param>
+    /// <param name="timeout">The deadline that applied, counted from when the request was queued.</param>
+    public ModelDeadlineExceededException(string modelName, string message, TimeSpan timeout)
+        : base(modelName, message)
+    {
+        Timeout = timeout;
+    }
+
+    /// <summary>Gets the deadline that applied.</summary>
+    public TimeSpan Timeout { get; }
+}

@@ -23,6 +23,21 @@ public interface IPredictor<TInput, TOutput>
     /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was canceled.</exception>
     ValueTask<TOutput> PredictAsync(TInput input, CancellationToken cancellationToken = default);
 
+    /// <summary>Predicts one output with per-call settings: a shorter deadline, or a priority in the batcher's queue.</summary>
+    /// <param name="input">The input; validated before it is queued.</param>
+    /// <param name="options">The call's deadline and priority.</param>
+    /// <param name="cancellationToken">Removes the request from the queue, or abandons it while its batch runs.</param>
+    /// <returns>A new output object that the caller owns.</returns>
+    /// <exception cref="ArgumentNullException"><paramref name="options"/> is null.</exception>
+    /// <exception cref="ModelInputException">The input is invalid.</exception>
+    /// <exception cref="ModelOverloadedException">The queue is full (batching on).</exception>
+    /// <exception cref="ModelDeadlineExceededException">The deadline passed before the result was ready.</exception>
+    /// <exception cref="ModelLoadException">The model failed to load.</exception>
+    /// <exception cref="ModelNotReadyException">The model is not loaded yet or is shutting down.</exception>
+    /// <exception cref="ModelInferenceException">ONNX Runtime failed on this input.</exception>
+    /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was canceled.</exception>
+    ValueTask<TOutput> PredictAsync(TInput input, PredictionOptions options, CancellationToken cancellationToken = default);
+
     /// <summary>Predicts one output per input, sending many rows per run when the model has a free batch dimension.</summary>
     /// <param name="inputs">The inputs; all are validated before anything runs.</param>
     /// <param name="cancellationToken">Cancels the call.</param>

@@ -1,4 +1,8 @@
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Options;
+using ModelInService.Batching;
+using ModelInService.Hosting;
 
 namespace ModelInService;
 
@@ -9,11 +13,14 @@ namespace ModelInService;
 /// <remarks>Use it while configuring services; it is not thread-safe.</remarks>
 public sealed class ModelBuilder
 {
-    internal ModelBuilder(IServiceCollection services, string name)
+    internal ModelBuilder(IServiceCollection services, string name, ModelRegistration registration)
     {
         Services = services;
         Name = name;
+        Registration = registration;
     }
+
+    internal ModelRegistration Registration { get; }
 
     /// <summary>Gets the service collection the model is registered in.</summary>
     public IServiceCollection Services { get; }
@@ -29,6 +36,33 @@ public sealed class ModelBuilder
     {
         ArgumentNullException.ThrowIfNull(configure);
         Services.Configure(Name, configure);
+        return this;
+    }
+
+    /// <summary>
+    /// Collects concurrent <c>PredictAsync</c> calls into batches: bounded queue with immediate rejection
+    /// (<see cref="ModelOverloadedException"/>), deadlines that include queue time, priorities, cancellation, poison
+    /// isolation and a graceful drain at shutdown. See docs/batching.md.
+    /// </summary>
+    /// <param name="configure">Adjusts the batching options; the defaults suit small tabular models.</param>
+    /// <returns>This builder.</returns>
+    /// <exception cref="InvalidOperationException">The model was registered without C# types (batching needs <c>AddModel&lt;TIn, TOut&gt;</c>).</exception>
+    public ModelBuilder UseBatching(Action<BatchingOptions>? configure = null)
+    {
+        if (Registration.CreateBatcher is null)
+        {
+            throw new InvalidOperationException($"Model '{Name}' was registered without input and output types; batching needs AddModel<TInput, TOutput>(...).");
+        }
+
+        Registration.UseBatching = true;
+        var options = Services.AddOptions<BatchingOptions>(Name);
+        if (configure is not null)
+        {
+            options.Configure(configure);
+        }
+
+        options.ValidateOnStart();
+        Services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<BatchingOptions>, BatchingOptionsValidator>());
         return this;
     }
 }

@@ -2,6 +2,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Options;
+using ModelInService.Batching;
 using ModelInService.Binding;
 using ModelInService.Hosting;
 
@@ -40,7 +41,9 @@ public static class ModelServiceCollectionExtensions
     /// <exception cref="InvalidOperationException">A model with the same name is already registered.</exception>
     public static ModelBuilder AddModel<TInput, TOutput>(this IServiceCollection services, string name, Action<ModelOptions> configure)
     {
-        var builder = Register(services, name, configure, typeof(TInput), typeof(TOutput), static (modelName, signature, options) => TypedBinder<TInput, TOutput>.Create(modelName, signature, options));
+        var builder = Register(services, name, configure, typeof(TInput), typeof(TOutput),
+            static (modelName, signature, options) => TypedBinder<TInput, TOutput>.Create(modelName, signature, options),
+            static (host, batching, time) => new DynamicBatcher<TInput, TOutput>(host.Name, batching, host.Runtime.MaxConcurrency, new RuntimeBatchExecutor<TInput, TOutput>(host), time));
         services.AddKeyedSingleton<IPredictor<TInput, TOutput>>(name, static (sp, key) => new Predictor<TInput, TOutput>(sp.GetRequiredService<ModelRegistry>().Get((string)key!)));
         services.TryAddSingleton<IPredictor<TInput, TOutput>>(sp => sp.GetRequiredKeyedService<IPredictor<TInput, TOutput>>(name));
         return builder;
@@ -55,9 +58,16 @@ public static class ModelServiceCollectionExtensions
     /// <exception cref="ArgumentException"><paramref name="name"/> is null or empty.</exception>
     /// <exception cref="InvalidOperationException">A model with the same name is already registered.</exception>
     public static ModelBuilder AddModel(this IServiceCollection services, string name, Action<ModelOptions> configure) =>
-        Register(services, name, configure, null, null, null);
+        Register(services, name, configure, null, null, null, null);
 
-    private static ModelBuilder Register(IServiceCollection services, string name, Action<ModelOptions> configure, Type? input, Type? output, Func<string, ModelSignature, ModelOptions, IModelBinder>? bind)
+    private static ModelBuilder Register(
+        IServiceCollection services,
+        string name,
+        Action<ModelOptions> configure,
+        Type? input,
+        Type? output,
+        Func<string, ModelSignature, ModelOptions, IModelBinder>? bind,
+        Func<ModelHost, BatchingOptions, TimeProvider, IModelBatcher>? createBatcher)
     {
         ArgumentNullException.ThrowIfNull(services);
         ArgumentException.ThrowIfNullOrEmpty(name);
@@ -70,14 +80,15 @@ public static class ModelServiceCollectionExtensions
             }
         }
 
-        services.AddSingleton(new ModelRegistration(name, input, output, bind));
+        var registration = new ModelRegistration(name, input, output, bind, createBatcher);
+        services.AddSingleton(registration);
         services.AddOptions<ModelOptions>(name).Configure(configure).ValidateOnStart();
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<ModelOptions>, ModelOptionsValidator>());
         services.TryAddSingleton<ModelRegistry>();
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IHostedService, ModelLoaderHostedService>());
         services.AddKeyedSingleton<IModelRunner>(name, static (sp, key) => new ModelRunner(sp.GetRequiredService<ModelRegistry>().Get((string)key!)));
         services.TryAddSingleton<IModelRunner>(sp => sp.GetRequiredKeyedService<IModelRunner>(name));
-        return new ModelBuilder(services, name);
+        return new ModelBuilder(services, name, registration);
     }
 }
 

@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using ModelInService.Batching;
 using ModelInService.Binding;
 using ModelInService.Hosting;
 using ModelInService.Runtime;
@@ -19,7 +20,15 @@ internal sealed class Predictor<TInput, TOutput> : IPredictor<TInput, TOutput>
 
     public string ModelName => _host.Name;
 
-    public ValueTask<TOutput> PredictAsync(TInput input, CancellationToken cancellationToken = default)
+    public ValueTask<TOutput> PredictAsync(TInput input, CancellationToken cancellationToken = default) => Predict(input, null, cancellationToken);
+
+    public ValueTask<TOutput> PredictAsync(TInput input, PredictionOptions options, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        return Predict(input, options, cancellationToken);
+    }
+
+    private ValueTask<TOutput> Predict(TInput input, PredictionOptions? options, CancellationToken cancellationToken)
     {
         ModelRuntime runtime;
         TypedBinder<TInput, TOutput> binder;
@@ -31,6 +40,17 @@ internal sealed class Predictor<TInput, TOutput> : IPredictor<TInput, TOutput>
             if (cancellationToken.IsCancellationRequested)
             {
                 return ValueTask.FromCanceled<TOutput>(cancellationToken);
+            }
+
+            if (_host.Batcher is DynamicBatcher<TInput, TOutput> batcher)
+            {
+                // Invalid input was rejected above: it never enters the queue or a batch.
+                return batcher.EnqueueAsync(input, options, cancellationToken);
+            }
+
+            if (options?.Timeout is { } timeout)
+            {
+                return RunWithDeadlineAsync(runtime, binder, input, timeout, cancellationToken);
             }
 
             if (runtime.TryEnter())
@@ -103,6 +123,20 @@ internal sealed class Predictor<TInput, TOutput> : IPredictor<TInput, TOutput>
         }
 
         return results;
+    }
+
+    private async ValueTask<TOutput> RunWithDeadlineAsync(ModelRuntime runtime, TypedBinder<TInput, TOutput> binder, TInput input, TimeSpan timeout, CancellationToken cancellationToken)
+    {
+        using var deadline = new CancellationTokenSource(timeout, _host.Time);
+        using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, deadline.Token);
+        try
+        {
+            return await WaitAndRunAsync(runtime, binder, input, linked.Token).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (deadline.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
+        {
+            throw new ModelDeadlineExceededException(ModelName, $"Request to model '{ModelName}' exceeded its {timeout.TotalMilliseconds:0} ms deadline.", timeout);
+        }
     }
 
     private static async ValueTask<TOutput> WaitAndRunAsync(ModelRuntime runtime, TypedBinder<TInput, TOutput> binder, TInput input, CancellationToken cancellationToken)

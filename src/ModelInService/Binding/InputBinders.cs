@@ -54,6 +54,9 @@ internal abstract class InputBinder<TInput>
     /// <summary>Reads the packed row back (tests and tools; not on the request path).</summary>
     public abstract Array Unpack(OrtValue value);
 
+    /// <summary>The number of elements the input supplies for its row (validated inputs only).</summary>
+    public abstract int RowLength(TInput input);
+
     protected ModelInputException Invalid(string member, string reason) => new(ModelName, member, reason);
 
     protected string Describe() => $"input '{Spec.Name}' ({Spec})";
@@ -231,6 +234,8 @@ internal sealed class NumericInputBinder<TInput, T> : InputBinder<TInput>
 
     public override Array Unpack(OrtValue value) => MemoryMarshal.Cast<byte, T>(value.GetTensorMutableRawData()).ToArray();
 
+    public override int RowLength(TInput input) => _scalars is not null ? _scalars.Length : GetRow(input).Length;
+
     private ReadOnlySpan<T> GetRow(TInput input) => _array is not null ? _array(input) : _memory!(input).Span;
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -360,6 +365,8 @@ internal sealed class StringInputBinder<TInput> : InputBinder<TInput>
     }
 
     public override Array Unpack(OrtValue value) => value.GetStringTensorAsArray();
+
+    public override int RowLength(TInput input) => _scalars is not null ? _scalars.Length : _array!(input)!.Length;
 
     private void CheckString(string member, string? value)
     {

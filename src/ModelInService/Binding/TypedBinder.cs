@@ -68,6 +68,22 @@ internal sealed class TypedBinder<TInput, TOutput> : IModelBinder
         }
     }
 
+    /// <summary>Rows with different free-dimension lengths cannot share a tensor: the length is the batcher's bucket.</summary>
+    public long BucketOf(TInput input)
+    {
+        var inputs = Inputs;
+        long bucket = 0;
+        for (var i = 0; i < inputs.Length; i++)
+        {
+            if (inputs[i].Shape.IsVariable)
+            {
+                bucket = (bucket * 1_000_003) + inputs[i].RowLength(input);
+            }
+        }
+
+        return bucket;
+    }
+
     /// <summary>Packs validated rows, runs them in one call on a slot the caller holds, and unpacks one output per row.</summary>
     public TOutput[] Run(ModelRuntime runtime, ReadOnlySpan<TInput> rows, CancellationToken cancellationToken)
     {

@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using Microsoft.Extensions.Logging;
+using ModelInService.Batching;
 using ModelInService.Binding;
 using ModelInService.Runtime;
 
@@ -17,11 +18,20 @@ internal sealed class ModelHost : IDisposable
 
     private volatile bool _stopped;
 
-    public ModelHost(ModelRegistration registration, ModelOptions options)
+    public ModelHost(ModelRegistration registration, ModelOptions options, BatchingOptions? batching, TimeProvider time)
     {
         Registration = registration;
         Options = options;
+        BatchingOptions = batching;
+        Time = time;
     }
+
+    public BatchingOptions? BatchingOptions { get; }
+
+    public TimeProvider Time { get; }
+
+    /// <summary>The batcher (a <see cref="DynamicBatcher{TInput, TOutput}"/>) when batching is on and the model loaded.</summary>
+    public IModelBatcher? Batcher { get; private set; }
 
     public ModelRegistration Registration { get; }
 
@@ -59,6 +69,10 @@ internal sealed class ModelHost : IDisposable
         {
             _runtime = ModelLoader.Load(Name, Options, contentRoot, Registration.Bind, logger);
             _error = null;
+            if (BatchingOptions is not null && Registration.CreateBatcher is not null && Batcher is null)
+            {
+                Batcher = Registration.CreateBatcher(this, BatchingOptions, Time);
+            }
         }
         catch (Exception ex)
         {
@@ -69,14 +83,26 @@ internal sealed class ModelHost : IDisposable
         }
     }
 
-    public void Stop()
+    /// <summary>Drains the batcher (new requests are refused, queued ones run or fail after the drain timeout).</summary>
+    public async Task StopAsync()
     {
         _stopped = true;
+        if (Batcher is { } batcher)
+        {
+            await batcher.StopAsync(BatchingOptions!.DrainTimeout).ConfigureAwait(false);
+        }
     }
 
     public void Dispose()
     {
         _stopped = true;
+        if (Batcher is { } batcher)
+        {
+            // Without a host stop (plain ServiceProvider), still answer everything that is queued.
+            batcher.StopAsync(TimeSpan.Zero).GetAwaiter().GetResult();
+            batcher.Dispose();
+        }
+
         var runtime = _runtime;
         _runtime = null;
         runtime?.Dispose();
@@ -96,8 +122,13 @@ internal sealed class ModelHost : IDisposable
     }
 }
 
-/// <summary>What <c>AddModel</c> recorded: the name and, for typed models, how to bind the schema.</summary>
-internal sealed class ModelRegistration(string name, Type? inputType, Type? outputType, Func<string, ModelSignature, ModelOptions, IModelBinder>? bind)
+/// <summary>What <c>AddModel</c> recorded: the name and, for typed models, how to bind the schema and build a batcher.</summary>
+internal sealed class ModelRegistration(
+    string name,
+    Type? inputType,
+    Type? outputType,
+    Func<string, ModelSignature, ModelOptions, IModelBinder>? bind,
+    Func<ModelHost, BatchingOptions, TimeProvider, IModelBatcher>? createBatcher)
 {
     public string Name { get; } = name;
 
@@ -106,4 +137,19 @@ internal sealed class ModelRegistration(string name, Type? inputType, Type? outp
     public Type? OutputType { get; } = outputType;
 
     public Func<string, ModelSignature, ModelOptions, IModelBinder>? Bind { get; } = bind;
+
+    public Func<ModelHost, BatchingOptions, TimeProvider, IModelBatcher>? CreateBatcher { get; } = createBatcher;
+
+    /// <summary>Set by <see cref="ModelBuilder.UseBatching"/>.</summary>
+    public bool UseBatching { get; set; }
+}
+
+/// <summary>The type-erased face of a <see cref="DynamicBatcher{TInput, TOutput}"/> that the host manages.</summary>
+internal interface IModelBatcher : IDisposable
+{
+    BatcherStatistics Statistics { get; }
+
+    int QueueDepth { get; }
+
+    Task StopAsync(TimeSpan drainTimeout);
 }

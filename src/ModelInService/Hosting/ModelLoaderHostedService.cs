@@ -7,9 +7,6 @@ internal sealed class ModelLoaderHostedService(ModelRegistry registry) : IHosted
 {
     public Task StartAsync(CancellationToken cancellationToken) => registry.StartAsync(cancellationToken);
 
-    public Task StopAsync(CancellationToken cancellationToken)
-    {
-        registry.Stop();
-        return Task.CompletedTask;
-    }
+    /// <summary>Drains the batchers: hosted services stop in reverse order, so the web server has stopped accepting by now.</summary>
+    public Task StopAsync(CancellationToken cancellationToken) => registry.StopAsync().WaitAsync(cancellationToken);
 }

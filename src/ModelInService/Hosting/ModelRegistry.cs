@@ -14,13 +14,20 @@ internal sealed class ModelRegistry : IDisposable
     private readonly string? _contentRoot;
     private readonly SemaphoreSlim _startLock = new(1, 1);
 
-    public ModelRegistry(IEnumerable<ModelRegistration> registrations, IOptionsMonitor<ModelOptions> options, ILoggerFactory? loggerFactory = null, IHostEnvironment? environment = null)
+    public ModelRegistry(
+        IEnumerable<ModelRegistration> registrations,
+        IOptionsMonitor<ModelOptions> options,
+        IOptionsMonitor<BatchingOptions> batching,
+        ILoggerFactory? loggerFactory = null,
+        IHostEnvironment? environment = null,
+        TimeProvider? timeProvider = null)
     {
         _logger = (loggerFactory ?? NullLoggerFactory.Instance).CreateLogger("ModelInService");
         _contentRoot = environment?.ContentRootPath;
         foreach (var registration in registrations)
         {
-            _hosts[registration.Name] = new ModelHost(registration, options.Get(registration.Name));
+            var batchingOptions = registration.UseBatching ? batching.Get(registration.Name) : null;
+            _hosts[registration.Name] = new ModelHost(registration, options.Get(registration.Name), batchingOptions, timeProvider ?? TimeProvider.System);
         }
     }
 
@@ -77,13 +84,7 @@ internal sealed class ModelRegistry : IDisposable
         }
     }
 
-    public void Stop()
-    {
-        foreach (var host in _hosts.Values)
-        {
-            host.Stop();
-        }
-    }
+    public Task StopAsync() => Task.WhenAll(_hosts.Values.Select(h => h.StopAsync()));
 
     public void Dispose()
     {

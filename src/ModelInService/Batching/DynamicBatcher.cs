@@ -1,0 +1,663 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
+using ModelInService.Hosting;
+
+namespace ModelInService.Batching;
+
+/// <summary>
+/// Collects concurrent single predictions into batches. Requests wait in bounded per-priority queues; one worker per
+/// pool slot takes the first request, keeps taking until <see cref="BatchingOptions.MaxBatchSize"/> or until
+/// <see cref="BatchingOptions.MaxDelay"/> has passed since that first request arrived, then runs the batch. Every
+/// request completes exactly once: with its own output, or with a typed error (overloaded, deadline, canceled,
+/// shutting down, or the model's failure isolated by bisecting the batch).
+/// </summary>
+[DebuggerDisplay("{ModelName}: {QueueDepth} queued, {_pending} pending")]
+internal sealed class DynamicBatcher<TInput, TOutput> : IModelBatcher
+{
+    /// <summary>Priority queues (High, Normal, Low), then the queue of requests demoted by <see cref="DeadlineAction.Delay"/>.</summary>
+    private readonly ConcurrentQueue<Request>[] _queues = [new(), new(), new()];
+    private readonly ConcurrentQueue<Request> _delayed = new();
+
+    /// <summary>
+    /// Counts entries in the queues (live or already finished). Producers enqueue then release; a consumer that
+    /// acquired one count is guaranteed an entry, so dequeuing under <see cref="_takeLock"/> never comes back empty.
+    /// </summary>
+    private readonly SemaphoreSlim _available = new(0);
+
+    /// <summary>Serializes dequeuing so the priority and starvation decisions see one consistent state.</summary>
+    private readonly Lock _takeLock = new();
+
+    /// <summary>Makes "still accepting?" and "enqueue" atomic with respect to <see cref="StopAsync"/>.</summary>
+    private readonly Lock _acceptLock = new();
+
+    private readonly BatchingOptions _options;
+    private readonly IBatchExecutor<TInput, TOutput> _executor;
+    private readonly TimeProvider _time;
+    private readonly BatchCostModel _cost = new();
+    private readonly int _maxBatch;
+    private readonly long _maxDelayTicks;
+    private readonly HashSet<int> _preferred;
+
+    /// <summary>Canceled when the workers must stop taking (drained, or the drain timed out).</summary>
+    private readonly CancellationTokenSource _stopTaking = new();
+
+    /// <summary>Canceled when the drain timed out: running batches are terminated and their requests failed.</summary>
+    private readonly CancellationTokenSource _abort = new();
+
+    /// <summary>Completed when no request is pending after stopping began.</summary>
+    private readonly TaskCompletionSource _drained = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    private readonly Task[] _workers;
+
+    /// <summary>Live requests in the queues (not yet taken, not finished early). Bounded by MaxQueueSize.</summary>
+    private int _queued;
+
+    /// <summary>Requests accepted and not yet completed (queued, collecting or running).</summary>
+    private int _pending;
+
+    /// <summary>Consecutive takes from a higher priority while a lower queue was waiting (starvation guard).</summary>
+    private int _streak;
+
+    private volatile bool _accepting = true;
+    private Task? _stopping;
+
+    public DynamicBatcher(string modelName, BatchingOptions options, int workers, IBatchExecutor<TInput, TOutput> executor, TimeProvider time)
+    {
+        ModelName = modelName;
+        _options = options;
+        _executor = executor;
+        _time = time;
+        _maxBatch = Math.Max(1, Math.Min(options.MaxBatchSize, executor.MaxRowsPerRun));
+        _maxDelayTicks = (long)(options.MaxDelay.TotalSeconds * time.TimestampFrequency);
+        _preferred = [.. options.PreferredBatchSizes];
+        _workers = new Task[Math.Max(1, workers)];
+        for (var i = 0; i < _workers.Length; i++)
+        {
+            // Workers are long-lived async loops; they start on the thread pool, never on the caller's context.
+            _workers[i] = Task.Run(WorkerAsync);
+        }
+    }
+
+    public string ModelName { get; }
+
+    public BatcherStatistics Statistics { get; } = new();
+
+    public int QueueDepth => Volatile.Read(ref _queued);
+
+    public int EffectiveMaxBatchSize => _maxBatch;
+
+    internal BatchCostModel CostModel => _cost;
+
+    public ValueTask<TOutput> EnqueueAsync(TInput input, PredictionOptions? options, CancellationToken cancellationToken)
+    {
+        if (cancellationToken.IsCancellationRequested)
+        {
+            Statistics.Outcome(RequestOutcome.Canceled);
+            return ValueTask.FromCanceled<TOutput>(cancellationToken);
+        }
+
+        options ??= PredictionOptions.Default;
+        var timeout = _options.DefaultTimeout;
+        if (options.Timeout is { } requested && requested >= TimeSpan.Zero && (timeout == Timeout.InfiniteTimeSpan || requested < timeout))
+        {
+            timeout = requested; // a call may shorten the deadline, never lengthen it
+        }
+
+        var priority = (int)options.Priority;
+        if ((uint)priority > 2)
+        {
+            priority = (int)PredictionPriority.Normal;
+        }
+
+        if (Interlocked.Increment(ref _queued) > _options.MaxQueueSize)
+        {
+            Interlocked.Decrement(ref _queued);
+            Statistics.Outcome(RequestOutcome.Rejected);
+            return ValueTask.FromException<TOutput>(new ModelOverloadedException(ModelName,
+                $"Model '{ModelName}' is overloaded: {_options.MaxQueueSize} requests are already queued (BatchingOptions.MaxQueueSize). Retry after {RetryAfter().TotalMilliseconds:0} ms.",
+                RetryAfter()));
+        }
+
+        var now = _time.GetTimestamp();
+        var request = new Request(this, input, priority, now, timeout, _executor.BucketOf(input), cancellationToken);
+        lock (_acceptLock)
+        {
+            if (!_accepting)
+            {
+                Interlocked.Decrement(ref _queued);
+                Statistics.Outcome(RequestOutcome.Rejected);
+                return ValueTask.FromException<TOutput>(ShuttingDown());
+            }
+
+            Interlocked.Increment(ref _pending);
+            _queues[priority].Enqueue(request);
+        }
+
+        try
+        {
+            _available.Release();
+        }
+        catch (ObjectDisposedException)
+        {
+            // Disposed between the accept check and here (host torn down): answer instead of leaving it pending.
+            if (request.TryLeaveQueue() && request.TrySetException(ShuttingDown()))
+            {
+                Completed(request, RequestOutcome.Failed);
+            }
+
+            return new ValueTask<TOutput>(request.Task);
+        }
+
+        Statistics.QueueDepth(Volatile.Read(ref _queued));
+        if (_options.Adaptive)
+        {
+            _cost.AddArrival(now, _time.TimestampFrequency);
+        }
+
+        request.Arm();
+        return new ValueTask<TOutput>(request.Task);
+    }
+
+    /// <summary>Stops accepting, lets queued requests run for up to <paramref name="drainTimeout"/>, then fails the rest.</summary>
+    public Task StopAsync(TimeSpan drainTimeout)
+    {
+        lock (_acceptLock)
+        {
+            if (_stopping is not null)
+            {
+                return _stopping;
+            }
+
+            _accepting = false;
+            if (Volatile.Read(ref _pending) == 0)
+            {
+                _drained.TrySetResult();
+            }
+
+            _stopping = StopCoreAsync(drainTimeout);
+            return _stopping;
+        }
+    }
+
+    private async Task StopCoreAsync(TimeSpan drainTimeout)
+    {
+        using (var timeout = new CancellationTokenSource(drainTimeout, _time))
+        {
+            await _drained.Task.WaitAsync(timeout.Token).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+        }
+
+        // Whatever is left did not make it in time: terminate running batches and fail queued requests.
+        await _abort.CancelAsync().ConfigureAwait(false);
+        await _stopTaking.CancelAsync().ConfigureAwait(false);
+        foreach (var queue in _queues)
+        {
+            FailAll(queue);
+        }
+
+        FailAll(_delayed);
+        await Task.WhenAll(_workers).ConfigureAwait(false);
+
+        // A request enqueued while the workers were exiting would otherwise wait forever.
+        foreach (var queue in _queues)
+        {
+            FailAll(queue);
+        }
+
+        FailAll(_delayed);
+    }
+
+    /// <summary>Releases the wait handles; call after <see cref="StopAsync"/> completed.</summary>
+    public void Dispose()
+    {
+        _stopTaking.Dispose();
+        _abort.Dispose();
+        _available.Dispose();
+    }
+
+    private void FailAll(ConcurrentQueue<Request> queue)
+    {
+        while (queue.TryDequeue(out var request))
+        {
+            if (request.TryLeaveQueue())
+            {
+                Fail(request, ShuttingDown(), RequestOutcome.Failed);
+            }
+        }
+    }
+
+    private async Task WorkerAsync()
+    {
+        var batch = new List<Request>(_maxBatch);
+        var rows = new TInput[_maxBatch];
+        while (true)
+        {
+            var first = await TakeAsync(0, _stopTaking.Token).ConfigureAwait(false);
+            if (first is null)
+            {
+                return;
+            }
+
+            batch.Add(first);
+            var due = first.Enqueued + _maxDelayTicks;
+            while (batch.Count < _maxBatch)
+            {
+                var next = TryTakeNow(batch.Count);
+                if (next is not null)
+                {
+                    batch.Add(next);
+                    continue;
+                }
+
+                var remaining = due - _time.GetTimestamp();
+                if (remaining <= 0 || _preferred.Contains(batch.Count) || (_options.Adaptive && !_cost.ShouldWait(batch.Count)) || _stopTaking.IsCancellationRequested)
+                {
+                    break;
+                }
+
+                // The wait must follow the injected clock (FakeTimeProvider in tests), so the timeout is a TimeProvider timer.
+                using var wait = new CancellationTokenSource(TimeSpan.FromSeconds(remaining / (double)_time.TimestampFrequency), _time);
+                using var stop = _stopTaking.Token.UnsafeRegister(static s => ((CancellationTokenSource)s!).Cancel(), wait);
+                next = await TakeAsync(batch.Count, wait.Token).ConfigureAwait(false);
+                if (next is null)
+                {
+                    break; // MaxDelay reached (or stopping): run what we have
+                }
+
+                batch.Add(next);
+            }
+
+            await RunAsync(batch, rows).ConfigureAwait(false);
+            batch.Clear();
+        }
+    }
+
+    /// <summary>Waits for a count, then takes the next live request; null when <paramref name="token"/> fires first.</summary>
+    private async ValueTask<Request?> TakeAsync(int batchSize, CancellationToken token)
+    {
+        while (true)
+        {
+            var wait = _available.WaitAsync(token);
+            await wait.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+            if (!wait.IsCompletedSuccessfully)
+            {
+                return null;
+            }
+
+            var request = Claim(Dequeue(), batchSize);
+            if (request is not null)
+            {
+                return request;
+            }
+        }
+    }
+
+    private Request? TryTakeNow(int batchSize)
+    {
+        while (_available.Wait(0))
+        {
+            var request = Claim(Dequeue(), batchSize);
+            if (request is not null)
+            {
+                return request;
+            }
+        }
+
+        return null;
+    }
+
+    /// <summary>Takes the request that may run next; a live one becomes "taken", a finished one is dropped (returns null).</summary>
+    private Request? Claim(Request request, int batchSize)
+    {
+        if (!request.TryTake())
+        {
+            return null; // canceled or timed out while queued: already answered
+        }
+
+        var depth = Interlocked.Decrement(ref _queued);
+        Statistics.QueueDepth(depth);
+        var now = _time.GetTimestamp();
+        Statistics.QueueWait(_time.GetElapsedTime(request.Enqueued, now));
+        if (_options.Adaptive && request.DeadlineTicks != long.MaxValue && _cost.HasEstimate)
+        {
+            var finish = now + (long)(_cost.Predict(batchSize + 1) * _time.TimestampFrequency);
+            if (finish > request.DeadlineTicks)
+            {
+                Fail(request, new ModelDeadlineExceededException(ModelName,
+                    $"Request to model '{ModelName}' would miss its {request.Timeout.TotalMilliseconds:0} ms deadline (predicted batch time {_cost.Predict(batchSize + 1) * 1000:0.###} ms); rejected before running.",
+                    request.Timeout), RequestOutcome.TimedOut);
+                return null;
+            }
+        }
+
+        return request;
+    }
+
+    /// <summary>Dequeues one entry; the caller holds a count, so one exists.</summary>
+    private Request Dequeue()
+    {
+        lock (_takeLock)
+        {
+            while (true)
+            {
+                var chosen = -1;
+                for (var p = 0; p < _queues.Length; p++)
+                {
+                    if (!_queues[p].IsEmpty)
+                    {
+                        chosen = p;
+                        break;
+                    }
+                }
+
+                if (chosen < 0)
+                {
+                    if (_delayed.TryDequeue(out var late))
+                    {
+                        return late;
+                    }
+
+                    throw new UnreachableException("The batcher's count and its queues disagree.");
+                }
+
+                var starving = OldestBelow(chosen);
+                if (starving >= 0)
+                {
+                    if (++_streak > _options.StarvationLimit)
+                    {
+                        _streak = 0;
+                        chosen = starving;
+                    }
+                }
+                else
+                {
+                    _streak = 0;
+                }
+
+                _queues[chosen].TryDequeue(out var request);
+                if (_options.DeadlineAction == DeadlineAction.Delay && request!.Expired && !request.Task.IsCompleted)
+                {
+                    // Past its deadline: serve it only after every on-time request. Its count moves with it.
+                    _delayed.Enqueue(request);
+                    if (_queues[0].IsEmpty && _queues[1].IsEmpty && _queues[2].IsEmpty)
+                    {
+                        _delayed.TryDequeue(out var oldest);
+                        return oldest!;
+                    }
+
+                    continue;
+                }
+
+                return request!;
+            }
+        }
+    }
+
+    private int OldestBelow(int priority)
+    {
+        var oldest = -1;
+        var oldestTime = long.MaxValue;
+        for (var p = priority + 1; p < _queues.Length; p++)
+        {
+            if (_queues[p].TryPeek(out var head) && head.Enqueued < oldestTime)
+            {
+                oldest = p;
+                oldestTime = head.Enqueued;
+            }
+        }
+
+        return oldest;
+    }
+
+    private async Task RunAsync(List<Request> batch, TInput[] rows)
+    {
+        // Requests canceled or timed out while the batch was forming never reach the model.
+        batch.RemoveAll(static r => r.Task.IsCompleted);
+        if (batch.Count == 0)
+        {
+            return;
+        }
+
+        var bucket = batch[0].Bucket;
+        var mixed = false;
+        for (var i = 1; i < batch.Count; i++)
+        {
+            mixed |= batch[i].Bucket != bucket;
+        }
+
+        if (!mixed)
+        {
+            await RunRangeAsync(batch, 0, batch.Count, rows).ConfigureAwait(false);
+            return;
+        }
+
+        // Bucket by length: rows that cannot share a tensor run as separate sub-batches, in arrival order.
+        var remaining = new List<Request>(batch);
+        var group = new List<Request>(batch.Count);
+        while (remaining.Count > 0)
+        {
+            var key = remaining[0].Bucket;
+            group.Clear();
+            for (var i = 0; i < remaining.Count; i++)
+            {
+                if (remaining[i].Bucket == key)
+                {
+                    group.Add(remaining[i]);
+                }
+            }
+
+            remaining.RemoveAll(r => r.Bucket == key);
+            await RunRangeAsync(group, 0, group.Count, rows).ConfigureAwait(false);
+        }
+    }
+
+    private async Task RunRangeAsync(List<Request> batch, int start, int count, TInput[] rows)
+    {
+        for (var i = 0; i < count; i++)
+        {
+            rows[i] = batch[start + i].Input;
+        }
+
+        var started = _time.GetTimestamp();
+        TOutput[] outputs;
+        try
+        {
+            outputs = await _executor.ExecuteAsync(rows.AsMemory(0, count), _abort.Token).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (_abort.IsCancellationRequested)
+        {
+            FailRange(batch, start, count, ShuttingDown());
+            return;
+        }
+        catch (Exception ex) when (count > 1 && ex is ModelInferenceException or ModelInputException)
+        {
+            // Poison isolation: the model failed on the batch; run each half so valid requests still succeed.
+            Statistics.Split();
+            var half = count / 2;
+            await RunRangeAsync(batch, start, half, rows).ConfigureAwait(false);
+            await RunRangeAsync(batch, start + half, count - half, rows).ConfigureAwait(false);
+            return;
+        }
+        catch (Exception ex)
+        {
+            FailRange(batch, start, count, ex);
+            return;
+        }
+        finally
+        {
+            Array.Clear(rows, 0, count);
+        }
+
+        var elapsed = _time.GetElapsedTime(started);
+        Statistics.Batch(count, elapsed);
+        if (_options.Adaptive)
+        {
+            _cost.AddBatch(count, elapsed.TotalSeconds);
+        }
+
+        if (outputs.Length != count)
+        {
+            FailRange(batch, start, count, new ModelInferenceException(ModelName, $"Model '{ModelName}' returned {outputs.Length} outputs for {count} inputs.", null));
+            return;
+        }
+
+        for (var i = 0; i < count; i++)
+        {
+            var request = batch[start + i];
+            if (request.TrySetResult(outputs[i]))
+            {
+                Completed(request, RequestOutcome.Success);
+            }
+        }
+    }
+
+    private void FailRange(List<Request> batch, int start, int count, Exception error)
+    {
+        for (var i = 0; i < count; i++)
+        {
+            Fail(batch[start + i], error, RequestOutcome.Failed);
+        }
+    }
+
+    private void Fail(Request request, Exception error, RequestOutcome outcome)
+    {
+        if (request.TrySetException(error))
+        {
+            Completed(request, outcome);
+        }
+    }
+
+    /// <summary>Bookkeeping after a request's one and only completion.</summary>
+    private void Completed(Request request, RequestOutcome outcome)
+    {
+        request.Disarm();
+        Statistics.Outcome(outcome);
+        if (Interlocked.Decrement(ref _pending) == 0 && !_accepting)
+        {
+            _drained.TrySetResult();
+        }
+    }
+
+    private TimeSpan RetryAfter()
+    {
+        var perItem = _cost.HasEstimate ? _cost.Predict(_maxBatch) / _maxBatch : _options.MaxDelay.TotalSeconds;
+        var seconds = Volatile.Read(ref _queued) * perItem / _workers.Length;
+        return TimeSpan.FromSeconds(Math.Clamp(seconds, 0.001, 60));
+    }
+
+    private ModelNotReadyException ShuttingDown() =>
+        new(ModelName, $"Model '{ModelName}' is shutting down and did not run this request.");
+
+    /// <summary>One queued prediction. Its task completes exactly once (TrySet*); <see cref="_state"/> decides who removes it from the queue count.</summary>
+    private sealed class Request : TaskCompletionSource<TOutput>
+    {
+        private const int Queued = 0;
+        private const int Taken = 1;
+        private const int LeftQueue = 2;
+
+        private readonly DynamicBatcher<TInput, TOutput> _owner;
+        private readonly CancellationToken _token;
+        private int _state;
+        private ITimer? _timer;
+        private CancellationTokenRegistration _registration;
+
+        public Request(DynamicBatcher<TInput, TOutput> owner, TInput input, int priority, long enqueued, TimeSpan timeout, long bucket, CancellationToken token)
+            : base(TaskCreationOptions.RunContinuationsAsynchronously)
+        {
+            _owner = owner;
+            Input = input;
+            Priority = priority;
+            Enqueued = enqueued;
+            Timeout = timeout;
+            Bucket = bucket;
+            _token = token;
+            DeadlineTicks = timeout == System.Threading.Timeout.InfiniteTimeSpan
+                ? long.MaxValue
+                : enqueued + (long)(timeout.TotalSeconds * owner._time.TimestampFrequency);
+        }
+
+        public TInput Input { get; }
+
+        public int Priority { get; }
+
+        public long Enqueued { get; }
+
+        public TimeSpan Timeout { get; }
+
+        public long Bucket { get; }
+
+        public long DeadlineTicks { get; }
+
+        /// <summary>Set when the deadline passed under <see cref="DeadlineAction.Delay"/>.</summary>
+        public bool Expired { get; private set; }
+
+        /// <summary>Queued → taken by a worker. False when the request already left the queue.</summary>
+        public bool TryTake() => Interlocked.CompareExchange(ref _state, Taken, Queued) == Queued;
+
+        /// <summary>Queued → left the queue (canceled, timed out, failed at shutdown); decrements the queue count once.</summary>
+        public bool TryLeaveQueue()
+        {
+            if (Interlocked.CompareExchange(ref _state, LeftQueue, Queued) != Queued)
+            {
+                return false;
+            }
+
+            _owner.Statistics.QueueDepth(Interlocked.Decrement(ref _owner._queued));
+            return true;
+        }
+
+        /// <summary>Starts the deadline timer and the cancellation callback (after the request is queued).</summary>
+        public void Arm()
+        {
+            if (DeadlineTicks != long.MaxValue)
+            {
+                var timer = _owner._time.CreateTimer(static s => ((Request)s!).OnDeadline(), this, Timeout, System.Threading.Timeout.InfiniteTimeSpan);
+                _timer = timer;
+                if (Task.IsCompleted)
+                {
+                    timer.Dispose();
+                }
+            }
+
+            if (_token.CanBeCanceled)
+            {
+                _registration = _token.UnsafeRegister(static s => ((Request)s!).OnCanceled(), this);
+                if (Task.IsCompleted)
+                {
+                    _registration.Unregister();
+                }
+            }
+        }
+
+        public void Disarm()
+        {
+            _timer?.Dispose();
+            _registration.Unregister();
+        }
+
+        private void OnCanceled()
+        {
+            TryLeaveQueue();
+            if (TrySetCanceled(_token))
+            {
+                _owner.Completed(this, RequestOutcome.Canceled);
+            }
+        }
+
+        private void OnDeadline()
+        {
+            if (_owner._options.DeadlineAction == DeadlineAction.Delay)
+            {
+                Expired = true;
+                return;
+            }
+
+            TryLeaveQueue();
+            var error = new ModelDeadlineExceededException(_owner.ModelName,
+                $"Request to model '{_owner.ModelName}' exceeded its {Timeout.TotalMilliseconds:0} ms deadline (queue time included).", Timeout);
+            if (TrySetException(error))
+            {
+                _owner.Completed(this, RequestOutcome.TimedOut);
+            }
+        }
+    }
+}

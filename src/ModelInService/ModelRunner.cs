@@ -110,8 +110,10 @@ internal sealed class ModelRunner : IModelRunner
                 throw new ModelInputException(ModelName, tensor.Name, $"is {ModelElementTypes.Describe(tensor.ElementType)}; the model expects {spec}");
             }
 
-            var fits = spec.Dimensions.Count == tensor.Shape.Count;
-            for (var d = 0; fits && d < tensor.Shape.Count; d++)
+            // ONNX Runtime reports no dimensions both for a scalar and for an input whose shape the model leaves
+            // undeclared; only a declared rank can be checked.
+            var fits = spec.Dimensions.Count == 0 || spec.Dimensions.Count == tensor.Shape.Count;
+            for (var d = 0; fits && spec.Dimensions.Count > 0 && d < tensor.Shape.Count; d++)
             {
                 fits = spec.Dimensions[d] < 0 || spec.Dimensions[d] == tensor.Shape[d];
             }
@@ -161,6 +163,16 @@ internal sealed class ModelRunner : IModelRunner
                     if (!float.IsFinite(floats[i]))
                     {
                         throw NonFinite(tensor.Name, i, floats[i].ToString(CultureInfo.InvariantCulture));
+                    }
+                }
+
+                break;
+            case Half[] halves when options.NonFiniteValues == NonFiniteValuePolicy.Reject:
+                for (var i = 0; i < halves.Length; i++)
+                {
+                    if (!Half.IsFinite(halves[i]))
+                    {
+                        throw NonFinite(tensor.Name, i, halves[i].ToString(CultureInfo.InvariantCulture));
                     }
                 }
 

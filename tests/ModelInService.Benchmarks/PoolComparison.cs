@@ -50,33 +50,67 @@ internal static class PoolComparison
 
         Console.WriteLine($"Session pool layouts: {callers} async callers, batch 1, {seconds:0.#} s per cell, {cores} cores, .NET {Environment.Version}");
         Console.WriteLine();
-        Console.WriteLine("| model | " + string.Join(" | ", layouts.Select(l => l.Name)) + " | memory per extra copy |");
+        Console.WriteLine("| model | " + string.Join(" | ", layouts.Select(l => l.Name)) + " | resident memory per extra copy |");
         Console.WriteLine("|---|" + string.Concat(layouts.Select(_ => "---|")) + "---|");
         foreach (var workload in workloads)
         {
             var cells = new List<string>();
             double? baseline = null;
-            var memory = new List<long>();
             foreach (var layout in layouts)
             {
-                var (rate, bytes) = await MeasureAsync(workload, layout, callers, TimeSpan.FromSeconds(seconds));
-                memory.Add(bytes);
+                var rate = await MeasureAsync(workload, layout, callers, TimeSpan.FromSeconds(seconds));
                 baseline ??= rate;
                 cells.Add(string.Create(CultureInfo.InvariantCulture, $"{rate:N0}/s ({rate / baseline.Value:0.00}x)"));
             }
 
-            var perCopy = (memory[1] - memory[0]) / Math.Max(1, cores - 1);
-            Console.WriteLine($"| {workload.Name} | {string.Join(" | ", cells)} | {perCopy / 1024.0 / 1024.0:0.0} MB |");
+            var perCopy = await MemoryPerCopyAsync(workload);
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"| {workload.Name} | {string.Join(" | ", cells)} | {perCopy / 1024.0 / 1024.0:0.0} MB |"));
         }
 
         return 0;
     }
 
-    private static async Task<(double Rate, long Bytes)> MeasureAsync(Workload workload, Layout layout, int callers, TimeSpan duration)
+    /// <summary>Resident memory of one more session copy: (5-copy load) - (1-copy load), divided by 4.</summary>
+    private static async Task<long> MemoryPerCopyAsync(Workload workload)
     {
-        GC.Collect();
-        GC.WaitForPendingFinalizers();
-        var before = Process.GetCurrentProcess().WorkingSet64;
+        static long Rss()
+        {
+            GC.Collect();
+            GC.WaitForPendingFinalizers();
+            GC.Collect();
+            using var process = Process.GetCurrentProcess();
+            return process.WorkingSet64;
+        }
+
+        await using var one = await LoadAsync(workload, new Layout("", 1, 1, 1));
+        var afterOne = Rss();
+        await using var five = await LoadAsync(workload, new Layout("", 5, 5, 1));
+        var afterFive = Rss();
+        await using var another = await LoadAsync(workload, new Layout("", 1, 1, 1));
+        var afterAnother = Rss();
+        // Loading R + 5C after a 1-copy load, then R + C: the difference of the two increments is 4C.
+        var registration = Math.Max(0, afterAnother - afterFive);
+        return Math.Max(0, afterFive - afterOne - registration) / 4;
+    }
+
+    private static async Task<ServiceProvider> LoadAsync(Workload workload, Layout layout)
+    {
+        var services = new ServiceCollection();
+        services.AddModel("m", o =>
+        {
+            o.Source = ModelSource.FromFile(workload.Path);
+            o.SessionCopies = layout.Copies;
+            o.MaxConcurrency = layout.Concurrency;
+            o.IntraOpThreads = layout.IntraOp;
+            o.AllowThreadOversubscription = true;
+        });
+        var provider = services.BuildServiceProvider();
+        await provider.StartModelsAsync();
+        return provider;
+    }
+
+    private static async Task<double> MeasureAsync(Workload workload, Layout layout, int callers, TimeSpan duration)
+    {
         var services = new ServiceCollection();
         services.AddModel("m", o =>
         {
@@ -88,13 +122,12 @@ internal static class PoolComparison
         });
         await using var provider = services.BuildServiceProvider();
         await provider.StartModelsAsync();
-        var loaded = Process.GetCurrentProcess().WorkingSet64 - before;
         var runner = provider.GetRequiredKeyedService<IModelRunner>("m");
         var input = workload.Input();
 
         await RunForAsync(runner, input, callers, TimeSpan.FromSeconds(0.5)); // warm-up
         var count = await RunForAsync(runner, input, callers, duration);
-        return (count / duration.TotalSeconds, loaded);
+        return count / duration.TotalSeconds;
     }
 
     private static async Task<long> RunForAsync(IModelRunner runner, NamedTensor[] input, int callers, TimeSpan duration)

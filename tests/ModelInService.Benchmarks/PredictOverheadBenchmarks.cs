@@ -25,6 +25,7 @@ public sealed class IrisOutput
 /// object). The difference is what the library costs per request.
 /// </summary>
 [MemoryDiagnoser]
+[MedianColumn]
 public class PredictOverheadBenchmarks
 {
     private static readonly string[] InputNames = ["features"];

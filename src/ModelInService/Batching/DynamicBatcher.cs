@@ -88,6 +88,9 @@ internal sealed class DynamicBatcher<TInput, TOutput> : IModelBatcher
 
     internal BatchCostModel CostModel => _cost;
 
+    /// <summary>Whether every worker loop has exited (after <see cref="StopAsync"/>): no task is left behind.</summary>
+    internal bool WorkersExited => Array.TrueForAll(_workers, static w => w.IsCompleted);
+
     public ValueTask<TOutput> EnqueueAsync(TInput input, PredictionOptions? options, CancellationToken cancellationToken)
     {
         if (cancellationToken.IsCancellationRequested)
@@ -189,21 +192,11 @@ internal sealed class DynamicBatcher<TInput, TOutput> : IModelBatcher
         // Whatever is left did not make it in time: terminate running batches and fail queued requests.
         await _abort.CancelAsync().ConfigureAwait(false);
         await _stopTaking.CancelAsync().ConfigureAwait(false);
-        foreach (var queue in _queues)
-        {
-            FailAll(queue);
-        }
-
-        FailAll(_delayed);
+        FailQueued();
         await Task.WhenAll(_workers).ConfigureAwait(false);
 
-        // A request enqueued while the workers were exiting would otherwise wait forever.
-        foreach (var queue in _queues)
-        {
-            FailAll(queue);
-        }
-
-        FailAll(_delayed);
+        // Entries a worker had counted but not yet dequeued when it saw the stop.
+        FailQueued();
     }
 
     /// <summary>Releases the wait handles; call after <see cref="StopAsync"/> completed.</summary>
@@ -214,10 +207,12 @@ internal sealed class DynamicBatcher<TInput, TOutput> : IModelBatcher
         _available.Dispose();
     }
 
-    private void FailAll(ConcurrentQueue<Request> queue)
+    /// <summary>Fails every queued request. Takes a count per entry, like a worker, so the count/entry invariant holds.</summary>
+    private void FailQueued()
     {
-        while (queue.TryDequeue(out var request))
+        while (_available.Wait(0))
         {
+            var request = Dequeue();
             if (request.TryLeaveQueue())
             {
                 Fail(request, ShuttingDown(), RequestOutcome.Failed);

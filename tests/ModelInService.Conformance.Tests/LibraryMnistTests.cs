@@ -95,8 +95,8 @@ public sealed class LibraryMnistTests
     private static Task<(Microsoft.Extensions.DependencyInjection.ServiceProvider Provider, IPredictor<MnistImage, MnistLogits> Predictor)> StartAsync(string file) =>
         LibraryHarness.StartTypedAsync<MnistImage, MnistLogits>(Path.GetFileNameWithoutExtension(file), SharedData.Model("mnist", file));
 
-    private static float[] Seven() => NpyReader.Read(SharedData.Model("mnist", "digit7_784f32.npy")).As<float>();
+    internal static float[] Seven() => NpyReader.Read(SharedData.Model("mnist", "digit7_784f32.npy")).As<float>();
 
     /// <summary>Decoded as <see cref="MnistTests"/> does: composited over black, light digit on dark, in [0,1].</summary>
-    private static float[] Five() => PngGrayReader.Read(SharedData.Model("mnist", "mnist5.png")).Pixels;
+    internal static float[] Five() => PngGrayReader.Read(SharedData.Model("mnist", "mnist5.png")).Pixels;
 }

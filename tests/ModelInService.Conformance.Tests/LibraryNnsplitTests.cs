@@ -100,7 +100,7 @@ public sealed class LibraryNnsplitTests
         LibraryHarness.StartTypedAsync<NnsplitText, NnsplitScores>("nnsplit", SharedData.Model("text", "nnsplit_byte_sb_bidi_lstm", "model.onnx"));
 
     /// <summary>The [2,58] input rows and the matching [58,2] slices of the expected Add_26 [2,58,2].</summary>
-    private static (byte[][] Rows, float[][] Expected) Bundle()
+    internal static (byte[][] Rows, float[][] Expected) Bundle()
     {
         var arrays = NpzReader.Read(SharedData.Model("text", "nnsplit_byte_sb_bidi_lstm", "io.npz"));
         var input = arrays["input"];

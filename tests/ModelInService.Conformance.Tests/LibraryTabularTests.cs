@@ -144,10 +144,10 @@ public sealed class LibraryTabularTests
         }
     }
 
-    private static string IrisForestPath => SharedData.Model("tabular", "yalue_sklearn_randomforest_iris", "model.onnx");
+    internal static string IrisForestPath => SharedData.Model("tabular", "yalue_sklearn_randomforest_iris", "model.onnx");
 
     /// <summary>The six reference rows, their labels and probability maps.</summary>
-    private static (float[][] Rows, long[] Labels, IReadOnlyList<IReadOnlyDictionary<long, float>> Probabilities) IrisReference()
+    internal static (float[][] Rows, long[] Labels, IReadOnlyList<IReadOnlyDictionary<long, float>> Probabilities) IrisReference()
     {
         var reference = Assert.Single(ReferenceJson.ReadTabularCases(SharedData.Model("tabular", "yalue_sklearn_randomforest_iris", "reference.json")));
         var x = reference.Inputs["X"];

@@ -2,6 +2,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Options;
 using ModelInService.Batching;
+using ModelInService.Caching;
 using ModelInService.Hosting;
 
 namespace ModelInService;
@@ -63,6 +64,33 @@ public sealed class ModelBuilder
 
         options.ValidateOnStart();
         Services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<BatchingOptions>, BatchingOptionsValidator>());
+        return this;
+    }
+
+    /// <summary>
+    /// Answers repeated inputs from an LRU cache in front of the batcher: key = 128-bit hash of the input's content
+    /// and the model version, entry and byte budgets, optional TTL, single-flight for identical concurrent requests,
+    /// and a private copy for every caller. Off by default. See docs/caching.md.
+    /// </summary>
+    /// <param name="configure">Adjusts the caching options.</param>
+    /// <returns>This builder.</returns>
+    /// <exception cref="InvalidOperationException">The model was registered without C# types.</exception>
+    public ModelBuilder UseCaching(Action<CachingOptions>? configure = null)
+    {
+        if (Registration.CreateCache is null)
+        {
+            throw new InvalidOperationException($"Model '{Name}' was registered without input and output types; caching needs AddModel<TInput, TOutput>(...).");
+        }
+
+        Registration.UseCaching = true;
+        var options = Services.AddOptions<CachingOptions>(Name);
+        if (configure is not null)
+        {
+            options.Configure(configure);
+        }
+
+        options.ValidateOnStart();
+        Services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<CachingOptions>, CachingOptionsValidator>());
         return this;
     }
 }

@@ -4,6 +4,7 @@ using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Options;
 using ModelInService.Batching;
 using ModelInService.Binding;
+using ModelInService.Caching;
 using ModelInService.Hosting;
 
 namespace ModelInService;
@@ -43,7 +44,8 @@ public static class ModelServiceCollectionExtensions
     {
         var builder = Register(services, name, configure, typeof(TInput), typeof(TOutput),
             static (modelName, signature, options) => TypedBinder<TInput, TOutput>.Create(modelName, signature, options),
-            static (host, batching, time) => new DynamicBatcher<TInput, TOutput>(host.Name, batching, host.Runtime.MaxConcurrency, new RuntimeBatchExecutor<TInput, TOutput>(host), time));
+            static (host, batching, time) => new DynamicBatcher<TInput, TOutput>(host.Name, batching, host.Runtime.MaxConcurrency, new RuntimeBatchExecutor<TInput, TOutput>(host), time),
+            static (caching, time) => new PredictionCache<TInput, TOutput>(caching, time));
         services.AddKeyedSingleton<IPredictor<TInput, TOutput>>(name, static (sp, key) => new Predictor<TInput, TOutput>(sp.GetRequiredService<ModelRegistry>().Get((string)key!)));
         services.TryAddSingleton<IPredictor<TInput, TOutput>>(sp => sp.GetRequiredKeyedService<IPredictor<TInput, TOutput>>(name));
         return builder;
@@ -58,7 +60,7 @@ public static class ModelServiceCollectionExtensions
     /// <exception cref="ArgumentException"><paramref name="name"/> is null or empty.</exception>
     /// <exception cref="InvalidOperationException">A model with the same name is already registered.</exception>
     public static ModelBuilder AddModel(this IServiceCollection services, string name, Action<ModelOptions> configure) =>
-        Register(services, name, configure, null, null, null, null);
+        Register(services, name, configure, null, null, null, null, null);
 
     private static ModelBuilder Register(
         IServiceCollection services,
@@ -67,7 +69,8 @@ public static class ModelServiceCollectionExtensions
         Type? input,
         Type? output,
         Func<string, ModelSignature, ModelOptions, IModelBinder>? bind,
-        Func<ModelHost, BatchingOptions, TimeProvider, IModelBatcher>? createBatcher)
+        Func<ModelHost, BatchingOptions, TimeProvider, IModelBatcher>? createBatcher,
+        Func<CachingOptions, TimeProvider, IPredictionCache>? createCache)
     {
         ArgumentNullException.ThrowIfNull(services);
         ArgumentException.ThrowIfNullOrEmpty(name);
@@ -80,7 +83,7 @@ public static class ModelServiceCollectionExtensions
             }
         }
 
-        var registration = new ModelRegistration(name, input, output, bind, createBatcher);
+        var registration = new ModelRegistration(name, input, output, bind, createBatcher, createCache);
         services.AddSingleton(registration);
         services.AddOptions<ModelOptions>(name).Configure(configure).ValidateOnStart();
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<ModelOptions>, ModelOptionsValidator>());

@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using ModelInService.Batching;
+using ModelInService.Caching;
 using ModelInService.Binding;
 using ModelInService.Hosting;
 using ModelInService.Runtime;
@@ -16,7 +17,14 @@ internal sealed class Predictor<TInput, TOutput> : IPredictor<TInput, TOutput>
 {
     private readonly ModelHost _host;
 
-    public Predictor(ModelHost host) => _host = host;
+    /// <summary>The uncached path (batcher or direct run), handed to the cache for misses; allocated once.</summary>
+    private readonly Func<TInput, PredictionOptions?, CancellationToken, ValueTask<TOutput>> _compute;
+
+    public Predictor(ModelHost host)
+    {
+        _host = host;
+        _compute = ComputeValidated;
+    }
 
     public string ModelName => _host.Name;
 
@@ -42,6 +50,42 @@ internal sealed class Predictor<TInput, TOutput> : IPredictor<TInput, TOutput>
                 return ValueTask.FromCanceled<TOutput>(cancellationToken);
             }
 
+            // Outermost layer: the cache sees only validated inputs, so it never hides a validation error.
+            if (_host.Cache is PredictionCache<TInput, TOutput> cache && cache.Accepts(input))
+            {
+                return cache.GetOrComputeAsync(runtime, binder, input, options, _compute, cancellationToken);
+            }
+
+            return Compute(runtime, binder, input, options, cancellationToken);
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            return ValueTask.FromCanceled<TOutput>(cancellationToken);
+        }
+        catch (Exception ex)
+        {
+            return ValueTask.FromException<TOutput>(ex);
+        }
+    }
+
+    private ValueTask<TOutput> ComputeValidated(TInput input, PredictionOptions? options, CancellationToken cancellationToken)
+    {
+        try
+        {
+            var runtime = _host.Runtime;
+            return Compute(runtime, (TypedBinder<TInput, TOutput>)runtime.Binder!, input, options, cancellationToken);
+        }
+        catch (Exception ex)
+        {
+            return ValueTask.FromException<TOutput>(ex);
+        }
+    }
+
+    /// <summary>Runs a validated input through the batcher, or directly on a free slot.</summary>
+    private ValueTask<TOutput> Compute(ModelRuntime runtime, TypedBinder<TInput, TOutput> binder, TInput input, PredictionOptions? options, CancellationToken cancellationToken)
+    {
+        try
+        {
             if (_host.Batcher is DynamicBatcher<TInput, TOutput> batcher)
             {
                 // Invalid input was rejected above: it never enters the queue or a batch.

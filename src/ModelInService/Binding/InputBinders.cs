@@ -57,6 +57,12 @@ internal abstract class InputBinder<TInput>
     /// <summary>The number of elements the input supplies for its row (validated inputs only).</summary>
     public abstract int RowLength(TInput input);
 
+    /// <summary>The bytes <see cref="WriteKey"/> writes for <paramref name="input"/> (the cache key's content).</summary>
+    public abstract int KeySize(TInput input);
+
+    /// <summary>Writes the input's content (lengths and raw element bytes) for hashing; returns the bytes written.</summary>
+    public abstract int WriteKey(TInput input, Span<byte> destination);
+
     protected ModelInputException Invalid(string member, string reason) => new(ModelName, member, reason);
 
     protected string Describe() => $"input '{Spec.Name}' ({Spec})";
@@ -236,6 +242,27 @@ internal sealed class NumericInputBinder<TInput, T> : InputBinder<TInput>
 
     public override int RowLength(TInput input) => _scalars is not null ? _scalars.Length : GetRow(input).Length;
 
+    public override int KeySize(TInput input) => _scalars is not null ? _scalars.Length * Unsafe.SizeOf<T>() : 4 + (GetRow(input).Length * Unsafe.SizeOf<T>());
+
+    public override int WriteKey(TInput input, Span<byte> destination)
+    {
+        if (_scalars is not null)
+        {
+            var values = MemoryMarshal.Cast<byte, T>(destination);
+            for (var c = 0; c < _scalars.Length; c++)
+            {
+                values[c] = _scalars[c](input);
+            }
+
+            return _scalars.Length * Unsafe.SizeOf<T>();
+        }
+
+        var row = MemoryMarshal.AsBytes(GetRow(input));
+        System.Buffers.Binary.BinaryPrimitives.WriteInt32LittleEndian(destination, row.Length);
+        row.CopyTo(destination[4..]);
+        return 4 + row.Length;
+    }
+
     private ReadOnlySpan<T> GetRow(TInput input) => _array is not null ? _array(input) : _memory!(input).Span;
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -367,6 +394,58 @@ internal sealed class StringInputBinder<TInput> : InputBinder<TInput>
     public override Array Unpack(OrtValue value) => value.GetStringTensorAsArray();
 
     public override int RowLength(TInput input) => _scalars is not null ? _scalars.Length : _array!(input)!.Length;
+
+    public override int KeySize(TInput input)
+    {
+        var size = 0;
+        if (_scalars is not null)
+        {
+            foreach (var get in _scalars)
+            {
+                size += 4 + (2 * get(input)!.Length);
+            }
+
+            return size;
+        }
+
+        foreach (var s in _array!(input)!)
+        {
+            size += 4 + (2 * s!.Length);
+        }
+
+        return size + 4;
+    }
+
+    public override int WriteKey(TInput input, Span<byte> destination)
+    {
+        var offset = 0;
+        if (_scalars is not null)
+        {
+            foreach (var get in _scalars)
+            {
+                offset += WriteString(get(input)!, destination[offset..]);
+            }
+
+            return offset;
+        }
+
+        var array = _array!(input)!;
+        System.Buffers.Binary.BinaryPrimitives.WriteInt32LittleEndian(destination, array.Length);
+        offset = 4;
+        foreach (var s in array)
+        {
+            offset += WriteString(s!, destination[offset..]);
+        }
+
+        return offset;
+
+        static int WriteString(string value, Span<byte> destination)
+        {
+            System.Buffers.Binary.BinaryPrimitives.WriteInt32LittleEndian(destination, value.Length);
+            MemoryMarshal.AsBytes(value.AsSpan()).CopyTo(destination[4..]);
+            return 4 + (2 * value.Length);
+        }
+    }
 
     private void CheckString(string member, string? value)
     {

@@ -21,8 +21,9 @@ internal sealed class TypedBinder<TInput, TOutput> : IModelBinder
 {
     private readonly Func<TOutput> _factory;
 
-    private TypedBinder(string modelName, InputBinder<TInput>[] inputs, OutputBinder<TOutput>[] outputs, Func<TOutput> factory, bool batchable)
+    private TypedBinder(string modelName, InputBinder<TInput>[] inputs, OutputBinder<TOutput>[] outputs, Func<TOutput> factory, bool batchable, OutputCopier<TOutput> copier)
     {
+        Copier = copier;
         ModelName = modelName;
         Inputs = inputs;
         Outputs = outputs;
@@ -52,6 +53,43 @@ internal sealed class TypedBinder<TInput, TOutput> : IModelBinder
     public string[] OutputNames { get; }
 
     public bool Batchable { get; }
+
+    /// <summary>Deep copies and sizes outputs (the prediction cache).</summary>
+    public OutputCopier<TOutput> Copier { get; }
+
+    /// <summary>
+    /// A 128-bit XxHash of every input's content (row lengths and raw element bytes, strings as UTF-16), seeded with
+    /// <paramref name="seed"/> (the model version). No allocation for inputs up to 1 KiB.
+    /// </summary>
+    public UInt128 ComputeKey(TInput input, long seed)
+    {
+        var inputs = Inputs;
+        var size = 0;
+        for (var i = 0; i < inputs.Length; i++)
+        {
+            size += inputs[i].KeySize(input);
+        }
+
+        byte[]? rented = null;
+        var buffer = size <= 1024 ? stackalloc byte[1024] : (rented = System.Buffers.ArrayPool<byte>.Shared.Rent(size));
+        try
+        {
+            var offset = 0;
+            for (var i = 0; i < inputs.Length; i++)
+            {
+                offset += inputs[i].WriteKey(input, buffer[offset..]);
+            }
+
+            return System.IO.Hashing.XxHash128.HashToUInt128(buffer[..offset], seed);
+        }
+        finally
+        {
+            if (rented is not null)
+            {
+                System.Buffers.ArrayPool<byte>.Shared.Return(rented);
+            }
+        }
+    }
 
     /// <summary>Throws <see cref="ModelInputException"/> when <paramref name="input"/> cannot be sent to the model.</summary>
     public void Validate(TInput input)
@@ -129,14 +167,14 @@ internal sealed class TypedBinder<TInput, TOutput> : IModelBinder
         }
 
         var inputs = BindInputs(modelName, signature, options, dynamic, errors);
-        var outputs = BindOutputs(modelName, signature, dynamic, errors, out var outputsBatchable);
+        var outputs = BindOutputs(modelName, signature, dynamic, errors, out var outputsBatchable, out var boundOutputMembers);
         var factory = CreateFactory(errors);
         if (errors.Count > 0)
         {
             throw new ModelSchemaException(modelName, errors);
         }
 
-        return new TypedBinder<TInput, TOutput>(modelName, inputs, outputs, factory!, dynamic && outputsBatchable);
+        return new TypedBinder<TInput, TOutput>(modelName, inputs, outputs, factory!, dynamic && outputsBatchable, new OutputCopier<TOutput>(factory!, boundOutputMembers));
     }
 
     private static InputBinder<TInput>[] BindInputs(string modelName, ModelSignature signature, ModelOptions options, bool dynamic, List<string> errors)
@@ -195,9 +233,10 @@ internal sealed class TypedBinder<TInput, TOutput> : IModelBinder
         return binders.ToArray();
     }
 
-    private static OutputBinder<TOutput>[] BindOutputs(string modelName, ModelSignature signature, bool dynamic, List<string> errors, out bool batchable)
+    private static OutputBinder<TOutput>[] BindOutputs(string modelName, ModelSignature signature, bool dynamic, List<string> errors, out bool batchable, out List<MemberModel> bound)
     {
         batchable = true;
+        bound = [];
         var typeName = typeof(TOutput).Name;
         var rejected = new HashSet<string>(StringComparer.Ordinal);
         if (typeof(TOutput).IsValueType)
@@ -238,6 +277,7 @@ internal sealed class TypedBinder<TInput, TOutput> : IModelBinder
 
                 var mapType = typeof(MapOutputBinder<,,>).MakeGenericType(typeof(TOutput), keyClr!, valueClr!);
                 binders.Add((OutputBinder<TOutput>)Activator.CreateInstance(mapType, modelName, spec, member)!);
+                bound.Add(member);
                 continue;
             }
 
@@ -286,6 +326,7 @@ internal sealed class TypedBinder<TInput, TOutput> : IModelBinder
                 ? typeof(StringOutputBinder<>).MakeGenericType(typeof(TOutput))
                 : typeof(TensorOutputBinder<,>).MakeGenericType(typeof(TOutput), clr);
             binders.Add((OutputBinder<TOutput>)Activator.CreateInstance(binderType, modelName, spec, ordered)!);
+            bound.AddRange(ordered);
         }
 
         if (groups.Count == 0 && !errors.Any(e => e.StartsWith(typeName + ".", StringComparison.Ordinal)))

@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using Microsoft.Extensions.Logging;
 using ModelInService.Batching;
+using ModelInService.Caching;
 using ModelInService.Binding;
 using ModelInService.Runtime;
 
@@ -18,13 +19,20 @@ internal sealed class ModelHost : IDisposable
 
     private volatile bool _stopped;
 
-    public ModelHost(ModelRegistration registration, ModelOptions options, BatchingOptions? batching, TimeProvider time)
+    public ModelHost(ModelRegistration registration, ModelOptions options, BatchingOptions? batching, CachingOptions? caching, TimeProvider time)
     {
         Registration = registration;
         Options = options;
         BatchingOptions = batching;
         Time = time;
+        if (caching is not null && registration.CreateCache is not null)
+        {
+            Cache = registration.CreateCache(caching, time);
+        }
     }
+
+    /// <summary>The prediction cache (a <see cref="PredictionCache{TInput, TOutput}"/>) when caching is on.</summary>
+    public IPredictionCache? Cache { get; }
 
     public BatchingOptions? BatchingOptions { get; }
 
@@ -128,7 +136,8 @@ internal sealed class ModelRegistration(
     Type? inputType,
     Type? outputType,
     Func<string, ModelSignature, ModelOptions, IModelBinder>? bind,
-    Func<ModelHost, BatchingOptions, TimeProvider, IModelBatcher>? createBatcher)
+    Func<ModelHost, BatchingOptions, TimeProvider, IModelBatcher>? createBatcher,
+    Func<CachingOptions, TimeProvider, IPredictionCache>? createCache)
 {
     public string Name { get; } = name;
 
@@ -140,8 +149,13 @@ internal sealed class ModelRegistration(
 
     public Func<ModelHost, BatchingOptions, TimeProvider, IModelBatcher>? CreateBatcher { get; } = createBatcher;
 
+    public Func<CachingOptions, TimeProvider, IPredictionCache>? CreateCache { get; } = createCache;
+
     /// <summary>Set by <see cref="ModelBuilder.UseBatching"/>.</summary>
     public bool UseBatching { get; set; }
+
+    /// <summary>Set by <see cref="ModelBuilder.UseCaching"/>.</summary>
+    public bool UseCaching { get; set; }
 }
 
 /// <summary>The type-erased face of a <see cref="DynamicBatcher{TInput, TOutput}"/> that the host manages.</summary>

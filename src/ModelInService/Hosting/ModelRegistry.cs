@@ -18,6 +18,7 @@ internal sealed class ModelRegistry : IDisposable
         IEnumerable<ModelRegistration> registrations,
         IOptionsMonitor<ModelOptions> options,
         IOptionsMonitor<BatchingOptions> batching,
+        IOptionsMonitor<CachingOptions> caching,
         ILoggerFactory? loggerFactory = null,
         IHostEnvironment? environment = null,
         TimeProvider? timeProvider = null)
@@ -27,7 +28,8 @@ internal sealed class ModelRegistry : IDisposable
         foreach (var registration in registrations)
         {
             var batchingOptions = registration.UseBatching ? batching.Get(registration.Name) : null;
-            _hosts[registration.Name] = new ModelHost(registration, options.Get(registration.Name), batchingOptions, timeProvider ?? TimeProvider.System);
+            var cachingOptions = registration.UseCaching ? caching.Get(registration.Name) : null;
+            _hosts[registration.Name] = new ModelHost(registration, options.Get(registration.Name), batchingOptions, cachingOptions, timeProvider ?? TimeProvider.System);
         }
     }
 

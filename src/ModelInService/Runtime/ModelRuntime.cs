@@ -27,6 +27,9 @@ internal sealed class ModelRuntime : IDisposable
     /// </summary>
     private readonly ConcurrentQueue<RunOptions> _runOptions = new();
 
+    /// <summary>Source of <see cref="Version"/>: every load in the process gets a new number.</summary>
+    private static long s_versions;
+
     /// <summary>Round-robin cursor over <see cref="_sessions"/>.</summary>
     private int _next;
 
@@ -42,7 +45,11 @@ internal sealed class ModelRuntime : IDisposable
         Binder = binder;
         MaxConcurrency = maxConcurrency;
         _gate = new SemaphoreSlim(maxConcurrency, maxConcurrency);
+        Version = Interlocked.Increment(ref s_versions);
     }
+
+    /// <summary>A number unique to this load: cache keys include it, so a reloaded model never answers from the old one's entries.</summary>
+    public long Version { get; }
 
     public string Name { get; }
 

@@ -1,0 +1,133 @@
+using System.Diagnostics;
+using ModelInService.Binding;
+using ModelInService.Runtime;
+
+namespace ModelInService.Caching;
+
+/// <summary>
+/// The prediction cache in front of the batcher (or the direct run): key = XxHash128 of the input's content seeded
+/// with the model version, exact LRU within entry and byte budgets, optional TTL, single-flight for identical
+/// concurrent requests, and a deep copy for every caller so a cached output cannot be mutated through an answer.
+/// </summary>
+[DebuggerDisplay("{Statistics.Count} entries, {Statistics.Bytes} bytes")]
+internal sealed class PredictionCache<TInput, TOutput> : IPredictionCache
+{
+    private readonly LruCache<TOutput> _lru;
+    private readonly CachingOptions _options;
+    private readonly TimeProvider _time;
+    private readonly long _ttlTicks;
+
+    public PredictionCache(CachingOptions options, TimeProvider time)
+    {
+        _options = options;
+        _time = time;
+        _lru = new LruCache<TOutput>(options.MaxEntries, options.MaxBytes);
+        _ttlTicks = options.TimeToLive is { } ttl ? (long)(ttl.TotalSeconds * time.TimestampFrequency) : long.MaxValue;
+    }
+
+    public ICacheCounters Statistics => _lru;
+
+    internal LruCache<TOutput> Lru => _lru;
+
+    public bool Accepts(TInput input) => _options.CacheInput is not { } filter || filter(input!);
+
+    /// <summary>Answers from the cache, joins an identical in-flight request, or computes (and stores) the answer.</summary>
+    public ValueTask<TOutput> GetOrComputeAsync(
+        ModelRuntime runtime,
+        TypedBinder<TInput, TOutput> binder,
+        TInput input,
+        PredictionOptions? options,
+        Func<TInput, PredictionOptions?, CancellationToken, ValueTask<TOutput>> compute,
+        CancellationToken cancellationToken)
+    {
+        var key = binder.ComputeKey(input, runtime.Version);
+        var now = _time.GetTimestamp();
+        var lookup = _lru.Find(key, now);
+        return lookup.Kind switch
+        {
+            LruCache<TOutput>.LookupKind.Hit => new ValueTask<TOutput>(binder.Copier.Clone(lookup.Value!)),
+            LruCache<TOutput>.LookupKind.Join => JoinAsync(lookup.Shared!, runtime, binder, input, options, compute, cancellationToken),
+            _ => OwnAsync(lookup.Owned!, binder, input, options, compute, cancellationToken),
+        };
+    }
+
+    private async ValueTask<TOutput> OwnAsync(
+        LruCache<TOutput>.Node node,
+        TypedBinder<TInput, TOutput> binder,
+        TInput input,
+        PredictionOptions? options,
+        Func<TInput, PredictionOptions?, CancellationToken, ValueTask<TOutput>> compute,
+        CancellationToken cancellationToken)
+    {
+        TOutput output;
+        try
+        {
+            output = await compute(input, options, cancellationToken).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException ex) when (cancellationToken.IsCancellationRequested)
+        {
+            // The owner gave up: joiners must not inherit its cancellation; they compute again themselves.
+            _lru.Fail(node, new OwnerCanceledException(ex));
+            throw;
+        }
+        catch (Exception ex)
+        {
+            _lru.Fail(node, ex); // failures are shared with joiners but never cached
+            throw;
+        }
+
+        // The stored instance is never handed out: every caller, the owner included, gets its own copy.
+        var store = _options.CacheOutput is not { } filter || filter(output!);
+        var expires = _ttlTicks == long.MaxValue ? long.MaxValue : _time.GetTimestamp() + _ttlTicks;
+        _lru.Complete(node, output, store ? binder.Copier.EstimateSize(output) + 64 : 0, expires, store);
+        return binder.Copier.Clone(output);
+    }
+
+    private async ValueTask<TOutput> JoinAsync(
+        Task<TOutput> shared,
+        ModelRuntime runtime,
+        TypedBinder<TInput, TOutput> binder,
+        TInput input,
+        PredictionOptions? options,
+        Func<TInput, PredictionOptions?, CancellationToken, ValueTask<TOutput>> compute,
+        CancellationToken cancellationToken)
+    {
+        TOutput output;
+        try
+        {
+            output = await shared.WaitAsync(cancellationToken).ConfigureAwait(false);
+        }
+        catch (OwnerCanceledException)
+        {
+            return await GetOrComputeAsync(runtime, binder, input, options, compute, cancellationToken).ConfigureAwait(false);
+        }
+
+        return binder.Copier.Clone(output);
+    }
+
+    /// <summary>Tells joiners that the computation they waited for was abandoned by its owner's cancellation.</summary>
+    private sealed class OwnerCanceledException(Exception inner) : Exception("The request computing this input was canceled.", inner);
+}
+
+/// <summary>The type-erased face of a <see cref="PredictionCache{TInput, TOutput}"/>.</summary>
+internal interface IPredictionCache
+{
+    ICacheCounters Statistics { get; }
+}
+
+/// <summary>Hits, misses, evictions, entries and bytes of a prediction cache (what the metrics layer exports).</summary>
+internal interface ICacheCounters
+{
+    long Hits { get; }
+
+    long Misses { get; }
+
+    long Evictions { get; }
+
+    /// <summary>Requests that shared an identical in-flight computation (single-flight).</summary>
+    long Joins { get; }
+
+    int Count { get; }
+
+    long Bytes { get; }
+}

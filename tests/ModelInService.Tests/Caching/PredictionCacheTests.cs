@@ -1,0 +1,223 @@
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Time.Testing;
+using ModelInService.Binding;
+using ModelInService.Caching;
+using ModelInService.Hosting;
+
+namespace ModelInService.Tests.Caching;
+
+public class PredictionCacheTests
+{
+    private static async Task<(IHostLike Host, IPredictor<IrisInput, IrisOutput> Predictor, ICacheCounters Stats)> StartAsync(Action<CachingOptions>? configure = null, bool batching = false, TimeProvider? time = null)
+    {
+        var host = await TestModels.StartAsync(s =>
+        {
+            if (time is not null)
+            {
+                s.AddSingleton(time);
+            }
+
+            var builder = s.AddModel<IrisInput, IrisOutput>(TestModels.IrisMlp).UseCaching(configure);
+            if (batching)
+            {
+                builder.UseBatching();
+            }
+        });
+        var stats = host.Services.GetRequiredService<ModelRegistry>().Get("iris_mlp").Cache!.Statistics;
+        return (new IHostLike(host), host.Services.GetRequiredService<IPredictor<IrisInput, IrisOutput>>(), stats);
+    }
+
+    /// <summary>Disposes the host at the end of a test.</summary>
+    private sealed class IHostLike(Microsoft.Extensions.Hosting.IHost host) : IDisposable
+    {
+        public IServiceProvider Services => host.Services;
+
+        public void Dispose() => host.Dispose();
+    }
+
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task RepeatedInput_IsAHit_WithTheSameAnswer(bool batching)
+    {
+        var (host, predictor, stats) = await StartAsync(batching: batching);
+        using var _ = host;
+
+        var first = await predictor.PredictAsync(new IrisInput { Features = IrisSamples.Virginica });
+        var second = await predictor.PredictAsync(new IrisInput { Features = [.. IrisSamples.Virginica] });
+        var other = await predictor.PredictAsync(new IrisInput { Features = IrisSamples.Setosa });
+
+        Assert.Equal(2, first.Label);
+        Assert.Equal(first.Label, second.Label);
+        Assert.Equal(first.Probabilities, second.Probabilities);
+        Assert.Equal(0, other.Label);
+        Assert.Equal(1, stats.Hits);
+        Assert.Equal(2, stats.Misses);
+        Assert.Equal(2, stats.Count);
+        Assert.True(stats.Bytes > 0);
+    }
+
+    [Fact]
+    public async Task CallerMutatingItsAnswer_CannotCorruptTheCache()
+    {
+        var (host, predictor, _) = await StartAsync();
+        using var _ = host;
+        var first = await predictor.PredictAsync(new IrisInput { Features = IrisSamples.Setosa });
+        var expected = first.Probabilities.ToArray();
+
+        first.Probabilities[0] = -1;
+        first.Label = 99;
+        var second = await predictor.PredictAsync(new IrisInput { Features = IrisSamples.Setosa });
+        second.Probabilities[1] = -2;
+        var third = await predictor.PredictAsync(new IrisInput { Features = IrisSamples.Setosa });
+
+        Assert.Equal(0, third.Label);
+        Assert.Equal(expected, third.Probabilities);
+        Assert.NotSame(second, third);
+        Assert.NotSame(second.Probabilities, third.Probabilities);
+    }
+
+    [Fact]
+    public async Task InvalidInput_StillGetsTheValidationError()
+    {
+        var (host, predictor, stats) = await StartAsync();
+        using var _ = host;
+        await Assert.ThrowsAsync<ModelInputException>(async () => await predictor.PredictAsync(new IrisInput { Features = [1, float.NaN, 3, 4] }));
+        await Assert.ThrowsAsync<ModelInputException>(async () => await predictor.PredictAsync(new IrisInput { Features = [1, float.NaN, 3, 4] }));
+        Assert.Equal(0, stats.Hits + stats.Misses);
+    }
+
+    [Fact]
+    public async Task EntryBudget_EvictsLeastRecentlyUsed()
+    {
+        var (host, predictor, stats) = await StartAsync(o => o.MaxEntries = 2);
+        using var _ = host;
+        await predictor.PredictAsync(new IrisInput { Features = IrisSamples.Setosa });
+        await predictor.PredictAsync(new IrisInput { Features = IrisSamples.Versicolor });
+        await predictor.PredictAsync(new IrisInput { Features = IrisSamples.Setosa });    // Setosa is now most recent
+        await predictor.PredictAsync(new IrisInput { Features = IrisSamples.Virginica }); // evicts Versicolor
+
+        await predictor.PredictAsync(new IrisInput { Features = IrisSamples.Setosa });
+        Assert.Equal(2, stats.Hits);
+        await predictor.PredictAsync(new IrisInput { Features = IrisSamples.Versicolor });
+        Assert.Equal(2, stats.Hits);
+        Assert.Equal(2, stats.Evictions);
+        Assert.Equal(2, stats.Count);
+    }
+
+    [Fact]
+    public async Task TimeToLive_ExpiresEntriesOnTheInjectedClock()
+    {
+        var time = new FakeTimeProvider();
+        var (host, predictor, stats) = await StartAsync(o => o.TimeToLive = TimeSpan.FromMinutes(1), time: time);
+        using var _ = host;
+        await predictor.PredictAsync(new IrisInput { Features = IrisSamples.Setosa });
+        time.Advance(TimeSpan.FromSeconds(59));
+        await predictor.PredictAsync(new IrisInput { Features = IrisSamples.Setosa });
+        time.Advance(TimeSpan.FromSeconds(1));
+        await predictor.PredictAsync(new IrisInput { Features = IrisSamples.Setosa });
+
+        Assert.Equal(1, stats.Hits);
+        Assert.Equal(2, stats.Misses);
+    }
+
+    [Fact]
+    public async Task Filters_OptInputsOutAndKeepOutputsOut()
+    {
+        var (host, predictor, stats) = await StartAsync(o =>
+        {
+            o.CacheInput = i => ((IrisInput)i).Features[0] != 6.7f;      // Virginica sample bypasses the cache
+            o.CacheOutput = r => ((IrisOutput)r).Label != 1;             // versicolor answers are not stored
+        });
+        using var _ = host;
+        for (var i = 0; i < 2; i++)
+        {
+            await predictor.PredictAsync(new IrisInput { Features = IrisSamples.Virginica });
+            await predictor.PredictAsync(new IrisInput { Features = IrisSamples.Versicolor });
+            await predictor.PredictAsync(new IrisInput { Features = IrisSamples.Setosa });
+        }
+
+        Assert.Equal(1, stats.Hits);   // Setosa the second time
+        Assert.Equal(3, stats.Misses); // Versicolor twice, Setosa once; Virginica never looked up
+        Assert.Equal(1, stats.Count);
+    }
+
+    [Fact]
+    public async Task IdenticalConcurrentRequests_ShareOneComputation()
+    {
+        var (host, _, _) = await StartAsync();
+        using var _ = host;
+        var modelHost = host.Services.GetRequiredService<ModelRegistry>().Get("iris_mlp");
+        var runtime = modelHost.Runtime;
+        var binder = (TypedBinder<IrisInput, IrisOutput>)runtime.Binder!;
+        var cache = (PredictionCache<IrisInput, IrisOutput>)modelHost.Cache!;
+        var gate = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var calls = 0;
+        async ValueTask<IrisOutput> Compute(IrisInput input, PredictionOptions? options, CancellationToken ct)
+        {
+            Interlocked.Increment(ref calls);
+            await gate.Task;
+            return new IrisOutput { Label = 7, Probabilities = [0.1f, 0.2f, 0.7f] };
+        }
+
+        var callers = Enumerable.Range(0, 32).Select(_ => cache.GetOrComputeAsync(runtime, binder, new IrisInput { Features = IrisSamples.Setosa }, null, Compute, default).AsTask()).ToArray();
+        gate.SetResult();
+        var results = await Task.WhenAll(callers);
+
+        Assert.Equal(1, calls);
+        Assert.All(results, r => Assert.Equal(7, r.Label));
+        Assert.Equal(32, results.Select(r => r.Probabilities).Distinct().Count()); // everyone got a private copy
+        Assert.Equal(31, cache.Statistics.Joins);
+    }
+
+    [Fact]
+    public async Task OwnerCanceled_JoinersComputeAgain_AndSucceed()
+    {
+        var (host, _, _) = await StartAsync();
+        using var _ = host;
+        var modelHost = host.Services.GetRequiredService<ModelRegistry>().Get("iris_mlp");
+        var runtime = modelHost.Runtime;
+        var binder = (TypedBinder<IrisInput, IrisOutput>)runtime.Binder!;
+        var cache = (PredictionCache<IrisInput, IrisOutput>)modelHost.Cache!;
+        var calls = 0;
+        async ValueTask<IrisOutput> Compute(IrisInput input, PredictionOptions? options, CancellationToken ct)
+        {
+            if (Interlocked.Increment(ref calls) == 1)
+            {
+                await Task.Delay(Timeout.Infinite, ct); // the owner waits until its caller cancels
+            }
+
+            return new IrisOutput { Label = 3 };
+        }
+
+        using var cts = new CancellationTokenSource();
+        var owner = cache.GetOrComputeAsync(runtime, binder, new IrisInput { Features = IrisSamples.Setosa }, null, Compute, cts.Token).AsTask();
+        var joiner = cache.GetOrComputeAsync(runtime, binder, new IrisInput { Features = IrisSamples.Setosa }, null, Compute, default).AsTask();
+        await cts.CancelAsync();
+
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => owner);
+        Assert.Equal(3, (await joiner).Label);
+        Assert.Equal(2, calls);
+    }
+
+    [Fact]
+    public async Task DifferentModelVersions_NeverShareEntries()
+    {
+        var (host, _, _) = await StartAsync();
+        using var _ = host;
+        var runtime = host.Services.GetRequiredService<ModelRegistry>().Get("iris_mlp").Runtime;
+        var binder = (TypedBinder<IrisInput, IrisOutput>)runtime.Binder!;
+        var input = new IrisInput { Features = IrisSamples.Setosa };
+
+        Assert.Equal(binder.ComputeKey(input, 1), binder.ComputeKey(new IrisInput { Features = [.. IrisSamples.Setosa] }, 1));
+        Assert.NotEqual(binder.ComputeKey(input, 1), binder.ComputeKey(input, 2));
+        Assert.NotEqual(binder.ComputeKey(input, 1), binder.ComputeKey(new IrisInput { Features = IrisSamples.Versicolor }, 1));
+    }
+
+    [Fact]
+    public void UseCaching_OnAnUntypedModel_Throws()
+    {
+        var services = new ServiceCollection();
+        Assert.Throws<InvalidOperationException>(() => services.AddModel("raw", o => o.Source = ModelSource.FromFile(TestModels.IrisMlp)).UseCaching());
+    }
+}

@@ -16,25 +16,15 @@ public class DynamicBatcherTests
         return (new DynamicBatcher<int, int>("fake", options, workers, executor, time), executor, time);
     }
 
-    /// <summary>Waits (real time, bounded) until the executor has started a run.</summary>
+    /// <summary>Waits (real time, bounded) for the next run the executor started (after <paramref name="whileWaiting"/>).</summary>
     private static async Task<int[]> NextRun(FakeExecutor executor, Func<Task>? whileWaiting = null)
     {
-        var started = new TaskCompletionSource<int[]>(TaskCreationOptions.RunContinuationsAsynchronously);
-        void OnStarted(int[] rows) => started.TrySetResult(rows);
-        executor.Started += OnStarted;
-        try
+        if (whileWaiting is not null)
         {
-            if (whileWaiting is not null)
-            {
-                await whileWaiting();
-            }
+            await whileWaiting();
+        }
 
-            return await started.Task.WaitAsync(Wait);
-        }
-        finally
-        {
-            executor.Started -= OnStarted;
-        }
+        return await executor.StartedRuns.Reader.ReadAsync().AsTask().WaitAsync(Wait);
     }
 
     [Fact]

@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using System.Threading.Channels;
 using ModelInService.Batching;
 
 namespace ModelInService.Tests.Batching;
@@ -31,8 +32,8 @@ internal sealed class FakeExecutor : IBatchExecutor<int, int>
 
     public ConcurrentQueue<int[]> Batches { get; } = new();
 
-    /// <summary>Raised when a run starts, with its rows.</summary>
-    public event Action<int[]>? Started;
+    /// <summary>Every run's rows, in the order the runs started (tests read them one by one; none is missed).</summary>
+    public Channel<int[]> StartedRuns { get; } = Channel.CreateUnbounded<int[]>();
 
     public static int Expected(int input) => (input * 10) + 1;
 
@@ -42,7 +43,7 @@ internal sealed class FakeExecutor : IBatchExecutor<int, int>
     {
         var copy = rows.ToArray();
         Batches.Enqueue(copy);
-        Started?.Invoke(copy);
+        StartedRuns.Writer.TryWrite(copy);
         if (Gate is { } gate)
         {
             await gate.Task.WaitAsync(cancellationToken);

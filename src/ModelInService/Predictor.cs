@@ -28,12 +28,38 @@ internal sealed class Predictor<TInput, TOutput> : IPredictor<TInput, TOutput>
 
     public string ModelName => _host.Name;
 
-    public ValueTask<TOutput> PredictAsync(TInput input, CancellationToken cancellationToken = default) => Predict(input, null, cancellationToken);
+    public ValueTask<TOutput> PredictAsync(TInput input, CancellationToken cancellationToken = default) =>
+        Recorded(input, Predict(input, null, cancellationToken));
 
     public ValueTask<TOutput> PredictAsync(TInput input, PredictionOptions options, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(options);
-        return Predict(input, options, cancellationToken);
+        return Recorded(input, Predict(input, options, cancellationToken));
+    }
+
+    /// <summary>Hands successful predictions to the recorder (the monitor) when one is attached; free otherwise.</summary>
+    private ValueTask<TOutput> Recorded(TInput input, ValueTask<TOutput> prediction)
+    {
+        if (_host.Recorder is not IPredictionRecorder<TInput, TOutput> recorder)
+        {
+            return prediction;
+        }
+
+        if (prediction.IsCompletedSuccessfully)
+        {
+            var output = prediction.Result;
+            recorder.Record(input, output);
+            return new ValueTask<TOutput>(output);
+        }
+
+        return RecordWhenDoneAsync(recorder, input, prediction);
+
+        static async ValueTask<TOutput> RecordWhenDoneAsync(IPredictionRecorder<TInput, TOutput> recorder, TInput input, ValueTask<TOutput> prediction)
+        {
+            var output = await prediction.ConfigureAwait(false);
+            recorder.Record(input, output);
+            return output;
+        }
     }
 
     private ValueTask<TOutput> Predict(TInput input, PredictionOptions? options, CancellationToken cancellationToken)
@@ -163,6 +189,14 @@ internal sealed class Predictor<TInput, TOutput> : IPredictor<TInput, TOutput>
             finally
             {
                 runtime.Exit();
+            }
+        }
+
+        if (_host.Recorder is IPredictionRecorder<TInput, TOutput> recorder)
+        {
+            for (var i = 0; i < rows.Length; i++)
+            {
+                recorder.Record(rows[i], results[i]);
             }
         }
 

@@ -34,6 +34,12 @@ internal sealed class ModelHost : IDisposable
     /// <summary>The prediction cache (a <see cref="PredictionCache{TInput, TOutput}"/>) when caching is on.</summary>
     public IPredictionCache? Cache { get; }
 
+    /// <summary>
+    /// Receives every successful prediction (an <see cref="IPredictionRecorder{TInput, TOutput}"/>), e.g. the monitor.
+    /// Set before the host starts serving; called on the request path, so it must only enqueue.
+    /// </summary>
+    public object? Recorder { get; set; }
+
     public BatchingOptions? BatchingOptions { get; }
 
     public TimeProvider Time { get; }
@@ -156,6 +162,12 @@ internal sealed class ModelRegistration(
 
     /// <summary>Set by <see cref="ModelBuilder.UseCaching"/>.</summary>
     public bool UseCaching { get; set; }
+}
+
+/// <summary>Observes successful predictions (the monitor). Must not block: it runs on the request path.</summary>
+internal interface IPredictionRecorder<in TInput, in TOutput>
+{
+    void Record(TInput input, TOutput output);
 }
 
 /// <summary>The type-erased face of a <see cref="DynamicBatcher{TInput, TOutput}"/> that the host manages.</summary>

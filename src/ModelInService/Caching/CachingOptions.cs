@@ -19,6 +19,14 @@ public sealed class CachingOptions
     public TimeSpan? TimeToLive { get; set; }
 
     /// <summary>
+    /// Gets or sets the hit rate below which the cache steps aside: when fewer than this share of the last 1,024
+    /// lookups were hits, only 1 request in 16 goes through the cache (to notice when repeats come back) and the
+    /// others go straight to the model, so a cache on unique inputs costs almost nothing (Triton #4379). 0 disables.
+    /// </summary>
+    /// <value>Default 0.02 (2%).</value>
+    public double BypassBelowHitRate { get; set; } = 0.02;
+
+    /// <summary>
     /// Gets or sets a filter on inputs (called with the <c>TInput</c>): return false to bypass the cache for that
     /// request (e.g. inputs that are known to be unique).
     /// </summary>

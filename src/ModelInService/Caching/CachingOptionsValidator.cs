@@ -24,6 +24,11 @@ internal sealed class CachingOptionsValidator : IValidateOptions<CachingOptions>
             failures.Add($"Model '{model}': CachingOptions.TimeToLive is {ttl}; use a positive time or null (no expiry).");
         }
 
+        if (options.BypassBelowHitRate is < 0 or > 1 || double.IsNaN(options.BypassBelowHitRate))
+        {
+            failures.Add($"Model '{model}': CachingOptions.BypassBelowHitRate is {options.BypassBelowHitRate}; use 0 (never bypass) to 1.");
+        }
+
         return failures.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(failures);
     }
 }

@@ -68,10 +68,12 @@ internal sealed class LruCache<TValue> : ICacheCounters
         {
             if (_map.TryGetValue(key, out var node))
             {
-                if (node.Pending is { } pending)
+                if (node.InFlight)
                 {
+                    // The completion source exists only once somebody waits: most misses are never joined.
+                    node.Pending ??= new TaskCompletionSource<TValue>(TaskCreationOptions.RunContinuationsAsynchronously);
                     Joins++;
-                    return new Lookup(LookupKind.Join, default, pending.Task, null);
+                    return new Lookup(LookupKind.Join, default, node.Pending.Task, null);
                 }
 
                 if (node.ExpiresAt > now)
@@ -85,7 +87,7 @@ internal sealed class LruCache<TValue> : ICacheCounters
             }
 
             Misses++;
-            var owned = new Node(key) { Pending = new TaskCompletionSource<TValue>(TaskCreationOptions.RunContinuationsAsynchronously) };
+            var owned = new Node(key) { InFlight = true };
             _map[key] = owned;
             return new Lookup(LookupKind.Owner, default, null, owned);
         }
@@ -94,11 +96,12 @@ internal sealed class LruCache<TValue> : ICacheCounters
     /// <summary>Completes an owned entry: stores it (unless <paramref name="store"/> is false or it cannot fit) and wakes joiners.</summary>
     public void Complete(Node node, TValue value, long size, long expiresAt, bool store)
     {
-        TaskCompletionSource<TValue> pending;
+        TaskCompletionSource<TValue>? pending;
         lock (_lock)
         {
-            pending = node.Pending!;
+            pending = node.Pending;
             node.Pending = null;
+            node.InFlight = false;
             if (!store || size > _maxBytes)
             {
                 RemoveFromMap(node);
@@ -117,21 +120,22 @@ internal sealed class LruCache<TValue> : ICacheCounters
             }
         }
 
-        pending.TrySetResult(value);
+        pending?.TrySetResult(value);
     }
 
     /// <summary>Abandons an owned entry: joiners get <paramref name="error"/> and nothing is stored.</summary>
     public void Fail(Node node, Exception error)
     {
-        TaskCompletionSource<TValue> pending;
+        TaskCompletionSource<TValue>? pending;
         lock (_lock)
         {
-            pending = node.Pending!;
+            pending = node.Pending;
             node.Pending = null;
+            node.InFlight = false;
             RemoveFromMap(node);
         }
 
-        pending.TrySetException(error);
+        pending?.TrySetException(error);
     }
 
     /// <summary>Removes every entry (e.g. after a model version change).</summary>
@@ -239,6 +243,9 @@ internal sealed class LruCache<TValue> : ICacheCounters
         public long Size { get; set; }
 
         public long ExpiresAt { get; set; } = long.MaxValue;
+
+        /// <summary>Being computed by its owner; joiners wait on <see cref="Pending"/>.</summary>
+        public bool InFlight { get; set; }
 
         public TaskCompletionSource<TValue>? Pending { get; set; }
 

@@ -29,7 +29,56 @@ internal sealed class PredictionCache<TInput, TOutput> : IPredictionCache
 
     internal LruCache<TOutput> Lru => _lru;
 
-    public bool Accepts(TInput input) => _options.CacheInput is not { } filter || filter(input!);
+    /// <summary>Lookups per measurement window of the bypass decision.</summary>
+    private const int Window = 1024;
+
+    /// <summary>While bypassing, one request in this many still goes through the cache.</summary>
+    private const int BypassSampling = 16;
+
+    /// <summary>Lookups and hits in the current window (interlocked; approximate under races, which is fine for a rate).</summary>
+    private int _windowLookups;
+    private int _windowHits;
+    private int _sampler;
+    private long _bypassed;
+
+    /// <summary>Whether the last window's hit rate was below <see cref="CachingOptions.BypassBelowHitRate"/>.</summary>
+    private volatile bool _bypassing;
+
+    /// <summary>Requests that skipped the cache because its hit rate was too low to pay.</summary>
+    public long Bypassed => Interlocked.Read(ref _bypassed);
+
+    public bool IsBypassing => _bypassing;
+
+    public bool Accepts(TInput input)
+    {
+        if (_options.CacheInput is { } filter && !filter(input!))
+        {
+            return false;
+        }
+
+        if (_bypassing && Interlocked.Increment(ref _sampler) % BypassSampling != 0)
+        {
+            Interlocked.Increment(ref _bypassed);
+            return false;
+        }
+
+        return true;
+    }
+
+    private void CountLookup(bool hit)
+    {
+        if (hit)
+        {
+            Interlocked.Increment(ref _windowHits);
+        }
+
+        if (Interlocked.Increment(ref _windowLookups) >= Window)
+        {
+            var hits = Interlocked.Exchange(ref _windowHits, 0);
+            var lookups = Interlocked.Exchange(ref _windowLookups, 0);
+            _bypassing = _options.BypassBelowHitRate > 0 && hits < _options.BypassBelowHitRate * Math.Max(lookups, 1);
+        }
+    }
 
     /// <summary>Answers from the cache, joins an identical in-flight request, or computes (and stores) the answer.</summary>
     public ValueTask<TOutput> GetOrComputeAsync(
@@ -43,6 +92,7 @@ internal sealed class PredictionCache<TInput, TOutput> : IPredictionCache
         var key = binder.ComputeKey(input, runtime.Version);
         var now = _time.GetTimestamp();
         var lookup = _lru.Find(key, now);
+        CountLookup(lookup.Kind != LruCache<TOutput>.LookupKind.Owner);
         return lookup.Kind switch
         {
             LruCache<TOutput>.LookupKind.Hit => new ValueTask<TOutput>(binder.Copier.Clone(lookup.Value!)),
@@ -113,6 +163,12 @@ internal sealed class PredictionCache<TInput, TOutput> : IPredictionCache
 internal interface IPredictionCache
 {
     ICacheCounters Statistics { get; }
+
+    /// <summary>Requests that skipped the cache because its recent hit rate was too low to pay.</summary>
+    long Bypassed { get; }
+
+    /// <summary>Whether the cache is currently stepping aside (low hit rate).</summary>
+    bool IsBypassing { get; }
 }
 
 /// <summary>Hits, misses, evictions, entries and bytes of a prediction cache (what the metrics layer exports).</summary>

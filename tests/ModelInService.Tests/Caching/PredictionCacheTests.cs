@@ -215,6 +215,33 @@ public class PredictionCacheTests
     }
 
     [Fact]
+    public async Task UniqueInputs_MakeTheCacheStepAside_AndRepeatsBringItBack()
+    {
+        var (host, predictor, stats) = await StartAsync();
+        using var _ = host;
+        var cache = host.Services.GetRequiredService<ModelRegistry>().Get("iris_mlp").Cache!;
+        for (var i = 0; i < 1100; i++)
+        {
+            await predictor.PredictAsync(new IrisInput { Features = [4 + (i * 0.001f), 3, 1, 0.2f] });
+        }
+
+        Assert.True(cache.IsBypassing);
+        Assert.True(cache.Bypassed > 0);
+
+        var repeated = new IrisInput { Features = IrisSamples.Setosa };
+        for (var i = 0; i < 20_000 && cache.IsBypassing; i++)
+        {
+            Assert.Equal(0, (await predictor.PredictAsync(repeated)).Label);
+        }
+
+        Assert.False(cache.IsBypassing);
+        var bypassed = cache.Bypassed;
+        await predictor.PredictAsync(repeated);
+        Assert.Equal(bypassed, cache.Bypassed);
+        Assert.True(stats.Hits > 0);
+    }
+
+    [Fact]
     public void UseCaching_OnAnUntypedModel_Throws()
     {
         var services = new ServiceCollection();

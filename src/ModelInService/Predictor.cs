@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using ModelInService.Batching;
 using ModelInService.Caching;
+using ModelInService.Telemetry;
 using ModelInService.Binding;
 using ModelInService.Hosting;
 using ModelInService.Runtime;
@@ -28,19 +29,28 @@ internal sealed class Predictor<TInput, TOutput> : IPredictor<TInput, TOutput>
 
     public string ModelName => _host.Name;
 
-    public ValueTask<TOutput> PredictAsync(TInput input, CancellationToken cancellationToken = default) =>
-        Recorded(input, Predict(input, null, cancellationToken));
+    public ValueTask<TOutput> PredictAsync(TInput input, CancellationToken cancellationToken = default)
+    {
+        var started = _host.Metrics is null ? 0 : Stopwatch.GetTimestamp();
+        return Observed(input, Predict(input, null, cancellationToken), started);
+    }
 
     public ValueTask<TOutput> PredictAsync(TInput input, PredictionOptions options, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(options);
-        return Recorded(input, Predict(input, options, cancellationToken));
+        var started = _host.Metrics is null ? 0 : Stopwatch.GetTimestamp();
+        return Observed(input, Predict(input, options, cancellationToken), started);
     }
 
-    /// <summary>Hands successful predictions to the recorder (the monitor) when one is attached; free otherwise.</summary>
-    private ValueTask<TOutput> Recorded(TInput input, ValueTask<TOutput> prediction)
+    /// <summary>
+    /// Counts the outcome and duration (metrics) and hands successful predictions to the recorder (the monitor).
+    /// Without either attached the prediction is returned untouched; a completed one is observed without awaiting.
+    /// </summary>
+    private ValueTask<TOutput> Observed(TInput input, ValueTask<TOutput> prediction, long started)
     {
-        if (_host.Recorder is not IPredictionRecorder<TInput, TOutput> recorder)
+        var metrics = _host.Metrics;
+        var recorder = _host.Recorder as IPredictionRecorder<TInput, TOutput>;
+        if (metrics is null && recorder is null)
         {
             return prediction;
         }
@@ -48,18 +58,30 @@ internal sealed class Predictor<TInput, TOutput> : IPredictor<TInput, TOutput>
         if (prediction.IsCompletedSuccessfully)
         {
             var output = prediction.Result;
-            recorder.Record(input, output);
+            recorder?.Record(input, output);
+            metrics?.RequestCompleted(ModelName, Outcomes.Success, started);
             return new ValueTask<TOutput>(output);
         }
 
-        return RecordWhenDoneAsync(recorder, input, prediction);
+        return ObserveWhenDoneAsync(input, prediction, started, metrics, recorder);
+    }
 
-        static async ValueTask<TOutput> RecordWhenDoneAsync(IPredictionRecorder<TInput, TOutput> recorder, TInput input, ValueTask<TOutput> prediction)
+    private async ValueTask<TOutput> ObserveWhenDoneAsync(TInput input, ValueTask<TOutput> prediction, long started, ModelMetrics? metrics, IPredictionRecorder<TInput, TOutput>? recorder)
+    {
+        TOutput output;
+        try
         {
-            var output = await prediction.ConfigureAwait(false);
-            recorder.Record(input, output);
-            return output;
+            output = await prediction.ConfigureAwait(false);
         }
+        catch (Exception ex)
+        {
+            metrics?.RequestCompleted(ModelName, Outcomes.Of(ex), started);
+            throw;
+        }
+
+        recorder?.Record(input, output);
+        metrics?.RequestCompleted(ModelName, Outcomes.Success, started);
+        return output;
     }
 
     private ValueTask<TOutput> Predict(TInput input, PredictionOptions? options, CancellationToken cancellationToken)

@@ -4,6 +4,7 @@ using ModelInService.Batching;
 using ModelInService.Caching;
 using ModelInService.Binding;
 using ModelInService.Runtime;
+using ModelInService.Telemetry;
 
 namespace ModelInService.Hosting;
 
@@ -19,8 +20,9 @@ internal sealed class ModelHost : IDisposable
 
     private volatile bool _stopped;
 
-    public ModelHost(ModelRegistration registration, ModelOptions options, BatchingOptions? batching, CachingOptions? caching, TimeProvider time)
+    public ModelHost(ModelRegistration registration, ModelOptions options, BatchingOptions? batching, CachingOptions? caching, TimeProvider time, ModelMetrics? metrics = null)
     {
+        Metrics = metrics;
         Registration = registration;
         Options = options;
         BatchingOptions = batching;
@@ -41,6 +43,9 @@ internal sealed class ModelHost : IDisposable
     public object? Recorder { get; set; }
 
     public BatchingOptions? BatchingOptions { get; }
+
+    /// <summary>The package's instruments, or null without an <c>IMeterFactory</c>.</summary>
+    public ModelMetrics? Metrics { get; }
 
     public TimeProvider Time { get; }
 
@@ -86,6 +91,10 @@ internal sealed class ModelHost : IDisposable
             if (BatchingOptions is not null && Registration.CreateBatcher is not null && Batcher is null)
             {
                 Batcher = Registration.CreateBatcher(this, BatchingOptions, Time);
+                if (Metrics is not null)
+                {
+                    Batcher.Statistics.Listener = Metrics.ForBatcher(Name);
+                }
             }
         }
         catch (Exception ex)

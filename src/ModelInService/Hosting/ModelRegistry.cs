@@ -1,8 +1,10 @@
+using System.Diagnostics.Metrics;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
 using ModelInService.Runtime;
+using ModelInService.Telemetry;
 
 namespace ModelInService.Hosting;
 
@@ -21,19 +23,24 @@ internal sealed class ModelRegistry : IDisposable
         IOptionsMonitor<CachingOptions> caching,
         ILoggerFactory? loggerFactory = null,
         IHostEnvironment? environment = null,
-        TimeProvider? timeProvider = null)
+        TimeProvider? timeProvider = null,
+        IMeterFactory? meterFactory = null)
     {
         _logger = (loggerFactory ?? NullLoggerFactory.Instance).CreateLogger("ModelInService");
         _contentRoot = environment?.ContentRootPath;
+        Metrics = meterFactory is null ? null : new ModelMetrics(meterFactory, this);
         foreach (var registration in registrations)
         {
             var batchingOptions = registration.UseBatching ? batching.Get(registration.Name) : null;
             var cachingOptions = registration.UseCaching ? caching.Get(registration.Name) : null;
-            _hosts[registration.Name] = new ModelHost(registration, options.Get(registration.Name), batchingOptions, cachingOptions, timeProvider ?? TimeProvider.System);
+            _hosts[registration.Name] = new ModelHost(registration, options.Get(registration.Name), batchingOptions, cachingOptions, timeProvider ?? TimeProvider.System, Metrics);
         }
     }
 
     public IReadOnlyCollection<ModelHost> Hosts => _hosts.Values;
+
+    /// <summary>The package's instruments; null when no <see cref="IMeterFactory"/> is registered (plain ServiceProvider).</summary>
+    public ModelMetrics? Metrics { get; }
 
     public ModelHost Get(string name) =>
         _hosts.TryGetValue(name, out var host)

@@ -1,0 +1,140 @@
+using System.Diagnostics;
+using System.Diagnostics.Metrics;
+using ModelInService.Batching;
+using ModelInService.Hosting;
+
+namespace ModelInService.Telemetry;
+
+/// <summary>Names of the package's meter and instruments (docs/metrics.md lists them with units and tags).</summary>
+internal static class MetricNames
+{
+    public const string Meter = "ModelInService";
+    public const string Requests = "model_in_service.requests";
+    public const string RequestDuration = "model_in_service.request.duration";
+    public const string QueueWait = "model_in_service.queue.wait";
+    public const string BatchCompute = "model_in_service.batch.compute";
+    public const string BatchSize = "model_in_service.batch.size";
+    public const string QueueDepth = "model_in_service.queue.depth";
+    public const string CacheRequests = "model_in_service.cache.requests";
+    public const string CacheEvictions = "model_in_service.cache.evictions";
+    public const string CacheEntries = "model_in_service.cache.entries";
+    public const string CacheBytes = "model_in_service.cache.bytes";
+    public const string ModelVersion = "model_in_service.model.version";
+}
+
+/// <summary>Values of the <c>outcome</c> tag (bounded).</summary>
+internal static class Outcomes
+{
+    public const string Success = "success";
+    public const string Invalid = "invalid";
+    public const string Rejected = "rejected";
+    public const string TimedOut = "timed_out";
+    public const string Canceled = "canceled";
+    public const string Failed = "failed";
+
+    public static string Of(Exception error) => error switch
+    {
+        ModelInputException => Invalid,
+        ModelOverloadedException => Rejected,
+        ModelDeadlineExceededException => TimedOut,
+        OperationCanceledException => Canceled,
+        _ => Failed,
+    };
+}
+
+/// <summary>
+/// The package's instruments, created once per service provider from <see cref="IMeterFactory"/> (one meter named
+/// <c>ModelInService</c>). Request counts and durations are recorded by the predictor; batch and queue figures come
+/// from the batcher's listener; cache, queue depth and version are observed on collection.
+/// </summary>
+internal sealed class ModelMetrics
+{
+    private static readonly double[] SecondsBuckets = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
+    private static readonly int[] SizeBuckets = [1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024];
+
+    private readonly Counter<long> _requests;
+    private readonly Histogram<double> _duration;
+    private readonly Histogram<double> _queueWait;
+    private readonly Histogram<double> _compute;
+    private readonly Histogram<int> _batchSize;
+
+    public ModelMetrics(IMeterFactory factory, ModelRegistry registry)
+    {
+        var meter = factory.Create(MetricNames.Meter);
+        _requests = meter.CreateCounter<long>(MetricNames.Requests, "{request}", "Predictions by model and outcome (success, invalid, rejected, timed_out, canceled, failed).");
+        _duration = meter.CreateHistogram(MetricNames.RequestDuration, "s", "Time from PredictAsync to its result, queue and cache included.", advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = SecondsBuckets });
+        _queueWait = meter.CreateHistogram(MetricNames.QueueWait, "s", "Time requests waited in the batcher's queue.", advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = SecondsBuckets });
+        _compute = meter.CreateHistogram(MetricNames.BatchCompute, "s", "Time one batch took to run (pack, model, unpack).", advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = SecondsBuckets });
+        _batchSize = meter.CreateHistogram(MetricNames.BatchSize, "{item}", "Requests per batch.", advice: new InstrumentAdvice<int> { HistogramBucketBoundaries = SizeBuckets });
+        meter.CreateObservableGauge(MetricNames.QueueDepth, () => Observe(registry, static h => h.Batcher is { } b ? b.QueueDepth : (long?)null), "{request}", "Requests waiting in the batcher's queue.");
+        meter.CreateObservableCounter(MetricNames.CacheRequests, () => ObserveCache(registry), "{request}", "Cache lookups by result (hit, miss, join, bypass).");
+        meter.CreateObservableCounter(MetricNames.CacheEvictions, () => Observe(registry, static h => h.Cache?.Statistics.Evictions), "{entry}", "Entries evicted from the prediction cache.");
+        meter.CreateObservableGauge(MetricNames.CacheEntries, () => Observe(registry, static h => h.Cache?.Statistics.Count), "{entry}", "Entries in the prediction cache.");
+        meter.CreateObservableGauge(MetricNames.CacheBytes, () => Observe(registry, static h => h.Cache?.Statistics.Bytes), "By", "Estimated bytes held by the prediction cache.");
+        meter.CreateObservableGauge(MetricNames.ModelVersion, () => Observe(registry, static h => h.IsLoaded ? h.Runtime.Version : null), "{version}", "The version number of the model generation serving requests.");
+    }
+
+    public void RequestCompleted(string model, string outcome, long startedTimestamp)
+    {
+        var tags = new TagList { { "model", model }, { "outcome", outcome } };
+        _requests.Add(1, tags);
+        if (_duration.Enabled)
+        {
+            _duration.Record(Stopwatch.GetElapsedTime(startedTimestamp).TotalSeconds, new KeyValuePair<string, object?>("model", model));
+        }
+    }
+
+    /// <summary>A listener for one model's batcher.</summary>
+    public IBatcherListener ForBatcher(string model) => new BatcherListener(this, model);
+
+    private static IEnumerable<Measurement<long>> Observe(ModelRegistry registry, Func<ModelHost, long?> read)
+    {
+        foreach (var host in registry.Hosts)
+        {
+            if (read(host) is { } value)
+            {
+                yield return new Measurement<long>(value, new KeyValuePair<string, object?>("model", host.Name));
+            }
+        }
+    }
+
+    private static IEnumerable<Measurement<long>> ObserveCache(ModelRegistry registry)
+    {
+        foreach (var host in registry.Hosts)
+        {
+            if (host.Cache is not { } cache)
+            {
+                continue;
+            }
+
+            var model = new KeyValuePair<string, object?>("model", host.Name);
+            yield return new Measurement<long>(cache.Statistics.Hits, model, new("result", "hit"));
+            yield return new Measurement<long>(cache.Statistics.Misses, model, new("result", "miss"));
+            yield return new Measurement<long>(cache.Statistics.Joins, model, new("result", "join"));
+            yield return new Measurement<long>(cache.Bypassed, model, new("result", "bypass"));
+        }
+    }
+
+    private sealed class BatcherListener(ModelMetrics metrics, string model) : IBatcherListener
+    {
+        private readonly KeyValuePair<string, object?> _model = new("model", model);
+
+        public void RequestCompleted(RequestOutcome outcome)
+        {
+            // Counted once per request by the predictor (which also sees cache hits and validation failures).
+        }
+
+        public void BatchCompleted(int size, TimeSpan compute)
+        {
+            metrics._batchSize.Record(size, _model);
+            metrics._compute.Record(compute.TotalSeconds, _model);
+        }
+
+        public void QueueWaited(TimeSpan wait) => metrics._queueWait.Record(wait.TotalSeconds, _model);
+
+        public void QueueDepthChanged(int depth)
+        {
+            // Observed on collection (model_in_service.queue.depth).
+        }
+    }
+}

@@ -28,10 +28,17 @@ public sealed class ModelInputException : ModelException
     /// <param name="memberName">The offending member, e.g. <c>IrisInput.Features</c>; <see langword="null"/> for the whole input.</param>
     /// <param name="reason">What is wrong, in words a caller can act on.</param>
     public ModelInputException(string modelName, string? memberName, string reason)
-        : base(modelName, memberName is null ? $"Invalid input for model '{modelName}': {reason}" : $"Invalid input for model '{modelName}': {memberName} {reason}")
+        : this(modelName, memberName, reason, -1)
+    {
+    }
+
+    private ModelInputException(string modelName, string? memberName, string reason, int index)
+        : base(modelName, (memberName is null ? $"Invalid input for model '{modelName}': {reason}" : $"Invalid input for model '{modelName}': {memberName} {reason}")
+            + (index >= 0 ? $" (batch item {index})" : ""))
     {
         MemberName = memberName;
         Reason = reason;
+        Index = index;
     }
 
     /// <summary>Gets the member that failed validation, or <see langword="null"/> when the input itself was rejected.</summary>
@@ -41,9 +48,9 @@ public sealed class ModelInputException : ModelException
     public string Reason { get; }
 
     /// <summary>Gets the position of the rejected item in a batch call, or -1 for a single prediction.</summary>
-    public int Index { get; private init; } = -1;
+    public int Index { get; }
 
-    internal ModelInputException AtIndex(int index) => new(ModelName, MemberName, index < 0 ? Reason : $"{Reason} (batch item {index})") { Index = index };
+    internal ModelInputException AtIndex(int index) => new(ModelName, MemberName, Reason, index);
 }
 
 /// <summary>

@@ -201,21 +201,30 @@ internal sealed class ModelRunner : IModelRunner
             shape[i] = tensor.Shape[i];
         }
 
-        if (tensor.ElementType == ModelElementType.String)
+        var value = tensor.ElementType == ModelElementType.String
+            ? OrtValue.CreateTensorWithEmptyStrings(OrtAllocator.DefaultInstance, shape)
+            : OrtValue.CreateAllocatedTensorValue(OrtAllocator.DefaultInstance, ModelElementTypes.ToOrt(tensor.ElementType), shape);
+        try
         {
-            var strings = (string[])tensor.Data;
-            var value = OrtValue.CreateTensorWithEmptyStrings(OrtAllocator.DefaultInstance, shape);
-            for (var i = 0; i < strings.Length; i++)
+            if (tensor.Data is string[] strings)
             {
-                value.StringTensorSetElementAt(strings[i].AsSpan(), i);
+                for (var i = 0; i < strings.Length; i++)
+                {
+                    value.StringTensorSetElementAt(strings[i].AsSpan(), i);
+                }
+            }
+            else
+            {
+                NamedTensor.Bytes(tensor.Data).CopyTo(value.GetTensorMutableRawData());
             }
 
             return value;
         }
-
-        var tensorValue = OrtValue.CreateAllocatedTensorValue(OrtAllocator.DefaultInstance, ModelElementTypes.ToOrt(tensor.ElementType), shape);
-        NamedTensor.Bytes(tensor.Data).CopyTo(tensorValue.GetTensorMutableRawData());
-        return tensorValue;
+        catch
+        {
+            value.Dispose();
+            throw;
+        }
     }
 
     private static NamedTensor FromOrtValue(string name, ModelElementType type, OrtValue value)

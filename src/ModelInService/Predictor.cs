@@ -38,6 +38,11 @@ internal sealed class Predictor<TInput, TOutput> : IPredictor<TInput, TOutput>
     public ValueTask<TOutput> PredictAsync(TInput input, PredictionOptions options, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(options);
+        if (options.Timeout is { } timeout && (timeout < TimeSpan.Zero || timeout > BatchingOptionsValidator.MaxTimer))
+        {
+            throw new ArgumentOutOfRangeException(nameof(options), timeout, $"PredictionOptions.Timeout must be between 0 and {BatchingOptionsValidator.MaxTimer.TotalDays:0} days.");
+        }
+
         var started = _host.Metrics is null ? 0 : Stopwatch.GetTimestamp();
         return Observed(input, Predict(input, options, cancellationToken), started);
     }
@@ -190,27 +195,42 @@ internal sealed class Predictor<TInput, TOutput> : IPredictor<TInput, TOutput>
 
         var results = new TOutput[rows.Length];
         var chunk = binder.Batchable ? _host.Options.MaxRowsPerRun : 1;
-        for (var start = 0; start < rows.Length; start += chunk)
+
+        // Rows whose free dimension differs (text lengths) cannot share a tensor: run each length as its own group.
+        var first = rows.Length > 0 ? binder.BucketOf(rows[0]) : 0;
+        var mixed = false;
+        for (var i = 1; i < rows.Length && !mixed; i++)
         {
-            cancellationToken.ThrowIfCancellationRequested();
-            var count = Math.Min(chunk, rows.Length - start);
-            if (!runtime.TryEnter())
+            mixed = binder.BucketOf(rows[i]) != first;
+        }
+
+        if (!mixed)
+        {
+            await RunChunksAsync(runtime, binder, rows, null, results, chunk, cancellationToken).ConfigureAwait(false);
+        }
+        else
+        {
+            var groups = new Dictionary<long, List<int>>();
+            for (var i = 0; i < rows.Length; i++)
             {
-                await runtime.EnterAsync(cancellationToken).ConfigureAwait(false);
+                var key = binder.BucketOf(rows[i]);
+                if (!groups.TryGetValue(key, out var list))
+                {
+                    groups[key] = list = [];
+                }
+
+                list.Add(i);
             }
 
-            try
+            foreach (var indices in groups.Values)
             {
-                var outputs = binder.Run(runtime, new ReadOnlySpan<TInput>(rows, start, count), cancellationToken);
-                Array.Copy(outputs, 0, results, start, count);
-            }
-            catch (ModelInputException ex) when (ex.Index >= 0)
-            {
-                throw ex.AtIndex(start + ex.Index);
-            }
-            finally
-            {
-                runtime.Exit();
+                var groupRows = new TInput[indices.Count];
+                for (var i = 0; i < groupRows.Length; i++)
+                {
+                    groupRows[i] = rows[indices[i]];
+                }
+
+                await RunChunksAsync(runtime, binder, groupRows, indices, results, chunk, cancellationToken).ConfigureAwait(false);
             }
         }
 
@@ -236,6 +256,37 @@ internal sealed class Predictor<TInput, TOutput> : IPredictor<TInput, TOutput>
         catch (OperationCanceledException) when (deadline.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
         {
             throw new ModelDeadlineExceededException(ModelName, $"Request to model '{ModelName}' exceeded its {timeout.TotalMilliseconds:0} ms deadline.", timeout);
+        }
+    }
+
+    /// <summary>Runs <paramref name="rows"/> in chunks; output i goes to results[indices?[i] ?? i].</summary>
+    private static async Task RunChunksAsync(ModelRuntime runtime, TypedBinder<TInput, TOutput> binder, TInput[] rows, List<int>? indices, TOutput[] results, int chunk, CancellationToken cancellationToken)
+    {
+        for (var start = 0; start < rows.Length; start += chunk)
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            var count = Math.Min(chunk, rows.Length - start);
+            if (!runtime.TryEnter())
+            {
+                await runtime.EnterAsync(cancellationToken).ConfigureAwait(false);
+            }
+
+            try
+            {
+                var outputs = binder.Run(runtime, new ReadOnlySpan<TInput>(rows, start, count), cancellationToken);
+                for (var i = 0; i < count; i++)
+                {
+                    results[indices is null ? start + i : indices[start + i]] = outputs[i];
+                }
+            }
+            catch (ModelInputException ex) when (ex.Index >= 0)
+            {
+                throw ex.AtIndex(indices is null ? start + ex.Index : indices[start + ex.Index]);
+            }
+            finally
+            {
+                runtime.Exit();
+            }
         }
     }
 

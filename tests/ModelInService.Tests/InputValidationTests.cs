@@ -137,13 +137,25 @@ public class InputValidationTests
     }
 
     [Fact]
-    public async Task VariableLengthBatch_WithDifferentLengths_IsRejected()
+    public async Task VariableLengthBatch_WithDifferentLengths_IsGroupedByLength()
     {
         var sp = await Start();
         var predictor = sp.GetRequiredKeyedService<IPredictor<TextIn, TextOut>>("text");
-        var ex = await Assert.ThrowsAsync<ModelInputException>(async () => await predictor.PredictBatchAsync([new TextIn { Bytes = [1, 2] }, new TextIn { Bytes = [1, 2, 3] }]));
+        var outputs = await predictor.PredictBatchAsync([new TextIn { Bytes = [255, 0] }, new TextIn { Bytes = [0, 0, 255] }, new TextIn { Bytes = [0, 255] }]);
+        Assert.Equal([1f, 0f, 0f, 1f], outputs[0].Scores);
+        Assert.Equal([0f, 1f, 0f, 1f, 1f, 0f], outputs[1].Scores);
+        Assert.Equal([0f, 1f, 1f, 0f], outputs[2].Scores);
+    }
+
+    [Fact]
+    public async Task BatchItemError_NamesItsIndexOnce()
+    {
+        var sp = await Start();
+        var predictor = sp.GetRequiredKeyedService<IPredictor<IrisInput, IrisOutput>>("iris");
+        var ex = await Assert.ThrowsAsync<ModelInputException>(async () => await predictor.PredictBatchAsync([new IrisInput { Features = IrisSamples.Setosa }, new IrisInput { Features = [1] }]));
         Assert.Equal(1, ex.Index);
-        Assert.Contains("same length", ex.Message);
+        Assert.EndsWith("(batch item 1)", ex.Message);
+        Assert.Single(System.Text.RegularExpressions.Regex.Matches(ex.Message, "batch item"));
     }
 
     [Fact]

@@ -27,6 +27,10 @@ internal sealed class BatcherStatistics
     private long _splits;
     private int _largestBatch;
     private int _deepestQueue;
+    private long _listenerErrors;
+
+    /// <summary>Exceptions thrown by <see cref="Listener"/> and swallowed.</summary>
+    public long ListenerErrors => Interlocked.Read(ref _listenerErrors);
 
     public long Succeeded => Interlocked.Read(ref _success);
 
@@ -63,7 +67,7 @@ internal sealed class BatcherStatistics
             default: Interlocked.Increment(ref _failed); break;
         }
 
-        Listener?.RequestCompleted(outcome);
+        Notify(static (l, o) => l.RequestCompleted(o), outcome);
     }
 
     public void Batch(int size, TimeSpan compute)
@@ -71,18 +75,38 @@ internal sealed class BatcherStatistics
         Interlocked.Increment(ref _batches);
         Interlocked.Add(ref _batchedItems, size);
         Max(ref _largestBatch, size);
-        Listener?.BatchCompleted(size, compute);
+        Notify(static (l, a) => l.BatchCompleted(a.size, a.compute), (size, compute));
     }
 
-    public void QueueWait(TimeSpan wait) => Listener?.QueueWaited(wait);
+    public void QueueWait(TimeSpan wait) => Notify(static (l, w) => l.QueueWaited(w), wait);
 
     public void QueueDepth(int depth)
     {
         Max(ref _deepestQueue, depth);
-        Listener?.QueueDepthChanged(depth);
+        Notify(static (l, d) => l.QueueDepthChanged(d), depth);
     }
 
     public void Split() => Interlocked.Increment(ref _splits);
+
+    /// <summary>A listener that throws (e.g. a metrics callback) must never break the batcher.</summary>
+    private void Notify<T>(Action<IBatcherListener, T> call, T argument)
+    {
+        if (Listener is not { } listener)
+        {
+            return;
+        }
+
+        try
+        {
+            call(listener, argument);
+        }
+#pragma warning disable CA1031 // A faulty observer must not affect requests.
+        catch (Exception)
+#pragma warning restore CA1031
+        {
+            Interlocked.Increment(ref _listenerErrors);
+        }
+    }
 
     private static void Max(ref int location, int value)
     {

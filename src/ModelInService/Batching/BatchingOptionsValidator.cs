@@ -5,6 +5,9 @@ namespace ModelInService.Batching;
 /// <summary>Validates <see cref="BatchingOptions"/> at start-up; every message says what to change.</summary>
 internal sealed class BatchingOptionsValidator : IValidateOptions<BatchingOptions>
 {
+    /// <summary>The longest finite time a timer accepts (about 49.7 days).</summary>
+    internal static readonly TimeSpan MaxTimer = TimeSpan.FromMilliseconds(uint.MaxValue - 1);
+
     public ValidateOptionsResult Validate(string? name, BatchingOptions options)
     {
         var model = name ?? "";
@@ -24,9 +27,9 @@ internal sealed class BatchingOptionsValidator : IValidateOptions<BatchingOption
             failures.Add($"Model '{model}': BatchingOptions.MaxQueueSize is {options.MaxQueueSize}; use 1 or more (there is no unbounded queue).");
         }
 
-        if (options.DefaultTimeout <= TimeSpan.Zero && options.DefaultTimeout != Timeout.InfiniteTimeSpan)
+        if (options.DefaultTimeout != Timeout.InfiniteTimeSpan && (options.DefaultTimeout <= TimeSpan.Zero || options.DefaultTimeout > MaxTimer))
         {
-            failures.Add($"Model '{model}': BatchingOptions.DefaultTimeout is {options.DefaultTimeout}; use a positive time or Timeout.InfiniteTimeSpan.");
+            failures.Add($"Model '{model}': BatchingOptions.DefaultTimeout is {options.DefaultTimeout}; use a positive time up to {MaxTimer.TotalDays:0} days, or Timeout.InfiniteTimeSpan.");
         }
 
         if (options.StarvationLimit < 1)
@@ -34,9 +37,9 @@ internal sealed class BatchingOptionsValidator : IValidateOptions<BatchingOption
             failures.Add($"Model '{model}': BatchingOptions.StarvationLimit is {options.StarvationLimit}; use 1 or more.");
         }
 
-        if (options.DrainTimeout < TimeSpan.Zero)
+        if (options.DrainTimeout < TimeSpan.Zero || options.DrainTimeout > MaxTimer)
         {
-            failures.Add($"Model '{model}': BatchingOptions.DrainTimeout is {options.DrainTimeout}; use 0 or more.");
+            failures.Add($"Model '{model}': BatchingOptions.DrainTimeout is {options.DrainTimeout}; use 0 to {MaxTimer.TotalDays:0} days.");
         }
 
         foreach (var size in options.PreferredBatchSizes)

@@ -112,6 +112,8 @@ internal sealed class DynamicBatcher<TInput, TOutput> : IModelBatcher
             priority = (int)PredictionPriority.Normal;
         }
 
+        // Everything that can throw (user getters, a model that is not loaded) runs before the queue count is taken.
+        var bucket = _executor.BucketOf(input);
         if (Interlocked.Increment(ref _queued) > _options.MaxQueueSize)
         {
             Interlocked.Decrement(ref _queued);
@@ -122,7 +124,7 @@ internal sealed class DynamicBatcher<TInput, TOutput> : IModelBatcher
         }
 
         var now = _time.GetTimestamp();
-        var request = new Request(this, input, priority, now, timeout, _executor.BucketOf(input), cancellationToken);
+        var request = new Request(this, input, priority, now, timeout, bucket, cancellationToken);
         lock (_acceptLock)
         {
             if (!_accepting)
@@ -143,6 +145,7 @@ internal sealed class DynamicBatcher<TInput, TOutput> : IModelBatcher
         catch (ObjectDisposedException)
         {
             // Disposed between the accept check and here (host torn down): answer instead of leaving it pending.
+            Interlocked.Decrement(ref _queued);
             if (request.TryLeaveQueue() && request.TrySetException(ShuttingDown()))
             {
                 Completed(request, RequestOutcome.Failed);
@@ -172,6 +175,7 @@ internal sealed class DynamicBatcher<TInput, TOutput> : IModelBatcher
             }
 
             _accepting = false;
+            Interlocked.MemoryBarrier(); // pairs with Completed: one of the two sides sees the other
             if (Volatile.Read(ref _pending) == 0)
             {
                 _drained.TrySetResult();
@@ -213,6 +217,7 @@ internal sealed class DynamicBatcher<TInput, TOutput> : IModelBatcher
         while (_available.Wait(0))
         {
             var request = Dequeue();
+            Interlocked.Decrement(ref _queued);
             if (request.TryLeaveQueue())
             {
                 Fail(request, ShuttingDown(), RequestOutcome.Failed);
@@ -261,7 +266,19 @@ internal sealed class DynamicBatcher<TInput, TOutput> : IModelBatcher
                 batch.Add(next);
             }
 
-            await RunAsync(batch, rows).ConfigureAwait(false);
+            try
+            {
+                await RunAsync(batch, rows).ConfigureAwait(false);
+            }
+            catch (Exception ex)
+            {
+                // Never let a worker die: answer its batch and keep serving.
+                foreach (var request in batch)
+                {
+                    Fail(request, ex as ModelException ?? new ModelInferenceException(ModelName, $"Model '{ModelName}' failed running a batch: {ex.Message}", ex), RequestOutcome.Failed);
+                }
+            }
+
             batch.Clear();
         }
     }
@@ -303,13 +320,15 @@ internal sealed class DynamicBatcher<TInput, TOutput> : IModelBatcher
     /// <summary>Takes the request that may run next; a live one becomes "taken", a finished one is dropped (returns null).</summary>
     private Request? Claim(Request request, int batchSize)
     {
+        // The queue bound counts physical entries, so requests canceled while queued still hold their place (and
+        // their memory) until a worker dequeues them here: the bound is a real memory bound.
+        var depth = Interlocked.Decrement(ref _queued);
+        Statistics.QueueDepth(depth);
         if (!request.TryTake())
         {
             return null; // canceled or timed out while queued: already answered
         }
 
-        var depth = Interlocked.Decrement(ref _queued);
-        Statistics.QueueDepth(depth);
         var now = _time.GetTimestamp();
         Statistics.QueueWait(_time.GetElapsedTime(request.Enqueued, now));
         if (_options.Adaptive && request.DeadlineTicks != long.MaxValue && _cost.HasEstimate)
@@ -447,6 +466,37 @@ internal sealed class DynamicBatcher<TInput, TOutput> : IModelBatcher
 
     private async Task RunRangeAsync(List<Request> batch, int start, int count, TInput[] rows)
     {
+        // Requests answered meanwhile (canceled, timed out) are not run again, not even when a split reruns a half.
+        var live = 0;
+        for (var i = 0; i < count; i++)
+        {
+            if (!batch[start + i].Task.IsCompleted)
+            {
+                live++;
+            }
+        }
+
+        if (live == 0)
+        {
+            return;
+        }
+
+        if (live < count)
+        {
+            var remaining = new List<Request>(live);
+            for (var i = 0; i < count; i++)
+            {
+                if (!batch[start + i].Task.IsCompleted)
+                {
+                    remaining.Add(batch[start + i]);
+                }
+            }
+
+            batch = remaining;
+            start = 0;
+            count = live;
+        }
+
         for (var i = 0; i < count; i++)
         {
             rows[i] = batch[start + i].Input;
@@ -552,6 +602,7 @@ internal sealed class DynamicBatcher<TInput, TOutput> : IModelBatcher
         private readonly DynamicBatcher<TInput, TOutput> _owner;
         private readonly CancellationToken _token;
         private int _state;
+        private bool _disarmed;
         private ITimer? _timer;
         private CancellationTokenRegistration _registration;
 
@@ -570,7 +621,7 @@ internal sealed class DynamicBatcher<TInput, TOutput> : IModelBatcher
                 : enqueued + (long)(timeout.TotalSeconds * owner._time.TimestampFrequency);
         }
 
-        public TInput Input { get; }
+        public TInput Input { get; private set; }
 
         public int Priority { get; }
 
@@ -588,7 +639,7 @@ internal sealed class DynamicBatcher<TInput, TOutput> : IModelBatcher
         /// <summary>Queued → taken by a worker. False when the request already left the queue.</summary>
         public bool TryTake() => Interlocked.CompareExchange(ref _state, Taken, Queued) == Queued;
 
-        /// <summary>Queued → left the queue (canceled, timed out, failed at shutdown); decrements the queue count once.</summary>
+        /// <summary>Queued → left the queue (canceled, timed out, failed at shutdown). Its entry stays until dequeued; the input is released now.</summary>
         public bool TryLeaveQueue()
         {
             if (Interlocked.CompareExchange(ref _state, LeftQueue, Queued) != Queued)
@@ -596,37 +647,70 @@ internal sealed class DynamicBatcher<TInput, TOutput> : IModelBatcher
                 return false;
             }
 
-            _owner.Statistics.QueueDepth(Interlocked.Decrement(ref _owner._queued));
+            Input = default!;
             return true;
         }
 
         /// <summary>Starts the deadline timer and the cancellation callback (after the request is queued).</summary>
         public void Arm()
         {
+            // Arm runs on the caller after the request is visible to workers; Disarm runs on whoever completes it.
+            // Both take this request's monitor (uncontended in practice), so a timer or registration is never missed.
+            ITimer? timer = null;
+            CancellationTokenRegistration registration = default;
             if (DeadlineTicks != long.MaxValue)
             {
-                var timer = _owner._time.CreateTimer(static s => ((Request)s!).OnDeadline(), this, Timeout, System.Threading.Timeout.InfiniteTimeSpan);
-                _timer = timer;
-                if (Task.IsCompleted)
+                timer = _owner._time.CreateTimer(static s => ((Request)s!).OnDeadline(), this, System.Threading.Timeout.InfiniteTimeSpan, System.Threading.Timeout.InfiniteTimeSpan);
+            }
+
+            lock (this)
+            {
+                if (!_disarmed)
                 {
-                    timer.Dispose();
+                    _timer = timer;
+                    timer = null;
                 }
             }
 
+            if (timer is not null)
+            {
+                timer.Dispose();
+                return;
+            }
+
+            // Start the clock only once the timer is stored, so its callback can always be disposed.
+            _timer?.Change(Timeout, System.Threading.Timeout.InfiniteTimeSpan);
             if (_token.CanBeCanceled)
             {
-                _registration = _token.UnsafeRegister(static s => ((Request)s!).OnCanceled(), this);
-                if (Task.IsCompleted)
+                registration = _token.UnsafeRegister(static s => ((Request)s!).OnCanceled(), this);
+                lock (this)
                 {
-                    _registration.Unregister();
+                    if (!_disarmed)
+                    {
+                        _registration = registration;
+                        return;
+                    }
                 }
+
+                registration.Unregister();
             }
         }
 
         public void Disarm()
         {
-            _timer?.Dispose();
-            _registration.Unregister();
+            ITimer? timer;
+            CancellationTokenRegistration registration;
+            lock (this)
+            {
+                _disarmed = true;
+                timer = _timer;
+                registration = _registration;
+                _timer = null;
+                _registration = default;
+            }
+
+            timer?.Dispose();
+            registration.Unregister();
         }
 
         private void OnCanceled()

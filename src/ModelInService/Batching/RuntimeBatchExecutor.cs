@@ -8,7 +8,7 @@ internal sealed class RuntimeBatchExecutor<TInput, TOutput>(ModelHost host) : IB
 {
     private TypedBinder<TInput, TOutput> Binder => (TypedBinder<TInput, TOutput>)host.Runtime.Binder!;
 
-    public int MaxRowsPerRun => Binder.Batchable ? int.MaxValue : 1;
+    public int MaxRowsPerRun => Binder.Batchable ? host.Options.MaxRowsPerRun : 1;
 
     public long BucketOf(TInput input) => Binder.BucketOf(input);
 

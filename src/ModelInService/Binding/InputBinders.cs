@@ -199,7 +199,21 @@ internal sealed class NumericInputBinder<TInput, T> : InputBinder<TInput>
                 var length = GetRow(rows[r]).Length;
                 if (length != rowElements)
                 {
-                    throw new ModelInputException(ModelName, MemberNames[0], $"has {length} elements in batch item {r} but {rowElements} in item 0; rows sent together must have the same length").AtIndex(r);
+                    throw new ModelInputException(ModelName, MemberNames[0], $"has {length} elements but item 0 has {rowElements}; rows sent together must have the same length").AtIndex(r);
+                }
+            }
+        }
+
+        if (_scalars is null && !Shape.IsVariable)
+        {
+            // Validated at enqueue, but the caller owns the object: a row that changed length since must not be
+            // copied short (uninitialized memory) or long (an overrun) into the tensor.
+            for (var r = 0; r < rows.Length; r++)
+            {
+                var length = GetRow(rows[r]).Length;
+                if (length != rowElements)
+                {
+                    throw new ModelInputException(ModelName, MemberNames[0], $"has {length} elements; {Describe()} expects {rowElements} per row (it changed after validation)").AtIndex(r);
                 }
             }
         }
@@ -354,7 +368,31 @@ internal sealed class StringInputBinder<TInput> : InputBinder<TInput>
                 var length = _array(rows[r])!.Length;
                 if (length != rowElements)
                 {
-                    throw new ModelInputException(ModelName, MemberNames[0], $"has {length} elements in batch item {r} but {rowElements} in item 0; rows sent together must have the same length").AtIndex(r);
+                    throw new ModelInputException(ModelName, MemberNames[0], $"has {length} elements but item 0 has {rowElements}; rows sent together must have the same length").AtIndex(r);
+                }
+            }
+        }
+        else if (_array is not null)
+        {
+            for (var r = 0; r < rows.Length; r++)
+            {
+                var row = _array(rows[r]);
+                if (row is null || row.Length != rowElements || Array.IndexOf(row, null) >= 0)
+                {
+                    throw new ModelInputException(ModelName, MemberNames[0], $"changed after validation (null, a null element, or not {rowElements} elements)").AtIndex(r);
+                }
+            }
+        }
+        else
+        {
+            for (var r = 0; r < rows.Length; r++)
+            {
+                foreach (var get in _scalars!)
+                {
+                    if (get(rows[r]) is null)
+                    {
+                        throw new ModelInputException(ModelName, MemberNames[0], "changed after validation (a string became null)").AtIndex(r);
+                    }
                 }
             }
         }

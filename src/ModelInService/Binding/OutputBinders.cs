@@ -54,6 +54,15 @@ internal sealed class TensorOutputBinder<TOutput, T> : OutputBinder<TOutput>
             throw Unexpected("not a tensor");
         }
 
+        if (count > 1)
+        {
+            var shape = value.GetTensorTypeAndShape().Shape;
+            if (shape.Length == 0 || shape[0] != count)
+            {
+                throw Unexpected($"shape {TensorSpec.DescribeShape(shape)} does not have one row per input ({count})");
+            }
+        }
+
         ReadOnlySpan<T> source = MemoryMarshal.Cast<byte, T>(value.GetTensorMutableRawData());
         if (source.Length % count != 0)
         {
@@ -113,7 +122,13 @@ internal sealed class StringOutputBinder<TOutput> : OutputBinder<TOutput>
 
     public override void Unpack(OrtValue value, TOutput[] results, int count)
     {
-        var total = checked((int)value.GetTensorTypeAndShape().ElementCount);
+        var info = value.GetTensorTypeAndShape();
+        var total = checked((int)info.ElementCount);
+        if (count > 1 && (info.Shape.Length == 0 || info.Shape[0] != count))
+        {
+            throw Unexpected($"shape {TensorSpec.DescribeShape(info.Shape)} does not have one row per input ({count})");
+        }
+
         if (total % count != 0)
         {
             throw Unexpected($"{total} elements cannot be split into {count} rows");

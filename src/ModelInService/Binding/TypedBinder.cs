@@ -167,7 +167,8 @@ internal sealed class TypedBinder<TInput, TOutput> : IModelBinder
         }
 
         var inputs = BindInputs(modelName, signature, options, dynamic, errors);
-        var outputs = BindOutputs(modelName, signature, dynamic, errors, out var outputsBatchable, out var boundOutputMembers);
+        var batchSymbol = dynamic ? signature.Inputs[0].SymbolicDimensions[0] : "";
+        var outputs = BindOutputs(modelName, signature, dynamic, batchSymbol, errors, out var outputsBatchable, out var boundOutputMembers);
         var factory = CreateFactory(errors);
         if (errors.Count > 0)
         {
@@ -233,7 +234,7 @@ internal sealed class TypedBinder<TInput, TOutput> : IModelBinder
         return binders.ToArray();
     }
 
-    private static OutputBinder<TOutput>[] BindOutputs(string modelName, ModelSignature signature, bool dynamic, List<string> errors, out bool batchable, out List<MemberModel> bound)
+    private static OutputBinder<TOutput>[] BindOutputs(string modelName, ModelSignature signature, bool dynamic, string batchSymbol, List<string> errors, out bool batchable, out List<MemberModel> bound)
     {
         batchable = true;
         bound = [];
@@ -308,8 +309,13 @@ internal sealed class TypedBinder<TInput, TOutput> : IModelBinder
                 continue;
             }
 
-            batchable &= !dynamic || spec.HasDynamicBatch;
-            var row = new RowShape(spec, dynamic && spec.HasDynamicBatch);
+            // An output's free first dimension is the batch only if it is the inputs' batch dimension: a free
+            // "detections" dimension (NMS, NonZero) is not, and splitting it by rows would hand results to the
+            // wrong callers. Unnamed free dimensions are trusted; the row count is checked again at unpack.
+            var symbol = spec.SymbolicDimensions.Count > 0 ? spec.SymbolicDimensions[0] : "";
+            var aligned = spec.HasDynamicBatch && (symbol.Length == 0 || batchSymbol.Length == 0 || symbol == batchSymbol);
+            batchable &= !dynamic || aligned;
+            var row = new RowShape(spec, dynamic && aligned);
             ok &= CheckRowFit(spec, row, members, typeName, "output", errors);
             if (!ok)
             {
@@ -469,6 +475,15 @@ internal sealed class TypedBinder<TInput, TOutput> : IModelBinder
         var explicitOrders = members.Count(m => m.Order >= 0);
         if (explicitOrders == 0)
         {
+            // Declaration order is only knowable among properties (or among fields) declared in one type: reflection
+            // gives no order across properties and fields, base and derived types.
+            var mixed = members.Select(m => (m.Member.DeclaringType, m.Member.MemberType)).Distinct().Count() > 1;
+            if (mixed)
+            {
+                errors.Add($"'{spec.Name}': {string.Join(", ", members.Select(m => m.DisplayName))} mix properties and fields or come from several types, so their declaration order is not reliable; give each an explicit Order = 0..{members.Count - 1}");
+                return null;
+            }
+
             return members.OrderBy(m => m.DeclarationIndex).ToList();
         }
 

@@ -121,9 +121,13 @@ internal sealed class ModelHost : IDisposable
         _stopped = true;
         if (Batcher is { } batcher)
         {
-            // Without a host stop (plain ServiceProvider), still answer everything that is queued.
-            batcher.StopAsync(TimeSpan.Zero).GetAwaiter().GetResult();
-            batcher.Dispose();
+            // Without a host stop (plain ServiceProvider), still answer everything that is queued; bounded, because a
+            // stop already in progress may be draining for its full timeout.
+            var stopped = batcher.StopAsync(TimeSpan.Zero).Wait(TimeSpan.FromSeconds(5));
+            if (stopped)
+            {
+                batcher.Dispose();
+            }
         }
 
         var runtime = _runtime;

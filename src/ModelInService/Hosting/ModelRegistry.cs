@@ -99,8 +99,17 @@ internal sealed class ModelRegistry : IDisposable
     {
         foreach (var host in _hosts.Values)
         {
-            host.Dispose();
-            Log.ModelUnloaded(_logger, host.Name);
+            try
+            {
+                host.Dispose();
+                Log.ModelUnloaded(_logger, host.Name);
+            }
+#pragma warning disable CA1031 // One model failing to dispose must not leak the others.
+            catch (Exception ex)
+#pragma warning restore CA1031
+            {
+                Log.ModelDisposeFailed(_logger, host.Name, ex);
+            }
         }
 
         _startLock.Dispose();

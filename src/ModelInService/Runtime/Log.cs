@@ -29,4 +29,7 @@ internal static partial class Log
 
     [LoggerMessage(EventId = 1006, EventName = "ModelUnloaded", Level = LogLevel.Information, Message = "Model '{ModelName}' unloaded")]
     public static partial void ModelUnloaded(ILogger logger, string modelName);
+
+    [LoggerMessage(EventId = 1007, EventName = "ModelDisposeFailed", Level = LogLevel.Error, Message = "Model '{ModelName}' failed to unload cleanly")]
+    public static partial void ModelDisposeFailed(ILogger logger, string modelName, Exception exception);
 }

@@ -152,7 +152,13 @@ internal sealed class ModelRuntime : IDisposable
 
         if (acquired < MaxConcurrency)
         {
-            // Runs are still in flight: disposing the sessions under them would crash the process. Leave them to the finalizer.
+            // Runs are still in flight: disposing the sessions under them would crash the process. Leave them to the
+            // finalizer, and give back what we took so waiters wake up, see the disposed flag and fail cleanly.
+            if (acquired > 0)
+            {
+                _gate.Release(acquired);
+            }
+
             return;
         }
 
@@ -166,6 +172,9 @@ internal sealed class ModelRuntime : IDisposable
         {
             runOptions.Dispose();
         }
+
+        // Wake every waiter: each takes a slot, sees the disposed flag and throws ModelNotReadyException.
+        _gate.Release(MaxConcurrency);
     }
 
     public void Dispose() => Dispose(TimeSpan.FromSeconds(30));

@@ -106,7 +106,9 @@ public class DynamicBatcherTests
         time.Advance(TimeSpan.FromMilliseconds(50));
         Assert.True(running.IsCompleted); // its batch is still running (gate closed)
         await Assert.ThrowsAsync<ModelDeadlineExceededException>(() => running);
+        Assert.Equal(1, batcher.QueueDepth); // the bound counts entries until a worker dequeues them: a real memory bound
         executor.Gate.SetResult();
+        await batcher.StopAsync(TimeSpan.FromSeconds(1)).WaitAsync(Wait);
         Assert.Equal(0, batcher.QueueDepth);
         Assert.Equal(2, batcher.Statistics.TimedOut);
     }

@@ -1,0 +1,86 @@
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Diagnostics.HealthChecks;
+using ModelInService.Hosting;
+
+namespace ModelInService;
+
+/// <summary>
+/// Readiness of one model: Healthy when loaded and warm, Degraded when its queue is at least 80% full, Unhealthy when
+/// no version is loaded (not yet, failed, or stopped).
+/// </summary>
+internal sealed class ModelReadinessCheck(ModelRegistry registry, string model) : IHealthCheck
+{
+    public Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default)
+    {
+        var host = registry.Get(model);
+        var data = new Dictionary<string, object> { ["state"] = host.State };
+        if (!host.IsLoaded)
+        {
+            string reason;
+            try
+            {
+                _ = host.Runtime;
+                reason = "not loaded";
+            }
+            catch (ModelException ex)
+            {
+                reason = ex.Message;
+            }
+
+            return Task.FromResult(HealthCheckResult.Unhealthy($"Model '{model}' is not serving: {reason}", data: data));
+        }
+
+        var runtime = host.Runtime;
+        data["version"] = runtime.Version;
+        data["copies"] = runtime.Copies;
+        data["maxConcurrency"] = runtime.MaxConcurrency;
+        if (host.Batcher is { } batcher && host.BatchingOptions is { } options)
+        {
+            data["queueDepth"] = batcher.QueueDepth;
+            data["maxQueueSize"] = options.MaxQueueSize;
+            if (batcher.QueueDepth >= 0.8 * options.MaxQueueSize)
+            {
+                return Task.FromResult(HealthCheckResult.Degraded($"Model '{model}' queue is {batcher.QueueDepth}/{options.MaxQueueSize}: near its bound.", data: data));
+            }
+        }
+
+        return Task.FromResult(HealthCheckResult.Healthy($"Model '{model}' is loaded (version {runtime.Version}).", data));
+    }
+}
+
+/// <summary>Adds model health checks to <see cref="IHealthChecksBuilder"/>.</summary>
+public static class ModelHealthChecksBuilderExtensions
+{
+    private static readonly string[] ReadyTag = ["ready"];
+
+    /// <summary>
+    /// Adds a readiness check per registered model, named <c>model:{name}</c> and tagged <c>ready</c>: Healthy when
+    /// loaded and warm, Degraded when its batching queue is at least 80% full, Unhealthy when no version is loaded.
+    /// Call it after the <c>AddModel</c> calls. Map readiness with a tag predicate, e.g.
+    /// <c>app.MapHealthChecks("/health/ready", new() { Predicate = c =&gt; c.Tags.Contains("ready") })</c>, and keep
+    /// liveness free of model checks (a model that failed to load should not restart the pod in a loop).
+    /// </summary>
+    /// <param name="builder">The health checks builder.</param>
+    /// <param name="tags">Extra tags for every model check.</param>
+    /// <returns>The builder.</returns>
+    /// <exception cref="ArgumentNullException"><paramref name="builder"/> is null.</exception>
+    public static IHealthChecksBuilder AddModelChecks(this IHealthChecksBuilder builder, params string[] tags)
+    {
+        ArgumentNullException.ThrowIfNull(builder);
+        var allTags = ReadyTag.Concat(tags ?? []).ToArray();
+        foreach (var descriptor in builder.Services.ToList())
+        {
+            if (descriptor.ServiceType == typeof(ModelRegistration) && descriptor.ImplementationInstance is ModelRegistration registration)
+            {
+                var name = registration.Name;
+                builder.Add(new HealthCheckRegistration(
+                    "model:" + name,
+                    sp => new ModelReadinessCheck(sp.GetRequiredService<ModelRegistry>(), name),
+                    failureStatus: HealthStatus.Unhealthy,
+                    tags: allTags));
+            }
+        }
+
+        return builder;
+    }
+}

@@ -103,4 +103,21 @@ public sealed class ModelOptions
 
     /// <summary>Gets or sets a callback that adjusts ONNX Runtime's session options after this library has set them.</summary>
     public Action<SessionOptions>? ConfigureSessionOptions { get; set; }
+
+    /// <summary>Gets or sets whether a reload keeps the replaced version loaded so a rollback is instant (costs its memory).</summary>
+    /// <value>Default <see langword="true"/>.</value>
+    public bool KeepPreviousVersion { get; set; } = true;
+
+    /// <summary>
+    /// Gets or sets whether a file source is reloaded when the file changes (new version loaded and warmed while the
+    /// old one serves, then swapped; a file that fails to load, e.g. half-written, keeps the old version serving).
+    /// </summary>
+    /// <value>Default <see langword="false"/>.</value>
+    public bool WatchForChanges { get; set; }
+
+    /// <summary>Gets or sets how long the file must stay unchanged before a watched reload starts.</summary>
+    /// <value>Default 2 seconds.</value>
+    public TimeSpan ReloadDebounce { get; set; } = TimeSpan.FromSeconds(2);
+
+    internal ModelOptions Clone() => (ModelOptions)MemberwiseClone();
 }

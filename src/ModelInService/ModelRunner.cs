@@ -23,18 +23,14 @@ internal sealed class ModelRunner : IModelRunner
         var signature = runtime.Signature;
         var ordered = Validate(inputs, signature, _host.Options);
         cancellationToken.ThrowIfCancellationRequested();
-        if (!runtime.TryEnter())
-        {
-            await runtime.EnterAsync(cancellationToken).ConfigureAwait(false);
-        }
-
+        var current = await _host.EnterCurrentAsync(cancellationToken).ConfigureAwait(false);
         try
         {
-            return Run(runtime, ordered, signature, cancellationToken);
+            return Run(current, ordered, current.Signature, cancellationToken);
         }
         finally
         {
-            runtime.Exit();
+            current.Exit();
         }
     }
 

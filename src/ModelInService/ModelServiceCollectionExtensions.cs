@@ -91,6 +91,8 @@ public static class ModelServiceCollectionExtensions
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IHostedService, ModelLoaderHostedService>());
         services.AddKeyedSingleton<IModelRunner>(name, static (sp, key) => new ModelRunner(sp.GetRequiredService<ModelRegistry>().Get((string)key!)));
         services.TryAddSingleton<IModelRunner>(sp => sp.GetRequiredKeyedService<IModelRunner>(name));
+        services.AddKeyedSingleton<IModelManager>(name, static (sp, key) => new ModelManager(sp.GetRequiredService<ModelRegistry>().Get((string)key!)));
+        services.TryAddSingleton<IModelManager>(sp => sp.GetRequiredKeyedService<IModelManager>(name));
         return new ModelBuilder(services, name, registration);
     }
 }

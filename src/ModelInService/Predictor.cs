@@ -147,18 +147,19 @@ internal sealed class Predictor<TInput, TOutput> : IPredictor<TInput, TOutput>
 
             if (options?.Timeout is { } timeout)
             {
-                return RunWithDeadlineAsync(runtime, binder, input, timeout, cancellationToken);
+                return RunWithDeadlineAsync(input, timeout, cancellationToken);
             }
 
-            if (runtime.TryEnter())
+            // The generation may have been swapped by a reload since it was read: enter whichever serves now.
+            if (_host.TryEnterCurrent(out var current))
             {
                 try
                 {
-                    return new ValueTask<TOutput>(binder.Run(runtime, new ReadOnlySpan<TInput>(ref input), cancellationToken)[0]);
+                    return new ValueTask<TOutput>(((TypedBinder<TInput, TOutput>)current.Binder!).Run(current, new ReadOnlySpan<TInput>(ref input), cancellationToken)[0]);
                 }
                 finally
                 {
-                    runtime.Exit();
+                    current.Exit();
                 }
             }
         }
@@ -171,7 +172,7 @@ internal sealed class Predictor<TInput, TOutput> : IPredictor<TInput, TOutput>
             return ValueTask.FromException<TOutput>(ex);
         }
 
-        return WaitAndRunAsync(runtime, binder, input, cancellationToken);
+        return WaitAndRunAsync(input, cancellationToken);
     }
 
     public async ValueTask<IReadOnlyList<TOutput>> PredictBatchAsync(IReadOnlyList<TInput> inputs, CancellationToken cancellationToken = default)
@@ -206,7 +207,7 @@ internal sealed class Predictor<TInput, TOutput> : IPredictor<TInput, TOutput>
 
         if (!mixed)
         {
-            await RunChunksAsync(runtime, binder, rows, null, results, chunk, cancellationToken).ConfigureAwait(false);
+            await RunChunksAsync(_host, rows, null, results, chunk, cancellationToken).ConfigureAwait(false);
         }
         else
         {
@@ -230,7 +231,7 @@ internal sealed class Predictor<TInput, TOutput> : IPredictor<TInput, TOutput>
                     groupRows[i] = rows[indices[i]];
                 }
 
-                await RunChunksAsync(runtime, binder, groupRows, indices, results, chunk, cancellationToken).ConfigureAwait(false);
+                await RunChunksAsync(_host, groupRows, indices, results, chunk, cancellationToken).ConfigureAwait(false);
             }
         }
 
@@ -245,13 +246,13 @@ internal sealed class Predictor<TInput, TOutput> : IPredictor<TInput, TOutput>
         return results;
     }
 
-    private async ValueTask<TOutput> RunWithDeadlineAsync(ModelRuntime runtime, TypedBinder<TInput, TOutput> binder, TInput input, TimeSpan timeout, CancellationToken cancellationToken)
+    private async ValueTask<TOutput> RunWithDeadlineAsync(TInput input, TimeSpan timeout, CancellationToken cancellationToken)
     {
         using var deadline = new CancellationTokenSource(timeout, _host.Time);
         using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, deadline.Token);
         try
         {
-            return await WaitAndRunAsync(runtime, binder, input, linked.Token).ConfigureAwait(false);
+            return await WaitAndRunAsync(input, linked.Token).ConfigureAwait(false);
         }
         catch (OperationCanceledException) when (deadline.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
         {
@@ -260,20 +261,16 @@ internal sealed class Predictor<TInput, TOutput> : IPredictor<TInput, TOutput>
     }
 
     /// <summary>Runs <paramref name="rows"/> in chunks; output i goes to results[indices?[i] ?? i].</summary>
-    private static async Task RunChunksAsync(ModelRuntime runtime, TypedBinder<TInput, TOutput> binder, TInput[] rows, List<int>? indices, TOutput[] results, int chunk, CancellationToken cancellationToken)
+    private static async Task RunChunksAsync(ModelHost host, TInput[] rows, List<int>? indices, TOutput[] results, int chunk, CancellationToken cancellationToken)
     {
         for (var start = 0; start < rows.Length; start += chunk)
         {
             cancellationToken.ThrowIfCancellationRequested();
             var count = Math.Min(chunk, rows.Length - start);
-            if (!runtime.TryEnter())
-            {
-                await runtime.EnterAsync(cancellationToken).ConfigureAwait(false);
-            }
-
+            var runtime = await host.EnterCurrentAsync(cancellationToken).ConfigureAwait(false);
             try
             {
-                var outputs = binder.Run(runtime, new ReadOnlySpan<TInput>(rows, start, count), cancellationToken);
+                var outputs = ((TypedBinder<TInput, TOutput>)runtime.Binder!).Run(runtime, new ReadOnlySpan<TInput>(rows, start, count), cancellationToken);
                 for (var i = 0; i < count; i++)
                 {
                     results[indices is null ? start + i : indices[start + i]] = outputs[i];
@@ -290,12 +287,12 @@ internal sealed class Predictor<TInput, TOutput> : IPredictor<TInput, TOutput>
         }
     }
 
-    private static async ValueTask<TOutput> WaitAndRunAsync(ModelRuntime runtime, TypedBinder<TInput, TOutput> binder, TInput input, CancellationToken cancellationToken)
+    private async ValueTask<TOutput> WaitAndRunAsync(TInput input, CancellationToken cancellationToken)
     {
-        await runtime.EnterAsync(cancellationToken).ConfigureAwait(false);
+        var runtime = await _host.EnterCurrentAsync(cancellationToken).ConfigureAwait(false);
         try
         {
-            return binder.Run(runtime, new ReadOnlySpan<TInput>(ref input), cancellationToken)[0];
+            return ((TypedBinder<TInput, TOutput>)runtime.Binder!).Run(runtime, new ReadOnlySpan<TInput>(ref input), cancellationToken)[0];
         }
         finally
         {

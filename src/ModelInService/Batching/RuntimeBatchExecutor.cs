@@ -14,16 +14,27 @@ internal sealed class RuntimeBatchExecutor<TInput, TOutput>(ModelHost host) : IB
 
     public async ValueTask<TOutput[]> ExecuteAsync(ReadOnlyMemory<TInput> rows, CancellationToken cancellationToken)
     {
-        var runtime = host.Runtime;
-        var binder = (TypedBinder<TInput, TOutput>)runtime.Binder!;
-        if (!runtime.TryEnter())
-        {
-            await runtime.EnterAsync(cancellationToken).ConfigureAwait(false);
-        }
-
+        // Follows reloads: queued requests run on whichever generation serves when their batch starts.
+        var runtime = await host.EnterCurrentAsync(cancellationToken).ConfigureAwait(false);
         try
         {
-            return binder.Run(runtime, rows.Span, cancellationToken);
+            var binder = (TypedBinder<TInput, TOutput>)runtime.Binder!;
+            var chunk = binder.Batchable ? host.Options.MaxRowsPerRun : 1;
+            if (rows.Length <= chunk)
+            {
+                return binder.Run(runtime, rows.Span, cancellationToken);
+            }
+
+            // The batch was formed for another generation (a reload swapped in a model with a fixed batch
+            // dimension, say): run it in pieces this generation accepts.
+            var outputs = new TOutput[rows.Length];
+            for (var start = 0; start < rows.Length; start += chunk)
+            {
+                var count = Math.Min(chunk, rows.Length - start);
+                binder.Run(runtime, rows.Span.Slice(start, count), cancellationToken).CopyTo(outputs, start);
+            }
+
+            return outputs;
         }
         finally
         {

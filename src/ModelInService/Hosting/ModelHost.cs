@@ -20,6 +20,19 @@ internal sealed class ModelHost : IDisposable
 
     private volatile bool _stopped;
 
+    /// <summary>The generation replaced by the last reload, kept loaded for an instant rollback.</summary>
+    private volatile ModelRuntime? _previous;
+
+    /// <summary>One reload or rollback at a time.</summary>
+    private readonly SemaphoreSlim _reloadLock = new(1, 1);
+
+    /// <summary>Where relative paths resolve and where logs go, captured at the first load for later reloads.</summary>
+    private string? _contentRoot;
+    private ILogger? _logger;
+
+    /// <summary>The source the next reload reads (changes when a reload is given a new source).</summary>
+    private ModelSource? _source;
+
     public ModelHost(ModelRegistration registration, ModelOptions options, BatchingOptions? batching, CachingOptions? caching, TimeProvider time, ModelMetrics? metrics = null)
     {
         Metrics = metrics;
@@ -77,8 +90,156 @@ internal sealed class ModelHost : IDisposable
 
     public bool IsLoaded => _runtime is not null;
 
+    /// <summary>The generation kept for rollback, if any.</summary>
+    public ModelRuntime? Previous => _previous;
+
+    /// <summary>Raised after a reload or rollback swapped the serving generation.</summary>
+    public event EventHandler<ModelVersionChangedEventArgs>? VersionChanged;
+
+    /// <summary>Raised when a reload failed; the previous generation keeps serving.</summary>
+    public event EventHandler<ModelReloadFailedEventArgs>? ReloadFailed;
+
+    /// <summary>Takes a run slot on the serving generation without waiting; retries when a reload retired the one it found.</summary>
+    public bool TryEnterCurrent(out ModelRuntime runtime)
+    {
+        while (true)
+        {
+            runtime = Runtime;
+            try
+            {
+                return runtime.TryEnter();
+            }
+            catch (ModelNotReadyException) when (!ReferenceEquals(runtime, _runtime) && _runtime is not null)
+            {
+                // Retired by a reload between reading it and entering: use the new generation.
+            }
+        }
+    }
+
+    /// <summary>Waits for a run slot on the serving generation, following reloads.</summary>
+    public async ValueTask<ModelRuntime> EnterCurrentAsync(CancellationToken cancellationToken)
+    {
+        while (true)
+        {
+            var runtime = Runtime;
+            try
+            {
+                if (!runtime.TryEnter())
+                {
+                    await runtime.EnterAsync(cancellationToken).ConfigureAwait(false);
+                }
+
+                return runtime;
+            }
+            catch (ModelNotReadyException) when (!ReferenceEquals(runtime, _runtime) && _runtime is not null)
+            {
+                // Retired by a reload while we waited: its drain woke us; continue on the new generation.
+            }
+        }
+    }
+
+    /// <summary>
+    /// Loads <paramref name="source"/> (or the current source again) and warms it while the current generation
+    /// serves, then swaps atomically; the replaced generation is kept for rollback (or drained and disposed).
+    /// A failed load leaves the current generation serving and raises <see cref="ReloadFailed"/>.
+    /// </summary>
+    public async Task<ModelRuntime> ReloadAsync(ModelSource? source, CancellationToken cancellationToken)
+    {
+        await _reloadLock.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            var from = _runtime ?? throw NotServing();
+            var options = Options;
+            var next = source ?? _source ?? options.Source;
+            ModelRuntime loaded;
+            try
+            {
+                loaded = await Task.Run(() => ModelLoader.Load(Name, WithSource(options, next!), _contentRoot, Registration.Bind, _logger!), cancellationToken).ConfigureAwait(false);
+            }
+            catch (Exception ex) when (ex is not OperationCanceledException)
+            {
+                var error = ex as ModelLoadException ?? new ModelLoadException(Name, $"Model '{Name}' could not be reloaded from {next?.Description}: {ex.Message}", ex);
+                Log.ReloadFailed(_logger!, Name, error);
+                ReloadFailed?.Invoke(this, new ModelReloadFailedEventArgs(Name, from.Info, error));
+                throw error;
+            }
+
+            _source = next;
+            Swap(loaded, keepReplaced: options.KeepPreviousVersion);
+            return loaded;
+        }
+        finally
+        {
+            _reloadLock.Release();
+        }
+    }
+
+    /// <summary>Swaps back to the generation kept by the last reload.</summary>
+    public async Task<ModelRuntime> RollbackAsync(CancellationToken cancellationToken)
+    {
+        await _reloadLock.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            var previous = _previous ?? throw new InvalidOperationException($"Model '{Name}' has no previous version to roll back to (reload first, with ModelOptions.KeepPreviousVersion = true).");
+            Swap(previous, keepReplaced: true);
+            return previous;
+        }
+        finally
+        {
+            _reloadLock.Release();
+        }
+    }
+
+    /// <summary>The file watcher when <see cref="ModelOptions.WatchForChanges"/> is on.</summary>
+    public ModelFileWatcher? Watcher { get; private set; }
+
+    internal void LogFileChanged(string path) => Log.FileChanged(_logger!, Name, path);
+
+    private void StartWatching()
+    {
+        if (!Options.WatchForChanges || Watcher is not null || Options.Source?.ResolvePath(_contentRoot) is not { } path)
+        {
+            return;
+        }
+
+        Watcher = new ModelFileWatcher(this, path, Options.ReloadDebounce);
+    }
+
+    private void Swap(ModelRuntime next, bool keepReplaced)
+    {
+        var replaced = Interlocked.Exchange(ref _runtime, next)!;
+        var dropped = keepReplaced ? Interlocked.Exchange(ref _previous, replaced) : replaced;
+        if (ReferenceEquals(dropped, next))
+        {
+            dropped = null; // rolling back: the generation we swap in was the kept one
+        }
+
+        if (dropped is not null)
+        {
+            // Drain off the caller's thread: in-flight runs finish on the old generation, then it is disposed.
+            _ = Task.Run(() => dropped.Dispose(TimeSpan.FromSeconds(30)));
+        }
+
+        Log.VersionChanged(_logger!, Name, replaced.Info.Version, next.Info.Version, next.Info.Sha256);
+        VersionChanged?.Invoke(this, new ModelVersionChangedEventArgs(Name, replaced.Info, next.Info));
+    }
+
+    private static ModelOptions WithSource(ModelOptions options, ModelSource source)
+    {
+        if (ReferenceEquals(options.Source, source))
+        {
+            return options;
+        }
+
+        var copy = options.Clone();
+        copy.Source = source;
+        return copy;
+    }
+
     public void Load(string? contentRoot, ILogger logger)
     {
+        _contentRoot = contentRoot;
+        _logger = logger;
         if (_runtime is not null)
         {
             return;
@@ -88,6 +249,7 @@ internal sealed class ModelHost : IDisposable
         {
             _runtime = ModelLoader.Load(Name, Options, contentRoot, Registration.Bind, logger);
             _error = null;
+            StartWatching();
             if (BatchingOptions is not null && Registration.CreateBatcher is not null && Batcher is null)
             {
                 Batcher = Registration.CreateBatcher(this, BatchingOptions, Time);
@@ -119,6 +281,7 @@ internal sealed class ModelHost : IDisposable
     public void Dispose()
     {
         _stopped = true;
+        Watcher?.Dispose();
         if (Batcher is { } batcher)
         {
             // Without a host stop (plain ServiceProvider), still answer everything that is queued; bounded, because a
@@ -133,6 +296,9 @@ internal sealed class ModelHost : IDisposable
         var runtime = _runtime;
         _runtime = null;
         runtime?.Dispose();
+        var previous = _previous;
+        _previous = null;
+        previous?.Dispose();
     }
 
     private Exception NotServing()

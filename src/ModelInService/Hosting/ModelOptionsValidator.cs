@@ -77,6 +77,11 @@ internal sealed class ModelOptionsValidator : IValidateOptions<ModelOptions>
             failures.Add($"Model '{model}': MaxRowsPerRun is {options.MaxRowsPerRun}; use 1 or more.");
         }
 
+        if (options.ReloadDebounce < TimeSpan.Zero || options.ReloadDebounce > TimeSpan.FromHours(1))
+        {
+            failures.Add($"Model '{model}': ReloadDebounce is {options.ReloadDebounce}; use 0 to 1 hour.");
+        }
+
         if (!Enum.IsDefined(options.NonFiniteValues))
         {
             failures.Add($"Model '{model}': NonFiniteValues is {options.NonFiniteValues}; use Reject or Allow.");

@@ -30,6 +30,15 @@ internal static partial class Log
     [LoggerMessage(EventId = 1006, EventName = "ModelUnloaded", Level = LogLevel.Information, Message = "Model '{ModelName}' unloaded")]
     public static partial void ModelUnloaded(ILogger logger, string modelName);
 
+    [LoggerMessage(EventId = 1008, EventName = "ModelReloadFailed", Level = LogLevel.Error, Message = "Reloading model '{ModelName}' failed; the current version keeps serving")]
+    public static partial void ReloadFailed(ILogger logger, string modelName, Exception exception);
+
+    [LoggerMessage(EventId = 1009, EventName = "ModelVersionChanged", Level = LogLevel.Information, Message = "Model '{ModelName}' now serves version {NewVersion} (sha256 {Sha256}), replacing version {OldVersion}")]
+    public static partial void VersionChanged(ILogger logger, string modelName, long oldVersion, long newVersion, string sha256);
+
+    [LoggerMessage(EventId = 1010, EventName = "ModelFileChanged", Level = LogLevel.Information, Message = "Model file of '{ModelName}' changed ({Path}); reloading")]
+    public static partial void FileChanged(ILogger logger, string modelName, string path);
+
     [LoggerMessage(EventId = 1007, EventName = "ModelDisposeFailed", Level = LogLevel.Error, Message = "Model '{ModelName}' failed to unload cleanly")]
     public static partial void ModelDisposeFailed(ILogger logger, string modelName, Exception exception);
 }

@@ -62,7 +62,8 @@ internal static class ModelLoader
 
             var signature = ReadSignature(sessions[0]);
             var binder = bind?.Invoke(name, signature, options);
-            var runtime = new ModelRuntime(name, sessions, prePacked, signature, binder, threads.MaxConcurrency);
+            var sha256 = Hash(path, bytes);
+            var runtime = new ModelRuntime(name, sessions, prePacked, signature, binder, threads.MaxConcurrency, description, sha256);
             Warmup(runtime, sessions, options.WarmupRuns, logger);
             var elapsedMs = (long)Stopwatch.GetElapsedTime(started).TotalMilliseconds;
             Log.ModelLoaded(logger, name, elapsedMs, sessions.Length, threads.MaxConcurrency, threads.IntraOpThreads, provider,
@@ -78,6 +79,30 @@ internal static class ModelLoader
 
             prePacked?.Dispose();
             throw;
+        }
+    }
+
+    /// <summary>The first 16 hex digits of the model's SHA-256: which file is live, at a glance.</summary>
+    private static string Hash(string? path, byte[]? bytes)
+    {
+        try
+        {
+            byte[] digest;
+            if (path is not null)
+            {
+                using var stream = File.OpenRead(path);
+                digest = System.Security.Cryptography.SHA256.HashData(stream);
+            }
+            else
+            {
+                digest = System.Security.Cryptography.SHA256.HashData(bytes!);
+            }
+
+            return Convert.ToHexStringLower(digest)[..16];
+        }
+        catch (IOException)
+        {
+            return "";
         }
     }
 

@@ -36,7 +36,7 @@ internal sealed class ModelRuntime : IDisposable
     /// <summary>1 once disposal started; checked after a slot is acquired.</summary>
     private int _disposed;
 
-    public ModelRuntime(string name, InferenceSession[] sessions, PrePackedWeightsContainer? prePacked, ModelSignature signature, IModelBinder? binder, int maxConcurrency)
+    public ModelRuntime(string name, InferenceSession[] sessions, PrePackedWeightsContainer? prePacked, ModelSignature signature, IModelBinder? binder, int maxConcurrency, string source = "", string sha256 = "")
     {
         Name = name;
         _sessions = sessions;
@@ -46,7 +46,11 @@ internal sealed class ModelRuntime : IDisposable
         MaxConcurrency = maxConcurrency;
         _gate = new SemaphoreSlim(maxConcurrency, maxConcurrency);
         Version = Interlocked.Increment(ref s_versions);
+        Info = new ModelVersionInfo(Version, source, sha256, DateTimeOffset.UtcNow, signature.Version);
     }
+
+    /// <summary>What this generation is: its number, source, content hash and load time.</summary>
+    public ModelVersionInfo Info { get; }
 
     /// <summary>A number unique to this load: cache keys include it, so a reloaded model never answers from the old one's entries.</summary>
     public long Version { get; }

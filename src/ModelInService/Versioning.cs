@@ -1,0 +1,82 @@
+namespace ModelInService;
+
+/// <summary>One loaded generation of a model.</summary>
+/// <param name="Version">A number unique to this load in the process (also the cache-key seed and the metrics' live version).</param>
+/// <param name="Source">Where it was loaded from (the resolved file path, or the source's description).</param>
+/// <param name="Sha256">The first 16 hex digits of the model bytes' SHA-256.</param>
+/// <param name="LoadedAt">When it was loaded (UTC).</param>
+/// <param name="ModelVersion">The version number recorded inside the ONNX file (0 when absent).</param>
+public sealed record ModelVersionInfo(long Version, string Source, string Sha256, DateTimeOffset LoadedAt, long ModelVersion);
+
+/// <summary>Data of <see cref="IModelManager.VersionChanged"/>.</summary>
+/// <param name="modelName">The model.</param>
+/// <param name="previous">The generation that stopped receiving new requests (it drains, or is kept for rollback).</param>
+/// <param name="current">The generation now serving.</param>
+public sealed class ModelVersionChangedEventArgs(string modelName, ModelVersionInfo previous, ModelVersionInfo current) : EventArgs
+{
+    /// <summary>Gets the model.</summary>
+    public string ModelName { get; } = modelName;
+
+    /// <summary>Gets the generation that stopped receiving new requests.</summary>
+    public ModelVersionInfo Previous { get; } = previous;
+
+    /// <summary>Gets the generation now serving.</summary>
+    public ModelVersionInfo Current { get; } = current;
+}
+
+/// <summary>Data of <see cref="IModelManager.ReloadFailed"/>.</summary>
+/// <param name="modelName">The model.</param>
+/// <param name="serving">The generation that keeps serving.</param>
+/// <param name="error">Why the new version could not be loaded.</param>
+public sealed class ModelReloadFailedEventArgs(string modelName, ModelVersionInfo serving, ModelLoadException error) : EventArgs
+{
+    /// <summary>Gets the model.</summary>
+    public string ModelName { get; } = modelName;
+
+    /// <summary>Gets the generation that keeps serving.</summary>
+    public ModelVersionInfo Serving { get; } = serving;
+
+    /// <summary>Gets why the new version could not be loaded.</summary>
+    public ModelLoadException Error { get; } = error;
+}
+
+/// <summary>
+/// Operates a registered model's versions: which one is live, reload (same or new source) without dropping requests,
+/// and instant rollback. Resolve it keyed by model name.
+/// </summary>
+/// <remarks>Thread-safe; reloads and rollbacks are serialized.</remarks>
+public interface IModelManager
+{
+    /// <summary>Gets the model name.</summary>
+    string ModelName { get; }
+
+    /// <summary>Gets the generation serving requests.</summary>
+    /// <exception cref="ModelLoadException">The model failed to load.</exception>
+    /// <exception cref="ModelNotReadyException">The model is not loaded yet.</exception>
+    ModelVersionInfo Current { get; }
+
+    /// <summary>Gets the generation a rollback would restore, or null.</summary>
+    ModelVersionInfo? Previous { get; }
+
+    /// <summary>
+    /// Loads and warms a new version while the current one serves, then swaps atomically. Requests already running
+    /// finish on the old version; nothing fails. Without <paramref name="source"/>, the current source is read again.
+    /// </summary>
+    /// <param name="source">A new source, or null to reload the current one.</param>
+    /// <param name="cancellationToken">Cancels waiting for another reload.</param>
+    /// <returns>The version now serving.</returns>
+    /// <exception cref="ModelLoadException">The new version could not be loaded (the old one keeps serving).</exception>
+    Task<ModelVersionInfo> ReloadAsync(ModelSource? source = null, CancellationToken cancellationToken = default);
+
+    /// <summary>Swaps back to the version replaced by the last reload (instant: it is still loaded).</summary>
+    /// <param name="cancellationToken">Cancels waiting for another reload.</param>
+    /// <returns>The version now serving.</returns>
+    /// <exception cref="InvalidOperationException">There is no previous version.</exception>
+    Task<ModelVersionInfo> RollbackAsync(CancellationToken cancellationToken = default);
+
+    /// <summary>Raised after the serving version changed.</summary>
+    event EventHandler<ModelVersionChangedEventArgs>? VersionChanged;
+
+    /// <summary>Raised when a reload failed; the serving version did not change.</summary>
+    event EventHandler<ModelReloadFailedEventArgs>? ReloadFailed;
+}

@@ -68,6 +68,45 @@ public sealed class ModelBuilder
     }
 
     /// <summary>
+    /// Answers with <paramref name="fallback"/> when the model cannot: it failed on a valid input
+    /// (<see cref="ModelInferenceException"/>), missed the deadline, its queue is full, or it is not loaded. Invalid
+    /// input is never sent to the fallback. Counted as outcome <c>fallback</c> in the metrics.
+    /// </summary>
+    /// <typeparam name="TInput">The model's input type.</typeparam>
+    /// <typeparam name="TOutput">The model's output type.</typeparam>
+    /// <param name="fallback">Computes an answer from the input and the error (e.g. a rule-based default).</param>
+    /// <returns>This builder.</returns>
+    /// <exception cref="ArgumentNullException"><paramref name="fallback"/> is null.</exception>
+    /// <exception cref="InvalidOperationException">The types differ from the model's registration.</exception>
+    public ModelBuilder UseFallback<TInput, TOutput>(Func<TInput, Exception, CancellationToken, ValueTask<TOutput>> fallback)
+    {
+        ArgumentNullException.ThrowIfNull(fallback);
+        if (Registration.InputType != typeof(TInput) || Registration.OutputType != typeof(TOutput))
+        {
+            throw new InvalidOperationException($"Model '{Name}' is registered as AddModel<{Registration.InputType?.Name}, {Registration.OutputType?.Name}>; its fallback must use the same types.");
+        }
+
+        Registration.FallbackDelegate = fallback;
+        return this;
+    }
+
+    /// <summary>Answers with another registered model (same input and output types) when this one cannot (see the other overload).</summary>
+    /// <param name="modelName">The fallback model's name.</param>
+    /// <returns>This builder.</returns>
+    /// <exception cref="ArgumentException"><paramref name="modelName"/> is empty or this model's own name.</exception>
+    public ModelBuilder UseFallback(string modelName)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(modelName);
+        if (modelName == Name)
+        {
+            throw new ArgumentException($"Model '{Name}' cannot be its own fallback.", nameof(modelName));
+        }
+
+        Registration.FallbackModel = modelName;
+        return this;
+    }
+
+    /// <summary>
     /// Answers repeated inputs from an LRU cache in front of the batcher: key = 128-bit hash of the input's content
     /// and the model version, entry and byte budgets, optional TTL, single-flight for identical concurrent requests,
     /// and a private copy for every caller. Off by default. See docs/caching.md.

@@ -46,7 +46,19 @@ public static class ModelServiceCollectionExtensions
             static (modelName, signature, options) => TypedBinder<TInput, TOutput>.Create(modelName, signature, options),
             static (host, batching, time) => new DynamicBatcher<TInput, TOutput>(host.Name, batching, host.Runtime.MaxConcurrency, new RuntimeBatchExecutor<TInput, TOutput>(host), time),
             static (caching, time) => new PredictionCache<TInput, TOutput>(caching, time));
-        services.AddKeyedSingleton<IPredictor<TInput, TOutput>>(name, static (sp, key) => new Predictor<TInput, TOutput>(sp.GetRequiredService<ModelRegistry>().Get((string)key!)));
+        services.AddKeyedSingleton<IPredictor<TInput, TOutput>>(name, static (sp, key) =>
+        {
+            var host = sp.GetRequiredService<ModelRegistry>().Get((string)key!);
+            var fallback = host.Registration.FallbackDelegate as Func<TInput, Exception, CancellationToken, ValueTask<TOutput>>;
+            if (fallback is null && host.Registration.FallbackModel is { } other)
+            {
+                // Resolved on first use: the fallback model may be registered after this one, and must not be this one.
+                var lazy = new Lazy<IPredictor<TInput, TOutput>>(() => sp.GetRequiredKeyedService<IPredictor<TInput, TOutput>>(other));
+                fallback = (input, _, ct) => lazy.Value.PredictAsync(input, ct);
+            }
+
+            return new Predictor<TInput, TOutput>(host, fallback);
+        });
         services.TryAddSingleton<IPredictor<TInput, TOutput>>(sp => sp.GetRequiredKeyedService<IPredictor<TInput, TOutput>>(name));
         return builder;
     }

@@ -21,9 +21,13 @@ internal sealed class Predictor<TInput, TOutput> : IPredictor<TInput, TOutput>
     /// <summary>The uncached path (batcher or direct run), handed to the cache for misses; allocated once.</summary>
     private readonly Func<TInput, PredictionOptions?, CancellationToken, ValueTask<TOutput>> _compute;
 
-    public Predictor(ModelHost host)
+    /// <summary>Answers when the model cannot (failure, deadline, overload, not loaded); null when none is configured.</summary>
+    private readonly Func<TInput, Exception, CancellationToken, ValueTask<TOutput>>? _fallback;
+
+    public Predictor(ModelHost host, Func<TInput, Exception, CancellationToken, ValueTask<TOutput>>? fallback = null)
     {
         _host = host;
+        _fallback = fallback;
         _compute = ComputeValidated;
     }
 
@@ -55,7 +59,7 @@ internal sealed class Predictor<TInput, TOutput> : IPredictor<TInput, TOutput>
     {
         var metrics = _host.Metrics;
         var recorder = _host.Recorder as IPredictionRecorder<TInput, TOutput>;
-        if (metrics is null && recorder is null)
+        if (metrics is null && recorder is null && _fallback is null)
         {
             return prediction;
         }
@@ -71,12 +75,22 @@ internal sealed class Predictor<TInput, TOutput> : IPredictor<TInput, TOutput>
         return ObserveWhenDoneAsync(input, prediction, started, metrics, recorder);
     }
 
+    /// <summary>The model could not answer a valid input; the caller's own cancellation and bad input are not fallback cases.</summary>
+    private static bool UsesFallback(Exception error) =>
+        error is ModelInferenceException or ModelDeadlineExceededException or ModelOverloadedException or ModelNotReadyException or ModelLoadException;
+
     private async ValueTask<TOutput> ObserveWhenDoneAsync(TInput input, ValueTask<TOutput> prediction, long started, ModelMetrics? metrics, IPredictionRecorder<TInput, TOutput>? recorder)
     {
         TOutput output;
         try
         {
             output = await prediction.ConfigureAwait(false);
+        }
+        catch (Exception ex) when (_fallback is not null && UsesFallback(ex))
+        {
+            var answer = await _fallback(input, ex, CancellationToken.None).ConfigureAwait(false);
+            metrics?.RequestCompleted(ModelName, Outcomes.Fallback, started);
+            return answer;
         }
         catch (Exception ex)
         {

@@ -339,6 +339,12 @@ internal sealed class ModelRegistration(
     /// <summary>Set by <see cref="ModelBuilder.UseBatching"/>.</summary>
     public bool UseBatching { get; set; }
 
+    /// <summary>Set by <see cref="ModelBuilder.UseFallback{TInput, TOutput}"/>: a <c>Func&lt;TInput, Exception, CancellationToken, ValueTask&lt;TOutput&gt;&gt;</c>.</summary>
+    public object? FallbackDelegate { get; set; }
+
+    /// <summary>Set by <see cref="ModelBuilder.UseFallback(string)"/>: another registered model with the same types.</summary>
+    public string? FallbackModel { get; set; }
+
     /// <summary>Set by <see cref="ModelBuilder.UseCaching"/>.</summary>
     public bool UseCaching { get; set; }
 }

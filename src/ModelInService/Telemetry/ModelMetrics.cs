@@ -31,6 +31,7 @@ internal static class Outcomes
     public const string TimedOut = "timed_out";
     public const string Canceled = "canceled";
     public const string Failed = "failed";
+    public const string Fallback = "fallback";
 
     public static string Of(Exception error) => error switch
     {
@@ -61,7 +62,7 @@ internal sealed class ModelMetrics
     public ModelMetrics(IMeterFactory factory, ModelRegistry registry)
     {
         var meter = factory.Create(MetricNames.Meter);
-        _requests = meter.CreateCounter<long>(MetricNames.Requests, "{request}", "Predictions by model and outcome (success, invalid, rejected, timed_out, canceled, failed).");
+        _requests = meter.CreateCounter<long>(MetricNames.Requests, "{request}", "Predictions by model and outcome (success, invalid, rejected, timed_out, canceled, failed, fallback).");
         _duration = meter.CreateHistogram(MetricNames.RequestDuration, "s", "Time from PredictAsync to its result, queue and cache included.", advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = SecondsBuckets });
         _queueWait = meter.CreateHistogram(MetricNames.QueueWait, "s", "Time requests waited in the batcher's queue.", advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = SecondsBuckets });
         _compute = meter.CreateHistogram(MetricNames.BatchCompute, "s", "Time one batch took to run (pack, model, unpack).", advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = SecondsBuckets });

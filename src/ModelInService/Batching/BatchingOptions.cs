@@ -41,6 +41,16 @@ public sealed class BatchingOptions
     public IList<int> PreferredBatchSizes { get; } = new List<int>();
 
     /// <summary>
+    /// Gets or sets whether a partial batch is dispatched as soon as nothing else is queued and no batch is running
+    /// (work-conserving). Waiting while the model is idle cannot lower anyone's latency and, with closed-loop callers
+    /// that are all inside the forming batch, nothing would arrive before <see cref="MaxDelay"/>. Under load batches
+    /// still grow, because requests queue while other batches run. Set false for the strict rule: dispatch only at
+    /// <see cref="MaxBatchSize"/>, a preferred size, or <see cref="MaxDelay"/> after the first request.
+    /// </summary>
+    /// <value>Default <see langword="true"/>.</value>
+    public bool DispatchWhenIdle { get; set; } = true;
+
+    /// <summary>
     /// Gets or sets whether the batcher learns each batch's cost (a·n + b, least squares over the last 50 batches) and
     /// waits for more requests only while the fixed cost saved exceeds the wait imposed on the requests already
     /// collected; requests that cannot meet their deadline are rejected before they run.

@@ -55,6 +55,12 @@ internal sealed class DynamicBatcher<TInput, TOutput> : IModelBatcher
     /// <summary>Requests accepted and not yet completed (queued, collecting or running).</summary>
     private int _pending;
 
+    /// <summary>Batches running now (all workers).</summary>
+    private int _running;
+
+    /// <summary>Canceled (and replaced) each time the last running batch finishes: wakes workers holding a partial batch.</summary>
+    private CancellationTokenSource _idle = new();
+
     /// <summary>Consecutive takes from a higher priority while a lower queue was waiting (starvation guard).</summary>
     private int _streak;
 
@@ -206,6 +212,7 @@ internal sealed class DynamicBatcher<TInput, TOutput> : IModelBatcher
     /// <summary>Releases the wait handles; call after <see cref="StopAsync"/> completed.</summary>
     public void Dispose()
     {
+        _idle.Dispose();
         _stopTaking.Dispose();
         _abort.Dispose();
         _available.Dispose();
@@ -254,9 +261,17 @@ internal sealed class DynamicBatcher<TInput, TOutput> : IModelBatcher
                     break;
                 }
 
+                // Work-conserving: with nothing queued and no batch running, waiting cannot make anything faster; it
+                // only leaves the model idle (and, with closed-loop callers all inside this batch, nothing will come).
+                if (_options.DispatchWhenIdle && Volatile.Read(ref _running) == 0)
+                {
+                    break;
+                }
+
                 // The wait must follow the injected clock (FakeTimeProvider in tests), so the timeout is a TimeProvider timer.
                 using var wait = new CancellationTokenSource(TimeSpan.FromSeconds(remaining / (double)_time.TimestampFrequency), _time);
                 using var stop = _stopTaking.Token.UnsafeRegister(static s => ((CancellationTokenSource)s!).Cancel(), wait);
+                using var idle = _options.DispatchWhenIdle ? _idle.Token.UnsafeRegister(static s => ((CancellationTokenSource)s!).Cancel(), wait) : default;
                 next = await TakeAsync(batch.Count, wait.Token).ConfigureAwait(false);
                 if (next is null)
                 {
@@ -266,6 +281,7 @@ internal sealed class DynamicBatcher<TInput, TOutput> : IModelBatcher
                 batch.Add(next);
             }
 
+            Interlocked.Increment(ref _running);
             try
             {
                 await RunAsync(batch, rows).ConfigureAwait(false);
@@ -276,6 +292,17 @@ internal sealed class DynamicBatcher<TInput, TOutput> : IModelBatcher
                 foreach (var request in batch)
                 {
                     Fail(request, ex as ModelException ?? new ModelInferenceException(ModelName, $"Model '{ModelName}' failed running a batch: {ex.Message}", ex), RequestOutcome.Failed);
+                }
+            }
+
+            finally
+            {
+                if (Interlocked.Decrement(ref _running) == 0 && _options.DispatchWhenIdle)
+                {
+                    // The model just went idle: wake a worker that holds a partial batch so it runs now.
+                    var idle = Interlocked.Exchange(ref _idle, new CancellationTokenSource());
+                    idle.Cancel();
+                    idle.Dispose();
                 }
             }
 

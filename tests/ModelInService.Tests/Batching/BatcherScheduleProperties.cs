@@ -23,7 +23,7 @@ public class BatcherScheduleProperties
 
     public sealed record Schedule(
         int Workers, int MaxBatch, int MaxRowsPerRun, int MaxQueue, int MaxDelayMs, int DefaultTimeoutMs, bool DelayAction,
-        int ComputeMs, int StarvationLimit, bool Buckets, ScheduleStep[] Steps, int StopAt, int DrainMs)
+        int ComputeMs, int StarvationLimit, bool Buckets, ScheduleStep[] Steps, int StopAt, int DrainMs, bool DispatchWhenIdle)
     {
         public override string ToString() =>
             $"workers={Workers} maxBatch={MaxBatch} rows={MaxRowsPerRun} queue={MaxQueue} delay={MaxDelayMs}ms timeout={DefaultTimeoutMs}ms delayAction={DelayAction} compute={ComputeMs}ms stopAt={StopAt} drain={DrainMs}ms steps=[{string.Join(", ", Steps.Select(s => s.Kind == StepKind.Enqueue ? $"E(p{s.Priority}{(s.Poison ? ",poison" : "")}{(s.Cancelable ? ",c" : "")}{(s.TimeoutMs > 0 ? ",t" + s.TimeoutMs : "")})" : $"{s.Kind}({s.Value})"))}]";
@@ -53,7 +53,8 @@ public class BatcherScheduleProperties
         from steps in Gen.ArrayOf(Steps).Select(s => s.Length > 30 ? s[..30] : s)
         from stopAt in Gen.Choose(0, 30)
         from drain in Gen.Elements(0, 5, 50)
-        select new Schedule(workers, maxBatch, rows, queue, delay, timeout, delayAction, compute, starvation, buckets, steps, stopAt, drain)).ToArbitrary();
+        from idle in Gen.Elements(false, true)
+        select new Schedule(workers, maxBatch, rows, queue, delay, timeout, delayAction, compute, starvation, buckets, steps, stopAt, drain, idle)).ToArbitrary();
 
     [Fact]
     public void EveryRequestCompletesExactlyOnce_WithinBounds_OverRandomSchedules()
@@ -88,6 +89,7 @@ public class BatcherScheduleProperties
             DefaultTimeout = s.DefaultTimeoutMs == 0 ? Timeout.InfiniteTimeSpan : TimeSpan.FromMilliseconds(s.DefaultTimeoutMs),
             DeadlineAction = s.DelayAction ? DeadlineAction.Delay : DeadlineAction.Reject,
             StarvationLimit = s.StarvationLimit,
+            DispatchWhenIdle = s.DispatchWhenIdle,
         };
         var batcher = new DynamicBatcher<int, int>("fake", options, s.Workers, executor, time);
         var tracked = new List<Tracked>();

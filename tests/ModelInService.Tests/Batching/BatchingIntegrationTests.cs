@@ -12,7 +12,7 @@ public class BatchingIntegrationTests
     public async Task ConcurrentCallers_AreBatched_AndEachGetsItsOwnAnswer()
     {
         using var host = await TestModels.StartAsync(s => s.AddModel<IrisInput, IrisOutput>(TestModels.IrisMlp)
-            .UseBatching(b => { b.MaxBatchSize = 16; b.MaxDelay = TimeSpan.FromMilliseconds(5); }));
+            .UseBatching(b => { b.MaxBatchSize = 16; b.MaxDelay = TimeSpan.FromMilliseconds(5); b.DispatchWhenIdle = false; }));
         var predictor = host.Services.GetRequiredService<IPredictor<IrisInput, IrisOutput>>();
         var samples = new[] { IrisSamples.Setosa, IrisSamples.Versicolor, IrisSamples.Virginica };
 
@@ -27,6 +27,22 @@ public class BatchingIntegrationTests
         Assert.Equal(300, stats.Succeeded);
         Assert.True(stats.LargestBatch > 1, "concurrent requests should share batches");
         Assert.True(stats.LargestBatch <= 16);
+    }
+
+    [Fact]
+    public async Task IdleModel_DoesNotHoldALoneRequestForMaxDelay()
+    {
+        using var host = await TestModels.StartAsync(s => s.AddModel<IrisInput, IrisOutput>(TestModels.IrisMlp)
+            .UseBatching(b => { b.MaxBatchSize = 64; b.MaxDelay = TimeSpan.FromSeconds(5); }));
+        var predictor = host.Services.GetRequiredService<IPredictor<IrisInput, IrisOutput>>();
+
+        var watch = System.Diagnostics.Stopwatch.StartNew();
+        for (var i = 0; i < 3; i++)
+        {
+            Assert.Equal(0, (await predictor.PredictAsync(new IrisInput { Features = IrisSamples.Setosa })).Label);
+        }
+
+        Assert.True(watch.Elapsed < TimeSpan.FromSeconds(4), $"a lone request waited for MaxDelay ({watch.Elapsed})");
     }
 
     [Fact]

@@ -10,7 +10,7 @@ public class DynamicBatcherTests
     private static (DynamicBatcher<int, int> Batcher, FakeExecutor Executor, FakeTimeProvider Time) Create(Action<BatchingOptions>? configure = null, int workers = 1, int maxRows = int.MaxValue)
     {
         var time = new FakeTimeProvider();
-        var options = new BatchingOptions { MaxBatchSize = 8, MaxDelay = TimeSpan.FromMilliseconds(10), DefaultTimeout = Timeout.InfiniteTimeSpan };
+        var options = new BatchingOptions { MaxBatchSize = 8, MaxDelay = TimeSpan.FromMilliseconds(10), DefaultTimeout = Timeout.InfiniteTimeSpan, DispatchWhenIdle = false };
         configure?.Invoke(options);
         var executor = new FakeExecutor(time, maxRows);
         return (new DynamicBatcher<int, int>("fake", options, workers, executor, time), executor, time);

@@ -75,6 +75,13 @@ internal sealed class Predictor<TInput, TOutput> : IPredictor<TInput, TOutput>
         return ObserveWhenDoneAsync(input, prediction, started, metrics, recorder);
     }
 
+    /// <summary>Counts a rejected input for the monitor (schema-violation rule); returns false so the exception propagates unchanged.</summary>
+    private bool NoteRejected()
+    {
+        (_host.Recorder as Monitoring.IRejectionRecorder)?.RecordRejected();
+        return false;
+    }
+
     /// <summary>The model could not answer a valid input; the caller's own cancellation and bad input are not fallback cases.</summary>
     private static bool UsesFallback(Exception error) =>
         error is ModelInferenceException or ModelDeadlineExceededException or ModelOverloadedException or ModelNotReadyException or ModelLoadException;
@@ -111,7 +118,14 @@ internal sealed class Predictor<TInput, TOutput> : IPredictor<TInput, TOutput>
         {
             runtime = _host.Runtime;
             binder = (TypedBinder<TInput, TOutput>)runtime.Binder!;
-            binder.Validate(input);
+            try
+            {
+                binder.Validate(input);
+            }
+            catch (ModelInputException) when (NoteRejected())
+            {
+                throw; // never reached: the filter only counts the rejection for the monitor's schema rule
+            }
             if (cancellationToken.IsCancellationRequested)
             {
                 return ValueTask.FromCanceled<TOutput>(cancellationToken);

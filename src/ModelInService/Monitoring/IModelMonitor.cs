@@ -1,0 +1,159 @@
+namespace ModelInService;
+
+/// <summary>
+/// The in-process monitor of one model: profiles of its inputs and outputs per interval, compared with a reference;
+/// reports, events, snapshots and outcome feedback. Resolve it keyed by model name
+/// (<c>[FromKeyedServices("iris")] IModelMonitor</c>) after <c>UseMonitoring</c>.
+/// </summary>
+/// <remarks>Thread-safe: every member may be called concurrently with recording and evaluation.</remarks>
+public interface IModelMonitor
+{
+    /// <summary>Gets the monitored model's name.</summary>
+    string ModelName { get; }
+
+    /// <summary>Gets the reference the windows are compared with, or null when none is set (quality rules that need no reference still run).</summary>
+    MonitorReference? Reference { get; }
+
+    /// <summary>Gets counters of the recording path.</summary>
+    MonitorStatistics Statistics { get; }
+
+    /// <summary>Replaces the reference (null removes it). Drift and quality states restart from "stable".</summary>
+    /// <param name="reference">The new reference.</param>
+    void SetReference(MonitorReference? reference);
+
+    /// <summary>Builds a reference from training data: each input is profiled together with the model's own prediction for it (not recorded as production traffic), in chunks of <see cref="MonitoringOptions.ReferenceChunkSize"/> rows that calibrate the thresholds.</summary>
+    /// <typeparam name="TInput">The model's input type.</typeparam>
+    /// <param name="data">The training inputs.</param>
+    /// <param name="cancellationToken">Cancels the build.</param>
+    /// <returns>The reference (not yet set: call <see cref="SetReference"/>).</returns>
+    /// <exception cref="ArgumentNullException"><paramref name="data"/> is null.</exception>
+    /// <exception cref="ArgumentException"><typeparamref name="TInput"/> is not the model's input type.</exception>
+    Task<MonitorReference> BuildReferenceAsync<TInput>(IEnumerable<TInput> data, CancellationToken cancellationToken = default);
+
+    /// <summary>Freezes the last <paramref name="window"/> of production traffic as a reference; its intervals become the calibration chunks and its rate the volume rule's reference rate.</summary>
+    /// <param name="window">How much recent history (whole intervals) to freeze.</param>
+    /// <returns>The reference (not yet set: call <see cref="SetReference"/>).</returns>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="window"/> is not positive or exceeds the retention.</exception>
+    MonitorReference FreezeReference(TimeSpan window);
+
+    /// <summary>Computes the current report of one window (the last whole intervals it covers), with the statuses the last evaluation left.</summary>
+    /// <param name="window">A window length; need not be one of <see cref="MonitoringOptions.Windows"/>.</param>
+    /// <returns>The report.</returns>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="window"/> is not positive or exceeds the retention.</exception>
+    MonitorReport GetReport(TimeSpan window);
+
+    /// <summary>Waits until every prediction recorded so far is in the profiles.</summary>
+    /// <param name="cancellationToken">Cancels waiting.</param>
+    /// <returns>A task that completes when the queue has been processed.</returns>
+    Task FlushAsync(CancellationToken cancellationToken = default);
+
+    /// <summary>Flushes, evaluates every configured window, updates drift and quality states and raises the resulting events (the hosted service calls this on its timer).</summary>
+    /// <param name="cancellationToken">Cancels the evaluation and the handlers.</param>
+    /// <returns>The events raised.</returns>
+    Task<IReadOnlyList<ModelMonitorEvent>> EvaluateAsync(CancellationToken cancellationToken = default);
+
+    /// <summary>Exports every retained interval (profiles as sketch bytes, counts, outcome statistics).</summary>
+    /// <returns>The snapshot.</returns>
+    MonitorSnapshot ExportSnapshot();
+
+    /// <summary>Merges a snapshot (from another replica, or a restart) into the retained intervals: the result is what one process that saw both streams of traffic would hold.</summary>
+    /// <param name="snapshot">The snapshot.</param>
+    /// <exception cref="ArgumentNullException"><paramref name="snapshot"/> is null.</exception>
+    /// <exception cref="ArgumentException">The snapshot's interval length differs.</exception>
+    void MergeSnapshot(MonitorSnapshot snapshot);
+
+    /// <summary>Joins the actual value (a regression target, or a class code) to the prediction whose input carried <paramref name="predictionId"/> (<see cref="MonitoringOptions.PredictionIdMember"/>).</summary>
+    /// <param name="predictionId">The prediction id.</param>
+    /// <param name="actual">The actual value or class code.</param>
+    /// <returns>Whether a pending prediction with that id was found.</returns>
+    bool RecordOutcome(string predictionId, double actual);
+
+    /// <summary>Joins the actual class label to the prediction whose input carried <paramref name="predictionId"/>.</summary>
+    /// <param name="predictionId">The prediction id.</param>
+    /// <param name="actual">The actual label.</param>
+    /// <returns>Whether a pending prediction with that id was found.</returns>
+    bool RecordOutcome(string predictionId, string actual);
+
+    /// <summary>Returns the evaluation store's samples, most uncertain first, with outcomes where known.</summary>
+    /// <returns>A copy of the samples.</returns>
+    IReadOnlyList<EvaluationSample> GetEvaluationSamples();
+}
+
+/// <summary>Receives the monitor's events. Register any number as singletons (<c>services.AddSingleton&lt;IModelMonitorHandler, MyHandler&gt;()</c>).</summary>
+/// <remarks>Handlers run concurrently with each other, each under <see cref="MonitoringOptions.HandlerTimeout"/>; one that throws or hangs does not affect the others. Implementations must be thread-safe.</remarks>
+public interface IModelMonitorHandler
+{
+    /// <summary>Handles one event.</summary>
+    /// <param name="monitorEvent">The event.</param>
+    /// <param name="cancellationToken">Canceled at the timeout or at shutdown.</param>
+    /// <returns>A task that completes when the event is handled.</returns>
+    Task HandleAsync(ModelMonitorEvent monitorEvent, CancellationToken cancellationToken);
+}
+
+/// <summary>What changed.</summary>
+public enum ModelMonitorEventKind
+{
+    /// <summary>A feature's distance rose above its threshold.</summary>
+    DriftDetected,
+
+    /// <summary>A drifted feature's distance fell below its exit threshold.</summary>
+    DriftResolved,
+
+    /// <summary>The share of drifted features reached <see cref="MonitoringOptions.DatasetDriftShare"/>.</summary>
+    DatasetDriftDetected,
+
+    /// <summary>The share of drifted features fell below the dataset rule.</summary>
+    DatasetDriftResolved,
+
+    /// <summary>A data-quality rule failed.</summary>
+    QualityViolation,
+
+    /// <summary>A failed data-quality rule holds again.</summary>
+    QualityResolved,
+}
+
+/// <summary>An event raised by an evaluation, with the numbers behind it.</summary>
+/// <remarks>Immutable and thread-safe.</remarks>
+public sealed class ModelMonitorEvent
+{
+    /// <summary>Gets the model name.</summary>
+    public required string ModelName { get; init; }
+
+    /// <summary>Gets what changed.</summary>
+    public required ModelMonitorEventKind Kind { get; init; }
+
+    /// <summary>Gets the window length the evaluation covered.</summary>
+    public required TimeSpan Window { get; init; }
+
+    /// <summary>Gets the feature, or null for dataset-level events (dataset drift, volume, schema).</summary>
+    public string? Feature { get; init; }
+
+    /// <summary>Gets the distance (drift events) or the rule (<c>missing</c>, <c>range</c>, <c>unseen</c>, <c>volume</c>, <c>schema</c>, <c>dataset</c>).</summary>
+    public required string Rule { get; init; }
+
+    /// <summary>Gets the observed value: a distance, the share of values meeting a rule, a relative rate change, or the share of drifted features.</summary>
+    public required double Value { get; init; }
+
+    /// <summary>Gets the threshold or <c>mostly</c> the value was compared with.</summary>
+    public required double Threshold { get; init; }
+
+    /// <summary>Gets the number of observations behind the value.</summary>
+    public required long SampleSize { get; init; }
+
+    /// <summary>Gets when the evaluation ran.</summary>
+    public required DateTimeOffset Timestamp { get; init; }
+
+    /// <summary>Gets a one-line description.</summary>
+    public required string Message { get; init; }
+
+    /// <inheritdoc />
+    public override string ToString() => Message;
+}
+
+/// <summary>Counters of a monitor's recording path.</summary>
+/// <param name="Recorded">Predictions whose features reached the profiles.</param>
+/// <param name="Dropped">Predictions dropped because the queue was full (still counted for the volume rule).</param>
+/// <param name="Late">Predictions that arrived for an interval no longer retained.</param>
+/// <param name="SchemaViolations">Requests the validator rejected.</param>
+/// <param name="QueuedBlocks">Blocks of predictions waiting for the consumer.</param>
+public readonly record struct MonitorStatistics(long Recorded, long Dropped, long Late, long SchemaViolations, int QueuedBlocks);

@@ -1,0 +1,566 @@
+using System.Diagnostics;
+using System.Globalization;
+using Microsoft.Extensions.Logging;
+using ModelInService.Sketches;
+
+namespace ModelInService.Monitoring;
+
+/// <summary>
+/// One model's monitor. The request path (<see cref="RecorderBase"/>) fills blocks; a single consumer task decodes
+/// them into the interval ring under <see cref="_state"/>; evaluation merges intervals into windows, compares them
+/// with the reference, applies hysteresis and raises events to the handlers outside the lock.
+/// </summary>
+[DebuggerDisplay("Monitor {ModelName}: {_catalog.Count} features")]
+internal sealed partial class ModelMonitor : IModelMonitor, IDisposable
+{
+    /// <summary>Guards everything below that the consumer, evaluation, snapshots and outcomes share.</summary>
+    private readonly Lock _state = new();
+
+    private readonly MonitoringOptions _options;
+    private readonly TimeProvider _time;
+    private readonly ILogger _logger;
+    private readonly MonitorMetrics _metrics;
+    private readonly RecorderBase _recorder;
+    private readonly IReferenceSource _referenceSource;
+
+    /// <summary>Resolves the handlers at dispatch (lazily, so a handler may depend on the monitor).</summary>
+    private readonly Func<IEnumerable<IModelMonitorHandler>> _handlers;
+
+    /// <summary>Feature names and ids of this monitor. Guarded by <see cref="_state"/>.</summary>
+    private readonly FeatureCatalog _catalog = new();
+
+    /// <summary>Decodes blocks into profiles; holds per-slot caches. Guarded by <see cref="_state"/>.</summary>
+    private readonly RowDecoder _decoder;
+
+    private readonly ProfileFactory _factory;
+
+    /// <summary>The retained intervals. Guarded by <see cref="_state"/>.</summary>
+    private readonly IntervalRing _ring;
+
+    private readonly long _intervalTicks;
+
+    /// <summary>Hysteresis state per window length. Guarded by <see cref="_state"/>.</summary>
+    private readonly Dictionary<TimeSpan, WindowState> _windowStates = [];
+
+    private readonly OutcomeJoin _outcomes;
+    private readonly EvaluationStore _store;
+
+    /// <summary>The consumer loop; ends when the recorder's channel completes.</summary>
+    private readonly Task _consumer;
+
+    /// <summary>The reference and its calibration, replaced together. Guarded by <see cref="_state"/> for writes.</summary>
+    private volatile ReferenceState? _reference;
+
+    private long _recorded;
+    private long _late;
+    private long _droppedSeen;
+    private long _schemaViolations;
+    private int _disposed;
+
+    public ModelMonitor(
+        string modelName,
+        MonitoringOptions options,
+        RecorderBase recorder,
+        IReferenceSource referenceSource,
+        TimeProvider time,
+        Func<IEnumerable<IModelMonitorHandler>> handlers,
+        ILogger logger,
+        MonitorMetrics metrics)
+    {
+        ModelName = modelName;
+        _options = options;
+        _recorder = recorder;
+        _referenceSource = referenceSource;
+        _time = time;
+        _handlers = handlers;
+        _logger = logger;
+        _metrics = metrics;
+        _intervalTicks = options.IntervalLength.Ticks;
+        _factory = new ProfileFactory(options.SketchK, options.Seed);
+        _ring = new IntervalRing((int)Math.Clamp((options.Retention.Ticks + _intervalTicks - 1) / _intervalTicks, 1, 10_000));
+        _decoder = new RowDecoder(recorder.Schema, _catalog, options);
+        _outcomes = new OutcomeJoin(options.MaxPendingOutcomes);
+        _store = new EvaluationStore(options.EvaluationStoreCapacity, options.Seed);
+
+        // The consumer is a long-lived loop on the thread pool, like the batcher's workers; it never runs on a request thread.
+        _consumer = Task.Run(ConsumeAsync);
+    }
+
+    public string ModelName { get; }
+
+    public MonitoringOptions Options => _options;
+
+    public MonitorReference? Reference => _reference?.Reference;
+
+    public MonitorStatistics Statistics => new(
+        Interlocked.Read(ref _recorded),
+        _recorder.DroppedTotal,
+        Interlocked.Read(ref _late),
+        Interlocked.Read(ref _schemaViolations),
+        _recorder.Reader.Count);
+
+    /// <summary>The recorder that the model host calls (an <c>IPredictionRecorder&lt;TInput, TOutput&gt;</c>).</summary>
+    public object Recorder => _recorder;
+
+    internal Task Consumer => _consumer;
+
+    public void SetReference(MonitorReference? reference)
+    {
+        var state = reference is null ? null : new ReferenceState(reference, Calibrate(reference));
+        lock (_state)
+        {
+            _reference = state;
+            _windowStates.Clear();
+        }
+    }
+
+    public async Task<MonitorReference> BuildReferenceAsync<TInput>(IEnumerable<TInput> data, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(data);
+        if (_referenceSource is not IReferenceSource<TInput> source)
+        {
+            throw new ArgumentException($"Model '{ModelName}' takes {_referenceSource.InputType.Name} inputs, not {typeof(TInput).Name}.", nameof(data));
+        }
+
+        return await source.BuildReferenceAsync(data, _options, ModelName, _time.GetUtcNow(), cancellationToken).ConfigureAwait(false);
+    }
+
+    public MonitorReference FreezeReference(TimeSpan window)
+    {
+        var (first, last) = WindowRange(window);
+        lock (_state)
+        {
+            FoldDrops();
+            var catalog = new FeatureCatalog();
+            foreach (var feature in _catalog.All)
+            {
+                catalog.GetOrAdd(feature.Name, feature.Role, feature.Kind);
+            }
+
+            var total = new IntervalProfile(0);
+            var chunks = new List<IntervalProfile>();
+            var covered = 0;
+            for (var index = Math.Max(first, _ring.Oldest); index <= last; index++)
+            {
+                covered++;
+                if (_ring.Get(index) is { } interval)
+                {
+                    var chunk = new IntervalProfile(index);
+                    chunk.MergeFrom(interval, catalog, _factory);
+                    total.MergeFrom(interval, catalog, _factory);
+                    chunks.Add(chunk);
+                }
+            }
+
+            var minutes = covered * TimeSpan.FromTicks(_intervalTicks).TotalMinutes;
+            double? rate = covered > 0 ? (total.Rows + total.Dropped) / minutes : null;
+            return new MonitorReference(catalog, total, chunks, "production", ModelName, _time.GetUtcNow(), rate);
+        }
+    }
+
+    public MonitorReport GetReport(TimeSpan window)
+    {
+        WindowRange(window);
+        lock (_state)
+        {
+            FoldDrops();
+            return Evaluate(window, update: false, events: null);
+        }
+    }
+
+    public async Task FlushAsync(CancellationToken cancellationToken = default)
+    {
+        if (Volatile.Read(ref _disposed) != 0)
+        {
+            return;
+        }
+
+        if (_recorder.TakeCurrent() is { } partial)
+        {
+            await _recorder.WriteAsync(partial, cancellationToken).ConfigureAwait(false);
+        }
+
+        var barrier = new RecordBlock(0, 0) { Barrier = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously) };
+        await _recorder.WriteAsync(barrier, cancellationToken).ConfigureAwait(false);
+        await barrier.Barrier.Task.WaitAsync(cancellationToken).ConfigureAwait(false);
+        lock (_state)
+        {
+            FoldDrops();
+        }
+    }
+
+    public async Task<IReadOnlyList<ModelMonitorEvent>> EvaluateAsync(CancellationToken cancellationToken = default)
+    {
+        await FlushAsync(cancellationToken).ConfigureAwait(false);
+        var events = new List<ModelMonitorEvent>();
+        lock (_state)
+        {
+            foreach (var window in _options.Windows)
+            {
+                Evaluate(window, update: true, events);
+            }
+        }
+
+        foreach (var e in events)
+        {
+            Log(e);
+            _metrics.Event(e.Kind);
+        }
+
+        if (events.Count > 0)
+        {
+            await DispatchAsync(events, cancellationToken).ConfigureAwait(false);
+        }
+
+        return events;
+    }
+
+    public MonitorSnapshot ExportSnapshot()
+    {
+        lock (_state)
+        {
+            FoldDrops();
+            var catalog = new FeatureCatalog();
+            foreach (var feature in _catalog.All)
+            {
+                catalog.GetOrAdd(feature.Name, feature.Role, feature.Kind);
+            }
+
+            var intervals = new List<IntervalProfile>();
+            foreach (var interval in _ring.Retained())
+            {
+                var copy = new IntervalProfile(interval.Index);
+                copy.MergeFrom(interval, catalog, _factory);
+                intervals.Add(copy);
+            }
+
+            return new MonitorSnapshot(ModelName, _options.IntervalLength, _time.GetUtcNow(), catalog, intervals);
+        }
+    }
+
+    public void MergeSnapshot(MonitorSnapshot snapshot)
+    {
+        ArgumentNullException.ThrowIfNull(snapshot);
+        if (snapshot.IntervalLength.Ticks != _intervalTicks)
+        {
+            throw new ArgumentException($"The snapshot's intervals last {snapshot.IntervalLength}, this monitor's {_options.IntervalLength}; they cannot be merged.", nameof(snapshot));
+        }
+
+        lock (_state)
+        {
+            // Map the snapshot's feature ids onto ours by name.
+            var map = new int[snapshot.Catalog.Count];
+            foreach (var feature in snapshot.Catalog.All)
+            {
+                map[feature.Id] = _catalog.TryGet(feature.Name, out var id) && _catalog[id].Kind != feature.Kind
+                    ? -1
+                    : _catalog.GetOrAdd(feature.Name, feature.Role, feature.Kind);
+            }
+
+            foreach (var source in snapshot.Intervals.OrderBy(i => i.Index))
+            {
+                if (_ring.GetForWrite(source.Index) is not { } target)
+                {
+                    _late += source.Rows;
+                    continue;
+                }
+
+                target.Rows += source.Rows;
+                target.Dropped += source.Dropped;
+                target.SchemaViolations += source.SchemaViolations;
+                target.Outcomes.Merge(source.Outcomes);
+                for (var id = 0; id < map.Length; id++)
+                {
+                    if (map[id] >= 0 && source[id] is { TotalCount: > 0 } profile)
+                    {
+                        target.GetOrCreate(_catalog[map[id]], _factory).Merge(profile);
+                    }
+                }
+            }
+        }
+    }
+
+    public bool RecordOutcome(string predictionId, double actual)
+    {
+        ArgumentNullException.ThrowIfNull(predictionId);
+        lock (_state)
+        {
+            if (!_outcomes.TryTake(predictionId, out var pending))
+            {
+                return false;
+            }
+
+            var stats = (_ring.Get(pending.Interval) ?? _ring.GetForWrite(CurrentInterval()))?.Outcomes;
+            if (pending.IsClassification)
+            {
+                var correct = double.IsNaN(pending.Value)
+                    ? pending.Label == actual.ToString(CultureInfo.InvariantCulture)
+                    : pending.Value == actual;
+                stats?.AddClassification(correct, pending.Top);
+            }
+            else
+            {
+                stats?.AddRegression(pending.Value - actual);
+            }
+
+            _store.SetOutcome(predictionId, actual.ToString(CultureInfo.InvariantCulture));
+            return true;
+        }
+    }
+
+    public bool RecordOutcome(string predictionId, string actual)
+    {
+        ArgumentNullException.ThrowIfNull(predictionId);
+        ArgumentNullException.ThrowIfNull(actual);
+        lock (_state)
+        {
+            if (!_outcomes.TryTake(predictionId, out var pending))
+            {
+                return false;
+            }
+
+            var stats = (_ring.Get(pending.Interval) ?? _ring.GetForWrite(CurrentInterval()))?.Outcomes;
+            if (pending.IsClassification)
+            {
+                stats?.AddClassification(string.Equals(pending.Label, actual, StringComparison.Ordinal), pending.Top);
+            }
+            else if (double.TryParse(actual, NumberStyles.Float, CultureInfo.InvariantCulture, out var value))
+            {
+                stats?.AddRegression(pending.Value - value);
+            }
+
+            _store.SetOutcome(predictionId, actual);
+            return true;
+        }
+    }
+
+    public IReadOnlyList<EvaluationSample> GetEvaluationSamples()
+    {
+        lock (_state)
+        {
+            return _store.Export();
+        }
+    }
+
+    public void Dispose()
+    {
+        if (Interlocked.Exchange(ref _disposed, 1) == 0)
+        {
+            _recorder.Complete();
+        }
+    }
+
+    private long CurrentInterval() => _time.GetUtcNow().UtcTicks / _intervalTicks;
+
+    /// <summary>The whole intervals of a window ending at the last complete interval.</summary>
+    private (long First, long Last) WindowRange(TimeSpan window)
+    {
+        var count = window.Ticks / _intervalTicks;
+        if (window <= TimeSpan.Zero || count < 1 || count > _ring.Capacity)
+        {
+            throw new ArgumentOutOfRangeException(nameof(window), window, $"The window must cover 1 to {_ring.Capacity} whole intervals of {_options.IntervalLength}.");
+        }
+
+        var last = CurrentInterval() - 1;
+        return (last - count + 1, last);
+    }
+
+    private async Task ConsumeAsync()
+    {
+        var reader = _recorder.Reader;
+        while (await reader.WaitToReadAsync().ConfigureAwait(false))
+        {
+            while (reader.TryRead(out var block))
+            {
+                if (block.Barrier is { } barrier)
+                {
+                    barrier.TrySetResult();
+                    continue;
+                }
+
+                try
+                {
+                    lock (_state)
+                    {
+                        Process(block);
+                    }
+
+                    _metrics.Recorded(block.Rows);
+                }
+#pragma warning disable CA1031 // A bug in decoding must not stop monitoring; the block is logged and skipped.
+                catch (Exception ex)
+#pragma warning restore CA1031
+                {
+                    MonitorLog.ConsumerFailed(_logger, ModelName, ex);
+                }
+
+                _recorder.Return(block);
+            }
+        }
+    }
+
+    /// <summary>Decodes a block into its interval. Under <see cref="_state"/>.</summary>
+    private void Process(RecordBlock block)
+    {
+        Interlocked.Add(ref _schemaViolations, block.SchemaViolations);
+        if (_ring.GetForWrite(block.Interval) is not { } interval)
+        {
+            Interlocked.Add(ref _late, block.Rows);
+            return;
+        }
+
+        Action<RowFacts>? observe = null;
+        if (_recorder.Schema.HasId || _store.Enabled)
+        {
+            var timestamp = new DateTimeOffset(block.Interval * _intervalTicks, TimeSpan.Zero);
+            observe = facts =>
+            {
+                if (facts.Id is not null && facts.HasPrediction)
+                {
+                    _outcomes.Add(facts.Id, new PendingOutcome(block.Interval, facts.IsClassification, facts.Label, facts.Value, facts.Top));
+                }
+
+                _store.Offer(facts, timestamp, () => _decoder.ReadInputs(block, facts.NumberStart, facts.LabelStart));
+            };
+        }
+
+        _decoder.Apply(block, interval, _factory, observe);
+        Interlocked.Add(ref _recorded, block.Rows);
+    }
+
+    /// <summary>Moves the recorder's drop counts into their intervals. Under <see cref="_state"/>.</summary>
+    private void FoldDrops()
+    {
+        if (_recorder.TakeDrops() is not { } drops)
+        {
+            return;
+        }
+
+        long total = 0;
+        foreach (var (index, (rows, violations)) in drops)
+        {
+            total += rows;
+            Interlocked.Add(ref _schemaViolations, violations);
+            if (_ring.GetForWrite(index) is { } interval)
+            {
+                interval.Dropped += rows;
+                interval.SchemaViolations += violations;
+            }
+        }
+
+        _droppedSeen += total;
+        _metrics.Dropped(total);
+        MonitorLog.RecordingsDropped(_logger, ModelName, total);
+    }
+
+    private void Log(ModelMonitorEvent e)
+    {
+        switch (e.Kind)
+        {
+            case ModelMonitorEventKind.DriftDetected:
+                MonitorLog.DriftDetected(_logger, ModelName, e.Feature!, e.Window, e.Rule, e.Value, e.Threshold, e.SampleSize);
+                break;
+            case ModelMonitorEventKind.DriftResolved:
+                MonitorLog.DriftResolved(_logger, ModelName, e.Feature!, e.Window, e.Rule, e.Value, e.Threshold);
+                break;
+            case ModelMonitorEventKind.DatasetDriftDetected:
+                MonitorLog.DatasetDriftDetected(_logger, ModelName, e.Window, e.Value, e.Threshold);
+                break;
+            case ModelMonitorEventKind.DatasetDriftResolved:
+                MonitorLog.DatasetDriftResolved(_logger, ModelName, e.Window, e.Value);
+                break;
+            case ModelMonitorEventKind.QualityViolation:
+                MonitorLog.QualityViolation(_logger, ModelName, e.Rule, e.Window, e.Message);
+                break;
+            default:
+                MonitorLog.QualityResolved(_logger, ModelName, e.Rule, e.Window, e.Message);
+                break;
+        }
+    }
+
+    /// <summary>
+    /// Runs every handler concurrently, each off the caller's thread, under a linked token that is canceled at the
+    /// timeout; a handler that ignores its token is abandoned at the timeout (WaitAsync), so it cannot hold the others
+    /// or the next evaluation. Modelled on aspnetcore's HealthCheckPublisherHostedService.
+    /// </summary>
+    private async Task DispatchAsync(IReadOnlyList<ModelMonitorEvent> events, CancellationToken cancellationToken)
+    {
+        var handlers = _handlers().ToArray();
+        if (handlers.Length == 0)
+        {
+            return;
+        }
+
+        var tasks = new Task[handlers.Length];
+        for (var i = 0; i < handlers.Length; i++)
+        {
+            tasks[i] = RunHandlerAsync(handlers[i], events, cancellationToken);
+        }
+
+        await Task.WhenAll(tasks).ConfigureAwait(false);
+    }
+
+    private async Task RunHandlerAsync(IModelMonitorHandler handler, IReadOnlyList<ModelMonitorEvent> events, CancellationToken cancellationToken)
+    {
+        // Leave the evaluating thread (possibly the timer's) before running user code.
+        await Task.Yield();
+        var name = handler.GetType().Name;
+        // The timeout starts before the handler runs; waiting on the linked token (not only passing it) abandons a
+        // handler that ignores its token.
+        using var timeout = new CancellationTokenSource(_options.HandlerTimeout, _time);
+        using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, timeout.Token);
+        try
+        {
+            await RunAll(handler, events, linked.Token).WaitAsync(linked.Token).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            // Shutting down: not a handler failure.
+        }
+        catch (OperationCanceledException) when (timeout.IsCancellationRequested)
+        {
+            _metrics.HandlerFailed(timeout: true);
+            MonitorLog.HandlerTimedOut(_logger, ModelName, name, _options.HandlerTimeout);
+        }
+#pragma warning disable CA1031 // Isolation: one failing handler must not stop the others.
+        catch (Exception ex)
+#pragma warning restore CA1031
+        {
+            _metrics.HandlerFailed(timeout: false);
+            MonitorLog.HandlerFailed(_logger, ModelName, name, ex);
+        }
+
+        static async Task RunAll(IModelMonitorHandler handler, IReadOnlyList<ModelMonitorEvent> events, CancellationToken token)
+        {
+            foreach (var e in events)
+            {
+                await handler.HandleAsync(e, token).ConfigureAwait(false);
+            }
+        }
+    }
+
+    /// <summary>The reference with its calibrated distance statistics per feature.</summary>
+    private sealed record ReferenceState(MonitorReference Reference, IReadOnlyDictionary<string, (double Mean, double Std, int Chunks)> Calibration);
+
+    /// <summary>Hysteresis state of one window. Guarded by <see cref="_state"/>.</summary>
+    private sealed class WindowState
+    {
+        public HashSet<string> Drifted { get; } = new(StringComparer.Ordinal);
+
+        public HashSet<string> Violating { get; } = new(StringComparer.Ordinal);
+
+        public bool DatasetDrift { get; set; }
+    }
+}
+
+/// <summary>Builds a reference from training data for a model's input type (implemented by the typed recorder part).</summary>
+internal interface IReferenceSource
+{
+    Type InputType { get; }
+}
+
+/// <inheritdoc />
+internal interface IReferenceSource<in TInput> : IReferenceSource
+{
+    Task<MonitorReference> BuildReferenceAsync(IEnumerable<TInput> data, MonitoringOptions options, string modelName, DateTimeOffset now, CancellationToken cancellationToken);
+}

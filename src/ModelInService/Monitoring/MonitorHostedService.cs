@@ -1,0 +1,226 @@
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+
+namespace ModelInService.Monitoring;
+
+/// <summary>
+/// Drives the monitors: at start, loads each reference file and restores each snapshot (a corrupt one is reported,
+/// moved aside and skipped); then evaluates on a <see cref="TimeProvider"/> timer and writes snapshots; at stop,
+/// flushes and writes a final snapshot. Modelled on aspnetcore's HealthCheckPublisherHostedService.
+/// </summary>
+internal sealed class MonitorHostedService : IHostedService, IDisposable
+{
+    private readonly MonitorRegistry _registry;
+    private readonly ILogger _logger;
+    private readonly TimeProvider _time;
+    private readonly string? _contentRoot;
+
+    /// <summary>Canceled when the host stops: ends evaluations and handler runs in progress.</summary>
+    private readonly CancellationTokenSource _stopping = new();
+
+    private readonly List<ITimer> _timers = [];
+
+    /// <summary>The evaluation in progress per monitor (a tick is skipped while the previous one runs).</summary>
+    private readonly Dictionary<ModelMonitor, Task> _running = [];
+
+    private readonly Lock _runningLock = new();
+
+    public MonitorHostedService(MonitorRegistry registry, ILoggerFactory? loggerFactory = null, IHostEnvironment? environment = null, TimeProvider? timeProvider = null)
+    {
+        _registry = registry;
+        _logger = (loggerFactory ?? NullLoggerFactory.Instance).CreateLogger("ModelInService.Monitoring");
+        _time = timeProvider ?? TimeProvider.System;
+        _contentRoot = environment?.ContentRootPath;
+    }
+
+    public Task StartAsync(CancellationToken cancellationToken)
+    {
+        foreach (var monitor in _registry.Monitors)
+        {
+            LoadReference(monitor);
+            Restore(monitor);
+            var period = monitor.Options.EvaluationInterval;
+            _timers.Add(_time.CreateTimer(static state => ((MonitorHostedService)((object[])state!)[0]).OnTimer((ModelMonitor)((object[])state!)[1]), new object[] { this, monitor }, period, period));
+        }
+
+        return Task.CompletedTask;
+    }
+
+    public async Task StopAsync(CancellationToken cancellationToken)
+    {
+        foreach (var timer in _timers)
+        {
+            await timer.DisposeAsync().ConfigureAwait(false);
+        }
+
+        _timers.Clear();
+        await _stopping.CancelAsync().ConfigureAwait(false);
+        Task[] running;
+        lock (_runningLock)
+        {
+            running = [.. _running.Values];
+        }
+
+        try
+        {
+            await Task.WhenAll(running).WaitAsync(cancellationToken).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            // Shutdown timed out; write what we have.
+        }
+
+        foreach (var monitor in _registry.Monitors)
+        {
+            try
+            {
+                await monitor.FlushAsync(cancellationToken).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+            {
+                // Persist what has been profiled.
+            }
+
+            Persist(monitor);
+        }
+    }
+
+    public void Dispose()
+    {
+        foreach (var timer in _timers)
+        {
+            timer.Dispose();
+        }
+
+        _stopping.Dispose();
+    }
+
+    /// <summary>Runs one evaluation and snapshot for <paramref name="monitor"/> (the timer's work; tests call it directly).</summary>
+    internal async Task RunOnceAsync(ModelMonitor monitor)
+    {
+        // Off the timer thread before doing any work.
+        await Task.Yield();
+        try
+        {
+            await monitor.EvaluateAsync(_stopping.Token).ConfigureAwait(false);
+            Persist(monitor);
+        }
+        catch (OperationCanceledException) when (_stopping.IsCancellationRequested)
+        {
+            // Stopping.
+        }
+#pragma warning disable CA1031 // The timer must keep running after a failed evaluation.
+        catch (Exception ex)
+#pragma warning restore CA1031
+        {
+            MonitorLog.EvaluationFailed(_logger, monitor.ModelName, ex);
+        }
+    }
+
+    internal string? SnapshotPath(ModelMonitor monitor)
+    {
+        if (monitor.Options.SnapshotDirectory is not { } directory)
+        {
+            return null;
+        }
+
+        var name = string.Concat(monitor.ModelName.Select(c => Path.GetInvalidFileNameChars().Contains(c) ? '_' : c));
+        return Path.Combine(Resolve(directory), name + ".monitor");
+    }
+
+    private void OnTimer(ModelMonitor monitor)
+    {
+        lock (_runningLock)
+        {
+            if (_stopping.IsCancellationRequested || (_running.TryGetValue(monitor, out var previous) && !previous.IsCompleted))
+            {
+                return;
+            }
+
+            _running[monitor] = RunOnceAsync(monitor);
+        }
+    }
+
+    private void LoadReference(ModelMonitor monitor)
+    {
+        if (monitor.Options.ReferencePath is not { } configured)
+        {
+            return;
+        }
+
+        var path = Resolve(configured);
+        try
+        {
+            var reference = MonitorReference.Load(path);
+            monitor.SetReference(reference);
+            MonitorLog.ReferenceLoaded(_logger, monitor.ModelName, path, reference.Rows, reference.FeatureNames.Count, reference.ChunkCount);
+        }
+        catch (Exception ex) when (ex is IOException or FormatException or UnauthorizedAccessException)
+        {
+            MonitorLog.ReferenceLoadFailed(_logger, monitor.ModelName, path, ex);
+        }
+    }
+
+    private void Restore(ModelMonitor monitor)
+    {
+        if (SnapshotPath(monitor) is not { } path || !File.Exists(path))
+        {
+            return;
+        }
+
+        try
+        {
+            MonitorSnapshot snapshot;
+            using (var file = File.OpenRead(path))
+            {
+                snapshot = MonitorSnapshot.ReadFrom(file);
+            }
+
+            monitor.MergeSnapshot(snapshot);
+            MonitorLog.SnapshotRestored(_logger, monitor.ModelName, path, snapshot.IntervalCount, snapshot.Predictions);
+        }
+        catch (Exception ex) when (ex is IOException or FormatException or ArgumentException or UnauthorizedAccessException)
+        {
+            // Never fatal: keep the bad file for inspection and start empty.
+            var aside = path + ".corrupt";
+            try
+            {
+                File.Move(path, aside, overwrite: true);
+            }
+            catch (Exception moveError) when (moveError is IOException or UnauthorizedAccessException)
+            {
+                aside = "(could not be moved)";
+            }
+
+            MonitorLog.SnapshotCorrupt(_logger, monitor.ModelName, path, aside, ex);
+        }
+    }
+
+    private void Persist(ModelMonitor monitor)
+    {
+        if (SnapshotPath(monitor) is not { } path)
+        {
+            return;
+        }
+
+        try
+        {
+            Directory.CreateDirectory(Path.GetDirectoryName(path)!);
+            var temporary = path + ".tmp";
+            using (var file = File.Create(temporary))
+            {
+                monitor.ExportSnapshot().WriteTo(file);
+            }
+
+            // Replace atomically: a crash mid-write leaves the previous snapshot intact.
+            File.Move(temporary, path, overwrite: true);
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            MonitorLog.SnapshotWriteFailed(_logger, monitor.ModelName, path, ex);
+        }
+    }
+
+    private string Resolve(string path) => Path.IsPathRooted(path) || _contentRoot is null ? Path.GetFullPath(path) : Path.GetFullPath(Path.Combine(_contentRoot, path));
+}

@@ -1,0 +1,71 @@
+using Microsoft.Extensions.Logging;
+
+namespace ModelInService.Monitoring;
+
+/// <summary>Log messages of the monitor. Event ids 3000-3099; feature values are never logged, only distances and shares.</summary>
+internal static partial class MonitorLog
+{
+    [LoggerMessage(EventId = 3000, EventName = "MonitorDriftDetected", Level = LogLevel.Warning,
+        Message = "Model '{ModelName}': feature '{Feature}' drifted over the last {Window}: {Metric} = {Value:0.####} > {Threshold:0.####} (n = {SampleSize})")]
+    public static partial void DriftDetected(ILogger logger, string modelName, string feature, TimeSpan window, string metric, double value, double threshold, long sampleSize);
+
+    [LoggerMessage(EventId = 3001, EventName = "MonitorDriftResolved", Level = LogLevel.Information,
+        Message = "Model '{ModelName}': feature '{Feature}' is stable again over the last {Window}: {Metric} = {Value:0.####} < {Threshold:0.####}")]
+    public static partial void DriftResolved(ILogger logger, string modelName, string feature, TimeSpan window, string metric, double value, double threshold);
+
+    [LoggerMessage(EventId = 3002, EventName = "MonitorDatasetDriftDetected", Level = LogLevel.Warning,
+        Message = "Model '{ModelName}': dataset drift over the last {Window}: {Share:P0} of the input features drifted (rule: {Threshold:P0})")]
+    public static partial void DatasetDriftDetected(ILogger logger, string modelName, TimeSpan window, double share, double threshold);
+
+    [LoggerMessage(EventId = 3003, EventName = "MonitorDatasetDriftResolved", Level = LogLevel.Information,
+        Message = "Model '{ModelName}': dataset drift resolved over the last {Window}: {Share:P0} of the input features drift")]
+    public static partial void DatasetDriftResolved(ILogger logger, string modelName, TimeSpan window, double share);
+
+    [LoggerMessage(EventId = 3004, EventName = "MonitorQualityViolation", Level = LogLevel.Warning,
+        Message = "Model '{ModelName}': data-quality rule '{Rule}' fails over the last {Window}: {Message}")]
+    public static partial void QualityViolation(ILogger logger, string modelName, string rule, TimeSpan window, string message);
+
+    [LoggerMessage(EventId = 3005, EventName = "MonitorQualityResolved", Level = LogLevel.Information,
+        Message = "Model '{ModelName}': data-quality rule '{Rule}' holds again over the last {Window}: {Message}")]
+    public static partial void QualityResolved(ILogger logger, string modelName, string rule, TimeSpan window, string message);
+
+    [LoggerMessage(EventId = 3010, EventName = "MonitorHandlerFailed", Level = LogLevel.Error,
+        Message = "Model '{ModelName}': monitor handler {Handler} failed")]
+    public static partial void HandlerFailed(ILogger logger, string modelName, string handler, Exception exception);
+
+    [LoggerMessage(EventId = 3011, EventName = "MonitorHandlerTimedOut", Level = LogLevel.Warning,
+        Message = "Model '{ModelName}': monitor handler {Handler} did not finish within {Timeout}; abandoned")]
+    public static partial void HandlerTimedOut(ILogger logger, string modelName, string handler, TimeSpan timeout);
+
+    [LoggerMessage(EventId = 3020, EventName = "MonitorRecordingsDropped", Level = LogLevel.Warning,
+        Message = "Model '{ModelName}': {Dropped} prediction(s) were not profiled because the monitor's queue was full (they still count for volume)")]
+    public static partial void RecordingsDropped(ILogger logger, string modelName, long dropped);
+
+    [LoggerMessage(EventId = 3021, EventName = "MonitorConsumerFailed", Level = LogLevel.Error,
+        Message = "Model '{ModelName}': the monitor failed to profile a block of predictions; the block is skipped")]
+    public static partial void ConsumerFailed(ILogger logger, string modelName, Exception exception);
+
+    [LoggerMessage(EventId = 3030, EventName = "MonitorReferenceLoaded", Level = LogLevel.Information,
+        Message = "Model '{ModelName}': monitor reference loaded from {Path} ({Rows} rows, {Features} features, {Chunks} chunks)")]
+    public static partial void ReferenceLoaded(ILogger logger, string modelName, string path, long rows, int features, int chunks);
+
+    [LoggerMessage(EventId = 3031, EventName = "MonitorReferenceLoadFailed", Level = LogLevel.Error,
+        Message = "Model '{ModelName}': monitor reference {Path} could not be loaded; monitoring runs without a reference")]
+    public static partial void ReferenceLoadFailed(ILogger logger, string modelName, string path, Exception exception);
+
+    [LoggerMessage(EventId = 3040, EventName = "MonitorSnapshotRestored", Level = LogLevel.Information,
+        Message = "Model '{ModelName}': monitor snapshot restored from {Path} ({Intervals} intervals, {Predictions} predictions)")]
+    public static partial void SnapshotRestored(ILogger logger, string modelName, string path, int intervals, long predictions);
+
+    [LoggerMessage(EventId = 3041, EventName = "MonitorSnapshotCorrupt", Level = LogLevel.Warning,
+        Message = "Model '{ModelName}': monitor snapshot {Path} is unreadable and was skipped (moved aside as {MovedTo})")]
+    public static partial void SnapshotCorrupt(ILogger logger, string modelName, string path, string movedTo, Exception exception);
+
+    [LoggerMessage(EventId = 3042, EventName = "MonitorSnapshotWriteFailed", Level = LogLevel.Error,
+        Message = "Model '{ModelName}': monitor snapshot {Path} could not be written")]
+    public static partial void SnapshotWriteFailed(ILogger logger, string modelName, string path, Exception exception);
+
+    [LoggerMessage(EventId = 3050, EventName = "MonitorEvaluationFailed", Level = LogLevel.Error,
+        Message = "Model '{ModelName}': monitor evaluation failed")]
+    public static partial void EvaluationFailed(ILogger logger, string modelName, Exception exception);
+}

@@ -1,0 +1,85 @@
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+using Microsoft.Extensions.Options;
+using ModelInService.Hosting;
+using System.Diagnostics.Metrics;
+
+namespace ModelInService.Monitoring;
+
+/// <summary>Marks a model as monitored (registered by <c>UseMonitoring</c>).</summary>
+internal sealed record MonitoredModel(string Name);
+
+/// <summary>
+/// Creates one <see cref="ModelMonitor"/> per monitored model and attaches its recorder to the model's host, so
+/// predictions are recorded from the first one served. Created when the monitoring hosted service starts or when a
+/// monitor is first resolved, whichever comes first.
+/// </summary>
+internal sealed class MonitorRegistry : IDisposable
+{
+    private readonly Dictionary<string, ModelMonitor> _monitors = new(StringComparer.Ordinal);
+
+    public MonitorRegistry(
+        IServiceProvider services,
+        ModelRegistry models,
+        IEnumerable<MonitoredModel> monitored,
+        IOptionsMonitor<MonitoringOptions> options,
+        ILoggerFactory? loggerFactory = null,
+        IMeterFactory? meterFactory = null,
+        TimeProvider? timeProvider = null)
+    {
+        var logger = (loggerFactory ?? NullLoggerFactory.Instance).CreateLogger("ModelInService.Monitoring");
+        var time = timeProvider ?? TimeProvider.System;
+        foreach (var model in monitored)
+        {
+            if (_monitors.ContainsKey(model.Name))
+            {
+                continue;
+            }
+
+            var host = models.Get(model.Name);
+            var registration = host.Registration;
+            var monitorOptions = options.Get(model.Name);
+
+            // Reflection once at start-up (see the report: a createRecorder factory in AddModel would remove it).
+            var recorderType = typeof(PredictionRecorder<,>).MakeGenericType(registration.InputType!, registration.OutputType!);
+            var recorder = (RecorderBase)recorderType.GetMethod("Create")!.Invoke(null, [monitorOptions, time])!;
+            var predictorType = typeof(IPredictor<,>).MakeGenericType(registration.InputType!, registration.OutputType!);
+            var name = model.Name;
+            var resolve = typeof(MonitorRegistry).GetMethod(nameof(PredictorResolver), System.Reflection.BindingFlags.NonPublic | System.Reflection.BindingFlags.Static)!
+                .MakeGenericMethod(registration.InputType!, registration.OutputType!)
+                .Invoke(null, [services, name]);
+            recorderType.GetProperty("Predictor")!.SetValue(recorder, resolve);
+
+            var monitor = new ModelMonitor(
+                name,
+                monitorOptions,
+                recorder,
+                (IReferenceSource)recorder,
+                time,
+                () => services.GetServices<IModelMonitorHandler>(),
+                logger,
+                new MonitorMetrics(meterFactory, name));
+            host.Recorder = recorder;
+            _monitors[name] = monitor;
+        }
+    }
+
+    public IReadOnlyCollection<ModelMonitor> Monitors => _monitors.Values;
+
+    public ModelMonitor Get(string name) =>
+        _monitors.TryGetValue(name, out var monitor)
+            ? monitor
+            : throw new InvalidOperationException($"Model '{name}' is not monitored; call UseMonitoring() on its builder.");
+
+    public void Dispose()
+    {
+        foreach (var monitor in _monitors.Values)
+        {
+            monitor.Dispose();
+        }
+    }
+
+    private static Func<IPredictor<TInput, TOutput>> PredictorResolver<TInput, TOutput>(IServiceProvider services, string name) =>
+        () => services.GetRequiredKeyedService<IPredictor<TInput, TOutput>>(name);
+}

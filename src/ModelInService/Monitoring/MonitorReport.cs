@@ -1,0 +1,179 @@
+using ModelInService.Sketches;
+
+namespace ModelInService;
+
+/// <summary>One window of a monitor: per-feature statistics and distances to the reference, statuses, violations and outcome metrics.</summary>
+/// <remarks>Immutable and thread-safe.</remarks>
+public sealed class MonitorReport
+{
+    /// <summary>Gets the model name.</summary>
+    public required string ModelName { get; init; }
+
+    /// <summary>Gets the window length.</summary>
+    public required TimeSpan Window { get; init; }
+
+    /// <summary>Gets the start of the window's first interval (UTC).</summary>
+    public required DateTimeOffset Start { get; init; }
+
+    /// <summary>Gets the end of the window's last interval (UTC, exclusive).</summary>
+    public required DateTimeOffset End { get; init; }
+
+    /// <summary>Gets the predictions made in the window: recorded plus dropped.</summary>
+    public required long Predictions { get; init; }
+
+    /// <summary>Gets the predictions dropped from profiling because the queue was full.</summary>
+    public required long Dropped { get; init; }
+
+    /// <summary>Gets the requests rejected by the validator in the window.</summary>
+    public required long SchemaViolations { get; init; }
+
+    /// <summary>Gets the predictions per minute over the part of the window since recording began (NaN before any interval completed).</summary>
+    public required double PredictionsPerMinute { get; init; }
+
+    /// <summary>Gets the features, inputs first.</summary>
+    public required IReadOnlyList<FeatureReport> Features { get; init; }
+
+    /// <summary>Gets the data-quality rules that fail in this window.</summary>
+    public required IReadOnlyList<QualityViolation> Violations { get; init; }
+
+    /// <summary>Gets the share of judged features (reference and enough data) that drift; NaN when none is judged.</summary>
+    public required double DriftedShare { get; init; }
+
+    /// <summary>Gets whether the dataset-level rule reports drift.</summary>
+    public required bool DatasetDrift { get; init; }
+
+    /// <summary>Gets the outcome metrics of the window's predictions whose outcome arrived.</summary>
+    public required OutcomeReport Outcomes { get; init; }
+
+    /// <summary>Finds a feature by name.</summary>
+    /// <param name="name">The feature name.</param>
+    /// <returns>The feature, or null.</returns>
+    public FeatureReport? this[string name]
+    {
+        get
+        {
+            foreach (var feature in Features)
+            {
+                if (feature.Name == name)
+                {
+                    return feature;
+                }
+            }
+
+            return null;
+        }
+    }
+}
+
+/// <summary>Whether a feature is an input or an output of the model.</summary>
+public enum FeatureRole
+{
+    /// <summary>Derived from the input type.</summary>
+    Input = 1,
+
+    /// <summary>Derived from the output type.</summary>
+    Output = 2,
+}
+
+/// <summary>A feature's drift status.</summary>
+public enum FeatureStatus
+{
+    /// <summary>The reference does not have this feature (or there is no reference).</summary>
+    NoReference,
+
+    /// <summary>Fewer observations than <see cref="MonitoringOptions.MinimumSampleSize"/>.</summary>
+    InsufficientData,
+
+    /// <summary>Within the threshold.</summary>
+    Stable,
+
+    /// <summary>Above the threshold (and not yet below the exit threshold).</summary>
+    Drifted,
+}
+
+/// <summary>One feature of a window.</summary>
+/// <remarks>Immutable and thread-safe.</remarks>
+public sealed class FeatureReport
+{
+    /// <summary>Gets the feature name (<c>Member</c>, <c>Member[i]</c>, <c>Member.norm</c>, <c>Member.top</c>, ...).</summary>
+    public required string Name { get; init; }
+
+    /// <summary>Gets whether the feature comes from the input or the output.</summary>
+    public required FeatureRole Role { get; init; }
+
+    /// <summary>Gets the kind of feature.</summary>
+    public required FeatureKind Kind { get; init; }
+
+    /// <summary>Gets all observations, missing ones included.</summary>
+    public required long Count { get; init; }
+
+    /// <summary>Gets the missing observations (null; for numeric features also NaN and infinities).</summary>
+    public required long MissingCount { get; init; }
+
+    /// <summary>Gets the mean of the finite values (NaN for categorical features).</summary>
+    public required double Mean { get; init; }
+
+    /// <summary>Gets the standard deviation of the finite values (NaN for categorical features).</summary>
+    public required double StandardDeviation { get; init; }
+
+    /// <summary>Gets the smallest finite value (NaN for categorical features).</summary>
+    public required double Min { get; init; }
+
+    /// <summary>Gets the largest finite value (NaN for categorical features).</summary>
+    public required double Max { get; init; }
+
+    /// <summary>Gets the thresholded distance.</summary>
+    public required MonitorDriftMetric Metric { get; init; }
+
+    /// <summary>Gets the distance to the reference with its error bounds (NaN without reference or data).</summary>
+    public required DistanceEstimate Distance { get; init; }
+
+    /// <summary>Gets the threshold above which the feature drifts (the larger of the fixed and the calibrated one).</summary>
+    public required double Threshold { get; init; }
+
+    /// <summary>Gets the calibrated threshold from the reference chunks (NaN when not calibrated).</summary>
+    public required double CalibratedThreshold { get; init; }
+
+    /// <summary>Gets the threshold below which a drifted feature is stable again.</summary>
+    public required double ExitThreshold { get; init; }
+
+    /// <summary>Gets the status.</summary>
+    public required FeatureStatus Status { get; init; }
+
+    /// <summary>Gets every distance of the comparison (null without reference or data).</summary>
+    public FeatureDrift? Drift { get; init; }
+}
+
+/// <summary>A data-quality rule that fails in a window.</summary>
+/// <param name="Rule">The rule: <c>missing</c>, <c>range</c>, <c>unseen</c>, <c>volume</c> or <c>schema</c>.</param>
+/// <param name="Feature">The feature, or null for dataset-level rules.</param>
+/// <param name="Observed">The share of values meeting the rule (for volume: the relative change of the rate).</param>
+/// <param name="Expected">The rule's <c>mostly</c> (for volume: the tolerance).</param>
+/// <param name="SampleSize">The observations judged.</param>
+/// <param name="Message">A one-line description.</param>
+public sealed record QualityViolation(string Rule, string? Feature, double Observed, double Expected, long SampleSize, string Message);
+
+/// <summary>Outcome metrics of a window: the predictions whose actual value arrived through <see cref="IModelMonitor.RecordOutcome(string, double)"/>.</summary>
+/// <param name="Count">Predictions with an outcome.</param>
+/// <param name="Accuracy">Share of correct labels (classification; NaN otherwise).</param>
+/// <param name="MeanAbsoluteError">Mean absolute error (regression; NaN otherwise).</param>
+/// <param name="RootMeanSquaredError">Root mean squared error (regression; NaN otherwise).</param>
+/// <param name="ExpectedCalibrationError">Expected calibration error over 10 confidence bins of the top probability (classifiers with probabilities; NaN otherwise).</param>
+public sealed record OutcomeReport(long Count, double Accuracy, double MeanAbsoluteError, double RootMeanSquaredError, double ExpectedCalibrationError);
+
+/// <summary>A prediction kept by the evaluation store so people can label what matters.</summary>
+/// <param name="PredictionId">The prediction id (null when the input carries none).</param>
+/// <param name="Timestamp">When it was recorded.</param>
+/// <param name="Inputs">The input features (numbers, or labels for categorical ones).</param>
+/// <param name="Prediction">The predicted label or value.</param>
+/// <param name="TopProbability">The highest class probability (NaN without probabilities).</param>
+/// <param name="Margin">Top minus second probability (NaN without probabilities).</param>
+/// <param name="Outcome">The actual label or value once known.</param>
+public sealed record EvaluationSample(
+    string? PredictionId,
+    DateTimeOffset Timestamp,
+    IReadOnlyDictionary<string, object?> Inputs,
+    string? Prediction,
+    double TopProbability,
+    double Margin,
+    string? Outcome);

@@ -1,0 +1,55 @@
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Options;
+using ModelInService.Monitoring;
+
+namespace ModelInService;
+
+/// <summary>Adds the in-process monitor to a registered model.</summary>
+public static class MonitoringBuilderExtensions
+{
+    /// <summary>
+    /// Records every successful prediction's input features and outputs into per-interval profiles (off the request
+    /// path, through a bounded queue that drops rather than blocks), evaluates them against a reference on a timer,
+    /// and raises drift and data-quality events to every registered <see cref="IModelMonitorHandler"/>. Resolve the
+    /// monitor as <c>[FromKeyedServices(name)] IModelMonitor</c>. See docs/monitoring.md.
+    /// </summary>
+    /// <param name="builder">The model builder.</param>
+    /// <param name="configure">Adjusts the monitoring options.</param>
+    /// <returns>The builder.</returns>
+    /// <exception cref="ArgumentNullException"><paramref name="builder"/> is null.</exception>
+    /// <exception cref="InvalidOperationException">The model was registered without C# types (monitoring needs <c>AddModel&lt;TIn, TOut&gt;</c>).</exception>
+    public static ModelBuilder UseMonitoring(this ModelBuilder builder, Action<MonitoringOptions>? configure = null)
+    {
+        ArgumentNullException.ThrowIfNull(builder);
+        var registration = builder.Registration;
+        if (registration.InputType is null || registration.OutputType is null)
+        {
+            throw new InvalidOperationException($"Model '{builder.Name}' was registered without input and output types; monitoring needs AddModel<TInput, TOutput>(...) so that it knows the features.");
+        }
+
+        var services = builder.Services;
+        var name = builder.Name;
+        var options = services.AddOptions<MonitoringOptions>(name);
+        if (configure is not null)
+        {
+            options.Configure(configure);
+        }
+
+        if (services.Any(d => d.ServiceType == typeof(MonitoredModel) && d.ImplementationInstance is MonitoredModel m && m.Name == name))
+        {
+            // Called twice: the second call only adds its configuration.
+            return builder;
+        }
+
+        options.ValidateOnStart();
+        services.AddSingleton(new MonitoredModel(name));
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<MonitoringOptions>, MonitoringOptionsValidator>());
+        services.TryAddSingleton<MonitorRegistry>();
+        services.AddKeyedSingleton<IModelMonitor>(name, static (sp, key) => sp.GetRequiredService<MonitorRegistry>().Get((string)key!));
+        services.TryAddSingleton<IModelMonitor>(sp => sp.GetRequiredKeyedService<IModelMonitor>(name));
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IHostedService, MonitorHostedService>());
+        return builder;
+    }
+}

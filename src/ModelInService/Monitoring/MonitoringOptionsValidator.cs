@@ -1,0 +1,105 @@
+using Microsoft.Extensions.Options;
+
+namespace ModelInService.Monitoring;
+
+/// <summary>Validates <see cref="MonitoringOptions"/> at start-up.</summary>
+internal sealed class MonitoringOptionsValidator : IValidateOptions<MonitoringOptions>
+{
+    public ValidateOptionsResult Validate(string? name, MonitoringOptions options)
+    {
+        var model = name ?? "";
+        var failures = new List<string>();
+        void Fail(string message) => failures.Add($"Model '{model}': MonitoringOptions.{message}");
+
+        if (options.IntervalLength < TimeSpan.FromSeconds(1))
+        {
+            Fail($"IntervalLength is {options.IntervalLength}; use at least 1 second.");
+        }
+        else
+        {
+            if (options.Retention < options.IntervalLength || options.Retention.Ticks / options.IntervalLength.Ticks > 10_000)
+            {
+                Fail($"Retention is {options.Retention}; use 1 to 10,000 intervals of {options.IntervalLength}.");
+            }
+
+            foreach (var window in options.Windows)
+            {
+                if (window < options.IntervalLength || window.Ticks % options.IntervalLength.Ticks != 0 || window > options.Retention)
+                {
+                    Fail($"Windows contains {window}; each window must be a whole number of intervals ({options.IntervalLength}) within the retention ({options.Retention}).");
+                }
+            }
+        }
+
+        if (options.EvaluationInterval <= TimeSpan.Zero)
+        {
+            Fail($"EvaluationInterval is {options.EvaluationInterval}; use a positive time.");
+        }
+
+        if (options.HandlerTimeout <= TimeSpan.Zero)
+        {
+            Fail($"HandlerTimeout is {options.HandlerTimeout}; use a positive time.");
+        }
+
+        if (options.QueueCapacity < 512)
+        {
+            Fail($"QueueCapacity is {options.QueueCapacity}; use at least 512.");
+        }
+
+        if (options.MaxVectorElements is < 0 or > 4096)
+        {
+            Fail($"MaxVectorElements is {options.MaxVectorElements}; use 0 to 4096.");
+        }
+
+        if (options.ProjectionCount is < 0 or > 64)
+        {
+            Fail($"ProjectionCount is {options.ProjectionCount}; use 0 to 64.");
+        }
+
+        if (options.SketchK is < 8 or > 65535)
+        {
+            Fail($"SketchK is {options.SketchK}; use 8 to 65535.");
+        }
+
+        if (options.NumericMetric == MonitorDriftMetric.CramersV)
+        {
+            Fail("NumericMetric is CramersV, which is categorical only.");
+        }
+
+        if (options.CategoricalMetric is MonitorDriftMetric.NormalizedWasserstein or MonitorDriftMetric.KolmogorovSmirnov or MonitorDriftMetric.Hellinger)
+        {
+            Fail($"CategoricalMetric is {options.CategoricalMetric}, which is numeric only.");
+        }
+
+        CheckFraction(options.NotMissingMostly, nameof(options.NotMissingMostly));
+        CheckFraction(options.RangeMostly, nameof(options.RangeMostly));
+        CheckFraction(options.KnownCategoryMostly, nameof(options.KnownCategoryMostly));
+        CheckFraction(options.SchemaMostly, nameof(options.SchemaMostly));
+        CheckFraction(options.ExitRatio, nameof(options.ExitRatio));
+        CheckFraction(options.DatasetDriftShare, nameof(options.DatasetDriftShare));
+        if (!(options.NumericThreshold >= 0) || !(options.CategoricalThreshold >= 0) || !(options.CalibrationSigmas >= 0) || !(options.RangeTolerance >= 0))
+        {
+            Fail("NumericThreshold, CategoricalThreshold, CalibrationSigmas and RangeTolerance must be 0 or more.");
+        }
+
+        if (options.VolumeTolerance is { } tolerance && !(tolerance > 0))
+        {
+            Fail($"VolumeTolerance is {tolerance}; use a positive fraction or null.");
+        }
+
+        if (options.MinimumSampleSize < 1 || options.ReferenceChunkSize < 1 || options.MaxPendingOutcomes < 0 || options.EvaluationStoreCapacity < 0)
+        {
+            Fail("MinimumSampleSize and ReferenceChunkSize must be at least 1; MaxPendingOutcomes and EvaluationStoreCapacity 0 or more.");
+        }
+
+        return failures.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(failures);
+
+        void CheckFraction(double value, string property)
+        {
+            if (!(value is >= 0 and <= 1))
+            {
+                Fail($"{property} is {value}; use a fraction between 0 and 1.");
+            }
+        }
+    }
+}

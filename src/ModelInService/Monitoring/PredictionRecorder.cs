@@ -1,0 +1,390 @@
+using System.Linq.Expressions;
+using System.Numerics;
+using System.Reflection;
+using ModelInService.Binding;
+using ModelInService.Hosting;
+
+namespace ModelInService.Monitoring;
+
+/// <summary>
+/// The monitor's <see cref="IPredictionRecorder{TInput, TOutput}"/>: on the request path it only copies the members'
+/// values (compiled getters, built once) into the current block; everything else happens on the consumer.
+/// </summary>
+internal sealed class PredictionRecorder<TInput, TOutput> : RecorderBase, IPredictionRecorder<TInput, TOutput>, IRejectionRecorder, IReferenceSource<TInput>
+{
+    private readonly SlotWriter<TInput>[] _inputs;
+    private readonly SlotWriter<TOutput>[] _outputs;
+
+    /// <summary>Reads the prediction id from the input; null when not configured.</summary>
+    private readonly Func<TInput, string?>? _id;
+
+    /// <summary>The row encoder as a delegate, allocated once.</summary>
+    private readonly Func<RecordBlock, (TInput, TOutput), bool> _encode;
+
+    private PredictionRecorder(RowSchema schema, SlotWriter<TInput>[] inputs, SlotWriter<TOutput>[] outputs, Func<TInput, string?>? id, TimeProvider time, MonitoringOptions options)
+        : base(schema, time, options.IntervalLength, options.QueueCapacity)
+    {
+        _inputs = inputs;
+        _outputs = outputs;
+        _id = id;
+        _encode = TryEncodeRow;
+    }
+
+    /// <summary>Builds the recorder for a model's types (reflection at start-up only).</summary>
+    public static PredictionRecorder<TInput, TOutput> Create(MonitoringOptions options, TimeProvider time)
+    {
+        var slots = new List<SlotDescriptor>();
+        var inputs = new List<SlotWriter<TInput>>();
+        var outputs = new List<SlotWriter<TOutput>>();
+        foreach (var member in MemberModel.ForInput(typeof(TInput)))
+        {
+            if (SlotWriters.Create<TInput>(member, FeatureRole.Input, options) is { } writer)
+            {
+                inputs.Add(writer.Writer);
+                slots.Add(writer.Slot);
+            }
+        }
+
+        foreach (var member in MemberModel.ForOutput(typeof(TOutput)))
+        {
+            if (SlotWriters.Create<TOutput>(member, FeatureRole.Output, options) is { } writer)
+            {
+                outputs.Add(writer.Writer);
+                slots.Add(writer.Slot);
+            }
+        }
+
+        Func<TInput, string?>? id = null;
+        if (options.PredictionIdMember is { } idName)
+        {
+            var member = (MemberInfo?)typeof(TInput).GetProperty(idName, BindingFlags.Public | BindingFlags.Instance)
+                ?? typeof(TInput).GetField(idName, BindingFlags.Public | BindingFlags.Instance);
+            var type = (member as PropertyInfo)?.PropertyType ?? (member as FieldInfo)?.FieldType;
+            if (member is null || type != typeof(string))
+            {
+                throw new InvalidOperationException($"MonitoringOptions.PredictionIdMember is '{idName}', but {typeof(TInput).Name} has no public string property or field of that name.");
+            }
+
+            var p = Expression.Parameter(typeof(TInput), "x");
+            id = Expression.Lambda<Func<TInput, string?>>(Expression.MakeMemberAccess(p, member), p).Compile();
+        }
+
+        return new PredictionRecorder<TInput, TOutput>(new RowSchema(slots, id is not null), [.. inputs], [.. outputs], id, time, options);
+    }
+
+    public Type InputType => typeof(TInput);
+
+    /// <summary>Resolves the model's predictor for reference building (set by the registry; tests may set a fake).</summary>
+    public Func<IPredictor<TInput, TOutput>>? Predictor { get; set; }
+
+    /// <summary>Runs on the request path after every successful prediction.</summary>
+    public void Record(TInput input, TOutput output)
+    {
+        if (RecordingSuppression.IsSuppressed)
+        {
+            return;
+        }
+
+        Append(CurrentInterval(), (input, output), _encode);
+    }
+
+    /// <summary>Encodes one row; false when the block has no room (the caller undoes the partial row).</summary>
+    public bool TryEncode(RecordBlock block, TInput input, TOutput output)
+    {
+        if (_id is not null && !block.TryAddLabel(_id(input)))
+        {
+            return false;
+        }
+
+        foreach (var writer in _inputs)
+        {
+            if (!writer.Write(input, block))
+            {
+                return false;
+            }
+        }
+
+        foreach (var writer in _outputs)
+        {
+            if (!writer.Write(output, block))
+            {
+                return false;
+            }
+        }
+
+        return true;
+    }
+
+    /// <summary>Encodes rows into a private block (reference building), growing it as needed.</summary>
+    public void EncodeInto(RecordBlock block, TInput input, TOutput output)
+    {
+        while (true)
+        {
+            var numbers = block.NumberCount;
+            var labels = block.LabelCount;
+            if (TryEncode(block, input, output))
+            {
+                block.Rows++;
+                return;
+            }
+
+            block.NumberCount = numbers;
+            block.LabelCount = labels;
+            block.Grow();
+        }
+    }
+
+    public async Task<MonitorReference> BuildReferenceAsync(IEnumerable<TInput> data, MonitoringOptions options, string modelName, DateTimeOffset now, CancellationToken cancellationToken)
+    {
+        var predictor = Predictor?.Invoke() ?? throw new InvalidOperationException($"Model '{modelName}' has no predictor to build a reference with.");
+        var accumulator = new ReferenceAccumulator(new FeatureCatalog(), new ProfileFactory(options.SketchK, options.Seed), options.ReferenceChunkSize);
+        var decoder = new RowDecoder(Schema, accumulator.Catalog, options);
+        var block = new RecordBlock(BlockNumbers, BlockNumbers / 4);
+        var batch = new List<TInput>(RecordBlock.MaxRows);
+        foreach (var item in data)
+        {
+            batch.Add(item);
+            if (batch.Count >= Math.Min(RecordBlock.MaxRows, accumulator.Room))
+            {
+                await AddBatchAsync().ConfigureAwait(false);
+            }
+        }
+
+        if (batch.Count > 0)
+        {
+            await AddBatchAsync().ConfigureAwait(false);
+        }
+
+        return accumulator.Build("training", modelName, now, null);
+
+        async Task AddBatchAsync()
+        {
+            IReadOnlyList<TOutput> outputs;
+            using (RecordingSuppression.Begin())
+            {
+                // The model's own predictions on the training data; not production traffic, so not recorded.
+                outputs = await predictor.PredictBatchAsync(batch, cancellationToken).ConfigureAwait(false);
+            }
+
+            block.Reset(0);
+            for (var i = 0; i < batch.Count; i++)
+            {
+                EncodeInto(block, batch[i], outputs[i]);
+            }
+
+            decoder.Apply(block, accumulator.Current, accumulator.Factory, null);
+            accumulator.AfterDecode();
+            batch.Clear();
+        }
+    }
+
+    private bool TryEncodeRow(RecordBlock block, (TInput Input, TOutput Output) row) => TryEncode(block, row.Input, row.Output);
+}
+
+/// <summary>Counts requests the validator rejected (see docs/monitoring.md: needs a one-line hook in the predictor).</summary>
+internal interface IRejectionRecorder
+{
+    void RecordRejected();
+}
+
+/// <summary>Copies one member's values into a block.</summary>
+internal abstract class SlotWriter<TOwner>
+{
+    public abstract bool Write(TOwner owner, RecordBlock block);
+}
+
+/// <summary>Chooses a writer and an encoding for a member (see docs/monitoring.md, "Features").</summary>
+internal static class SlotWriters
+{
+    public static (SlotWriter<TOwner> Writer, SlotDescriptor Slot)? Create<TOwner>(MemberModel member, FeatureRole role, MonitoringOptions options)
+    {
+        var name = member.Member.Name;
+        var element = member.ElementClrType;
+        if (element is null)
+        {
+            return null;
+        }
+
+        var forcedCategorical = options.CategoricalFeatures.Contains(name);
+        var integer = element != typeof(float) && element != typeof(double) && element != typeof(Half) && element != typeof(bool) && element != typeof(string);
+        switch (member.Shape)
+        {
+            case MemberShape.Scalar when element == typeof(string):
+                return (new LabelWriter<TOwner>(member), new SlotDescriptor(name, role, SlotEncoding.Label, true));
+            case MemberShape.Scalar when element == typeof(bool):
+                return (new BoolWriter<TOwner>(member), new SlotDescriptor(name, role, SlotEncoding.Number, true));
+            case MemberShape.Scalar:
+                return (Make<TOwner>(typeof(NumberWriter<,>), element, member),
+                    new SlotDescriptor(name, role, SlotEncoding.Number, forcedCategorical || (integer && role == FeatureRole.Output)));
+            case MemberShape.Array when element == typeof(string):
+                return (new LabelArrayWriter<TOwner>(member), new SlotDescriptor(name, role, SlotEncoding.LabelVector, true));
+            case MemberShape.Array when element != typeof(bool):
+                return (Make<TOwner>(typeof(NumberArrayWriter<,>), element, member), new SlotDescriptor(name, role, SlotEncoding.NumberVector, forcedCategorical));
+            case MemberShape.Memory when element != typeof(bool) && element != typeof(string):
+                return (Make<TOwner>(typeof(NumberMemoryWriter<,>), element, member), new SlotDescriptor(name, role, SlotEncoding.NumberVector, forcedCategorical));
+            case MemberShape.Dictionary:
+                var valueType = member.Type.GetGenericArguments()[1];
+                var type = typeof(DictionaryWriter<,,>).MakeGenericType(typeof(TOwner), element, valueType);
+                var writer = (SlotWriter<TOwner>)Activator.CreateInstance(type, member, options.MaxVectorElements)!;
+                return (writer, new SlotDescriptor(name, role, element == typeof(string) ? SlotEncoding.LabelDictionary : SlotEncoding.CodeDictionary, false));
+            default:
+                return null;
+        }
+    }
+
+    private static SlotWriter<TOwner> Make<TOwner>(Type definition, Type element, MemberModel member) =>
+        (SlotWriter<TOwner>)Activator.CreateInstance(definition.MakeGenericType(typeof(TOwner), element), member)!;
+}
+
+internal sealed class NumberWriter<TOwner, T>(MemberModel member) : SlotWriter<TOwner>
+    where T : INumberBase<T>
+{
+    private readonly Func<TOwner, T> _get = member.CompileGetter<TOwner, T>();
+
+    public override bool Write(TOwner owner, RecordBlock block) => block.TryAddNumber(double.CreateTruncating(_get(owner)));
+}
+
+internal sealed class BoolWriter<TOwner>(MemberModel member) : SlotWriter<TOwner>
+{
+    private readonly Func<TOwner, bool> _get = member.CompileGetter<TOwner, bool>();
+
+    public override bool Write(TOwner owner, RecordBlock block) => block.TryAddNumber(_get(owner) ? 1 : 0);
+}
+
+internal sealed class LabelWriter<TOwner>(MemberModel member) : SlotWriter<TOwner>
+{
+    private readonly Func<TOwner, string?> _get = member.CompileGetter<TOwner, string?>();
+
+    public override bool Write(TOwner owner, RecordBlock block) => block.TryAddLabel(_get(owner));
+}
+
+internal sealed class NumberArrayWriter<TOwner, T>(MemberModel member) : SlotWriter<TOwner>
+    where T : INumberBase<T>
+{
+    private readonly Func<TOwner, T[]?> _get = member.CompileGetter<TOwner, T[]?>();
+
+    public override bool Write(TOwner owner, RecordBlock block) => NumberVectors.Write<T>(_get(owner), block);
+}
+
+internal sealed class NumberMemoryWriter<TOwner, T>(MemberModel member) : SlotWriter<TOwner>
+    where T : INumberBase<T>
+{
+    private readonly Func<TOwner, ReadOnlyMemory<T>> _get = member.CompileGetter<TOwner, ReadOnlyMemory<T>>();
+
+    public override bool Write(TOwner owner, RecordBlock block) => NumberVectors.Write(_get(owner).Span, block);
+}
+
+internal static class NumberVectors
+{
+    public static bool Write<T>(T[]? values, RecordBlock block)
+        where T : INumberBase<T> =>
+        values is null ? block.TryAddNumber(-1) : Write(new ReadOnlySpan<T>(values), block);
+
+    public static bool Write<T>(ReadOnlySpan<T> values, RecordBlock block)
+        where T : INumberBase<T>
+    {
+        var destination = block.TakeNumbers(values.Length + 1);
+        if (destination.IsEmpty)
+        {
+            return false;
+        }
+
+        destination[0] = values.Length;
+        for (var i = 0; i < values.Length; i++)
+        {
+            destination[i + 1] = double.CreateTruncating(values[i]);
+        }
+
+        return true;
+    }
+}
+
+internal sealed class LabelArrayWriter<TOwner>(MemberModel member) : SlotWriter<TOwner>
+{
+    private readonly Func<TOwner, string?[]?> _get = member.CompileGetter<TOwner, string?[]?>();
+
+    public override bool Write(TOwner owner, RecordBlock block)
+    {
+        var values = _get(owner);
+        if (values is null)
+        {
+            return block.TryAddNumber(-1);
+        }
+
+        if (!block.TryAddNumber(values.Length))
+        {
+            return false;
+        }
+
+        foreach (var value in values)
+        {
+            if (!block.TryAddLabel(value))
+            {
+                return false;
+            }
+        }
+
+        return true;
+    }
+}
+
+/// <summary>Copies up to <c>maxEntries</c> entries of a ZipMap-style dictionary output.</summary>
+internal sealed class DictionaryWriter<TOwner, TKey, TValue>(MemberModel member, int maxEntries) : SlotWriter<TOwner>
+    where TKey : notnull
+    where TValue : INumberBase<TValue>
+{
+    private readonly Func<TOwner, object?> _get = member.CompileGetter<TOwner, object?>();
+
+    public override bool Write(TOwner owner, RecordBlock block)
+    {
+        switch (_get(owner))
+        {
+            case Dictionary<TKey, TValue> dictionary:
+                // The concrete type has a struct enumerator: no allocation.
+                if (!block.TryAddNumber(Math.Min(dictionary.Count, maxEntries)))
+                {
+                    return false;
+                }
+
+                var written = 0;
+                foreach (var pair in dictionary)
+                {
+                    if (written++ == maxEntries || !Add(block, pair.Key, pair.Value))
+                    {
+                        return written > maxEntries;
+                    }
+                }
+
+                return true;
+            case IReadOnlyDictionary<TKey, TValue> readOnly:
+                if (!block.TryAddNumber(Math.Min(readOnly.Count, maxEntries)))
+                {
+                    return false;
+                }
+
+                var count = 0;
+                foreach (var pair in readOnly)
+                {
+                    if (count++ == maxEntries || !Add(block, pair.Key, pair.Value))
+                    {
+                        return count > maxEntries;
+                    }
+                }
+
+                return true;
+            default:
+                return block.TryAddNumber(-1);
+        }
+    }
+
+    private static bool Add(RecordBlock block, TKey key, TValue value)
+    {
+        if (key is string label)
+        {
+            return block.TryAddLabel(label) && block.TryAddNumber(double.CreateTruncating(value));
+        }
+
+        // TKey is long here (MemberModel admits long or string keys); the JIT removes the box for a value type.
+        return block.TryAddNumber((long)(object)key) && block.TryAddNumber(double.CreateTruncating(value));
+    }
+}

@@ -1,0 +1,249 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
+using System.Threading.Channels;
+
+namespace ModelInService.Monitoring;
+
+/// <summary>
+/// The request-path half of the monitor: encodes rows into a <see cref="RecordBlock"/> under a short lock and hands
+/// full blocks to a bounded channel with <c>TryWrite</c>. When the channel is full the block is dropped whole (its
+/// rows counted per interval for the volume rule) and reused: recording never waits and, once warm, never allocates.
+/// </summary>
+[DebuggerDisplay("{Schema.Slots.Count} slots, {_channel.Reader.Count} queued blocks, {_droppedTotal} dropped")]
+internal abstract class RecorderBase
+{
+    /// <summary>Numbers per block: keeps a block near 128 KB, so the queue's memory is bounded whatever the row width.</summary>
+    internal const int BlockNumbers = 16 * 1024;
+
+    /// <summary>A row never grows a block beyond this (larger rows are dropped and counted).</summary>
+    private const int MaxBlockNumbers = 1 << 24;
+
+    /// <summary>Serializes writers of the current block (request threads) with flushes (the evaluator).</summary>
+    private readonly Lock _gate = new();
+
+    /// <summary>Full blocks waiting for the consumer; bounded so a slow consumer costs drops, not memory or latency.</summary>
+    private readonly Channel<RecordBlock> _channel;
+
+    /// <summary>Processed blocks returned by the consumer for reuse (at most the channel's capacity plus a few).</summary>
+    private readonly ConcurrentQueue<RecordBlock> _free = new();
+
+    /// <summary>Rows (and schema violations) dropped per interval, until the consumer takes them. Guarded by <see cref="_gate"/>.</summary>
+    private readonly Dictionary<long, (long Rows, long Violations)> _drops = [];
+
+    /// <summary>Ticks of one interval.</summary>
+    private readonly long _intervalTicks;
+
+    /// <summary>The block being filled; null between a flush and the next row. Guarded by <see cref="_gate"/>.</summary>
+    private RecordBlock? _current;
+
+    /// <summary>All rows ever dropped (read without the lock for statistics).</summary>
+    private long _droppedTotal;
+
+    protected RecorderBase(RowSchema schema, TimeProvider time, TimeSpan interval, int queueCapacity)
+    {
+        Schema = schema;
+        Time = time;
+        _intervalTicks = interval.Ticks;
+        _channel = Channel.CreateBounded<RecordBlock>(new BoundedChannelOptions(Math.Max(2, queueCapacity / RecordBlock.MaxRows))
+        {
+            // The single consumer is the monitor's loop; writers are request threads (TryWrite never waits).
+            SingleReader = true,
+            SingleWriter = false,
+            FullMode = BoundedChannelFullMode.Wait,
+        });
+    }
+
+    public RowSchema Schema { get; }
+
+    public ChannelReader<RecordBlock> Reader => _channel.Reader;
+
+    public long DroppedTotal => Interlocked.Read(ref _droppedTotal);
+
+    protected TimeProvider Time { get; }
+
+    /// <summary>Counts one request the validator rejected (for the schema rule).</summary>
+    public void RecordRejected()
+    {
+        var interval = CurrentInterval();
+        lock (_gate)
+        {
+            CurrentFor(interval).SchemaViolations++;
+        }
+    }
+
+    /// <summary>Takes the partly filled block (for a flush), or null when it is empty.</summary>
+    public RecordBlock? TakeCurrent()
+    {
+        lock (_gate)
+        {
+            var block = _current;
+            _current = null;
+            if (block is null || (block.Rows == 0 && block.SchemaViolations == 0))
+            {
+                if (block is not null)
+                {
+                    _free.Enqueue(block);
+                }
+
+                return null;
+            }
+
+            return block;
+        }
+    }
+
+    /// <summary>Takes the per-interval drop counts accumulated since the last call.</summary>
+    public List<KeyValuePair<long, (long Rows, long Violations)>>? TakeDrops()
+    {
+        lock (_gate)
+        {
+            if (_drops.Count == 0)
+            {
+                return null;
+            }
+
+            var list = _drops.ToList();
+            _drops.Clear();
+            return list;
+        }
+    }
+
+    /// <summary>Writes a block from outside the request path (a flush or a barrier), waiting for room.</summary>
+    public ValueTask WriteAsync(RecordBlock block, CancellationToken cancellationToken) => _channel.Writer.WriteAsync(block, cancellationToken);
+
+    /// <summary>Returns a processed block for reuse.</summary>
+    public void Return(RecordBlock block)
+    {
+        if (block.Barrier is null)
+        {
+            block.Reset(0);
+            _free.Enqueue(block);
+        }
+    }
+
+    /// <summary>Stops the consumer after the queued blocks.</summary>
+    public void Complete() => _channel.Writer.TryComplete();
+
+    protected long CurrentInterval() => Time.GetUtcNow().UtcTicks / _intervalTicks;
+
+    /// <summary>
+    /// Appends one row: <paramref name="encode"/> writes it into the block and returns false when it does not fit, in
+    /// which case the partial row is undone, the block submitted and the row retried on a fresh block.
+    /// </summary>
+    protected void Append<TState>(long interval, TState state, Func<RecordBlock, TState, bool> encode)
+    {
+        lock (_gate)
+        {
+            var block = CurrentFor(interval);
+            while (true)
+            {
+                var numbers = block.NumberCount;
+                var labels = block.LabelCount;
+                if (encode(block, state))
+                {
+                    break;
+                }
+
+                block.NumberCount = numbers;
+                Array.Clear(block.Labels, labels, block.LabelCount - labels);
+                block.LabelCount = labels;
+                if (block.Rows > 0)
+                {
+                    Submit();
+                    block = CurrentFor(interval);
+                }
+                else if (block.Numbers.Length < MaxBlockNumbers)
+                {
+                    block.Grow();
+                }
+                else
+                {
+                    AddDrop(interval, 1, 0);
+                    return;
+                }
+            }
+
+            block.Rows++;
+            if (block.Rows >= RecordBlock.MaxRows)
+            {
+                Submit();
+            }
+        }
+    }
+
+    private RecordBlock CurrentFor(long interval)
+    {
+        if (_current is { } current)
+        {
+            if (current.Interval == interval)
+            {
+                return current;
+            }
+
+            Submit();
+        }
+
+        var block = _free.TryDequeue(out var free) ? free : new RecordBlock(BlockNumbers, BlockNumbers / 4);
+        block.Reset(interval);
+        _current = block;
+        return block;
+    }
+
+    /// <summary>Hands the current block to the consumer, or drops it when the channel is full. Under the lock.</summary>
+    private void Submit()
+    {
+        var block = _current!;
+        _current = null;
+        if (block.Rows == 0 && block.SchemaViolations == 0)
+        {
+            _free.Enqueue(block);
+            return;
+        }
+
+        if (!_channel.Writer.TryWrite(block))
+        {
+            AddDrop(block.Interval, block.Rows, block.SchemaViolations);
+            block.Reset(0);
+            _free.Enqueue(block);
+        }
+    }
+
+    private void AddDrop(long interval, long rows, long violations)
+    {
+        _drops.TryGetValue(interval, out var existing);
+        _drops[interval] = (existing.Rows + rows, existing.Violations + violations);
+        Interlocked.Add(ref _droppedTotal, rows);
+    }
+}
+
+/// <summary>Marks the current async flow as building a reference: its predictions are not recorded as production traffic.</summary>
+internal static class RecordingSuppression
+{
+    /// <summary>Flows currently suppressed anywhere; lets <see cref="IsSuppressed"/> skip the async-local read when 0.</summary>
+    private static int s_active;
+
+    private static readonly AsyncLocal<bool> s_suppressed = new();
+
+    public static bool IsSuppressed => Volatile.Read(ref s_active) != 0 && s_suppressed.Value;
+
+    public static IDisposable Begin()
+    {
+        Interlocked.Increment(ref s_active);
+        s_suppressed.Value = true;
+        return new Scope();
+    }
+
+    private sealed class Scope : IDisposable
+    {
+        private int _disposed;
+
+        public void Dispose()
+        {
+            if (Interlocked.Exchange(ref _disposed, 1) == 0)
+            {
+                s_suppressed.Value = false;
+                Interlocked.Decrement(ref s_active);
+            }
+        }
+    }
+}

@@ -1,0 +1,270 @@
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Options;
+using Microsoft.Extensions.Time.Testing;
+using ModelInService.Monitoring;
+
+namespace ModelInService.Tests.Monitoring;
+
+public class MonitoringIntegrationTests
+{
+    public sealed class TrackedIris
+    {
+        [ModelInput("features")]
+        [AllowNonFinite]
+        public float[] Features { get; set; } = [];
+
+        [ModelIgnore]
+        public string? RequestId { get; set; }
+    }
+
+    private static IEnumerable<float[]> IrisLike(int count, int seed, float shift = 0)
+    {
+        var random = new Random(seed);
+        float[][] centers = [IrisSamples.Setosa, IrisSamples.Versicolor, IrisSamples.Virginica];
+        for (var i = 0; i < count; i++)
+        {
+            var c = centers[i % 3];
+            yield return [.. c.Select(v => v + shift + (float)((random.NextDouble() - 0.5) * 0.4))];
+        }
+    }
+
+    private static async Task<IHost> StartAsync(FakeTimeProvider time, Action<MonitoringOptions>? configure = null, Action<IServiceCollection>? more = null) =>
+        await TestModels.StartAsync(s =>
+        {
+            s.AddSingleton<TimeProvider>(time);
+            s.AddModel<TrackedIris, IrisOutput>("iris", o => o.Source = ModelSource.FromFile(TestModels.IrisMlp)).UseMonitoring(o =>
+            {
+                o.Windows.Clear();
+                o.Windows.Add(TimeSpan.FromMinutes(5));
+                o.MinimumSampleSize = 50;
+                o.PredictionIdMember = nameof(TrackedIris.RequestId);
+
+                // Tests evaluate explicitly; the hosted timer would race them for the state transitions.
+                o.EvaluationInterval = TimeSpan.FromDays(1);
+                o.Retention = TimeSpan.FromHours(1);
+                configure?.Invoke(o);
+            });
+            more?.Invoke(s);
+        });
+
+    [Fact]
+    public async Task UseMonitoring_RecordsIrisPredictions_WithNamedFeatures()
+    {
+        var time = new FakeTimeProvider(MonitorHarness.Start);
+        using var host = await StartAsync(time);
+        var predictor = host.Services.GetRequiredService<IPredictor<TrackedIris, IrisOutput>>();
+        var monitor = host.Services.GetRequiredKeyedService<IModelMonitor>("iris");
+        Assert.Same(monitor, host.Services.GetRequiredService<IModelMonitor>());
+
+        foreach (var features in IrisLike(60, 1))
+        {
+            await predictor.PredictAsync(new TrackedIris { Features = features });
+        }
+
+        await predictor.PredictBatchAsync([.. IrisLike(30, 2).Select(f => new TrackedIris { Features = f })]);
+        await monitor.FlushAsync();
+        time.Advance(TimeSpan.FromMinutes(1));
+        var report = monitor.GetReport(TimeSpan.FromMinutes(1));
+
+        Assert.Equal(90, report.Predictions);
+        Assert.Equal(
+            ["Features[0]", "Features[1]", "Features[2]", "Features[3]", "Label", "Probabilities[0]", "Probabilities[1]", "Probabilities[2]", "Probabilities.top", "Probabilities.margin"],
+            report.Features.Select(f => f.Name));
+        Assert.All(report.Features, f => Assert.Equal(90, f.Count));
+        Assert.Equal(FeatureStatus.NoReference, report["Features[0]"]!.Status);
+    }
+
+    [Fact]
+    public async Task RejectedInputs_AreCountedAsSchemaViolations()
+    {
+        var time = new FakeTimeProvider(MonitorHarness.Start);
+        using var host = await StartAsync(time);
+        var predictor = host.Services.GetRequiredService<IPredictor<TrackedIris, IrisOutput>>();
+        var monitor = host.Services.GetRequiredKeyedService<IModelMonitor>("iris");
+
+        foreach (var features in IrisLike(20, 1))
+        {
+            await predictor.PredictAsync(new TrackedIris { Features = features });
+        }
+
+        for (var i = 0; i < 3; i++)
+        {
+            await Assert.ThrowsAsync<ModelInputException>(async () => await predictor.PredictAsync(new TrackedIris { Features = [1, 2] }));
+        }
+
+        await monitor.FlushAsync();
+        time.Advance(TimeSpan.FromMinutes(1));
+
+        Assert.Equal(3, monitor.GetReport(TimeSpan.FromMinutes(1)).SchemaViolations);
+        Assert.Equal(3, monitor.Statistics.SchemaViolations);
+    }
+
+    [Fact]
+    public async Task BuildReferenceAsync_ProfilesTrainingDataAndTheModelsPredictions_WithoutRecordingThem()
+    {
+        var time = new FakeTimeProvider(MonitorHarness.Start);
+        using var host = await StartAsync(time, o => o.ReferenceChunkSize = 100);
+        var monitor = host.Services.GetRequiredKeyedService<IModelMonitor>("iris");
+        var training = IrisLike(600, 3).Select(f => new TrackedIris { Features = f }).ToList();
+
+        var reference = await monitor.BuildReferenceAsync(training);
+        await monitor.FlushAsync();
+
+        Assert.Equal(600, reference.Rows);
+        Assert.Equal(6, reference.ChunkCount);
+        Assert.Equal("training", reference.Source);
+        Assert.Equal(3, reference.GetProfile("Label")!.Categories!.TrackedCount);
+        Assert.Equal(0, monitor.Statistics.Recorded);
+        await Assert.ThrowsAsync<ArgumentException>(() => monitor.BuildReferenceAsync(new[] { new IrisInput() }));
+
+        // Shifted production traffic drifts from it.
+        monitor.SetReference(reference);
+        var predictor = host.Services.GetRequiredService<IPredictor<TrackedIris, IrisOutput>>();
+        var collecting = host.Services.GetServices<IModelMonitorHandler>().OfType<CollectingHandler>().SingleOrDefault();
+        foreach (var features in IrisLike(300, 4, shift: 1.0f))
+        {
+            await predictor.PredictAsync(new TrackedIris { Features = features });
+        }
+
+        time.Advance(TimeSpan.FromMinutes(5));
+        var events = await monitor.EvaluateAsync();
+        Assert.Contains(events, e => e.Kind == ModelMonitorEventKind.DriftDetected && e.Feature == "Features[0]");
+        Assert.Contains(events, e => e.Kind == ModelMonitorEventKind.DatasetDriftDetected);
+        Assert.Null(collecting);
+    }
+
+    [Fact]
+    public async Task HostedService_EvaluatesOnItsTimer_AndCallsDiRegisteredHandlers()
+    {
+        var time = new FakeTimeProvider(MonitorHarness.Start);
+        var handler = new CollectingHandler();
+        using var host = await StartAsync(time, o => o.EvaluationInterval = TimeSpan.FromMinutes(1), s => s.AddSingleton<IModelMonitorHandler>(handler));
+        var monitor = host.Services.GetRequiredKeyedService<IModelMonitor>("iris");
+        var predictor = host.Services.GetRequiredService<IPredictor<TrackedIris, IrisOutput>>();
+        foreach (var features in IrisLike(100, 5))
+        {
+            features[0] = float.NaN;
+            await predictor.PredictAsync(new TrackedIris { Features = features });
+        }
+
+        time.Advance(TimeSpan.FromMinutes(1)); // the timer fires: flush, evaluate, dispatch
+        var violation = await handler.WaitForAsync(e => e.Kind == ModelMonitorEventKind.QualityViolation);
+        Assert.Equal("missing", violation.Rule);
+        Assert.Equal("Features[0]", violation.Feature);
+    }
+
+    [Fact]
+    public async Task Outcomes_JoinByPredictionId_AndTheEvaluationStoreKeepsUncertainPredictions()
+    {
+        var time = new FakeTimeProvider(MonitorHarness.Start);
+        using var host = await StartAsync(time, o => o.EvaluationStoreCapacity = 20);
+        var monitor = host.Services.GetRequiredKeyedService<IModelMonitor>("iris");
+        var predictor = host.Services.GetRequiredService<IPredictor<TrackedIris, IrisOutput>>();
+        var labels = new Dictionary<string, long>();
+        var i = 0;
+        foreach (var features in IrisLike(90, 6))
+        {
+            var id = "r" + i++;
+            labels[id] = (await predictor.PredictAsync(new TrackedIris { Features = features, RequestId = id })).Label;
+        }
+
+        await monitor.FlushAsync();
+        var correct = 0;
+        foreach (var (id, label) in labels)
+        {
+            var actual = correct < 60 ? label : (label + 1) % 3; // two thirds right
+            correct++;
+            Assert.True(monitor.RecordOutcome(id, actual));
+        }
+
+        Assert.False(monitor.RecordOutcome("r0", 0)); // already joined
+        Assert.False(monitor.RecordOutcome("unknown", "x"));
+        time.Advance(TimeSpan.FromMinutes(1));
+        var outcomes = monitor.GetReport(TimeSpan.FromMinutes(1)).Outcomes;
+        Assert.Equal(90, outcomes.Count);
+        Assert.Equal(60.0 / 90, outcomes.Accuracy, 1e-9);
+        Assert.True(outcomes.ExpectedCalibrationError is >= 0 and <= 1);
+
+        var samples = monitor.GetEvaluationSamples();
+        Assert.Equal(20, samples.Count);
+        Assert.All(samples, s => Assert.NotNull(s.Outcome));
+        Assert.All(samples, s => Assert.IsType<double[]>(s.Inputs["Features"]));
+        Assert.True(samples.Zip(samples.Skip(1)).All(p => p.First.Margin <= p.Second.Margin));
+    }
+
+    [Fact]
+    public async Task Snapshots_ArePersistedAtShutdown_RestoredAtStartUp_AndCorruptFilesAreSkipped()
+    {
+        var directory = Path.Combine(Path.GetTempPath(), "mis-monitor-" + Guid.NewGuid().ToString("N"));
+        try
+        {
+            var time = new FakeTimeProvider(MonitorHarness.Start);
+            void Persist(MonitoringOptions o) => o.SnapshotDirectory = directory;
+            using (var host = await StartAsync(time, Persist))
+            {
+                var predictor = host.Services.GetRequiredService<IPredictor<TrackedIris, IrisOutput>>();
+                foreach (var features in IrisLike(40, 7))
+                {
+                    await predictor.PredictAsync(new TrackedIris { Features = features });
+                }
+
+                await host.StopAsync();
+            }
+
+            var file = Path.Combine(directory, "iris.monitor");
+            Assert.True(File.Exists(file));
+            time.Advance(TimeSpan.FromMinutes(1));
+            using (var host = await StartAsync(time, Persist))
+            {
+                var report = host.Services.GetRequiredKeyedService<IModelMonitor>("iris").GetReport(TimeSpan.FromMinutes(1));
+                Assert.Equal(40, report.Predictions);
+                await host.StopAsync();
+            }
+
+            var bytes = await File.ReadAllBytesAsync(file);
+            bytes[bytes.Length / 2] ^= 0xFF;
+            await File.WriteAllBytesAsync(file, bytes);
+            using (var host = await StartAsync(time, Persist))
+            {
+                Assert.Equal(0, host.Services.GetRequiredKeyedService<IModelMonitor>("iris").GetReport(TimeSpan.FromMinutes(1)).Predictions);
+                Assert.True(File.Exists(file + ".corrupt"));
+            }
+        }
+        finally
+        {
+            Directory.Delete(directory, recursive: true);
+        }
+    }
+
+    [Fact]
+    public void UseMonitoring_OnAnUntypedModel_Throws()
+    {
+        var services = new ServiceCollection();
+        var builder = services.AddModel("raw", o => o.Source = ModelSource.FromFile(TestModels.IrisMlp));
+        var ex = Assert.Throws<InvalidOperationException>(() => builder.UseMonitoring());
+        Assert.Contains("AddModel<TInput, TOutput>", ex.Message);
+    }
+
+    [Fact]
+    public async Task InvalidOptions_FailAtStartUp()
+    {
+        var ex = await Assert.ThrowsAsync<OptionsValidationException>(() => StartAsync(new FakeTimeProvider(MonitorHarness.Start), o =>
+        {
+            o.Windows.Add(TimeSpan.FromSeconds(90));
+            o.NotMissingMostly = 2;
+        }));
+        Assert.Contains("Windows contains 00:01:30", ex.Message);
+        Assert.Contains("NotMissingMostly", ex.Message);
+    }
+
+    [Fact]
+    public async Task PlainServiceProvider_ResolvingTheMonitor_AttachesTheRecorder()
+    {
+        await using var provider = await TestModels.ProviderAsync(s => s.AddModel<IrisInput, IrisOutput>(TestModels.IrisMlp).UseMonitoring());
+        var monitor = provider.GetRequiredKeyedService<IModelMonitor>("iris_mlp");
+        await provider.GetRequiredService<IPredictor<IrisInput, IrisOutput>>().PredictAsync(new IrisInput { Features = IrisSamples.Setosa });
+        await monitor.FlushAsync();
+        Assert.Equal(1, monitor.Statistics.Recorded);
+    }
+}

@@ -126,11 +126,42 @@ internal sealed class Predictor<TInput, TOutput> : IPredictor<TInput, TOutput>
             {
                 throw; // never reached: the filter only counts the rejection for the monitor's schema rule
             }
+
             if (cancellationToken.IsCancellationRequested)
             {
                 return ValueTask.FromCanceled<TOutput>(cancellationToken);
             }
 
+            if (_host.Candidate is { } candidate)
+            {
+                if (candidate.Mode == CandidateMode.Canary && candidate.Routes(options?.RoutingKey))
+                {
+                    return RunOnCandidateAsync(candidate, input, cancellationToken);
+                }
+
+                if (candidate.Mode == CandidateMode.Shadow)
+                {
+                    return Shadowed(candidate, input, PredictServing(runtime, binder, input, options, cancellationToken));
+                }
+            }
+
+            return PredictServing(runtime, binder, input, options, cancellationToken);
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            return ValueTask.FromCanceled<TOutput>(cancellationToken);
+        }
+        catch (Exception ex)
+        {
+            return ValueTask.FromException<TOutput>(ex);
+        }
+    }
+
+    /// <summary>The serving version's path: cache (outermost), then the batcher or a direct run.</summary>
+    private ValueTask<TOutput> PredictServing(ModelRuntime runtime, TypedBinder<TInput, TOutput> binder, TInput input, PredictionOptions? options, CancellationToken cancellationToken)
+    {
+        try
+        {
             // Outermost layer: the cache sees only validated inputs, so it never hides a validation error.
             if (_host.Cache is PredictionCache<TInput, TOutput> cache && cache.Accepts(input))
             {
@@ -147,6 +178,96 @@ internal sealed class Predictor<TInput, TOutput> : IPredictor<TInput, TOutput>
         {
             return ValueTask.FromException<TOutput>(ex);
         }
+    }
+
+    /// <summary>A canary request: runs directly on the candidate (its own slots), counted.</summary>
+    private static async ValueTask<TOutput> RunOnCandidateAsync(CandidateState candidate, TInput input, CancellationToken cancellationToken)
+    {
+        var runtime = candidate.Runtime;
+        if (!runtime.TryEnter())
+        {
+            await runtime.EnterAsync(cancellationToken).ConfigureAwait(false);
+        }
+
+        try
+        {
+            var output = ((TypedBinder<TInput, TOutput>)runtime.Binder!).Run(runtime, new ReadOnlySpan<TInput>(ref input), cancellationToken)[0];
+            candidate.Ran(failed: false);
+            return output;
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException)
+        {
+            candidate.Ran(failed: true);
+            throw;
+        }
+        finally
+        {
+            runtime.Exit();
+        }
+    }
+
+    /// <summary>Shadow: once the serving answer is ready, mirror the request to the candidate off the request path.</summary>
+    private static ValueTask<TOutput> Shadowed(CandidateState candidate, TInput input, ValueTask<TOutput> serving)
+    {
+        if (serving.IsCompletedSuccessfully)
+        {
+            Mirror(candidate, input, serving.Result);
+            return serving;
+        }
+
+        return AwaitThenMirrorAsync(candidate, input, serving);
+
+        static async ValueTask<TOutput> AwaitThenMirrorAsync(CandidateState candidate, TInput input, ValueTask<TOutput> serving)
+        {
+            var output = await serving.ConfigureAwait(false);
+            Mirror(candidate, input, output);
+            return output;
+        }
+    }
+
+    private static void Mirror(CandidateState candidate, TInput input, TOutput served)
+    {
+        var runtime = candidate.Runtime;
+        var binder = (TypedBinder<TInput, TOutput>)runtime.Binder!;
+        var expected = binder.Copier.Clone(served); // the caller may mutate its answer before we compare
+        ThreadPool.UnsafeQueueUserWorkItem(static state =>
+        {
+            var (candidate, input, expected) = state;
+            var runtime = candidate.Runtime;
+            bool entered;
+            try
+            {
+                entered = runtime.TryEnter();
+            }
+            catch (ModelNotReadyException)
+            {
+                return; // the shadow ended
+            }
+
+            if (!entered)
+            {
+                candidate.Skip(); // never queue behind the candidate: shadow must not cost serving capacity
+                return;
+            }
+
+            try
+            {
+                var binder = (TypedBinder<TInput, TOutput>)runtime.Binder!;
+                var actual = binder.Run(runtime, new ReadOnlySpan<TInput>(ref input), CancellationToken.None)[0];
+                candidate.Ran(failed: false);
+                candidate.Compared(binder.Copier.Agrees(expected, actual));
+            }
+#pragma warning disable CA1031 // A failing candidate is counted, never surfaced to callers.
+            catch (Exception)
+#pragma warning restore CA1031
+            {
+                candidate.Ran(failed: true);
+            }
+            finally
+            {
+                runtime.Exit();
+            }
+        }, (candidate, input, expected), preferLocal: false);
     }
 
     private ValueTask<TOutput> ComputeValidated(TInput input, PredictionOptions? options, CancellationToken cancellationToken)

@@ -74,6 +74,42 @@ public interface IModelManager
     /// <exception cref="InvalidOperationException">There is no previous version.</exception>
     Task<ModelVersionInfo> RollbackAsync(CancellationToken cancellationToken = default);
 
+    /// <summary>Gets the candidate under canary or shadow, with its counters, or null.</summary>
+    CandidateReport? Candidate { get; }
+
+    /// <summary>
+    /// Loads a candidate version beside the serving one and sends it <paramref name="share"/> of the requests (sticky by
+    /// <see cref="PredictionOptions.RoutingKey"/>). Canary requests run directly on the candidate (not cached, not batched).
+    /// </summary>
+    /// <param name="source">The candidate model.</param>
+    /// <param name="share">The share of requests, 0 to 1.</param>
+    /// <param name="cancellationToken">Cancels waiting for another reload.</param>
+    /// <returns>The candidate version.</returns>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="share"/> is outside 0..1.</exception>
+    /// <exception cref="ModelLoadException">The candidate could not be loaded.</exception>
+    Task<ModelVersionInfo> StartCanaryAsync(ModelSource source, double share, CancellationToken cancellationToken = default);
+
+    /// <summary>
+    /// Loads a candidate version that runs on a copy of the traffic in the background, never affecting answers; its
+    /// agreement with the serving version is counted (<see cref="Candidate"/>). A copy is skipped when the candidate is busy.
+    /// </summary>
+    /// <param name="source">The candidate model.</param>
+    /// <param name="cancellationToken">Cancels waiting for another reload.</param>
+    /// <returns>The candidate version.</returns>
+    /// <exception cref="ModelLoadException">The candidate could not be loaded.</exception>
+    Task<ModelVersionInfo> StartShadowAsync(ModelSource source, CancellationToken cancellationToken = default);
+
+    /// <summary>Makes the candidate the serving version (the replaced one is kept for rollback).</summary>
+    /// <param name="cancellationToken">Cancels waiting for another reload.</param>
+    /// <returns>The version now serving.</returns>
+    /// <exception cref="InvalidOperationException">There is no candidate.</exception>
+    Task<ModelVersionInfo> PromoteCandidateAsync(CancellationToken cancellationToken = default);
+
+    /// <summary>Ends the canary or shadow and unloads the candidate.</summary>
+    /// <param name="cancellationToken">Cancels waiting for another reload.</param>
+    /// <returns>A task that completes when the candidate no longer receives traffic.</returns>
+    Task StopCandidateAsync(CancellationToken cancellationToken = default);
+
     /// <summary>Raised after the serving version changed.</summary>
     event EventHandler<ModelVersionChangedEventArgs>? VersionChanged;
 

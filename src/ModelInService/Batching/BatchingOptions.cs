@@ -98,4 +98,10 @@ public sealed class PredictionOptions
     /// <summary>Gets or sets the call's priority in the batcher's queue.</summary>
     /// <value>Default <see cref="PredictionPriority.Normal"/>.</value>
     public PredictionPriority Priority { get; init; } = PredictionPriority.Normal;
+
+    /// <summary>
+    /// Gets or sets a key (e.g. a user id) that keeps a caller on the same side of a canary: requests with the same
+    /// key always go to the same version. Without it, canary routing is random per request.
+    /// </summary>
+    public string? RoutingKey { get; init; }
 }

@@ -28,6 +28,46 @@ internal sealed class OutputCopier<TOutput>
         return copy;
     }
 
+    /// <summary>
+    /// Whether two outputs agree on every bound member: equal scalars and strings, arrays and maps with the same shape
+    /// and floating-point values within 1e-4 (absolute or relative). Used to report shadow agreement.
+    /// </summary>
+    public bool Agrees(TOutput a, TOutput b)
+    {
+        foreach (var member in _members)
+        {
+            if (!member.Agrees(a, b))
+            {
+                return false;
+            }
+        }
+
+        return true;
+    }
+
+    internal static bool Close<T>(T x, T y)
+    {
+        if (typeof(T) == typeof(float))
+        {
+            return CloseDouble(Unsafe.As<T, float>(ref x), Unsafe.As<T, float>(ref y));
+        }
+
+        if (typeof(T) == typeof(double))
+        {
+            return CloseDouble(Unsafe.As<T, double>(ref x), Unsafe.As<T, double>(ref y));
+        }
+
+        if (typeof(T) == typeof(Half))
+        {
+            return CloseDouble((double)Unsafe.As<T, Half>(ref x), (double)Unsafe.As<T, Half>(ref y));
+        }
+
+        return EqualityComparer<T>.Default.Equals(x, y);
+
+        static bool CloseDouble(double p, double q) =>
+            p.Equals(q) || Math.Abs(p - q) <= 1e-4 * Math.Max(1, Math.Max(Math.Abs(p), Math.Abs(q)));
+    }
+
     /// <summary>Approximate managed bytes held by the output (object headers, arrays, strings, map entries).</summary>
     public long EstimateSize(TOutput value)
     {
@@ -60,6 +100,8 @@ internal sealed class OutputCopier<TOutput>
         public abstract void Copy(TOutput from, TOutput to);
 
         public abstract long Size(TOutput value);
+
+        public abstract bool Agrees(TOutput a, TOutput b);
     }
 
     private sealed class ScalarCopier<T>(MemberModel member) : MemberCopier
@@ -70,6 +112,8 @@ internal sealed class OutputCopier<TOutput>
         public override void Copy(TOutput from, TOutput to) => _set(to, _get(from));
 
         public override long Size(TOutput value) => SizeOf(_get(value));
+
+        public override bool Agrees(TOutput a, TOutput b) => Close(_get(a), _get(b));
     }
 
     private sealed class ArrayCopier<T>(MemberModel member) : MemberCopier
@@ -83,6 +127,31 @@ internal sealed class OutputCopier<TOutput>
             {
                 _set(to, (T[])array.Clone());
             }
+        }
+
+        public override bool Agrees(TOutput a, TOutput b)
+        {
+            var x = _get(a);
+            var y = _get(b);
+            if (x is null || y is null)
+            {
+                return x is null && y is null;
+            }
+
+            if (x.Length != y.Length)
+            {
+                return false;
+            }
+
+            for (var i = 0; i < x.Length; i++)
+            {
+                if (!Close(x[i], y[i]))
+                {
+                    return false;
+                }
+            }
+
+            return true;
         }
 
         public override long Size(TOutput value)
@@ -119,6 +188,29 @@ internal sealed class OutputCopier<TOutput>
             {
                 _set(to, new Dictionary<TKey, TValue>(map));
             }
+        }
+
+        public override bool Agrees(TOutput a, TOutput b)
+        {
+            if (_get(a) is not IReadOnlyDictionary<TKey, TValue> x || _get(b) is not IReadOnlyDictionary<TKey, TValue> y)
+            {
+                return _get(a) is null && _get(b) is null;
+            }
+
+            if (x.Count != y.Count)
+            {
+                return false;
+            }
+
+            foreach (var (key, value) in x)
+            {
+                if (!y.TryGetValue(key, out var other) || !Close(value, other))
+                {
+                    return false;
+                }
+            }
+
+            return true;
         }
 
         public override long Size(TOutput value)

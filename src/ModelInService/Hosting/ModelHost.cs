@@ -190,6 +190,66 @@ internal sealed class ModelHost : IDisposable
         }
     }
 
+    /// <summary>The candidate under canary or shadow, if any.</summary>
+    private volatile CandidateState? _candidate;
+
+    public CandidateState? Candidate => _candidate;
+
+    /// <summary>Loads <paramref name="source"/> as a candidate beside the serving version (the serving version is untouched).</summary>
+    public async Task<ModelRuntime> StartCandidateAsync(ModelSource source, CandidateMode mode, double share, CancellationToken cancellationToken)
+    {
+        await _reloadLock.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            var loaded = await Task.Run(() => ModelLoader.Load(Name, WithSource(Options, source), _contentRoot, Registration.Bind, _logger!), cancellationToken).ConfigureAwait(false);
+            var replaced = Interlocked.Exchange(ref _candidate, new CandidateState(loaded, mode, share));
+            Retire(replaced?.Runtime);
+            return loaded;
+        }
+        finally
+        {
+            _reloadLock.Release();
+        }
+    }
+
+    /// <summary>Makes the candidate the serving version (like a reload, without loading again).</summary>
+    public async Task<ModelRuntime> PromoteCandidateAsync(CancellationToken cancellationToken)
+    {
+        await _reloadLock.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            var candidate = Interlocked.Exchange(ref _candidate, null) ?? throw new InvalidOperationException($"Model '{Name}' has no candidate to promote.");
+            Swap(candidate.Runtime, keepReplaced: Options.KeepPreviousVersion);
+            return candidate.Runtime;
+        }
+        finally
+        {
+            _reloadLock.Release();
+        }
+    }
+
+    /// <summary>Ends the canary or shadow; the candidate is drained and unloaded.</summary>
+    public async Task StopCandidateAsync(CancellationToken cancellationToken)
+    {
+        await _reloadLock.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            Retire(Interlocked.Exchange(ref _candidate, null)?.Runtime);
+        }
+        finally
+        {
+            _reloadLock.Release();
+        }
+    }
+
+    private static void Retire(ModelRuntime? runtime)
+    {
+        if (runtime is not null)
+        {
+            _ = Task.Run(() => runtime.Dispose(TimeSpan.FromSeconds(30)));
+        }
+    }
+
     /// <summary>The file watcher when <see cref="ModelOptions.WatchForChanges"/> is on.</summary>
     public ModelFileWatcher? Watcher { get; private set; }
 
@@ -299,6 +359,9 @@ internal sealed class ModelHost : IDisposable
         var previous = _previous;
         _previous = null;
         previous?.Dispose();
+        var candidate = _candidate;
+        _candidate = null;
+        candidate?.Runtime.Dispose();
     }
 
     private Exception NotServing()

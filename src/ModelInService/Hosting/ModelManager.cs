@@ -24,6 +24,30 @@ internal sealed class ModelManager(ModelHost host) : IModelManager
     public async Task<ModelVersionInfo> ReloadAsync(ModelSource? source = null, CancellationToken cancellationToken = default) =>
         (await host.ReloadAsync(source, cancellationToken).ConfigureAwait(false)).Info;
 
+    public CandidateReport? Candidate => host.Candidate?.Report();
+
+    public async Task<ModelVersionInfo> StartCanaryAsync(ModelSource source, double share, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(source);
+        if (share is < 0 or > 1 || double.IsNaN(share))
+        {
+            throw new ArgumentOutOfRangeException(nameof(share), share, "The canary share must be between 0 and 1.");
+        }
+
+        return (await host.StartCandidateAsync(source, CandidateMode.Canary, share, cancellationToken).ConfigureAwait(false)).Info;
+    }
+
+    public async Task<ModelVersionInfo> StartShadowAsync(ModelSource source, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(source);
+        return (await host.StartCandidateAsync(source, CandidateMode.Shadow, 1, cancellationToken).ConfigureAwait(false)).Info;
+    }
+
+    public async Task<ModelVersionInfo> PromoteCandidateAsync(CancellationToken cancellationToken = default) =>
+        (await host.PromoteCandidateAsync(cancellationToken).ConfigureAwait(false)).Info;
+
+    public Task StopCandidateAsync(CancellationToken cancellationToken = default) => host.StopCandidateAsync(cancellationToken);
+
     public async Task<ModelVersionInfo> RollbackAsync(CancellationToken cancellationToken = default) =>
         (await host.RollbackAsync(cancellationToken).ConfigureAwait(false)).Info;
 }

@@ -212,7 +212,7 @@ internal sealed class DynamicBatcher<TInput, TOutput> : IModelBatcher
     /// <summary>Releases the wait handles; call after <see cref="StopAsync"/> completed.</summary>
     public void Dispose()
     {
-        _idle.Dispose();
+        Volatile.Read(ref _idle).Dispose();
         _stopTaking.Dispose();
         _abort.Dispose();
         _available.Dispose();
@@ -245,45 +245,12 @@ internal sealed class DynamicBatcher<TInput, TOutput> : IModelBatcher
             }
 
             batch.Add(first);
-            var due = first.Enqueued + _maxDelayTicks;
-            while (batch.Count < _maxBatch)
-            {
-                var next = TryTakeNow(batch.Count);
-                if (next is not null)
-                {
-                    batch.Add(next);
-                    continue;
-                }
-
-                var remaining = due - _time.GetTimestamp();
-                if (remaining <= 0 || _preferred.Contains(batch.Count) || (_options.Adaptive && !_cost.ShouldWait(batch.Count)) || _stopTaking.IsCancellationRequested)
-                {
-                    break;
-                }
-
-                // Work-conserving: with nothing queued and no batch running, waiting cannot make anything faster; it
-                // only leaves the model idle (and, with closed-loop callers all inside this batch, nothing will come).
-                if (_options.DispatchWhenIdle && Volatile.Read(ref _running) == 0)
-                {
-                    break;
-                }
-
-                // The wait must follow the injected clock (FakeTimeProvider in tests), so the timeout is a TimeProvider timer.
-                using var wait = new CancellationTokenSource(TimeSpan.FromSeconds(remaining / (double)_time.TimestampFrequency), _time);
-                using var stop = _stopTaking.Token.UnsafeRegister(static s => ((CancellationTokenSource)s!).Cancel(), wait);
-                using var idle = _options.DispatchWhenIdle ? _idle.Token.UnsafeRegister(static s => ((CancellationTokenSource)s!).Cancel(), wait) : default;
-                next = await TakeAsync(batch.Count, wait.Token).ConfigureAwait(false);
-                if (next is null)
-                {
-                    break; // MaxDelay reached (or stopping): run what we have
-                }
-
-                batch.Add(next);
-            }
-
-            Interlocked.Increment(ref _running);
+            var running = false;
             try
             {
+                await CollectAsync(batch).ConfigureAwait(false);
+                Interlocked.Increment(ref _running);
+                running = true;
                 await RunAsync(batch, rows).ConfigureAwait(false);
             }
             catch (Exception ex)
@@ -294,19 +261,57 @@ internal sealed class DynamicBatcher<TInput, TOutput> : IModelBatcher
                     Fail(request, ex as ModelException ?? new ModelInferenceException(ModelName, $"Model '{ModelName}' failed running a batch: {ex.Message}", ex), RequestOutcome.Failed);
                 }
             }
-
             finally
             {
-                if (Interlocked.Decrement(ref _running) == 0 && _options.DispatchWhenIdle)
+                if (running && Interlocked.Decrement(ref _running) == 0 && _options.DispatchWhenIdle)
                 {
-                    // The model just went idle: wake a worker that holds a partial batch so it runs now.
-                    var idle = Interlocked.Exchange(ref _idle, new CancellationTokenSource());
-                    idle.Cancel();
-                    idle.Dispose();
+                    // The model just went idle: wake a worker that holds a partial batch so it runs now. The old
+                    // source is not disposed: a collector may still be reading its token.
+                    Interlocked.Exchange(ref _idle, new CancellationTokenSource()).Cancel();
                 }
             }
 
             batch.Clear();
+        }
+    }
+
+    /// <summary>Adds requests to <paramref name="batch"/> until it is full, MaxDelay passes, or (work-conserving) the model is idle.</summary>
+    private async Task CollectAsync(List<Request> batch)
+    {
+        var due = batch[0].Enqueued + _maxDelayTicks;
+        while (batch.Count < _maxBatch)
+        {
+            var next = TryTakeNow(batch.Count);
+            if (next is not null)
+            {
+                batch.Add(next);
+                continue;
+            }
+
+            var remaining = due - _time.GetTimestamp();
+            if (remaining <= 0 || _preferred.Contains(batch.Count) || (_options.Adaptive && !_cost.ShouldWait(batch.Count)) || _stopTaking.IsCancellationRequested)
+            {
+                return;
+            }
+
+            // Work-conserving: with nothing queued and no batch running, waiting cannot make anything faster; it
+            // only leaves the model idle (and, with closed-loop callers all inside this batch, nothing will come).
+            if (_options.DispatchWhenIdle && Volatile.Read(ref _running) == 0)
+            {
+                return;
+            }
+
+            // The wait must follow the injected clock (FakeTimeProvider in tests), so the timeout is a TimeProvider timer.
+            using var wait = new CancellationTokenSource(TimeSpan.FromSeconds(remaining / (double)_time.TimestampFrequency), _time);
+            using var stop = _stopTaking.Token.UnsafeRegister(static s => ((CancellationTokenSource)s!).Cancel(), wait);
+            using var idle = _options.DispatchWhenIdle ? Volatile.Read(ref _idle).Token.UnsafeRegister(static s => ((CancellationTokenSource)s!).Cancel(), wait) : default;
+            next = await TakeAsync(batch.Count, wait.Token).ConfigureAwait(false);
+            if (next is null)
+            {
+                return; // MaxDelay reached, stopping, or the model went idle: run what we have
+            }
+
+            batch.Add(next);
         }
     }
 

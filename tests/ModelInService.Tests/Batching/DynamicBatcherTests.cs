@@ -284,3 +284,28 @@ public class DynamicBatcherTests
         batcher.Dispose();
     }
 }
+
+public class DynamicBatcherStressTests
+{
+    [Fact]
+    public async Task ManyClosedLoopCallers_WorkConserving_AllComplete()
+    {
+        // Real clock, 2 workers, 32 callers in tight loops: exercises the idle wake-up races (a worker that died here
+        // once left every request pending).
+        var executor = new FakeExecutor(TimeProvider.System);
+        var batcher = new DynamicBatcher<int, int>("stress", new BatchingOptions { MaxBatchSize = 64, MaxDelay = TimeSpan.FromMilliseconds(20), MaxQueueSize = 4096 }, 2, executor, TimeProvider.System);
+        var callers = Enumerable.Range(0, 32).Select(c => Task.Run(async () =>
+        {
+            for (var i = 0; i < 500; i++)
+            {
+                var id = (c * 1000) + i;
+                Assert.Equal(FakeExecutor.Expected(id), await batcher.EnqueueAsync(id, null, default));
+            }
+        }));
+
+        await Task.WhenAll(callers).WaitAsync(TimeSpan.FromSeconds(60));
+        Assert.Equal(16_000, batcher.Statistics.Succeeded);
+        await batcher.StopAsync(TimeSpan.FromSeconds(1));
+        Assert.True(batcher.WorkersExited);
+    }
+}

@@ -28,11 +28,12 @@ public sealed class ModelOptions
 
     /// <summary>
     /// Gets or sets how many copies of the model (ONNX Runtime sessions) to create. Concurrent runs are spread over
-    /// the copies; one copy shared by concurrent runs is the default because it measured as fast as several copies
-    /// on CPU and costs no extra memory (see docs/performance.md).
+    /// the copies. Measured on the shared models (docs/performance.md), one copy per concurrent run was about 1.1x
+    /// faster than one shared session (median of 4 runs, noisy), at a cost of a few MB per copy for those models;
+    /// set 1 for large models where memory matters more.
     /// </summary>
-    /// <value>Default 1.</value>
-    public int SessionCopies { get; set; } = 1;
+    /// <value>0 (default) means one copy per concurrent run, as far as the cores allow (copies x intra-op threads &lt;= cores).</value>
+    public int SessionCopies { get; set; }
 
     /// <summary>
     /// Gets or sets ONNX Runtime's intra-op threads per copy. <see cref="SessionCopies"/> x this may not exceed the

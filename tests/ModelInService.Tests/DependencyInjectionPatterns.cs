@@ -132,7 +132,7 @@ public class DependencyInjectionPatterns
         builder.Services.AddModel<IrisInput, IrisOutput>("iris", o =>
         {
             o.Source = null;
-            o.SessionCopies = 0;
+            o.SessionCopies = -1;
             o.MaxRowsPerRun = 0;
             o.ExecutionProvider = "Quantum";
         });
@@ -141,7 +141,7 @@ public class DependencyInjectionPatterns
         var ex = await Assert.ThrowsAsync<OptionsValidationException>(() => host.StartAsync());
         var message = string.Join("\n", ex.Failures);
         Assert.Contains("ModelOptions.Source is not set", message);
-        Assert.Contains("SessionCopies is 0; use 1 or more", message);
+        Assert.Contains("SessionCopies is -1; use 0 (one per concurrent run) or more", message);
         Assert.Contains("MaxRowsPerRun is 0", message);
         Assert.Contains("ExecutionProvider 'Quantum' is unknown; use one of CPU, CUDA", message);
     }

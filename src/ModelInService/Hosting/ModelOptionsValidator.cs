@@ -20,9 +20,9 @@ internal sealed class ModelOptionsValidator : IValidateOptions<ModelOptions>
             failures.Add($"Model '{model}': ModelOptions.MaxConcurrency is {options.MaxConcurrency}; use 0 (one per core) or a positive number.");
         }
 
-        if (options.SessionCopies < 1)
+        if (options.SessionCopies < 0)
         {
-            failures.Add($"Model '{model}': ModelOptions.SessionCopies is {options.SessionCopies}; use 1 or more.");
+            failures.Add($"Model '{model}': ModelOptions.SessionCopies is {options.SessionCopies}; use 0 (one per concurrent run) or more.");
         }
 
         if (options.IntraOpThreads < 0)
@@ -30,18 +30,18 @@ internal sealed class ModelOptionsValidator : IValidateOptions<ModelOptions>
             failures.Add($"Model '{model}': ModelOptions.IntraOpThreads is {options.IntraOpThreads}; use 0 (automatic) or a positive number.");
         }
 
-        if (options.SessionCopies >= 1 && options.IntraOpThreads >= 0 && options.MaxConcurrency >= 0 && !options.AllowThreadOversubscription)
+        if (options.SessionCopies >= 0 && options.IntraOpThreads >= 0 && options.MaxConcurrency >= 0 && !options.AllowThreadOversubscription)
         {
             var plan = ThreadPlan.For(options);
             var cores = Environment.ProcessorCount;
-            var threads = (long)options.SessionCopies * plan.IntraOpThreads;
+            var threads = (long)plan.Copies * plan.IntraOpThreads;
             if (threads > cores)
             {
-                failures.Add($"Model '{model}': SessionCopies ({options.SessionCopies}) x IntraOpThreads ({plan.IntraOpThreads}) = {threads} threads, more than the {cores} cores; "
+                failures.Add($"Model '{model}': SessionCopies ({plan.Copies}) x IntraOpThreads ({plan.IntraOpThreads}) = {threads} threads, more than the {cores} cores; "
                     + "lower IntraOpThreads or SessionCopies (IntraOpThreads = 0 picks cores / MaxConcurrency), or set AllowThreadOversubscription = true.");
             }
 
-            if (options.SessionCopies > plan.MaxConcurrency)
+            if (plan.Copies > plan.MaxConcurrency)
             {
                 failures.Add($"Model '{model}': SessionCopies ({options.SessionCopies}) is more than MaxConcurrency ({plan.MaxConcurrency}); the extra copies would never run. Lower SessionCopies or raise MaxConcurrency.");
             }

@@ -50,8 +50,8 @@ internal static class ModelLoader
 
         var threads = ThreadPlan.For(options);
         var provider = ModelLoader.Providers[options.ExecutionProvider];
-        var sessions = new InferenceSession[options.SessionCopies];
-        PrePackedWeightsContainer? prePacked = options.SessionCopies > 1 ? new PrePackedWeightsContainer() : null;
+        var sessions = new InferenceSession[threads.Copies];
+        PrePackedWeightsContainer? prePacked = threads.Copies > 1 ? new PrePackedWeightsContainer() : null;
         var created = 0;
         try
         {
@@ -364,7 +364,7 @@ internal static class ModelLoader
 }
 
 /// <summary>Concurrency and thread counts derived from the options and the core count.</summary>
-internal readonly record struct ThreadPlan(int MaxConcurrency, int IntraOpThreads, bool AllowSpinning)
+internal readonly record struct ThreadPlan(int MaxConcurrency, int IntraOpThreads, bool AllowSpinning, int Copies)
 {
     public static ThreadPlan For(ModelOptions options)
     {
@@ -372,6 +372,7 @@ internal readonly record struct ThreadPlan(int MaxConcurrency, int IntraOpThread
         var concurrency = options.MaxConcurrency > 0 ? options.MaxConcurrency : cores;
         var intraOp = options.IntraOpThreads > 0 ? options.IntraOpThreads : Math.Max(1, cores / concurrency);
         var spinning = options.AllowSpinning ?? (concurrency == 1 && intraOp > 1);
-        return new ThreadPlan(concurrency, intraOp, spinning);
+        var copies = options.SessionCopies > 0 ? options.SessionCopies : Math.Max(1, Math.Min(concurrency, cores / intraOp));
+        return new ThreadPlan(concurrency, intraOp, spinning, copies);
     }
 }

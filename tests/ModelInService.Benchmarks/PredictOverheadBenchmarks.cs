@@ -34,6 +34,8 @@ public class PredictOverheadBenchmarks
 
     private ServiceProvider _provider = null!;
     private IPredictor<IrisInput, IrisOutput> _predictor = null!;
+    private Microsoft.Extensions.Hosting.IHost _host = null!;
+    private IPredictor<IrisInput, IrisOutput> _hosted = null!;
     private InferenceSession _session = null!;
     private RunOptions _runOptions = null!;
     private readonly IrisInput _input = new() { Features = [5.1f, 3.5f, 1.4f, 0.2f] };
@@ -48,6 +50,13 @@ public class PredictOverheadBenchmarks
         _provider.StartModelsAsync().GetAwaiter().GetResult();
         _predictor = _provider.GetRequiredService<IPredictor<IrisInput, IrisOutput>>();
 
+        // The same model in a generic host: IMeterFactory is registered, so every call also records metrics.
+        var builder = Microsoft.Extensions.Hosting.Host.CreateApplicationBuilder(new Microsoft.Extensions.Hosting.HostApplicationBuilderSettings { DisableDefaults = true });
+        builder.Services.AddModel<IrisInput, IrisOutput>(path);
+        _host = builder.Build();
+        _host.StartAsync().GetAwaiter().GetResult();
+        _hosted = _host.Services.GetRequiredService<IPredictor<IrisInput, IrisOutput>>();
+
         // The same session settings ModelInService picks on this machine (intra-op threads = cores / concurrency).
         using var options = new SessionOptions { IntraOpNumThreads = Math.Max(1, Environment.ProcessorCount / Environment.ProcessorCount), InterOpNumThreads = 1 };
         options.AddSessionConfigEntry("session.intra_op.allow_spinning", "0");
@@ -61,6 +70,7 @@ public class PredictOverheadBenchmarks
         _session.Dispose();
         _runOptions.Dispose();
         _provider.Dispose();
+        _host.Dispose();
     }
 
     [Benchmark(Baseline = true, Description = "raw InferenceSession.Run (OrtValue API)")]
@@ -79,6 +89,13 @@ public class PredictOverheadBenchmarks
     public IrisOutput PredictAsync()
     {
         var pending = _predictor.PredictAsync(_input);
+        return pending.IsCompletedSuccessfully ? pending.Result : pending.AsTask().GetAwaiter().GetResult();
+    }
+
+    [Benchmark(Description = "IPredictor.PredictAsync in a host (metrics on)")]
+    public IrisOutput PredictAsyncWithMetrics()
+    {
+        var pending = _hosted.PredictAsync(_input);
         return pending.IsCompletedSuccessfully ? pending.Result : pending.AsTask().GetAwaiter().GetResult();
     }
 }

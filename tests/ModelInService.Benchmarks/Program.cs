@@ -1,9 +1,15 @@
 using BenchmarkDotNet.Running;
 using ModelInService.Benchmarks;
+using ModelInService.Benchmarks.Load;
 
 if (args.Length > 0 && args[0] == "pool")
 {
     return await PoolComparison.RunAsync(args[1..]);
+}
+
+if (args.Length > 0 && args[0] == "load")
+{
+    return await LoadCommand.RunAsync(args[1..]);
 }
 
 BenchmarkSwitcher.FromAssembly(typeof(PredictOverheadBenchmarks).Assembly).Run(args);

@@ -208,7 +208,7 @@ internal static class LoadCommand
         Console.WriteLine("|---|---|--:|--:|--:|--:|");
         foreach (var key in runs[0].Keys)
         {
-            if (key.Mode is "batched-search" or "batched-winner" || !runs.All(r => r.ContainsKey(key)))
+            if (key.Mode is "batched-search" or "batched-winner" or "limit" or "limit-e2e" or "batched-best" || !runs.All(r => r.ContainsKey(key)))
             {
                 continue;
             }
@@ -219,19 +219,23 @@ internal static class LoadCommand
             Console.WriteLine(Invariant($"| {key.Model} | {key.Mode} | {string.Join(" / ", rates.Select(v => v.ToString("N0", CultureInfo.InvariantCulture)))} | {spread:P0} | {string.Join(" / ", rows.Select(r => F((double?)r["ratio_to_naive"], "0.00")))} | {string.Join(" / ", rows.Select(r => F((double?)r["ratio_to_limit"], "0.00")))} |"));
         }
 
-        // batched-best may be a different configuration in each run: compare it by mode only.
-        Console.WriteLine();
-        Console.WriteLine("| model | batched-best per run (config) | x limit per run |");
-        Console.WriteLine("|---|---|--:|");
-        foreach (var model in runs[0].Keys.Select(k => k.Model).Distinct())
+        // The limit and batched-best may have a different layout or configuration in each run: compare them by mode.
+        foreach (var mode in new[] { "limit", "batched-best" })
         {
-            var bests = runs.Select(r => r.Values.FirstOrDefault(v => (string)v["model"]! == model && (string)v["mode"]! == "batched-best")).ToList();
-            if (bests.Any(b => b is null))
+            Console.WriteLine();
+            Console.WriteLine($"| model | {mode} per run (layout or configuration) | spread | x naive per run | x limit per run |");
+            Console.WriteLine("|---|---|--:|--:|--:|");
+            foreach (var model in runs[0].Keys.Select(k => k.Model).Distinct())
             {
-                continue;
-            }
+                var rows = runs.Select(r => r.Values.Where(v => (string)v["model"]! == model && (string)v["mode"]! == mode).MaxBy(v => (double)v["items_per_sec"]!)).ToList();
+                if (rows.Any(b => b is null))
+                {
+                    continue;
+                }
 
-            Console.WriteLine(Invariant($"| {model} | {string.Join(" / ", bests.Select(b => $"{(double)b!["items_per_sec"]!:N0} ({(string)b["config"]!})"))} | {string.Join(" / ", bests.Select(b => F((double?)b!["ratio_to_limit"], "0.00")))} |"));
+                var rates = rows.Select(b => (double)b!["items_per_sec"]!).ToList();
+                Console.WriteLine(Invariant($"| {model} | {string.Join(" / ", rows.Select(b => $"{(double)b!["items_per_sec"]!:N0} ({(string)b["config"]!})"))} | {(rates.Max() - rates.Min()) / rates.Average():P0} | {string.Join(" / ", rows.Select(b => F((double?)b!["ratio_to_naive"], "0.00")))} | {string.Join(" / ", rows.Select(b => F((double?)b!["ratio_to_limit"], "0.00")))} |"));
+            }
         }
 
         return 0;

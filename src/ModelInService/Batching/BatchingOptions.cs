@@ -42,13 +42,13 @@ public sealed class BatchingOptions
 
     /// <summary>
     /// Gets or sets whether a partial batch is dispatched as soon as nothing else is queued and no batch is running
-    /// (work-conserving). Waiting while the model is idle cannot lower anyone's latency and, with closed-loop callers
-    /// that are all inside the forming batch, nothing would arrive before <see cref="MaxDelay"/>. Under load batches
-    /// still grow, because requests queue while other batches run. Set false for the strict rule: dispatch only at
-    /// <see cref="MaxBatchSize"/>, a preferred size, or <see cref="MaxDelay"/> after the first request.
+    /// (work-conserving). Use it when the callers are few and closed-loop (fewer than <see cref="MaxBatchSize"/>):
+    /// then the strict rule holds every batch for <see cref="MaxDelay"/> waiting for requests that cannot come.
+    /// Off by default: at full load it made batch sizes unstable in the load tests (docs/performance.md); the strict
+    /// rule dispatches only at <see cref="MaxBatchSize"/>, a preferred size, or <see cref="MaxDelay"/> after the first request.
     /// </summary>
-    /// <value>Default <see langword="true"/>.</value>
-    public bool DispatchWhenIdle { get; set; } = true;
+    /// <value>Default <see langword="false"/>.</value>
+    public bool DispatchWhenIdle { get; set; }
 
     /// <summary>
     /// Gets or sets whether the batcher learns each batch's cost (a·n + b, least squares over the last 50 batches) and

@@ -31,9 +31,10 @@ internal static class LoadCommand
     {
         if (args.Contains("--help") || args.Contains("-h"))
         {
-            Console.WriteLine("load [--quick] [--seconds S] [--callers N] [--json PATH] [--models iris,xgboost,forest,mnist,nnsplit,superres] [--modes naive,limit,batched,plain,halfload] [--ablations]");
+            Console.WriteLine("load [--quick] [--seconds S] [--callers N] [--json PATH] [--models iris,xgboost,forest,mnist,nnsplit,superres] [--modes naive,limit,batched,plain,halfload] [--rounds N] [--ablations] [--alloc-profile]");
             Console.WriteLine("load --compare A.json B.json [...]   (variability between runs)");
             Console.WriteLine("load --batcher-only [--seconds S] [--alloc-profile]   (the batcher with a no-op model)");
+            Console.WriteLine("load --timers   (how late timer-based and blocking waits fire on this machine)");
             Console.WriteLine("--modes also takes batched-default (only the default configuration; for profiling); --alloc-profile samples allocations by type");
             return 0;
         }
@@ -41,6 +42,11 @@ internal static class LoadCommand
         if (args.Length > 0 && args[0] == "--compare")
         {
             return Compare(args[1..]);
+        }
+
+        if (args.Contains("--timers"))
+        {
+            return await TimerProbe.RunAsync();
         }
 
         var settings = LoadSettings.Parse(args);

@@ -33,7 +33,7 @@ public class BatchingIntegrationTests
     public async Task IdleModel_DoesNotHoldALoneRequestForMaxDelay()
     {
         using var host = await TestModels.StartAsync(s => s.AddModel<IrisInput, IrisOutput>(TestModels.IrisMlp)
-            .UseBatching(b => { b.MaxBatchSize = 64; b.MaxDelay = TimeSpan.FromSeconds(5); }));
+            .UseBatching(b => { b.MaxBatchSize = 64; b.MaxDelay = TimeSpan.FromSeconds(5); b.DispatchWhenIdle = true; }));
         var predictor = host.Services.GetRequiredService<IPredictor<IrisInput, IrisOutput>>();
 
         var watch = System.Diagnostics.Stopwatch.StartNew();

@@ -293,7 +293,7 @@ public class DynamicBatcherStressTests
         // Real clock, 2 workers, 32 callers in tight loops: exercises the idle wake-up races (a worker that died here
         // once left every request pending).
         var executor = new FakeExecutor(TimeProvider.System);
-        var batcher = new DynamicBatcher<int, int>("stress", new BatchingOptions { MaxBatchSize = 64, MaxDelay = TimeSpan.FromMilliseconds(20), MaxQueueSize = 4096 }, 2, executor, TimeProvider.System);
+        var batcher = new DynamicBatcher<int, int>("stress", new BatchingOptions { MaxBatchSize = 64, MaxDelay = TimeSpan.FromMilliseconds(20), MaxQueueSize = 4096, DispatchWhenIdle = true }, 2, executor, TimeProvider.System);
         var callers = Enumerable.Range(0, 32).Select(c => Task.Run(async () =>
         {
             for (var i = 0; i < 500; i++)

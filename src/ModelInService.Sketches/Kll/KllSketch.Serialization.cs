@@ -95,12 +95,7 @@ public abstract partial class KllSketch<T>
     public int WriteTo(Span<byte> destination)
     {
         var size = GetSerializedSizeBytes();
-        if (destination.Length < size)
-        {
-            throw new ArgumentException(
-                string.Create(CultureInfo.InvariantCulture, $"The destination needs {size} bytes but has {destination.Length}."),
-                nameof(destination));
-        }
+        SerializationGuard.EnsureRoom(destination, size);
 
         var isEmpty = _n == 0;
         var isSingle = _n == 1;

@@ -213,12 +213,7 @@ public sealed class FeatureProfile
     public int WriteTo(Span<byte> destination)
     {
         var size = GetSerializedSizeBytes();
-        if (destination.Length < size)
-        {
-            throw new ArgumentException(
-                string.Create(CultureInfo.InvariantCulture, $"The destination needs {size} bytes but has {destination.Length}."),
-                nameof(destination));
-        }
+        SerializationGuard.EnsureRoom(destination, size);
 
         BinaryPrimitives.WriteUInt32LittleEndian(destination, Magic);
         destination[4] = FormatVersion;

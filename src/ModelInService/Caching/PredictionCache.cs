@@ -27,8 +27,6 @@ internal sealed class PredictionCache<TInput, TOutput> : IPredictionCache
 
     public ICacheCounters Statistics => _lru;
 
-    internal LruCache<TOutput> Lru => _lru;
-
     /// <summary>Lookups per measurement window of the bypass decision.</summary>
     private const int Window = 1024;
 

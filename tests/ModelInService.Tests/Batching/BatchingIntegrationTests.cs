@@ -12,7 +12,7 @@ public class BatchingIntegrationTests
     public async Task ConcurrentCallers_AreBatched_AndEachGetsItsOwnAnswer()
     {
         using var host = await TestModels.StartAsync(s => s.AddModel<IrisInput, IrisOutput>(TestModels.IrisMlp)
-            .UseBatching(b => { b.MaxBatchSize = 16; b.MaxDelay = TimeSpan.FromMilliseconds(5); b.DispatchWhenIdle = false; }));
+            .UseBatching(b => { b.MaxBatchSize = 16; b.MaxDelay = TimeSpan.FromMilliseconds(50); b.DispatchWhenIdle = false; }));
         var predictor = host.Services.GetRequiredService<IPredictor<IrisInput, IrisOutput>>();
         var samples = new[] { IrisSamples.Setosa, IrisSamples.Versicolor, IrisSamples.Virginica };
 

@@ -156,4 +156,5 @@ public sealed class ModelMonitorEvent
 /// <param name="Late">Predictions that arrived for an interval no longer retained.</param>
 /// <param name="SchemaViolations">Requests the validator rejected.</param>
 /// <param name="QueuedBlocks">Blocks of predictions waiting for the consumer.</param>
-public readonly record struct MonitorStatistics(long Recorded, long Dropped, long Late, long SchemaViolations, int QueuedBlocks);
+/// <param name="Unsampled">Predictions left out of profiling by the sampling budget (<see cref="MonitoringOptions.MaxProfiledRowsPerSecond"/>; still counted for the volume rule).</param>
+public readonly record struct MonitorStatistics(long Recorded, long Dropped, long Late, long SchemaViolations, int QueuedBlocks, long Unsampled);

@@ -41,6 +41,12 @@ internal sealed class IntervalProfile(long index)
 
     public long SchemaViolations { get; set; }
 
+    /// <summary>Rows left out of profiling by the sampling budget (counted for volume).</summary>
+    public long Unsampled { get; set; }
+
+    /// <summary>Every prediction of the interval: profiled, dropped or left out by sampling.</summary>
+    public long Predictions => Rows + Dropped + Unsampled;
+
     public OutcomeStats Outcomes { get; } = new();
 
     public int Capacity => _features.Length;
@@ -74,6 +80,7 @@ internal sealed class IntervalProfile(long index)
         Rows = 0;
         Dropped = 0;
         SchemaViolations = 0;
+        Unsampled = 0;
         Outcomes.Reset();
         foreach (var profile in _features)
         {
@@ -87,6 +94,7 @@ internal sealed class IntervalProfile(long index)
         Rows += other.Rows;
         Dropped += other.Dropped;
         SchemaViolations += other.SchemaViolations;
+        Unsampled += other.Unsampled;
         Outcomes.Merge(other.Outcomes);
         for (var id = 0; id < other._features.Length; id++)
         {

@@ -31,7 +31,7 @@ internal sealed partial class ModelMonitor
         // Minutes since recording began inside the window (a monitor that started 5 minutes ago has a 5-minute hour).
         var covered = _ring.Oldest == long.MaxValue ? 0 : Math.Max(0, last - Math.Max(first, _ring.Oldest) + 1);
         var minutes = covered * TimeSpan.FromTicks(_intervalTicks).TotalMinutes;
-        var rate = covered > 0 ? (merged.Rows + merged.Dropped) / minutes : double.NaN;
+        var rate = covered > 0 ? merged.Predictions / minutes : double.NaN;
 
         if (!_windowStates.TryGetValue(window, out var state))
         {
@@ -90,12 +90,12 @@ internal sealed partial class ModelMonitor
             var change = (rate / expectedRate.Value) - 1;
             var was = state.Violating.Contains("volume");
             var failing = was ? Math.Abs(change) > tolerance * _options.ExitRatio : Math.Abs(change) > tolerance;
-            Transition(state, "volume", null, failing, change, tolerance, merged.Rows + merged.Dropped, window, now, update, events, violations,
+            Transition(state, "volume", null, failing, change, tolerance, merged.Predictions, window, now, update, events, violations,
                 Invariant($"{rate:0.#} predictions/min vs {expectedRate:0.#} expected ({change:+0%;-0%}; tolerance ±{tolerance:P0})"));
         }
 
         // Schema: share of requests that passed validation.
-        var requests = merged.Rows + merged.Dropped + merged.SchemaViolations;
+        var requests = merged.Predictions + merged.SchemaViolations;
         if (requests >= _options.MinimumSampleSize)
         {
             var passed = 1 - ((double)merged.SchemaViolations / requests);
@@ -109,8 +109,9 @@ internal sealed partial class ModelMonitor
             Window = window,
             Start = new DateTimeOffset(first * _intervalTicks, TimeSpan.Zero),
             End = new DateTimeOffset((last + 1) * _intervalTicks, TimeSpan.Zero),
-            Predictions = merged.Rows + merged.Dropped,
+            Predictions = merged.Predictions,
             Dropped = merged.Dropped,
+            Unsampled = merged.Unsampled,
             SchemaViolations = merged.SchemaViolations,
             PredictionsPerMinute = rate,
             Features = features,

@@ -97,7 +97,8 @@ internal sealed partial class ModelMonitor : IModelMonitor, IDisposable
         _recorder.DroppedTotal,
         Interlocked.Read(ref _late),
         Interlocked.Read(ref _schemaViolations),
-        _recorder.Reader.Count);
+        _recorder.Reader.Count,
+        _recorder.UnsampledTotal);
 
     /// <summary>The recorder that the model host calls (an <c>IPredictionRecorder&lt;TInput, TOutput&gt;</c>).</summary>
     public object Recorder => _recorder;
@@ -153,7 +154,7 @@ internal sealed partial class ModelMonitor : IModelMonitor, IDisposable
             }
 
             var minutes = covered * TimeSpan.FromTicks(_intervalTicks).TotalMinutes;
-            double? rate = covered > 0 ? (total.Rows + total.Dropped) / minutes : null;
+            double? rate = covered > 0 ? total.Predictions / minutes : null;
             return new MonitorReference(catalog, total, chunks, "production", ModelName, _time.GetUtcNow(), rate);
         }
     }
@@ -268,6 +269,7 @@ internal sealed partial class ModelMonitor : IModelMonitor, IDisposable
                 target.Rows += source.Rows;
                 target.Dropped += source.Dropped;
                 target.SchemaViolations += source.SchemaViolations;
+                target.Unsampled += source.Unsampled;
                 target.Outcomes.Merge(source.Outcomes);
                 for (var id = 0; id < map.Length; id++)
                 {
@@ -405,9 +407,11 @@ internal sealed partial class ModelMonitor : IModelMonitor, IDisposable
         Interlocked.Add(ref _schemaViolations, block.SchemaViolations);
         if (_ring.GetForWrite(block.Interval) is not { } interval)
         {
-            Interlocked.Add(ref _late, block.Rows);
+            Interlocked.Add(ref _late, block.Rows + block.Unsampled);
             return;
         }
+
+        interval.Unsampled += block.Unsampled;
 
         Action<RowFacts>? observe = null;
         if (_recorder.Schema.HasId || _store.Enabled)
@@ -437,7 +441,7 @@ internal sealed partial class ModelMonitor : IModelMonitor, IDisposable
         }
 
         long total = 0;
-        foreach (var (index, (rows, violations)) in drops)
+        foreach (var (index, (rows, violations, unsampled)) in drops)
         {
             total += rows;
             Interlocked.Add(ref _schemaViolations, violations);
@@ -445,12 +449,16 @@ internal sealed partial class ModelMonitor : IModelMonitor, IDisposable
             {
                 interval.Dropped += rows;
                 interval.SchemaViolations += violations;
+                interval.Unsampled += unsampled;
             }
         }
 
-        _droppedSeen += total;
-        _metrics.Dropped(total);
-        MonitorLog.RecordingsDropped(_logger, ModelName, total);
+        if (total > 0)
+        {
+            _droppedSeen += total;
+            _metrics.Dropped(total);
+            MonitorLog.RecordingsDropped(_logger, ModelName, total);
+        }
     }
 
     private void Log(ModelMonitorEvent e)

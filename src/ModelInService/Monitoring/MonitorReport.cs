@@ -18,11 +18,14 @@ public sealed class MonitorReport
     /// <summary>Gets the end of the window's last interval (UTC, exclusive).</summary>
     public required DateTimeOffset End { get; init; }
 
-    /// <summary>Gets the predictions made in the window: recorded plus dropped.</summary>
+    /// <summary>Gets the predictions made in the window: profiled, dropped and left out by sampling.</summary>
     public required long Predictions { get; init; }
 
     /// <summary>Gets the predictions dropped from profiling because the queue was full.</summary>
     public required long Dropped { get; init; }
+
+    /// <summary>Gets the predictions left out of profiling by the sampling budget (<see cref="MonitoringOptions.MaxProfiledRowsPerSecond"/>); they count for volume.</summary>
+    public long Unsampled { get; init; }
 
     /// <summary>Gets the requests rejected by the validator in the window.</summary>
     public required long SchemaViolations { get; init; }

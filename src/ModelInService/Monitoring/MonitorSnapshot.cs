@@ -34,8 +34,8 @@ public sealed class MonitorSnapshot
     /// <summary>Gets the number of intervals it holds.</summary>
     public int IntervalCount => Intervals.Count;
 
-    /// <summary>Gets the predictions it covers (recorded plus dropped).</summary>
-    public long Predictions => Intervals.Sum(i => i.Rows + i.Dropped);
+    /// <summary>Gets the predictions it covers (profiled, dropped and left out by sampling).</summary>
+    public long Predictions => Intervals.Sum(i => i.Predictions);
 
     internal FeatureCatalog Catalog { get; }
 
@@ -64,6 +64,7 @@ public sealed class MonitorSnapshot
                 Rows = interval.Rows,
                 Dropped = interval.Dropped,
                 SchemaViolations = interval.SchemaViolations,
+                Unsampled = interval.Unsampled,
                 Classified = o.Classified,
                 Correct = o.Correct,
                 Regressed = o.Regressed,
@@ -114,12 +115,12 @@ public sealed class MonitorSnapshot
         foreach (var entry in header.Intervals)
         {
             if (entry.Blobs.Count != catalog.Count || entry.BinCount.Length != OutcomeStats.Bins || entry.BinConfidence.Length != OutcomeStats.Bins || entry.BinCorrect.Length != OutcomeStats.Bins
-                || entry.Rows < 0 || entry.Dropped < 0 || entry.SchemaViolations < 0)
+                || entry.Rows < 0 || entry.Dropped < 0 || entry.SchemaViolations < 0 || entry.Unsampled < 0)
             {
                 throw new FormatException($"Invalid monitor snapshot: interval {entry.Index} is inconsistent.");
             }
 
-            var interval = new IntervalProfile(entry.Index) { Rows = entry.Rows, Dropped = entry.Dropped, SchemaViolations = entry.SchemaViolations };
+            var interval = new IntervalProfile(entry.Index) { Rows = entry.Rows, Dropped = entry.Dropped, SchemaViolations = entry.SchemaViolations, Unsampled = entry.Unsampled };
             var o = interval.Outcomes;
             o.Classified = entry.Classified;
             o.Correct = entry.Correct;

@@ -41,6 +41,11 @@ internal sealed class MonitoringOptionsValidator : IValidateOptions<MonitoringOp
             Fail($"HandlerTimeout is {options.HandlerTimeout}; use a positive time.");
         }
 
+        if (options.MaxProfiledRowsPerSecond < 0)
+        {
+            Fail($"MaxProfiledRowsPerSecond is {options.MaxProfiledRowsPerSecond}; use 0 (profile every prediction) or a positive budget.");
+        }
+
         if (options.QueueCapacity < 512)
         {
             Fail($"QueueCapacity is {options.QueueCapacity}; use at least 512.");

@@ -22,7 +22,7 @@ internal sealed class PredictionRecorder<TInput, TOutput> : RecorderBase, IPredi
     private readonly Func<RecordBlock, (TInput, TOutput), bool> _encode;
 
     private PredictionRecorder(RowSchema schema, SlotWriter<TInput>[] inputs, SlotWriter<TOutput>[] outputs, Func<TInput, string?>? id, TimeProvider time, MonitoringOptions options)
-        : base(schema, time, options.IntervalLength, options.QueueCapacity)
+        : base(schema, time, options.IntervalLength, options.QueueCapacity, options.MaxProfiledRowsPerSecond)
     {
         _inputs = inputs;
         _outputs = outputs;
@@ -85,7 +85,17 @@ internal sealed class PredictionRecorder<TInput, TOutput> : RecorderBase, IPredi
             return;
         }
 
-        Append(CurrentInterval(), (input, output), _encode);
+        var now = Time.GetUtcNow().UtcTicks;
+        var interval = now / IntervalTicks;
+
+        // Rows that carry a prediction id are always profiled: their outcome will be joined later.
+        if (!TakeSample(now) && (_id is null || _id(input) is null))
+        {
+            CountUnsampled(interval);
+            return;
+        }
+
+        Append(interval, (input, output), _encode);
     }
 
     /// <summary>Encodes one row; false when the block has no room (the caller undoes the partial row).</summary>

@@ -40,6 +40,9 @@ internal sealed class RecordBlock
     /// <summary>Schema violations counted into this block (rows rejected by the validator).</summary>
     public long SchemaViolations { get; set; }
 
+    /// <summary>Predictions of this interval left out of profiling by the sampling budget (counted for volume only).</summary>
+    public long Unsampled { get; set; }
+
     public bool TryAddNumber(double value)
     {
         if (NumberCount == Numbers.Length)
@@ -94,5 +97,6 @@ internal sealed class RecordBlock
         Array.Clear(Labels, 0, LabelCount);
         LabelCount = 0;
         SchemaViolations = 0;
+        Unsampled = 0;
     }
 }

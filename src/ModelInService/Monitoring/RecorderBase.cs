@@ -27,11 +27,23 @@ internal abstract class RecorderBase
     /// <summary>Processed blocks returned by the consumer for reuse (at most the channel's capacity plus a few).</summary>
     private readonly ConcurrentQueue<RecordBlock> _free = new();
 
-    /// <summary>Rows (and schema violations) dropped per interval, until the consumer takes them. Guarded by <see cref="_gate"/>.</summary>
-    private readonly Dictionary<long, (long Rows, long Violations)> _drops = [];
+    /// <summary>Rows (and schema violations, and unsampled rows) dropped per interval, until the consumer takes them. Guarded by <see cref="_gate"/>.</summary>
+    private readonly Dictionary<long, (long Rows, long Violations, long Unsampled)> _drops = [];
 
     /// <summary>Ticks of one interval.</summary>
     private readonly long _intervalTicks;
+
+    /// <summary>Ticks between two profiled rows at the sampling budget; 0 when every row is profiled.</summary>
+    private readonly long _emissionTicks;
+
+    /// <summary>How far ahead of the clock the budget may be spent (one interval): bursts are profiled whole.</summary>
+    private readonly long _burstTicks;
+
+    /// <summary>The budget's theoretical arrival time (GCRA): a row is profiled while this stays within the burst tolerance of now.</summary>
+    private long _budgetTicks;
+
+    /// <summary>All rows ever left out by sampling.</summary>
+    private long _unsampledTotal;
 
     /// <summary>The block being filled; null between a flush and the next row. Guarded by <see cref="_gate"/>.</summary>
     private RecordBlock? _current;
@@ -39,11 +51,13 @@ internal abstract class RecorderBase
     /// <summary>All rows ever dropped (read without the lock for statistics).</summary>
     private long _droppedTotal;
 
-    protected RecorderBase(RowSchema schema, TimeProvider time, TimeSpan interval, int queueCapacity)
+    protected RecorderBase(RowSchema schema, TimeProvider time, TimeSpan interval, int queueCapacity, int maxProfiledRowsPerSecond)
     {
         Schema = schema;
         Time = time;
         _intervalTicks = interval.Ticks;
+        _emissionTicks = maxProfiledRowsPerSecond > 0 ? Math.Max(1, TimeSpan.TicksPerSecond / maxProfiledRowsPerSecond) : 0;
+        _burstTicks = interval.Ticks;
         _channel = Channel.CreateBounded<RecordBlock>(new BoundedChannelOptions(Math.Max(2, queueCapacity / RecordBlock.MaxRows))
         {
             // The single consumer is the monitor's loop; writers are request threads (TryWrite never waits).
@@ -59,7 +73,11 @@ internal abstract class RecorderBase
 
     public long DroppedTotal => Interlocked.Read(ref _droppedTotal);
 
+    public long UnsampledTotal => Interlocked.Read(ref _unsampledTotal);
+
     protected TimeProvider Time { get; }
+
+    protected long IntervalTicks => _intervalTicks;
 
     /// <summary>Counts one request the validator rejected (for the schema rule).</summary>
     public void RecordRejected()
@@ -78,7 +96,7 @@ internal abstract class RecorderBase
         {
             var block = _current;
             _current = null;
-            if (block is null || (block.Rows == 0 && block.SchemaViolations == 0))
+            if (block is null || IsEmpty(block))
             {
                 if (block is not null)
                 {
@@ -93,7 +111,7 @@ internal abstract class RecorderBase
     }
 
     /// <summary>Takes the per-interval drop counts accumulated since the last call.</summary>
-    public List<KeyValuePair<long, (long Rows, long Violations)>>? TakeDrops()
+    public List<KeyValuePair<long, (long Rows, long Violations, long Unsampled)>>? TakeDrops()
     {
         lock (_gate)
         {
@@ -127,6 +145,47 @@ internal abstract class RecorderBase
     protected long CurrentInterval() => Time.GetUtcNow().UtcTicks / _intervalTicks;
 
     /// <summary>
+    /// The sampling budget (a generic cell rate algorithm, lock-free): true when the row at <paramref name="nowTicks"/>
+    /// should be profiled. Under the budget every row is; above it rows are taken evenly in time at the budget's rate, so
+    /// the consumer's cost stays bounded however fast the model serves. The rest is counted by <see cref="CountUnsampled"/>.
+    /// </summary>
+    protected bool TakeSample(long nowTicks)
+    {
+        if (_emissionTicks == 0)
+        {
+            return true;
+        }
+
+        while (true)
+        {
+            var budget = Volatile.Read(ref _budgetTicks);
+            var next = Math.Max(budget, nowTicks) + _emissionTicks;
+            if (next - nowTicks > _burstTicks)
+            {
+                return false;
+            }
+
+            if (Interlocked.CompareExchange(ref _budgetTicks, next, budget) == budget)
+            {
+                return true;
+            }
+        }
+    }
+
+    /// <summary>Counts a prediction left out by sampling into its interval (for the volume rule).</summary>
+    protected void CountUnsampled(long interval)
+    {
+        lock (_gate)
+        {
+            CurrentFor(interval).Unsampled++;
+        }
+
+        Interlocked.Increment(ref _unsampledTotal);
+    }
+
+    private static bool IsEmpty(RecordBlock block) => block.Rows == 0 && block.SchemaViolations == 0 && block.Unsampled == 0;
+
+    /// <summary>
     /// Appends one row: <paramref name="encode"/> writes it into the block and returns false when it does not fit, in
     /// which case the partial row is undone, the block submitted and the row retried on a fresh block.
     /// </summary>
@@ -158,7 +217,7 @@ internal abstract class RecorderBase
                 }
                 else
                 {
-                    AddDrop(interval, 1, 0);
+                    AddDrop(interval, 1, 0, 0);
                     return;
                 }
             }
@@ -194,7 +253,7 @@ internal abstract class RecorderBase
     {
         var block = _current!;
         _current = null;
-        if (block.Rows == 0 && block.SchemaViolations == 0)
+        if (IsEmpty(block))
         {
             _free.Enqueue(block);
             return;
@@ -202,16 +261,16 @@ internal abstract class RecorderBase
 
         if (!_channel.Writer.TryWrite(block))
         {
-            AddDrop(block.Interval, block.Rows, block.SchemaViolations);
+            AddDrop(block.Interval, block.Rows, block.SchemaViolations, block.Unsampled);
             block.Reset(0);
             _free.Enqueue(block);
         }
     }
 
-    private void AddDrop(long interval, long rows, long violations)
+    private void AddDrop(long interval, long rows, long violations, long unsampled)
     {
         _drops.TryGetValue(interval, out var existing);
-        _drops[interval] = (existing.Rows + rows, existing.Violations + violations);
+        _drops[interval] = (existing.Rows + rows, existing.Violations + violations, existing.Unsampled + unsampled);
         Interlocked.Add(ref _droppedTotal, rows);
     }
 }

@@ -190,6 +190,8 @@ internal sealed class IntervalEntry
 
     public long Dropped { get; set; }
 
+    public long Unsampled { get; set; }
+
     public long SchemaViolations { get; set; }
 
     public long Classified { get; set; }

@@ -1,0 +1,151 @@
+using ModelInService.Monitoring;
+
+namespace ModelInService.Tests.Monitoring;
+
+/// <summary>The sampling budget (<see cref="MonitoringOptions.MaxProfiledRowsPerSecond"/>): bounded profiling cost, exact volume.</summary>
+public class SamplingTests
+{
+    [Fact]
+    public async Task AboveTheBudget_RowsAreSampled_AndEveryPredictionStillCounts()
+    {
+        // 10 rows/s budget, 1-minute intervals: a burst of 600 is profiled whole, then 10 per second.
+        using var harness = new MonitorHarness(o => o.MaxProfiledRowsPerSecond = 10);
+        var stream = new SyntheticStream(3);
+        for (var second = 0; second < 60; second++)
+        {
+            for (var i = 0; i < 100; i++)
+            {
+                var (row, prediction) = stream.Next();
+                harness.Recorder.Record(row, prediction);
+            }
+
+            harness.Time.Advance(TimeSpan.FromSeconds(1));
+        }
+
+        await harness.Monitor.FlushAsync();
+        var report = harness.Monitor.GetReport(TimeSpan.FromMinutes(1));
+        var profiled = report.Features.First(f => f.Name == "X").Count;
+
+        // The first second spends the burst (one interval's budget: 600 rows); each later second adds the budget's
+        // 10 rows: 600 + 59 * 10 profiled, the rest counted.
+        Assert.Equal(6000, report.Predictions);
+        Assert.Equal(600 + (59 * 10), profiled);
+        Assert.Equal(6000 - profiled, report.Unsampled);
+        Assert.Equal(0, report.Dropped);
+        Assert.Equal(6000 - profiled, harness.Monitor.Statistics.Unsampled);
+        Assert.Equal(6000 / 1.0, report.PredictionsPerMinute, 1e-9);
+    }
+
+    [Fact]
+    public async Task UnderSustainedLoad_TheProfiledRateConvergesToTheBudget()
+    {
+        using var harness = new MonitorHarness(o =>
+        {
+            o.MaxProfiledRowsPerSecond = 20;
+            o.Windows.Clear();
+            o.Windows.Add(TimeSpan.FromMinutes(1));
+        });
+        var stream = new SyntheticStream(4);
+
+        // 10 minutes at 200 rows/s: after the first interval's burst, about 20 rows/s are profiled, evenly in time.
+        for (var tick = 0; tick < 10 * 60 * 10; tick++)
+        {
+            for (var i = 0; i < 20; i++)
+            {
+                var (row, prediction) = stream.Next();
+                harness.Recorder.Record(row, prediction);
+            }
+
+            harness.Time.Advance(TimeSpan.FromMilliseconds(100));
+        }
+
+        await harness.Monitor.FlushAsync();
+        var lastMinute = harness.Monitor.GetReport(TimeSpan.FromMinutes(1));
+        var profiled = lastMinute.Features.First(f => f.Name == "X").Count;
+        Assert.Equal(200 * 60, lastMinute.Predictions);
+        Assert.InRange(profiled, (20 * 60) - 20, (20 * 60) + 20);
+        Assert.Equal(lastMinute.Predictions - profiled, lastMinute.Unsampled);
+    }
+
+    [Fact]
+    public async Task ZeroBudget_ProfilesEveryPrediction()
+    {
+        using var harness = new MonitorHarness(o => o.MaxProfiledRowsPerSecond = 0);
+        var stream = new SyntheticStream(5);
+        for (var i = 0; i < 5000; i++)
+        {
+            var (row, prediction) = stream.Next();
+            harness.Recorder.Record(row, prediction);
+        }
+
+        await harness.Monitor.FlushAsync();
+        harness.Time.Advance(TimeSpan.FromMinutes(1));
+        var report = harness.Monitor.GetReport(TimeSpan.FromMinutes(1));
+        Assert.Equal(5000, report.Features.First(f => f.Name == "X").Count);
+        Assert.Equal(0, report.Unsampled);
+    }
+
+    [Fact]
+    public async Task RowsWithAPredictionId_AreAlwaysProfiled_SoTheirOutcomesJoin()
+    {
+        using var harness = new MonitorHarness(o =>
+        {
+            o.MaxProfiledRowsPerSecond = 1; // a burst of 60 per one-minute interval
+            o.PredictionIdMember = nameof(Row.Id);
+        });
+        var stream = new SyntheticStream(6);
+        for (var i = 0; i < 500; i++)
+        {
+            var (row, prediction) = stream.Next();
+            if (i % 2 == 1)
+            {
+                row.Id = null; // only even rows carry an id
+            }
+
+            harness.Recorder.Record(row, prediction);
+        }
+
+        await harness.Monitor.FlushAsync();
+        harness.Time.Advance(TimeSpan.FromMinutes(1));
+        var report = harness.Monitor.GetReport(TimeSpan.FromMinutes(10));
+        var profiled = report.Features.First(f => f.Name == "X").Count;
+
+        // All 250 rows with an id, plus the id-less rows that fit the budget; none lost for volume.
+        Assert.Equal(500, report.Predictions);
+        Assert.InRange(profiled, 250, 250 + 60);
+        Assert.Equal(500 - profiled, report.Unsampled);
+        Assert.True(harness.Monitor.RecordOutcome("p498", 1));
+    }
+
+    [Fact]
+    public async Task UnsampledCounts_SurviveSnapshotFileAndMerge()
+    {
+        using var a = new MonitorHarness(o => o.MaxProfiledRowsPerSecond = 1);
+        var stream = new SyntheticStream(7);
+        a.Run(stream, 2, 1000); // 60 profiled per minute, 940 counted
+        var snapshot = a.Monitor.ExportSnapshot();
+        Assert.Equal(2000, snapshot.Predictions);
+
+        using var file = new MemoryStream();
+        snapshot.WriteTo(file);
+        file.Position = 0;
+        var restored = MonitorSnapshot.ReadFrom(file);
+        Assert.Equal(2000, restored.Predictions);
+
+        using var b = new MonitorHarness(o => o.MaxProfiledRowsPerSecond = 1);
+        b.Time.Advance(TimeSpan.FromMinutes(2));
+        b.Monitor.MergeSnapshot(restored);
+        var report = b.Monitor.GetReport(TimeSpan.FromMinutes(10));
+        Assert.Equal(2000, report.Predictions);
+        Assert.Equal(2000 - 120, report.Unsampled);
+    }
+
+    [Fact]
+    public void NegativeBudget_IsRejectedAtStartUp()
+    {
+        var options = new MonitoringOptions { MaxProfiledRowsPerSecond = -1 };
+        var result = new MonitoringOptionsValidator().Validate("m", options);
+        Assert.True(result.Failed);
+        Assert.Contains("MaxProfiledRowsPerSecond", result.FailureMessage, StringComparison.Ordinal);
+    }
+}

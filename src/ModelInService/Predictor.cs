@@ -72,6 +72,12 @@ internal sealed class Predictor<TInput, TOutput> : IPredictor<TInput, TOutput>
             return new ValueTask<TOutput>(output);
         }
 
+        if (recorder is not null)
+        {
+            // Counted until recorded, so the monitor's final snapshot at shutdown waits for this prediction.
+            _host.BeginRecording();
+        }
+
         return ObserveWhenDoneAsync(input, prediction, started, metrics, recorder);
     }
 
@@ -91,21 +97,32 @@ internal sealed class Predictor<TInput, TOutput> : IPredictor<TInput, TOutput>
         TOutput output;
         try
         {
-            output = await prediction.ConfigureAwait(false);
+            try
+            {
+                output = await prediction.ConfigureAwait(false);
+            }
+            catch (Exception ex) when (_fallback is not null && UsesFallback(ex))
+            {
+                var answer = await _fallback(input, ex, CancellationToken.None).ConfigureAwait(false);
+                metrics?.RequestCompleted(ModelName, Outcomes.Fallback, started);
+                return answer;
+            }
+            catch (Exception ex)
+            {
+                metrics?.RequestCompleted(ModelName, Outcomes.Of(ex), started);
+                throw;
+            }
+
+            recorder?.Record(input, output);
         }
-        catch (Exception ex) when (_fallback is not null && UsesFallback(ex))
+        finally
         {
-            var answer = await _fallback(input, ex, CancellationToken.None).ConfigureAwait(false);
-            metrics?.RequestCompleted(ModelName, Outcomes.Fallback, started);
-            return answer;
-        }
-        catch (Exception ex)
-        {
-            metrics?.RequestCompleted(ModelName, Outcomes.Of(ex), started);
-            throw;
+            if (recorder is not null)
+            {
+                _host.EndRecording();
+            }
         }
 
-        recorder?.Record(input, output);
         metrics?.RequestCompleted(ModelName, Outcomes.Success, started);
         return output;
     }
@@ -327,6 +344,25 @@ internal sealed class Predictor<TInput, TOutput> : IPredictor<TInput, TOutput>
     public async ValueTask<IReadOnlyList<TOutput>> PredictBatchAsync(IReadOnlyList<TInput> inputs, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(inputs);
+        var recorder = _host.Recorder as IPredictionRecorder<TInput, TOutput>;
+        if (recorder is null)
+        {
+            return await PredictBatchCoreAsync(inputs, null, cancellationToken).ConfigureAwait(false);
+        }
+
+        _host.BeginRecording();
+        try
+        {
+            return await PredictBatchCoreAsync(inputs, recorder, cancellationToken).ConfigureAwait(false);
+        }
+        finally
+        {
+            _host.EndRecording();
+        }
+    }
+
+    private async ValueTask<IReadOnlyList<TOutput>> PredictBatchCoreAsync(IReadOnlyList<TInput> inputs, IPredictionRecorder<TInput, TOutput>? recorder, CancellationToken cancellationToken)
+    {
         var runtime = _host.Runtime;
         var binder = (TypedBinder<TInput, TOutput>)runtime.Binder!;
         var rows = new TInput[inputs.Count];
@@ -384,7 +420,7 @@ internal sealed class Predictor<TInput, TOutput> : IPredictor<TInput, TOutput>
             }
         }
 
-        if (_host.Recorder is IPredictionRecorder<TInput, TOutput> recorder)
+        if (recorder is not null)
         {
             for (var i = 0; i < rows.Length; i++)
             {

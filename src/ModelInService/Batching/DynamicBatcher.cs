@@ -41,6 +41,9 @@ internal sealed class DynamicBatcher<TInput, TOutput> : IModelBatcher
     /// <summary>Canceled when the workers must stop taking (drained, or the drain timed out).</summary>
     private readonly CancellationTokenSource _stopTaking = new();
 
+    /// <summary>Canceled when stopping begins: collectors stop waiting for more requests and run what is queued.</summary>
+    private readonly CancellationTokenSource _draining = new();
+
     /// <summary>Canceled when the drain timed out: running batches are terminated and their requests failed.</summary>
     private readonly CancellationTokenSource _abort = new();
 
@@ -188,8 +191,12 @@ internal sealed class DynamicBatcher<TInput, TOutput> : IModelBatcher
             }
 
             _stopping = StopCoreAsync(drainTimeout);
-            return _stopping;
         }
+
+        // Nothing new will arrive: collectors stop waiting for MaxDelay and run what is queued now (outside the lock:
+        // cancellation runs the registered callbacks inline).
+        _draining.Cancel();
+        return _stopping;
     }
 
     private async Task StopCoreAsync(TimeSpan drainTimeout)
@@ -214,6 +221,7 @@ internal sealed class DynamicBatcher<TInput, TOutput> : IModelBatcher
     {
         Volatile.Read(ref _idle).Dispose();
         _stopTaking.Dispose();
+        _draining.Dispose();
         _abort.Dispose();
         _available.Dispose();
     }
@@ -289,7 +297,7 @@ internal sealed class DynamicBatcher<TInput, TOutput> : IModelBatcher
             }
 
             var remaining = due - _time.GetTimestamp();
-            if (remaining <= 0 || _preferred.Contains(batch.Count) || (_options.Adaptive && !_cost.ShouldWait(batch.Count)) || _stopTaking.IsCancellationRequested)
+            if (remaining <= 0 || _preferred.Contains(batch.Count) || (_options.Adaptive && !_cost.ShouldWait(batch.Count)) || _draining.IsCancellationRequested)
             {
                 return;
             }
@@ -303,7 +311,7 @@ internal sealed class DynamicBatcher<TInput, TOutput> : IModelBatcher
 
             // The wait must follow the injected clock (FakeTimeProvider in tests), so the timeout is a TimeProvider timer.
             using var wait = new CancellationTokenSource(TimeSpan.FromSeconds(remaining / (double)_time.TimestampFrequency), _time);
-            using var stop = _stopTaking.Token.UnsafeRegister(static s => ((CancellationTokenSource)s!).Cancel(), wait);
+            using var stop = _draining.Token.UnsafeRegister(static s => ((CancellationTokenSource)s!).Cancel(), wait);
             using var idle = _options.DispatchWhenIdle ? Volatile.Read(ref _idle).Token.UnsafeRegister(static s => ((CancellationTokenSource)s!).Cancel(), wait) : default;
             next = await TakeAsync(batch.Count, wait.Token).ConfigureAwait(false);
             if (next is null)

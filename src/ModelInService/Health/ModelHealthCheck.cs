@@ -1,14 +1,15 @@
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
 using ModelInService.Hosting;
+using ModelInService.Monitoring;
 
 namespace ModelInService;
 
 /// <summary>
-/// Readiness of one model: Healthy when loaded and warm, Degraded when its queue is at least 80% full, Unhealthy when
-/// no version is loaded (not yet, failed, or stopped).
+/// Readiness of one model: Healthy when loaded and warm, Degraded when its queue is at least 80% full or its monitor
+/// reports drift or a failing data-quality rule, Unhealthy when no version is loaded (not yet, failed, or stopped).
 /// </summary>
-internal sealed class ModelReadinessCheck(ModelRegistry registry, string model) : IHealthCheck
+internal sealed class ModelReadinessCheck(ModelRegistry registry, string model, MonitorRegistry? monitors = null) : IHealthCheck
 {
     public Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default)
     {
@@ -44,6 +45,36 @@ internal sealed class ModelReadinessCheck(ModelRegistry registry, string model) 
             }
         }
 
+        if (monitors?.Find(model) is { } monitor)
+        {
+            var (drifted, violating, dataset) = monitor.CurrentStatus();
+            if (drifted.Count > 0 || violating.Count > 0 || dataset)
+            {
+                data["drifted"] = string.Join(",", drifted);
+                data["violations"] = string.Join(",", violating);
+                data["datasetDrift"] = dataset;
+                var what = new List<string>(3);
+                if (dataset)
+                {
+                    what.Add("dataset drift");
+                }
+
+                if (drifted.Count > 0)
+                {
+                    what.Add("drift in " + string.Join(", ", drifted));
+                }
+
+                if (violating.Count > 0)
+                {
+                    what.Add("quality rules failing: " + string.Join(", ", violating));
+                }
+
+                // Degraded, not unhealthy: the model still answers (MapHealthChecks answers 200 for Degraded); the
+                // monitor's events say what to do about it.
+                return Task.FromResult(HealthCheckResult.Degraded($"Model '{model}' (version {runtime.Version}) serves, but its monitor reports {string.Join("; ", what)}.", data: data));
+            }
+        }
+
         return Task.FromResult(HealthCheckResult.Healthy($"Model '{model}' is loaded (version {runtime.Version}).", data));
     }
 }
@@ -55,7 +86,8 @@ public static class ModelHealthChecksBuilderExtensions
 
     /// <summary>
     /// Adds a readiness check per registered model, named <c>model:{name}</c> and tagged <c>ready</c>: Healthy when
-    /// loaded and warm, Degraded when its batching queue is at least 80% full, Unhealthy when no version is loaded.
+    /// loaded and warm, Degraded when its batching queue is at least 80% full or (with <c>UseMonitoring</c>) the
+    /// monitor's last evaluation found drift or a failing data-quality rule, Unhealthy when no version is loaded.
     /// Call it after the <c>AddModel</c> calls. Map readiness with a tag predicate, e.g.
     /// <c>app.MapHealthChecks("/health/ready", new() { Predicate = c =&gt; c.Tags.Contains("ready") })</c>, and keep
     /// liveness free of model checks (a model that failed to load should not restart the pod in a loop).
@@ -75,7 +107,7 @@ public static class ModelHealthChecksBuilderExtensions
                 var name = registration.Name;
                 builder.Add(new HealthCheckRegistration(
                     "model:" + name,
-                    sp => new ModelReadinessCheck(sp.GetRequiredService<ModelRegistry>(), name),
+                    sp => new ModelReadinessCheck(sp.GetRequiredService<ModelRegistry>(), name, sp.GetService<MonitorRegistry>()),
                     failureStatus: HealthStatus.Unhealthy,
                     tags: allTags));
             }

@@ -329,6 +329,25 @@ internal sealed class ModelHost : IDisposable
     }
 
     /// <summary>Drains the batcher (new requests are refused, queued ones run or fail after the drain timeout).</summary>
+    /// <summary>Predictions answered by the model whose recording (monitor) is still to happen; see <see cref="WhenRecordedAsync"/>.</summary>
+    private int _recording;
+
+    /// <summary>Marks a prediction whose result will be handed to the recorder once it completes.</summary>
+    internal void BeginRecording() => Interlocked.Increment(ref _recording);
+
+    /// <summary>The prediction marked by <see cref="BeginRecording"/> has been recorded (or failed).</summary>
+    internal void EndRecording() => Interlocked.Decrement(ref _recording);
+
+    /// <summary>Waits until every prediction answered so far has reached the recorder (after <see cref="StopAsync"/>: nothing new starts).</summary>
+    public async Task WhenRecordedAsync(CancellationToken cancellationToken)
+    {
+        // Only at shutdown, and only for the continuations of already answered requests: a short poll is simplest.
+        while (Volatile.Read(ref _recording) > 0)
+        {
+            await Task.Delay(1, cancellationToken).ConfigureAwait(false);
+        }
+    }
+
     public async Task StopAsync()
     {
         _stopped = true;

@@ -95,6 +95,9 @@ internal sealed class ModelRegistry : IDisposable
 
     public Task StopAsync() => Task.WhenAll(_hosts.Values.Select(h => h.StopAsync()));
 
+    /// <summary>Waits until every answered prediction has been handed to its model's recorder (the monitor's final snapshot needs them).</summary>
+    public Task WhenRecordedAsync(CancellationToken cancellationToken) => Task.WhenAll(_hosts.Values.Select(h => h.WhenRecordedAsync(cancellationToken)));
+
     public void Dispose()
     {
         foreach (var host in _hosts.Values)

@@ -551,6 +551,25 @@ internal sealed partial class ModelMonitor : IModelMonitor, IDisposable
     private sealed record ReferenceState(MonitorReference Reference, IReadOnlyDictionary<string, (double Mean, double Std, int Chunks)> Calibration);
 
     /// <summary>Hysteresis state of one window. Guarded by <see cref="_state"/>.</summary>
+    /// <summary>The drifted features and failing quality rules the last evaluation left, over every window (for health checks).</summary>
+    internal (SortedSet<string> Drifted, SortedSet<string> Violating, bool DatasetDrift) CurrentStatus()
+    {
+        var drifted = new SortedSet<string>(StringComparer.Ordinal);
+        var violating = new SortedSet<string>(StringComparer.Ordinal);
+        var dataset = false;
+        lock (_state)
+        {
+            foreach (var state in _windowStates.Values)
+            {
+                drifted.UnionWith(state.Drifted);
+                violating.UnionWith(state.Violating);
+                dataset |= state.DatasetDrift;
+            }
+        }
+
+        return (drifted, violating, dataset);
+    }
+
     private sealed class WindowState
     {
         public HashSet<string> Drifted { get; } = new(StringComparer.Ordinal);

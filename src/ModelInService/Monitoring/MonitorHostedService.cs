@@ -1,17 +1,22 @@
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
+using ModelInService.Hosting;
 
 namespace ModelInService.Monitoring;
 
 /// <summary>
 /// Drives the monitors: at start, loads each reference file and restores each snapshot (a corrupt one is reported,
 /// moved aside and skipped); then evaluates on a <see cref="TimeProvider"/> timer and writes snapshots; at stop,
-/// flushes and writes a final snapshot. Modelled on aspnetcore's HealthCheckPublisherHostedService.
+/// first stops the models' batchers (so every accepted prediction is answered and recorded), then flushes and writes
+/// a final snapshot. Modelled on aspnetcore's HealthCheckPublisherHostedService.
 /// </summary>
 internal sealed class MonitorHostedService : IHostedService, IDisposable
 {
     private readonly MonitorRegistry _registry;
+
+    /// <summary>The models, drained before the final snapshot (hosted services stop in reverse order, so the monitor's stops before the loader's).</summary>
+    private readonly ModelRegistry? _models;
     private readonly ILogger _logger;
     private readonly TimeProvider _time;
     private readonly string? _contentRoot;
@@ -26,9 +31,10 @@ internal sealed class MonitorHostedService : IHostedService, IDisposable
 
     private readonly Lock _runningLock = new();
 
-    public MonitorHostedService(MonitorRegistry registry, ILoggerFactory? loggerFactory = null, IHostEnvironment? environment = null, TimeProvider? timeProvider = null)
+    public MonitorHostedService(MonitorRegistry registry, ILoggerFactory? loggerFactory = null, IHostEnvironment? environment = null, TimeProvider? timeProvider = null, ModelRegistry? models = null)
     {
         _registry = registry;
+        _models = models;
         _logger = (loggerFactory ?? NullLoggerFactory.Instance).CreateLogger("ModelInService.Monitoring");
         _time = timeProvider ?? TimeProvider.System;
         _contentRoot = environment?.ContentRootPath;
@@ -69,6 +75,21 @@ internal sealed class MonitorHostedService : IHostedService, IDisposable
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
         {
             // Shutdown timed out; write what we have.
+        }
+
+        if (_models is not null)
+        {
+            try
+            {
+                // Stop accepting and drain the batchers (idempotent: the loader's stop awaits the same drain), so the
+                // final snapshot holds every prediction that was answered.
+                await _models.StopAsync().WaitAsync(cancellationToken).ConfigureAwait(false);
+                await _models.WhenRecordedAsync(cancellationToken).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+            {
+                // Shutdown timed out; write what we have.
+            }
         }
 
         foreach (var monitor in _registry.Monitors)

@@ -67,6 +67,8 @@ internal sealed class MonitorRegistry : IDisposable
 
     public IReadOnlyCollection<ModelMonitor> Monitors => _monitors.Values;
 
+    public ModelMonitor? Find(string name) => _monitors.GetValueOrDefault(name);
+
     public ModelMonitor Get(string name) =>
         _monitors.TryGetValue(name, out var monitor)
             ? monitor

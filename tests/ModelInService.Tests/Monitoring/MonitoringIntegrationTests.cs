@@ -135,6 +135,42 @@ public class MonitoringIntegrationTests
     }
 
     [Fact]
+    public async Task ReadinessCheck_IsDegradedWhileTheMonitorReportsDrift_NamingTheFeatures()
+    {
+        var time = new FakeTimeProvider(MonitorHarness.Start);
+        using var host = await StartAsync(time, o => o.ReferenceChunkSize = 100, s => s.AddHealthChecks().AddModelChecks());
+        var monitor = host.Services.GetRequiredKeyedService<IModelMonitor>("iris");
+        var health = host.Services.GetRequiredService<Microsoft.Extensions.Diagnostics.HealthChecks.HealthCheckService>();
+        monitor.SetReference(await monitor.BuildReferenceAsync(IrisLike(600, 3).Select(f => new TrackedIris { Features = f }).ToList()));
+        var predictor = host.Services.GetRequiredService<IPredictor<TrackedIris, IrisOutput>>();
+
+        // Traffic like the reference: ready and healthy.
+        foreach (var features in IrisLike(300, 5))
+        {
+            await predictor.PredictAsync(new TrackedIris { Features = features });
+        }
+
+        time.Advance(TimeSpan.FromMinutes(5));
+        await monitor.EvaluateAsync();
+        var calm = (await health.CheckHealthAsync()).Entries["model:iris"];
+        Assert.Equal(Microsoft.Extensions.Diagnostics.HealthChecks.HealthStatus.Healthy, calm.Status);
+
+        // Shifted traffic: still serving, so Degraded (not Unhealthy), and the description names what drifted.
+        foreach (var features in IrisLike(300, 4, shift: 1.0f))
+        {
+            await predictor.PredictAsync(new TrackedIris { Features = features });
+        }
+
+        time.Advance(TimeSpan.FromMinutes(5));
+        await monitor.EvaluateAsync();
+        var drifted = (await health.CheckHealthAsync()).Entries["model:iris"];
+        Assert.Equal(Microsoft.Extensions.Diagnostics.HealthChecks.HealthStatus.Degraded, drifted.Status);
+        Assert.Contains("Features[0]", drifted.Description, StringComparison.Ordinal);
+        Assert.Contains("dataset drift", drifted.Description, StringComparison.Ordinal);
+        Assert.Contains("Features[0]", (string)drifted.Data["drifted"], StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task HostedService_EvaluatesOnItsTimer_AndCallsDiRegisteredHandlers()
     {
         var time = new FakeTimeProvider(MonitorHarness.Start);
@@ -191,6 +227,57 @@ public class MonitoringIntegrationTests
         Assert.All(samples, s => Assert.NotNull(s.Outcome));
         Assert.All(samples, s => Assert.IsType<double[]>(s.Inputs["Features"]));
         Assert.True(samples.Zip(samples.Skip(1)).All(p => p.First.Margin <= p.Second.Margin));
+    }
+
+    [Fact]
+    public async Task Shutdown_DrainsTheBatcherBeforeTheFinalSnapshot_SoQueuedPredictionsAreInIt()
+    {
+        var directory = Path.Combine(Path.GetTempPath(), "mis-monitor-" + Guid.NewGuid().ToString("N"));
+        try
+        {
+            var time = new FakeTimeProvider(MonitorHarness.Start);
+            var host = await TestModels.StartAsync(s =>
+            {
+                s.AddSingleton<TimeProvider>(time);
+                s.AddModel<TrackedIris, IrisOutput>("iris", o => o.Source = ModelSource.FromFile(TestModels.IrisMlp))
+                    .UseBatching(b =>
+                    {
+                        // Held in the queue: fake time never reaches the delay, and the batch never fills.
+                        b.MaxBatchSize = 64;
+                        b.MaxDelay = TimeSpan.FromSeconds(10);
+                    })
+                    .UseMonitoring(o =>
+                    {
+                        o.EvaluationInterval = TimeSpan.FromDays(1);
+                        o.SnapshotDirectory = directory;
+                    });
+            });
+            Task<IrisOutput>[] queued;
+            using (host)
+            {
+                var predictor = host.Services.GetRequiredService<IPredictor<TrackedIris, IrisOutput>>();
+                queued = [.. IrisLike(20, 9).Select(f => predictor.PredictAsync(new TrackedIris { Features = f }).AsTask())];
+                Assert.All(queued, t => Assert.False(t.IsCompleted));
+                await host.StopAsync();
+            }
+
+            // Every accepted prediction was answered, and the final snapshot holds all of them.
+            Assert.All(queued, t => Assert.True(t.IsCompletedSuccessfully));
+            MonitorSnapshot snapshot;
+            using (var file = File.OpenRead(Path.Combine(directory, "iris.monitor")))
+            {
+                snapshot = MonitorSnapshot.ReadFrom(file);
+            }
+
+            Assert.Equal(20, snapshot.Predictions);
+        }
+        finally
+        {
+            if (Directory.Exists(directory))
+            {
+                Directory.Delete(directory, recursive: true);
+            }
+        }
     }
 
     [Fact]

@@ -102,6 +102,34 @@ public sealed class ModelOptions
     /// <value>Default <see langword="false"/>: a model that cannot load stops the host from starting.</value>
     public bool ContinueOnLoadError { get; set; }
 
+    /// <summary>
+    /// Gets or sets whether ONNX Runtime's CPU memory arena is used: faster repeated runs (buffers are reused), at the
+    /// cost of memory that grows to the largest run seen and is not returned to the OS. Turn it off for models run
+    /// rarely with very different input sizes.
+    /// </summary>
+    /// <value>Default <see langword="true"/> (ONNX Runtime's default).</value>
+    public bool EnableMemoryArena { get; set; } = true;
+
+    /// <summary>
+    /// Gets or sets whether ONNX Runtime plans a run's memory from the previous run of the same shapes (memory pattern).
+    /// Helps fixed shapes; with ever-changing shapes (text lengths, dynamic batches) it only adds planning memory.
+    /// </summary>
+    /// <value>Default <see langword="true"/> (ONNX Runtime's default).</value>
+    public bool EnableMemoryPattern { get; set; } = true;
+
+    /// <summary>
+    /// Gets or sets whether this model's sessions allocate from one CPU arena shared by every model and copy in the
+    /// process that sets it (ONNX Runtime's environment allocator, <c>session.use_env_allocators</c>), instead of one
+    /// arena per session: several models, or several copies, then hold one pool of run memory rather than one each.
+    /// The shared arena is created by the first model that loads with this set, sized by its <see cref="SharedArenaMaxBytes"/>.
+    /// </summary>
+    /// <value>Default <see langword="false"/>.</value>
+    public bool UseSharedAllocator { get; set; }
+
+    /// <summary>Gets or sets the most memory the shared arena may hold (see <see cref="UseSharedAllocator"/>), in bytes; at most 4 GiB - 1.</summary>
+    /// <value>Default 0: no limit (ONNX Runtime's default).</value>
+    public long SharedArenaMaxBytes { get; set; }
+
     /// <summary>Gets or sets a callback that adjusts ONNX Runtime's session options after this library has set them.</summary>
     public Action<SessionOptions>? ConfigureSessionOptions { get; set; }
 

@@ -72,6 +72,15 @@ internal sealed class ModelOptionsValidator : IValidateOptions<ModelOptions>
             failures.Add($"Model '{model}': MaxVariableElements is {options.MaxVariableElements}; use 1 or more.");
         }
 
+        if (options.SharedArenaMaxBytes < 0 || options.SharedArenaMaxBytes > uint.MaxValue)
+        {
+            failures.Add($"Model '{model}': SharedArenaMaxBytes is {options.SharedArenaMaxBytes}; use 0 (no limit) up to {uint.MaxValue} (ONNX Runtime's arena limit is 32-bit).");
+        }
+        else if (options.SharedArenaMaxBytes > 0 && !options.UseSharedAllocator)
+        {
+            failures.Add($"Model '{model}': SharedArenaMaxBytes is set but UseSharedAllocator is false; set UseSharedAllocator = true, or remove the limit.");
+        }
+
         if (options.MaxRowsPerRun < 1)
         {
             failures.Add($"Model '{model}': MaxRowsPerRun is {options.MaxRowsPerRun}; use 1 or more.");

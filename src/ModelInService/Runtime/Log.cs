@@ -39,6 +39,12 @@ internal static partial class Log
     [LoggerMessage(EventId = 1010, EventName = "ModelFileChanged", Level = LogLevel.Information, Message = "Model file of '{ModelName}' changed ({Path}); reloading")]
     public static partial void FileChanged(ILogger logger, string modelName, string path);
 
+    [LoggerMessage(EventId = 1011, EventName = "SharedAllocatorCreated", Level = LogLevel.Information, Message = "Model '{ModelName}' created the process-wide shared CPU arena (limit {MaxBytes} bytes; 0 = none)")]
+    public static partial void SharedAllocatorCreated(ILogger logger, string modelName, long maxBytes);
+
+    [LoggerMessage(EventId = 1012, EventName = "SharedAllocatorMismatch", Level = LogLevel.Warning, Message = "Model '{ModelName}' asks for a shared CPU arena limited to {MaxBytes} bytes, but the process-wide one already exists with {ExistingBytes} (the first model to load sets it)")]
+    public static partial void SharedAllocatorMismatch(ILogger logger, string modelName, long maxBytes, long existingBytes);
+
     [LoggerMessage(EventId = 1007, EventName = "ModelDisposeFailed", Level = LogLevel.Error, Message = "Model '{ModelName}' failed to unload cleanly")]
     public static partial void ModelDisposeFailed(ILogger logger, string modelName, Exception exception);
 }

@@ -50,6 +50,11 @@ internal static class ModelLoader
 
         var threads = ThreadPlan.For(options);
         var provider = ModelLoader.Providers[options.ExecutionProvider];
+        if (options.UseSharedAllocator)
+        {
+            SharedAllocator.EnsureRegistered(name, options.SharedArenaMaxBytes, logger);
+        }
+
         var sessions = new InferenceSession[threads.Copies];
         PrePackedWeightsContainer? prePacked = threads.Copies > 1 ? new PrePackedWeightsContainer() : null;
         var created = 0;
@@ -150,11 +155,18 @@ internal static class ModelLoader
             ExecutionMode = ExecutionMode.ORT_SEQUENTIAL,
             IntraOpNumThreads = threads.IntraOpThreads,
             InterOpNumThreads = 1,
+            EnableCpuMemArena = options.EnableMemoryArena,
+            EnableMemoryPattern = options.EnableMemoryPattern,
         };
         try
         {
             so.AddSessionConfigEntry("session.intra_op.allow_spinning", threads.AllowSpinning ? "1" : "0");
             so.AddSessionConfigEntry("session.inter_op.allow_spinning", "0");
+            if (options.UseSharedAllocator)
+            {
+                so.AddSessionConfigEntry("session.use_env_allocators", "1");
+            }
+
             if (provider != "CPUExecutionProvider")
             {
                 var reason = AppendProvider(so, options, provider);

@@ -133,6 +133,10 @@ public sealed class ModelOptions
     /// <summary>Gets or sets a callback that adjusts ONNX Runtime's session options after this library has set them.</summary>
     public Action<SessionOptions>? ConfigureSessionOptions { get; set; }
 
+    /// <summary>Gets or sets the name of the first version loaded (see <see cref="ModelVersionInfo.Name"/>), e.g. a release tag.</summary>
+    /// <value>Default <see langword="null"/>.</value>
+    public string? VersionName { get; set; }
+
     /// <summary>Gets or sets whether a reload keeps the replaced version loaded so a rollback is instant (costs its memory).</summary>
     /// <value>Default <see langword="true"/>.</value>
     public bool KeepPreviousVersion { get; set; } = true;

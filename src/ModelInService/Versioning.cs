@@ -6,7 +6,11 @@ namespace ModelInService;
 /// <param name="Sha256">The first 16 hex digits of the model bytes' SHA-256.</param>
 /// <param name="LoadedAt">When it was loaded (UTC).</param>
 /// <param name="ModelVersion">The version number recorded inside the ONNX file (0 when absent).</param>
-public sealed record ModelVersionInfo(long Version, string Source, string Sha256, DateTimeOffset LoadedAt, long ModelVersion);
+public sealed record ModelVersionInfo(long Version, string Source, string Sha256, DateTimeOffset LoadedAt, long ModelVersion)
+{
+    /// <summary>Gets the name given to this version (<see cref="ModelOptions.VersionName"/> for the first load, or <see cref="IModelManager.ReloadAsync(ModelSource, string, CancellationToken)"/>), or null.</summary>
+    public string? Name { get; init; }
+}
 
 /// <summary>Data of <see cref="IModelManager.VersionChanged"/>.</summary>
 /// <param name="modelName">The model.</param>
@@ -66,12 +70,39 @@ public interface IModelManager
     /// <param name="cancellationToken">Cancels waiting for another reload.</param>
     /// <returns>The version now serving.</returns>
     /// <exception cref="ModelLoadException">The new version could not be loaded (the old one keeps serving).</exception>
+    /// <exception cref="InvalidOperationException">The model is pinned (<see cref="Pin"/>).</exception>
     Task<ModelVersionInfo> ReloadAsync(ModelSource? source = null, CancellationToken cancellationToken = default);
+
+    /// <summary>Like <see cref="ReloadAsync(ModelSource?, CancellationToken)"/>, giving the new version a name (e.g. "2026-11-28-retrain") shown in <see cref="History"/>, logs and events.</summary>
+    /// <param name="source">The new source.</param>
+    /// <param name="versionName">The version's name.</param>
+    /// <param name="cancellationToken">Cancels waiting for another reload.</param>
+    /// <returns>The version now serving.</returns>
+    /// <exception cref="ArgumentException"><paramref name="versionName"/> is empty.</exception>
+    /// <exception cref="ModelLoadException">The new version could not be loaded (the old one keeps serving).</exception>
+    /// <exception cref="InvalidOperationException">The model is pinned (<see cref="Pin"/>).</exception>
+    Task<ModelVersionInfo> ReloadAsync(ModelSource source, string versionName, CancellationToken cancellationToken = default);
+
+    /// <summary>Gets the versions that have served, oldest first (the last 32), including the current one.</summary>
+    IReadOnlyList<ModelVersionInfo> History { get; }
+
+    /// <summary>Gets whether the serving version is pinned (<see cref="Pin"/>).</summary>
+    bool IsPinned { get; }
+
+    /// <summary>
+    /// Pins the serving version: until <see cref="Unpin"/>, nothing replaces it. File-change reloads are skipped (and
+    /// logged); <see cref="ReloadAsync(ModelSource?, CancellationToken)"/>, <see cref="RollbackAsync"/> and
+    /// <see cref="PromoteCandidateAsync"/> throw. Canary and shadow candidates may still run beside it.
+    /// </summary>
+    void Pin();
+
+    /// <summary>Removes the pin set by <see cref="Pin"/>.</summary>
+    void Unpin();
 
     /// <summary>Swaps back to the version replaced by the last reload (instant: it is still loaded).</summary>
     /// <param name="cancellationToken">Cancels waiting for another reload.</param>
     /// <returns>The version now serving.</returns>
-    /// <exception cref="InvalidOperationException">There is no previous version.</exception>
+    /// <exception cref="InvalidOperationException">There is no previous version, or the model is pinned.</exception>
     Task<ModelVersionInfo> RollbackAsync(CancellationToken cancellationToken = default);
 
     /// <summary>Gets the candidate under canary or shadow, with its counters, or null.</summary>
@@ -102,7 +133,7 @@ public interface IModelManager
     /// <summary>Makes the candidate the serving version (the replaced one is kept for rollback).</summary>
     /// <param name="cancellationToken">Cancels waiting for another reload.</param>
     /// <returns>The version now serving.</returns>
-    /// <exception cref="InvalidOperationException">There is no candidate.</exception>
+    /// <exception cref="InvalidOperationException">There is no candidate, or the model is pinned.</exception>
     Task<ModelVersionInfo> PromoteCandidateAsync(CancellationToken cancellationToken = default);
 
     /// <summary>Ends the canary or shadow and unloads the candidate.</summary>

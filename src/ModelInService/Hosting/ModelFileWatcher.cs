@@ -67,6 +67,11 @@ internal sealed class ModelFileWatcher : IDisposable
     {
         try
         {
+            if (_host.SkipWatchedReload())
+            {
+                return;
+            }
+
             _host.LogFileChanged(Path);
             await _host.ReloadAsync(null, CancellationToken.None).ConfigureAwait(false);
         }

@@ -143,12 +143,13 @@ internal sealed class ModelHost : IDisposable
     /// serves, then swaps atomically; the replaced generation is kept for rollback (or drained and disposed).
     /// A failed load leaves the current generation serving and raises <see cref="ReloadFailed"/>.
     /// </summary>
-    public async Task<ModelRuntime> ReloadAsync(ModelSource? source, CancellationToken cancellationToken)
+    public async Task<ModelRuntime> ReloadAsync(ModelSource? source, CancellationToken cancellationToken, string? versionName = null)
     {
         await _reloadLock.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
         {
             var from = _runtime ?? throw NotServing();
+            ThrowIfPinned("reload");
             var options = Options;
             var next = source ?? _source ?? options.Source;
             ModelRuntime loaded;
@@ -165,6 +166,11 @@ internal sealed class ModelHost : IDisposable
             }
 
             _source = next;
+            if (versionName is not null)
+            {
+                loaded.Info = loaded.Info with { Name = versionName };
+            }
+
             Swap(loaded, keepReplaced: options.KeepPreviousVersion);
             return loaded;
         }
@@ -180,6 +186,7 @@ internal sealed class ModelHost : IDisposable
         await _reloadLock.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
         {
+            ThrowIfPinned("roll back");
             var previous = _previous ?? throw new InvalidOperationException($"Model '{Name}' has no previous version to roll back to (reload first, with ModelOptions.KeepPreviousVersion = true).");
             Swap(previous, keepReplaced: true);
             return previous;
@@ -218,6 +225,7 @@ internal sealed class ModelHost : IDisposable
         await _reloadLock.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
         {
+            ThrowIfPinned("promote the candidate");
             var candidate = Interlocked.Exchange(ref _candidate, null) ?? throw new InvalidOperationException($"Model '{Name}' has no candidate to promote.");
             Swap(candidate.Runtime, keepReplaced: Options.KeepPreviousVersion);
             return candidate.Runtime;
@@ -265,8 +273,79 @@ internal sealed class ModelHost : IDisposable
         Watcher = new ModelFileWatcher(this, path, Options.ReloadDebounce);
     }
 
+    /// <summary>Versions that served, oldest first (bounded). Guarded by itself.</summary>
+    private readonly List<ModelVersionInfo> _history = [];
+
+    private const int HistoryLength = 32;
+
+    private volatile bool _pinned;
+
+    public bool IsPinned => _pinned;
+
+    public IReadOnlyList<ModelVersionInfo> History
+    {
+        get
+        {
+            lock (_history)
+            {
+                return [.. _history];
+            }
+        }
+    }
+
+    public void Pin()
+    {
+        var serving = Runtime.Info; // throws when nothing serves: there is nothing to pin
+        _pinned = true;
+        Log.VersionPinned(_logger!, Name, serving.Version, serving.Name ?? "");
+    }
+
+    public void Unpin()
+    {
+        if (_pinned)
+        {
+            _pinned = false;
+            Log.VersionUnpinned(_logger!, Name);
+        }
+    }
+
+    /// <summary>A file change while pinned: skipped (and logged) rather than reloaded.</summary>
+    internal bool SkipWatchedReload()
+    {
+        if (!_pinned)
+        {
+            return false;
+        }
+
+        Log.ReloadSkippedPinned(_logger!, Name);
+        return true;
+    }
+
+    private void ThrowIfPinned(string action)
+    {
+        if (_pinned)
+        {
+            var info = _runtime?.Info;
+            throw new InvalidOperationException($"Model '{Name}' is pinned to version {info?.Version}{(info?.Name is { } n ? " (" + n + ")" : "")}; cannot {action}. Call IModelManager.Unpin() first.");
+        }
+    }
+
+    private void AddHistory(ModelVersionInfo info)
+    {
+        lock (_history)
+        {
+            if (_history.Count == HistoryLength)
+            {
+                _history.RemoveAt(0);
+            }
+
+            _history.Add(info);
+        }
+    }
+
     private void Swap(ModelRuntime next, bool keepReplaced)
     {
+        AddHistory(next.Info);
         var replaced = Interlocked.Exchange(ref _runtime, next)!;
         var dropped = keepReplaced ? Interlocked.Exchange(ref _previous, replaced) : replaced;
         if (ReferenceEquals(dropped, next))
@@ -307,7 +386,14 @@ internal sealed class ModelHost : IDisposable
 
         try
         {
-            _runtime = ModelLoader.Load(Name, Options, contentRoot, Registration.Bind, logger);
+            var runtime = ModelLoader.Load(Name, Options, contentRoot, Registration.Bind, logger);
+            if (Options.VersionName is { } versionName)
+            {
+                runtime.Info = runtime.Info with { Name = versionName };
+            }
+
+            AddHistory(runtime.Info);
+            _runtime = runtime;
             _error = null;
             StartWatching();
             if (BatchingOptions is not null && Registration.CreateBatcher is not null && Batcher is null)
@@ -328,7 +414,6 @@ internal sealed class ModelHost : IDisposable
         }
     }
 
-    /// <summary>Drains the batcher (new requests are refused, queued ones run or fail after the drain timeout).</summary>
     /// <summary>Predictions answered by the model whose recording (monitor) is still to happen; see <see cref="WhenRecordedAsync"/>.</summary>
     private int _recording;
 
@@ -348,6 +433,7 @@ internal sealed class ModelHost : IDisposable
         }
     }
 
+    /// <summary>Drains the batcher (new requests are refused, queued ones run or fail after the drain timeout).</summary>
     public async Task StopAsync()
     {
         _stopped = true;

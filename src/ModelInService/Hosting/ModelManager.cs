@@ -24,6 +24,21 @@ internal sealed class ModelManager(ModelHost host) : IModelManager
     public async Task<ModelVersionInfo> ReloadAsync(ModelSource? source = null, CancellationToken cancellationToken = default) =>
         (await host.ReloadAsync(source, cancellationToken).ConfigureAwait(false)).Info;
 
+    public async Task<ModelVersionInfo> ReloadAsync(ModelSource source, string versionName, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(source);
+        ArgumentException.ThrowIfNullOrWhiteSpace(versionName);
+        return (await host.ReloadAsync(source, cancellationToken, versionName).ConfigureAwait(false)).Info;
+    }
+
+    public IReadOnlyList<ModelVersionInfo> History => host.History;
+
+    public bool IsPinned => host.IsPinned;
+
+    public void Pin() => host.Pin();
+
+    public void Unpin() => host.Unpin();
+
     public CandidateReport? Candidate => host.Candidate?.Report();
 
     public async Task<ModelVersionInfo> StartCanaryAsync(ModelSource source, double share, CancellationToken cancellationToken = default)

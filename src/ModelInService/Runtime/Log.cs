@@ -45,6 +45,15 @@ internal static partial class Log
     [LoggerMessage(EventId = 1012, EventName = "SharedAllocatorMismatch", Level = LogLevel.Warning, Message = "Model '{ModelName}' asks for a shared CPU arena limited to {MaxBytes} bytes, but the process-wide one already exists with {ExistingBytes} (the first model to load sets it)")]
     public static partial void SharedAllocatorMismatch(ILogger logger, string modelName, long maxBytes, long existingBytes);
 
+    [LoggerMessage(EventId = 1013, EventName = "ModelVersionPinned", Level = LogLevel.Information, Message = "Model '{ModelName}' is pinned to version {Version} {VersionName}: reloads, rollbacks and promotions are refused until unpinned")]
+    public static partial void VersionPinned(ILogger logger, string modelName, long version, string versionName);
+
+    [LoggerMessage(EventId = 1014, EventName = "ModelVersionUnpinned", Level = LogLevel.Information, Message = "Model '{ModelName}' is no longer pinned")]
+    public static partial void VersionUnpinned(ILogger logger, string modelName);
+
+    [LoggerMessage(EventId = 1015, EventName = "ModelReloadSkippedPinned", Level = LogLevel.Warning, Message = "Model file of '{ModelName}' changed, but the model is pinned: not reloaded")]
+    public static partial void ReloadSkippedPinned(ILogger logger, string modelName);
+
     [LoggerMessage(EventId = 1007, EventName = "ModelDisposeFailed", Level = LogLevel.Error, Message = "Model '{ModelName}' failed to unload cleanly")]
     public static partial void ModelDisposeFailed(ILogger logger, string modelName, Exception exception);
 }

@@ -23,6 +23,7 @@ internal sealed class MonitorRegistry : IDisposable
         IServiceProvider services,
         ModelRegistry models,
         IEnumerable<MonitoredModel> monitored,
+        IEnumerable<PipelineRegistration> pipelines,
         IOptionsMonitor<MonitoringOptions> options,
         ILoggerFactory? loggerFactory = null,
         IMeterFactory? meterFactory = null,
@@ -62,8 +63,38 @@ internal sealed class MonitorRegistry : IDisposable
                 new MonitorMetrics(meterFactory, name));
             host.Recorder = recorder;
             _monitors[name] = monitor;
+
+            if (pipelines.FirstOrDefault(p => p.Name == name) is { } pipeline)
+            {
+                // The pipeline's requests and responses: a monitor of their own, same settings, no reference file
+                // (the model's reference describes the model's features, not the raw request's).
+                var pipelineOptions = monitorOptions.Clone();
+                pipelineOptions.ReferencePath = null;
+                var pipelineName = PipelineRegistration.MonitorName(name);
+                var pipelineRecorderType = typeof(PredictionRecorder<,>).MakeGenericType(pipeline.RequestType, pipeline.ResponseType);
+                var pipelineRecorder = (RecorderBase)pipelineRecorderType.GetMethod("Create")!.Invoke(null, [pipelineOptions, time])!;
+                var resolvePipeline = typeof(MonitorRegistry).GetMethod(nameof(PredictorResolver), System.Reflection.BindingFlags.NonPublic | System.Reflection.BindingFlags.Static)!
+                    .MakeGenericMethod(pipeline.RequestType, pipeline.ResponseType)
+                    .Invoke(null, [services, name]);
+                pipelineRecorderType.GetProperty("Predictor")!.SetValue(pipelineRecorder, resolvePipeline);
+                _monitors[pipelineName] = new ModelMonitor(
+                    pipelineName,
+                    pipelineOptions,
+                    pipelineRecorder,
+                    (IReferenceSource)pipelineRecorder,
+                    time,
+                    () => services.GetServices<IModelMonitorHandler>(),
+                    logger,
+                    new MonitorMetrics(meterFactory, pipelineName));
+                _pipelineRecorders[name] = pipelineRecorder;
+            }
         }
     }
+
+    private readonly Dictionary<string, RecorderBase> _pipelineRecorders = new(StringComparer.Ordinal);
+
+    /// <summary>The recorder of the pipeline of model <paramref name="model"/>, or null when it is not monitored.</summary>
+    public RecorderBase? FindPipelineRecorder(string model) => _pipelineRecorders.GetValueOrDefault(model);
 
     public IReadOnlyCollection<ModelMonitor> Monitors => _monitors.Values;
 

@@ -50,6 +50,20 @@ public static class MonitoringBuilderExtensions
         services.AddKeyedSingleton<IModelMonitor>(name, static (sp, key) => sp.GetRequiredService<MonitorRegistry>().Get((string)key!));
         services.TryAddSingleton<IModelMonitor>(sp => sp.GetRequiredKeyedService<IModelMonitor>(name));
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IHostedService, MonitorHostedService>());
+        AddPipelineMonitor(services, name);
         return builder;
+    }
+
+    /// <summary>Registers the pipeline's monitor (<c>"{name}:pipeline"</c>) once both the pipeline and monitoring are on, in either order.</summary>
+    internal static void AddPipelineMonitor(IServiceCollection services, string name)
+    {
+        var monitorName = PipelineRegistration.MonitorName(name);
+        var monitored = services.Any(d => d.ServiceType == typeof(MonitoredModel) && d.ImplementationInstance is MonitoredModel m && m.Name == name);
+        var piped = services.Any(d => d.ServiceType == typeof(PipelineRegistration) && d.ImplementationInstance is PipelineRegistration p && p.Name == name);
+        var done = services.Any(d => d.ServiceType == typeof(IModelMonitor) && d.IsKeyedService && Equals(d.ServiceKey, monitorName));
+        if (monitored && piped && !done)
+        {
+            services.AddKeyedSingleton<IModelMonitor>(monitorName, static (sp, key) => sp.GetRequiredService<MonitorRegistry>().Get((string)key!));
+        }
     }
 }

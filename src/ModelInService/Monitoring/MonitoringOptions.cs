@@ -134,6 +134,9 @@ public sealed class MonitoringOptions
     /// <value>Default <see langword="null"/>.</value>
     public string? ReferencePath { get; set; }
 
+    /// <summary>A shallow copy (the collections are shared: they are read, not changed, after start-up).</summary>
+    internal MonitoringOptions Clone() => (MonitoringOptions)MemberwiseClone();
+
     /// <summary>Gets or sets a directory where the monitor's snapshot is written after every evaluation and at shutdown, and restored from at start-up.</summary>
     /// <value>Default <see langword="null"/> (no persistence).</value>
     public string? SnapshotDirectory { get; set; }

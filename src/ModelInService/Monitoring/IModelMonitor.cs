@@ -42,6 +42,17 @@ public interface IModelMonitor
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="window"/> is not positive or exceeds the retention.</exception>
     MonitorReport GetReport(TimeSpan window);
 
+    /// <summary>
+    /// Computes the report of the window that ended at <paramref name="endTime"/> (rounded down to an interval boundary),
+    /// for history charts: distances over time against the current reference and thresholds; statuses are the current
+    /// hysteresis state applied to that window.
+    /// </summary>
+    /// <param name="window">A window length.</param>
+    /// <param name="endTime">When the window ended; its first interval must still be retained.</param>
+    /// <returns>The report.</returns>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="window"/> is not positive, or the window is not within the retention.</exception>
+    MonitorReport GetReport(TimeSpan window, DateTimeOffset endTime);
+
     /// <summary>Waits until every prediction recorded so far is in the profiles.</summary>
     /// <param name="cancellationToken">Cancels waiting.</param>
     /// <returns>A task that completes when the queue has been processed.</returns>

@@ -15,9 +15,9 @@ internal sealed partial class ModelMonitor
     private static readonly DriftOptions s_drift = new();
 
     /// <summary>Computes the report of one window; with <paramref name="update"/>, moves the hysteresis state and collects events. Under <see cref="_state"/>.</summary>
-    private MonitorReport Evaluate(TimeSpan window, bool update, List<ModelMonitorEvent>? events)
+    private MonitorReport Evaluate(TimeSpan window, bool update, List<ModelMonitorEvent>? events, DateTimeOffset? end = null)
     {
-        var (first, last) = WindowRange(window);
+        var (first, last) = WindowRange(window, end);
         var now = _time.GetUtcNow();
         var merged = new IntervalProfile(-1);
         for (var index = first; index <= last; index++)
@@ -224,6 +224,8 @@ internal sealed partial class ModelMonitor
             ExitThreshold = exit,
             Status = status,
             Drift = drift,
+            Profile = profile,
+            ReferenceProfile = referenceProfile,
         };
     }
 

@@ -161,11 +161,21 @@ internal sealed partial class ModelMonitor : IModelMonitor, IDisposable
 
     public MonitorReport GetReport(TimeSpan window)
     {
-        WindowRange(window);
+        WindowRange(window, null);
         lock (_state)
         {
             FoldDrops();
             return Evaluate(window, update: false, events: null);
+        }
+    }
+
+    public MonitorReport GetReport(TimeSpan window, DateTimeOffset endTime)
+    {
+        WindowRange(window, endTime);
+        lock (_state)
+        {
+            FoldDrops();
+            return Evaluate(window, update: false, events: null, endTime);
         }
     }
 
@@ -355,7 +365,7 @@ internal sealed partial class ModelMonitor : IModelMonitor, IDisposable
     private long CurrentInterval() => _time.GetUtcNow().UtcTicks / _intervalTicks;
 
     /// <summary>The whole intervals of a window ending at the last complete interval.</summary>
-    private (long First, long Last) WindowRange(TimeSpan window)
+    private (long First, long Last) WindowRange(TimeSpan window, DateTimeOffset? end = null)
     {
         var count = window.Ticks / _intervalTicks;
         if (window <= TimeSpan.Zero || count < 1 || count > _ring.Capacity)
@@ -363,7 +373,17 @@ internal sealed partial class ModelMonitor : IModelMonitor, IDisposable
             throw new ArgumentOutOfRangeException(nameof(window), window, $"The window must cover 1 to {_ring.Capacity} whole intervals of {_options.IntervalLength}.");
         }
 
-        var last = CurrentInterval() - 1;
+        var current = CurrentInterval();
+        var last = current - 1;
+        if (end is { } at)
+        {
+            last = Math.Min(last, (at.UtcTicks / _intervalTicks) - 1);
+            if (last - count + 1 <= current - 1 - _ring.Capacity)
+            {
+                throw new ArgumentOutOfRangeException(nameof(end), end, $"The window of {window} ending at {at:O} starts before the retention of {_options.Retention}.");
+            }
+        }
+
         return (last - count + 1, last);
     }
 

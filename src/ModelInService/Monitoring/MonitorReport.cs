@@ -145,6 +145,12 @@ public sealed class FeatureReport
 
     /// <summary>Gets every distance of the comparison (null without reference or data).</summary>
     public FeatureDrift? Drift { get; init; }
+
+    /// <summary>Gets the window's profile of the feature (quantile sketch or category counts, moments), for charts; a copy made for this report (null without data).</summary>
+    public FeatureProfile? Profile { get; init; }
+
+    /// <summary>Gets the reference's profile of the feature (null without reference). Shared with the reference: read it, do not change it.</summary>
+    public FeatureProfile? ReferenceProfile { get; init; }
 }
 
 /// <summary>A data-quality rule that fails in a window.</summary>

@@ -149,3 +149,42 @@ public class SamplingTests
         Assert.Contains("MaxProfiledRowsPerSecond", result.FailureMessage, StringComparison.Ordinal);
     }
 }
+
+/// <summary>Reports of past windows (history charts) and the profiles a report carries.</summary>
+public class ReportHistoryTests
+{
+    [Fact]
+    public async Task PastWindows_ShowTheDistanceOverTime_AndReportsCarryTheProfiles()
+    {
+        using var harness = new MonitorHarness(o =>
+        {
+            o.Windows.Clear();
+            o.Windows.Add(TimeSpan.FromMinutes(1));
+        });
+        var stream = new SyntheticStream(11);
+        harness.Monitor.SetReference(harness.BuildReference(stream, 20_000));
+        harness.Run(stream, 5, 2000);
+        stream.Shift = 1.0;
+        harness.Run(stream, 5, 2000);
+        await harness.Monitor.FlushAsync();
+
+        var calm = harness.Monitor.GetReport(TimeSpan.FromMinutes(1), MonitorHarness.Start.AddMinutes(3));
+        var shifted = harness.Monitor.GetReport(TimeSpan.FromMinutes(1), MonitorHarness.Start.AddMinutes(8).AddSeconds(30));
+        var now = harness.Monitor.GetReport(TimeSpan.FromMinutes(1));
+
+        Assert.Equal(MonitorHarness.Start.AddMinutes(2), calm.Start);
+        Assert.Equal(MonitorHarness.Start.AddMinutes(8), shifted.End);
+        Assert.True(calm["X"]!.Distance.Value < 0.05, $"calm distance {calm["X"]!.Distance.Value}");
+        Assert.True(shifted["X"]!.Distance.Value > 0.3, $"shifted distance {shifted["X"]!.Distance.Value}");
+        Assert.Equal(now["X"]!.Distance.Value, harness.Monitor.GetReport(TimeSpan.FromMinutes(1), MonitorHarness.Start.AddHours(1))["X"]!.Distance.Value);
+
+        // The window's profile (a copy) and the reference's, for drawing the two distributions.
+        var x = shifted["X"]!;
+        Assert.Equal(2000, x.Profile!.TotalCount);
+        Assert.Equal(20_000, x.ReferenceProfile!.TotalCount);
+        Assert.True(x.Profile.Moments!.Mean > x.ReferenceProfile.Moments!.Mean + 0.8);
+
+        // Before the retention: refused.
+        Assert.Throws<ArgumentOutOfRangeException>(() => harness.Monitor.GetReport(TimeSpan.FromMinutes(5), MonitorHarness.Start.AddMinutes(-30)));
+    }
+}

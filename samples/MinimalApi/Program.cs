@@ -1,29 +1,34 @@
 using System.Text.Json.Serialization;
 using MinimalApi;
 using ModelInService;
+using ModelInService.AspNetCore;
 
 var builder = WebApplication.CreateBuilder(args);
 
 // One line registers the model: loaded, checked against IrisFlower/IrisPrediction and warmed up at start-up.
-builder.Services.AddModel<IrisFlower, IrisPrediction>("models/iris_mlp.onnx");
+// UseMonitoring profiles every prediction off the request path (drift against a reference: docs/monitoring.md).
+builder.Services.AddModel<IrisFlower, IrisPrediction>("models/iris_mlp.onnx")
+    .UseMonitoring();
 
 // Accept "NaN"/"Infinity" in JSON so the model's own validation can answer them with a clear 400.
 builder.Services.ConfigureHttpJsonOptions(o => o.SerializerOptions.NumberHandling |= JsonNumberHandling.AllowNamedFloatingPointLiterals);
 
+// Readiness per model (tagged "ready"); liveness checks nothing but the process.
+builder.Services.AddHealthChecks().AddModelChecks();
+
+// The monitor requires authorization by default; add your authentication scheme (JWT, cookies, ...) here.
+builder.Services.AddAuthorization();
+
 var app = builder.Build();
 
-app.MapPost("/predict", async (IrisFlower flower, IPredictor<IrisFlower, IrisPrediction> predictor, CancellationToken cancellationToken) =>
-{
-    try
-    {
-        return Results.Ok(await predictor.PredictAsync(flower, cancellationToken));
-    }
-    catch (ModelInputException ex)
-    {
-        // Bad input never reaches the model: NaN, wrong lengths and nulls come back as 400 naming the field.
-        return Results.Problem(title: "Invalid input", detail: ex.Message, statusCode: StatusCodes.Status400BadRequest);
-    }
-});
+// POST /predict: JSON in and out; errors as ProblemDetails (400 naming the field, 429 + Retry-After, 503, 504).
+app.MapPredict<IrisFlower, IrisPrediction>("/predict");
+
+app.MapModelHealthChecks();   // GET /health/ready, GET /health/live
+
+// The dashboard and its API show statistics of production inputs: an authenticated user is required, except in
+// Development, where it is opened for a look at http://localhost:5080/monitor.
+app.MapModelMonitor("/monitor", o => o.AllowAnonymous = app.Environment.IsDevelopment());
 
 app.MapGet("/", () => "POST a flower to /predict, e.g. {\"sepalLength\":5.1,\"sepalWidth\":3.5,\"petalLength\":1.4,\"petalWidth\":0.2}");
 

@@ -1,0 +1,94 @@
+using System.Diagnostics;
+using System.Globalization;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Mvc;
+using Microsoft.Net.Http.Headers;
+
+namespace ModelInService.AspNetCore;
+
+/// <summary>
+/// The one mapping of model exceptions to HTTP answers, shared by the predict endpoints, the MVC filter and the
+/// exception handler so that every surface answers the same status, title and headers.
+/// </summary>
+internal static class ModelProblems
+{
+    /// <summary>Status 499 (nginx's "client closed request"): nobody reads it, but logs and metrics show why the request ended.</summary>
+    public const int ClientClosedRequest = 499;
+
+    private const string TypeBase = "https://datatracker.ietf.org/doc/html/rfc9110#section-15.";
+
+    /// <summary>Maps a model exception to a problem; null for any other exception (it is not ours to answer).</summary>
+    /// <param name="exception">The exception.</param>
+    /// <param name="context">The request; the Retry-After header is set on its response for 429.</param>
+    /// <returns>The problem, with <see cref="ProblemDetails.Status"/> set, or null.</returns>
+    public static ProblemDetails? TryCreate(Exception exception, HttpContext context)
+    {
+        ProblemDetails? problem = exception switch
+        {
+            ModelInputException input => Input(input),
+            ModelOverloadedException overloaded => Overloaded(overloaded, context),
+            ModelNotReadyException notReady => Create(StatusCodes.Status503ServiceUnavailable, "Model not ready", notReady.Message, "6.6.4"),
+            ModelLoadException load => Create(StatusCodes.Status503ServiceUnavailable, "Model not available", load.Message, "6.6.4"),
+            ModelDeadlineExceededException deadline => Deadline(deadline),
+            ModelInferenceException inference => Create(StatusCodes.Status500InternalServerError, "Model inference failed", inference.Message, "6.6.1"),
+            _ => null,
+        };
+        if (problem is null)
+        {
+            return null;
+        }
+
+        if (exception is ModelException model)
+        {
+            problem.Extensions["model"] = model.ModelName;
+        }
+
+        problem.Extensions["traceId"] = Activity.Current?.Id ?? context.TraceIdentifier;
+        return problem;
+    }
+
+    private static HttpValidationProblemDetails Input(ModelInputException ex)
+    {
+        var member = ex.MemberName ?? "input";
+        var problem = new HttpValidationProblemDetails(new Dictionary<string, string[]>(StringComparer.Ordinal) { [member] = [ex.Reason] })
+        {
+            Status = StatusCodes.Status400BadRequest,
+            Title = "Invalid input",
+            Detail = ex.Message,
+            Type = TypeBase + "5.1",
+        };
+        problem.Extensions["member"] = ex.MemberName;
+        if (ex.Index >= 0)
+        {
+            problem.Extensions["index"] = ex.Index;
+        }
+
+        return problem;
+    }
+
+    private static ProblemDetails Overloaded(ModelOverloadedException ex, HttpContext context)
+    {
+        // Whole seconds (RFC 9110 delay-seconds), at least 1 so that clients do not retry in a tight loop.
+        var seconds = (long)Math.Max(1, Math.Ceiling(ex.RetryAfter.TotalSeconds));
+        context.Response.Headers[HeaderNames.RetryAfter] = seconds.ToString(CultureInfo.InvariantCulture);
+        var problem = Create(StatusCodes.Status429TooManyRequests, "Model overloaded", ex.Message, null);
+        problem.Type = "https://datatracker.ietf.org/doc/html/rfc6585#section-4";
+        problem.Extensions["retryAfterSeconds"] = seconds;
+        return problem;
+    }
+
+    private static ProblemDetails Deadline(ModelDeadlineExceededException ex)
+    {
+        var problem = Create(StatusCodes.Status504GatewayTimeout, "Model deadline exceeded", ex.Message, "6.6.5");
+        problem.Extensions["timeoutMs"] = ex.Timeout.TotalMilliseconds;
+        return problem;
+    }
+
+    private static ProblemDetails Create(int status, string title, string detail, string? section) => new()
+    {
+        Status = status,
+        Title = title,
+        Detail = detail,
+        Type = section is null ? null : TypeBase + section,
+    };
+}

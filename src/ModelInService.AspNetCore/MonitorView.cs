@@ -1,0 +1,281 @@
+using System.Globalization;
+using ModelInService.Sketches;
+
+namespace ModelInService.AspNetCore;
+
+/// <summary>Turns a monitor's report and snapshot into the dashboard's JSON shapes.</summary>
+internal static class MonitorView
+{
+    /// <summary>Points of a numeric CDF.</summary>
+    private const int CdfPoints = 41;
+
+    /// <summary>Categories shown per categorical feature (the most frequent of both sides).</summary>
+    private const int MaxCategories = 12;
+
+    /// <summary>Most windows drawn in a history chart (the latest ones).</summary>
+    private const int MaxHistoryPoints = 120;
+
+    public static ModelSummary Summary(IModelMonitor monitor, MonitoringOptions options)
+    {
+        var statistics = monitor.Statistics;
+        return new ModelSummary
+        {
+            Name = monitor.ModelName,
+            Windows = [.. Windows(options).Select(w => new WindowInfo(FormatWindow(w), w.TotalSeconds))],
+            IntervalSeconds = options.IntervalLength.TotalSeconds,
+            RetentionSeconds = options.Retention.TotalSeconds,
+            Reference = monitor.Reference is { } r ? new ReferenceInfo(r.Source, r.Rows, r.ChunkCount, r.CreatedAt) : null,
+            Recorded = statistics.Recorded,
+            Dropped = statistics.Dropped,
+        };
+    }
+
+    public static IReadOnlyList<TimeSpan> Windows(MonitoringOptions options) =>
+        options.Windows.Count > 0 ? [.. options.Windows.Order()] : [options.IntervalLength];
+
+    public static ReportDto Report(IModelMonitor monitor, TimeSpan window)
+    {
+        var report = monitor.GetReport(window);
+        var snapshot = SnapshotIntervals.Read(monitor.ExportSnapshot());
+        var first = report.Start.UtcTicks / snapshot.IntervalTicks;
+        var last = (report.End.UtcTicks / snapshot.IntervalTicks) - 1;
+        var reference = monitor.Reference;
+        var features = new List<FeatureDto>(report.Features.Count);
+        foreach (var f in report.Features)
+        {
+            var index = snapshot.IndexOf(f.Name);
+            var current = index < 0 ? null : snapshot.Merge(index, first, last);
+            var referenceProfile = reference?.GetProfile(f.Name);
+            features.Add(new FeatureDto
+            {
+                Name = f.Name,
+                Role = f.Role == FeatureRole.Output ? "output" : "input",
+                Kind = f.Kind == FeatureKind.Categorical ? "categorical" : "numeric",
+                Count = f.Count,
+                Missing = f.MissingCount,
+                Mean = N(f.Mean),
+                StandardDeviation = N(f.StandardDeviation),
+                Min = N(f.Min),
+                Max = N(f.Max),
+                Metric = f.Metric.ToString(),
+                Distance = N(f.Distance.Value),
+                DistanceLower = N(f.Distance.LowerBound),
+                DistanceUpper = N(f.Distance.UpperBound),
+                Threshold = N(f.Threshold),
+                CalibratedThreshold = N(f.CalibratedThreshold),
+                ExitThreshold = N(f.ExitThreshold),
+                Status = f.Status,
+                Distribution = Distribution(referenceProfile, current),
+            });
+        }
+
+        var drifted = report.Features.Count(f => f.Status == FeatureStatus.Drifted);
+        return new ReportDto
+        {
+            Model = report.ModelName,
+            Window = FormatWindow(window),
+            WindowSeconds = window.TotalSeconds,
+            Start = report.Start,
+            End = report.End,
+            Predictions = report.Predictions,
+            Dropped = report.Dropped,
+            SchemaViolations = report.SchemaViolations,
+            PredictionsPerMinute = N(report.PredictionsPerMinute),
+            DriftedShare = N(report.DriftedShare),
+            DatasetDrift = report.DatasetDrift,
+            Status = Headline(report, drifted),
+            DriftedFeatures = drifted,
+            Features = features,
+            Violations = [.. report.Violations.Select(v => new ViolationDto(v.Rule, v.Feature, N(v.Observed), N(v.Expected), v.SampleSize, v.Message))],
+            Outcomes = new OutcomeDto(report.Outcomes.Count, N(report.Outcomes.Accuracy), N(report.Outcomes.MeanAbsoluteError), N(report.Outcomes.RootMeanSquaredError), N(report.Outcomes.ExpectedCalibrationError)),
+        };
+    }
+
+    /// <summary>
+    /// The distance of every past window of this length that the retained intervals cover, computed as the monitor
+    /// computes it (the window's merged profile against the reference, same metric, same minimum sample size), with the
+    /// current thresholds.
+    /// </summary>
+    public static HistoryDto History(IModelMonitor monitor, MonitoringOptions options, TimeSpan window)
+    {
+        var report = monitor.GetReport(window);
+        var snapshot = SnapshotIntervals.Read(monitor.ExportSnapshot());
+        var length = Math.Max(1, window.Ticks / snapshot.IntervalTicks);
+        var last = (report.End.UtcTicks / snapshot.IntervalTicks) - 1;
+        var ends = new List<long>();
+        if (snapshot.Intervals.Count > 0)
+        {
+            var firstData = snapshot.Intervals.Keys.First();
+            for (var end = Math.Max(firstData, last - MaxHistoryPoints + 1); end <= last; end++)
+            {
+                ends.Add(end);
+            }
+        }
+
+        var reference = monitor.Reference;
+        var features = new List<FeatureHistoryDto>();
+        foreach (var f in report.Features)
+        {
+            var index = snapshot.IndexOf(f.Name);
+            var referenceProfile = reference?.GetProfile(f.Name);
+            var distances = new List<double?>(ends.Count);
+            foreach (var end in ends)
+            {
+                double? distance = null;
+                if (index >= 0 && referenceProfile is not null && referenceProfile.Kind == f.Kind
+                    && snapshot.Merge(index, end - length + 1, end) is { } merged && Valid(merged) >= options.MinimumSampleSize)
+                {
+                    distance = N(Distance(DriftMetrics.Compare(referenceProfile, merged), f.Metric).Value);
+                }
+
+                distances.Add(distance);
+            }
+
+            features.Add(new FeatureHistoryDto
+            {
+                Name = f.Name,
+                Metric = f.Metric.ToString(),
+                Threshold = N(f.Threshold),
+                ExitThreshold = N(f.ExitThreshold),
+                Distances = distances,
+            });
+        }
+
+        return new HistoryDto
+        {
+            Model = monitor.ModelName,
+            Window = FormatWindow(window),
+            IntervalSeconds = TimeSpan.FromTicks(snapshot.IntervalTicks).TotalSeconds,
+            Times = [.. ends.Select(e => new DateTimeOffset((e + 1) * snapshot.IntervalTicks, TimeSpan.Zero))],
+            Features = features,
+        };
+    }
+
+    /// <summary>Parses <c>15m</c>, <c>1h</c>, <c>90s</c>, <c>900</c> (seconds) or <c>00:15:00</c>.</summary>
+    public static bool TryParseWindow(string? text, out TimeSpan window)
+    {
+        window = default;
+        if (string.IsNullOrWhiteSpace(text))
+        {
+            return false;
+        }
+
+        text = text.Trim();
+        var unit = char.ToLowerInvariant(text[^1]);
+        var scale = unit switch { 's' => 1.0, 'm' => 60.0, 'h' => 3600.0, 'd' => 86400.0, _ => 0 };
+        var number = scale == 0 ? text : text[..^1];
+        if (double.TryParse(number, NumberStyles.Float, CultureInfo.InvariantCulture, out var value) && value > 0 && !text.Contains(':', StringComparison.Ordinal))
+        {
+            window = TimeSpan.FromSeconds(value * (scale == 0 ? 1 : scale));
+            return true;
+        }
+
+        return TimeSpan.TryParse(text, CultureInfo.InvariantCulture, out window) && window > TimeSpan.Zero;
+    }
+
+    public static string FormatWindow(TimeSpan window)
+    {
+        if (window.Ticks % TimeSpan.TicksPerHour == 0)
+        {
+            return ((long)window.TotalHours).ToString(CultureInfo.InvariantCulture) + "h";
+        }
+
+        if (window.Ticks % TimeSpan.TicksPerMinute == 0)
+        {
+            return ((long)window.TotalMinutes).ToString(CultureInfo.InvariantCulture) + "m";
+        }
+
+        return window.TotalSeconds.ToString("0.###", CultureInfo.InvariantCulture) + "s";
+    }
+
+    private static string Headline(MonitorReport report, int drifted)
+    {
+        if (report.DatasetDrift || drifted > 0)
+        {
+            return "drifted";
+        }
+
+        if (report.Violations.Count > 0)
+        {
+            return "violations";
+        }
+
+        if (report.Features.Any(f => f.Status == FeatureStatus.Stable))
+        {
+            return "stable";
+        }
+
+        return report.Features.Any(f => f.Status == FeatureStatus.InsufficientData) ? "insufficient-data" : "no-reference";
+    }
+
+    private static long Valid(FeatureProfile profile) => profile.Kind == FeatureKind.Numeric ? profile.Moments!.Count : profile.Categories!.N;
+
+    /// <summary>The monitor's choice of distance for a metric (the same switch as its evaluation).</summary>
+    private static DistanceEstimate Distance(FeatureDrift drift, MonitorDriftMetric metric) => (drift, metric) switch
+    {
+        (NumericDrift n, MonitorDriftMetric.NormalizedWasserstein) => n.NormalizedWasserstein1,
+        (NumericDrift n, MonitorDriftMetric.KolmogorovSmirnov) => n.KolmogorovSmirnov,
+        (NumericDrift n, MonitorDriftMetric.Hellinger) => n.Hellinger,
+        (CategoricalDrift c, MonitorDriftMetric.CramersV) => c.CramersV,
+        (_, MonitorDriftMetric.JensenShannonDistance) => drift.JensenShannonDistance,
+        (_, MonitorDriftMetric.PopulationStabilityIndex) => drift.PopulationStabilityIndex,
+        _ => drift.LInfinity,
+    };
+
+    private static DistributionDto? Distribution(FeatureProfile? reference, FeatureProfile? current)
+    {
+        if (reference is null || current is null || reference.Kind != current.Kind)
+        {
+            return null;
+        }
+
+        if (reference.Kind == FeatureKind.Numeric)
+        {
+            var r = reference.Quantiles!;
+            var c = current.Quantiles!;
+            if (r.IsEmpty || c.IsEmpty)
+            {
+                return null;
+            }
+
+            var low = Math.Min(r.Min, c.Min);
+            var high = Math.Max(r.Max, c.Max);
+            var points = new double[high > low ? CdfPoints : 1];
+            for (var i = 0; i < points.Length; i++)
+            {
+                points[i] = points.Length == 1 ? low : low + ((high - low) * i / (points.Length - 1));
+            }
+
+            return new DistributionDto
+            {
+                Points = points,
+                Reference = [.. points.Select(x => r.GetRank(x))],
+                Current = [.. points.Select(x => c.GetRank(x))],
+            };
+        }
+
+        var rc = reference.Categories!;
+        var cc = current.Categories!;
+        if (rc.IsEmpty || cc.IsEmpty)
+        {
+            return null;
+        }
+
+        var categories = rc.GetFrequentItems().Concat(cc.GetFrequentItems())
+            .GroupBy(i => i.Category)
+            .Select(g => (Category: g.Key, Weight: (double)g.Sum(i => i.Count)))
+            .OrderByDescending(g => (rc.GetCount(g.Category).Count / (double)rc.N) + (cc.GetCount(g.Category).Count / (double)cc.N))
+            .ThenBy(g => g.Category.ToString(), StringComparer.Ordinal)
+            .Take(MaxCategories)
+            .Select(g => g.Category)
+            .ToList();
+        return new DistributionDto
+        {
+            Categories = [.. categories.Select(c => c.ToString())],
+            Reference = [.. categories.Select(c => rc.GetCount(c).Count / (double)rc.N)],
+            Current = [.. categories.Select(c => cc.GetCount(c).Count / (double)cc.N)],
+        };
+    }
+
+    private static double? N(double value) => double.IsFinite(value) ? value : null;
+}

@@ -1,0 +1,175 @@
+using System.Diagnostics.CodeAnalysis;
+using System.Text.Json;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.AspNetCore.Routing;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Options;
+using HttpJsonOptions = Microsoft.AspNetCore.Http.Json.JsonOptions;
+
+namespace ModelInService.AspNetCore;
+
+/// <summary>Maps prediction endpoints for registered models (minimal APIs).</summary>
+/// <remarks>The endpoints are thread-safe; they resolve the predictor once, when mapped.</remarks>
+public static class PredictEndpointRouteBuilderExtensions
+{
+    /// <summary>
+    /// Maps <c>POST <paramref name="pattern"/></c>: reads one <typeparamref name="TInput"/> as JSON, calls
+    /// <see cref="IPredictor{TInput, TOutput}.PredictAsync(TInput, CancellationToken)"/> with the request's abort token,
+    /// and writes the <typeparamref name="TOutput"/> as JSON. Errors are ProblemDetails: 400 invalid JSON or input
+    /// (naming the member), 415 not JSON, 429 queue full (with Retry-After), 500 inference failed, 503 model not ready
+    /// or shutting down, 504 deadline exceeded. OpenAPI metadata: accepted and produced types, every problem status,
+    /// the model name as tag, and the endpoint name <c>Predict_{model}</c> (override it with <c>.WithName(...)</c>).
+    /// </summary>
+    /// <typeparam name="TInput">The model's input type.</typeparam>
+    /// <typeparam name="TOutput">The model's output type.</typeparam>
+    /// <param name="endpoints">The route builder (the <c>WebApplication</c> or a group).</param>
+    /// <param name="pattern">The route pattern, e.g. <c>/predict/iris</c>.</param>
+    /// <param name="modelName">The model's registered name for keyed models; null uses the un-keyed <see cref="IPredictor{TInput, TOutput}"/> (the first model registered for these types).</param>
+    /// <returns>The endpoint's builder, for more conventions (<c>RequireAuthorization</c>, <c>RequireRateLimiting</c>, ...).</returns>
+    /// <exception cref="ArgumentNullException"><paramref name="endpoints"/> or <paramref name="pattern"/> is null.</exception>
+    /// <exception cref="InvalidOperationException">No model is registered for these types (and name).</exception>
+    public static RouteHandlerBuilder MapPredict<TInput, TOutput>(this IEndpointRouteBuilder endpoints, [StringSyntax("Route")] string pattern, string? modelName = null)
+    {
+        ArgumentNullException.ThrowIfNull(endpoints);
+        ArgumentNullException.ThrowIfNull(pattern);
+        var predictor = Resolve<TInput, TOutput>(endpoints.ServiceProvider, modelName);
+        var json = JsonOptions(endpoints.ServiceProvider);
+        return endpoints.MapPost(pattern, (Delegate)((HttpContext context) => PredictAsync(context, predictor, json)))
+            .WithMetadata(new ModelEndpointMetadata(predictor.ModelName))
+            .Describe<TInput, TOutput>(predictor.ModelName, "Predict_" + predictor.ModelName, $"Predicts with model '{predictor.ModelName}'.");
+    }
+
+    /// <summary>
+    /// Maps <c>POST <paramref name="pattern"/></c> for a JSON array of <typeparamref name="TInput"/>: one
+    /// <see cref="IPredictor{TInput, TOutput}.PredictBatchAsync"/> call (many rows per run), answered with the array of
+    /// outputs in the same order. A 400 names the member and the item (<c>index</c>); other errors as
+    /// <see cref="MapPredict{TInput, TOutput}"/>. Endpoint name <c>PredictBatch_{model}</c>.
+    /// </summary>
+    /// <typeparam name="TInput">The model's input type.</typeparam>
+    /// <typeparam name="TOutput">The model's output type.</typeparam>
+    /// <param name="endpoints">The route builder.</param>
+    /// <param name="pattern">The route pattern, e.g. <c>/predict/iris/batch</c>.</param>
+    /// <param name="modelName">The model's registered name for keyed models; null uses the un-keyed predictor.</param>
+    /// <returns>The endpoint's builder.</returns>
+    /// <exception cref="ArgumentNullException"><paramref name="endpoints"/> or <paramref name="pattern"/> is null.</exception>
+    /// <exception cref="InvalidOperationException">No model is registered for these types (and name).</exception>
+    public static RouteHandlerBuilder MapPredictBatch<TInput, TOutput>(this IEndpointRouteBuilder endpoints, [StringSyntax("Route")] string pattern, string? modelName = null)
+    {
+        ArgumentNullException.ThrowIfNull(endpoints);
+        ArgumentNullException.ThrowIfNull(pattern);
+        var predictor = Resolve<TInput, TOutput>(endpoints.ServiceProvider, modelName);
+        var json = JsonOptions(endpoints.ServiceProvider);
+        return endpoints.MapPost(pattern, (Delegate)((HttpContext context) => PredictBatchAsync(context, predictor, json)))
+            .WithMetadata(new ModelEndpointMetadata(predictor.ModelName))
+            .Describe<TInput[], TOutput[]>(predictor.ModelName, "PredictBatch_" + predictor.ModelName, $"Predicts a batch with model '{predictor.ModelName}'.");
+    }
+
+    private static RouteHandlerBuilder Describe<TRequest, TResponse>(this RouteHandlerBuilder builder, string model, string name, string summary) => builder
+        .Accepts(typeof(TRequest), "application/json")
+        .Produces<TResponse>(StatusCodes.Status200OK, "application/json")
+        .ProducesValidationProblem()
+        .ProducesProblem(StatusCodes.Status415UnsupportedMediaType)
+        .ProducesProblem(StatusCodes.Status429TooManyRequests)
+        .ProducesProblem(StatusCodes.Status500InternalServerError)
+        .ProducesProblem(StatusCodes.Status503ServiceUnavailable)
+        .ProducesProblem(StatusCodes.Status504GatewayTimeout)
+        .WithTags(model)
+        .WithName(name)
+        .WithSummary(summary);
+
+    private static IPredictor<TInput, TOutput> Resolve<TInput, TOutput>(IServiceProvider services, string? modelName)
+    {
+        var predictor = modelName is null
+            ? services.GetService<IPredictor<TInput, TOutput>>()
+            : services.GetKeyedService<IPredictor<TInput, TOutput>>(modelName);
+        return predictor ?? throw new InvalidOperationException(modelName is null
+            ? $"No model is registered for {typeof(TInput).Name} -> {typeof(TOutput).Name}; call services.AddModel<{typeof(TInput).Name}, {typeof(TOutput).Name}>(...) first."
+            : $"No model named '{modelName}' is registered for {typeof(TInput).Name} -> {typeof(TOutput).Name}; call services.AddModel<{typeof(TInput).Name}, {typeof(TOutput).Name}>(\"{modelName}\", ...) first.");
+    }
+
+    private static JsonSerializerOptions JsonOptions(IServiceProvider services) =>
+        services.GetService<IOptions<HttpJsonOptions>>()?.Value.SerializerOptions ?? JsonSerializerOptions.Web;
+
+    private static async Task<IResult> PredictAsync<TInput, TOutput>(HttpContext context, IPredictor<TInput, TOutput> predictor, JsonSerializerOptions json)
+    {
+        var (input, error) = await ReadAsync<TInput>(context, json).ConfigureAwait(false);
+        if (error is not null)
+        {
+            return error;
+        }
+
+        try
+        {
+            var output = await predictor.PredictAsync(input!, context.RequestAborted).ConfigureAwait(false);
+            return TypedResults.Json(output, json);
+        }
+        catch (Exception ex) when (Map(ex, context) is { } result)
+        {
+            return result;
+        }
+    }
+
+    private static async Task<IResult> PredictBatchAsync<TInput, TOutput>(HttpContext context, IPredictor<TInput, TOutput> predictor, JsonSerializerOptions json)
+    {
+        var (inputs, error) = await ReadAsync<TInput[]>(context, json).ConfigureAwait(false);
+        if (error is not null)
+        {
+            return error;
+        }
+
+        try
+        {
+            var outputs = await predictor.PredictBatchAsync(inputs!, context.RequestAborted).ConfigureAwait(false);
+            return TypedResults.Json(outputs, json);
+        }
+        catch (Exception ex) when (Map(ex, context) is { } result)
+        {
+            return result;
+        }
+    }
+
+    private static IResult? Map(Exception exception, HttpContext context)
+    {
+        if (exception is OperationCanceledException && context.RequestAborted.IsCancellationRequested)
+        {
+            return TypedResults.StatusCode(ModelProblems.ClientClosedRequest);
+        }
+
+        return ModelProblems.TryCreate(exception, context) is { } problem ? TypedResults.Problem(problem) : null;
+    }
+
+    private static async Task<(T? Value, IResult? Error)> ReadAsync<T>(HttpContext context, JsonSerializerOptions json)
+    {
+        if (!context.Request.HasJsonContentType())
+        {
+            return (default, TypedResults.Problem(
+                statusCode: StatusCodes.Status415UnsupportedMediaType,
+                title: "Unsupported media type",
+                detail: "Send the input as JSON with Content-Type: application/json."));
+        }
+
+        try
+        {
+            var value = await context.Request.ReadFromJsonAsync<T>(json, context.RequestAborted).ConfigureAwait(false);
+            return value is null
+                ? (default, InvalidJson("The request body is empty or null; send a JSON " + (typeof(T).IsArray ? "array." : "object.")))
+                : (value, null);
+        }
+        catch (JsonException ex)
+        {
+            // The serializer's message names the JSON path and position, never the payload.
+            return (default, InvalidJson(ex.Message));
+        }
+    }
+
+    private static ProblemHttpResult InvalidJson(string detail) => TypedResults.Problem(
+        statusCode: StatusCodes.Status400BadRequest,
+        title: "Invalid JSON",
+        detail: detail);
+}
+
+/// <summary>Endpoint metadata naming the model an endpoint serves.</summary>
+/// <param name="ModelName">The registered model name.</param>
+internal sealed record ModelEndpointMetadata(string ModelName);

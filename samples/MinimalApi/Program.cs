@@ -2,6 +2,7 @@ using System.Text.Json.Serialization;
 using MinimalApi;
 using ModelInService;
 using ModelInService.AspNetCore;
+using OpenTelemetry.Metrics;
 
 var builder = WebApplication.CreateBuilder(args);
 
@@ -16,6 +17,12 @@ builder.Services.ConfigureHttpJsonOptions(o => o.SerializerOptions.NumberHandlin
 // Readiness per model (tagged "ready"); liveness checks nothing but the process.
 builder.Services.AddHealthChecks().AddModelChecks();
 
+// The library's metrics (one meter, "ModelInService": requests, latency, queue, batch sizes, cache, drift; see
+// docs/metrics.md) exported through OpenTelemetry for Prometheus to scrape at /metrics.
+builder.Services.AddOpenTelemetry().WithMetrics(metrics => metrics
+    .AddMeter("ModelInService")
+    .AddPrometheusExporter());
+
 // The monitor requires authorization by default; add your authentication scheme (JWT, cookies, ...) here.
 builder.Services.AddAuthorization();
 
@@ -25,6 +32,7 @@ var app = builder.Build();
 app.MapPredict<IrisFlower, IrisPrediction>("/predict");
 
 app.MapModelHealthChecks();   // GET /health/ready, GET /health/live
+app.MapPrometheusScrapingEndpoint(); // GET /metrics
 
 // The dashboard and its API show statistics of production inputs: an authenticated user is required, except in
 // Development, where it is opened for a look at http://localhost:5080/monitor.

@@ -204,13 +204,22 @@ internal sealed partial class ModelMonitor : IModelMonitor, IDisposable
     {
         await FlushAsync(cancellationToken).ConfigureAwait(false);
         var events = new List<ModelMonitorEvent>();
+        var distances = new List<(TimeSpan, string, double)>();
         lock (_state)
         {
             foreach (var window in _options.Windows)
             {
-                Evaluate(window, update: true, events);
+                foreach (var feature in Evaluate(window, update: true, events).Features)
+                {
+                    if (!double.IsNaN(feature.Distance.Value))
+                    {
+                        distances.Add((window, feature.Name, feature.Distance.Value));
+                    }
+                }
             }
         }
+
+        _metrics.Evaluated(distances);
 
         foreach (var e in events)
         {
@@ -432,6 +441,10 @@ internal sealed partial class ModelMonitor : IModelMonitor, IDisposable
         }
 
         interval.Unsampled += block.Unsampled;
+        if (block.Unsampled > 0)
+        {
+            _metrics.Unsampled(block.Unsampled);
+        }
 
         Action<RowFacts>? observe = null;
         if (_recorder.Schema.HasId || _store.Enabled)

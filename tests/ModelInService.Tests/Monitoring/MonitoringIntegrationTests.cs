@@ -171,6 +171,33 @@ public class MonitoringIntegrationTests
     }
 
     [Fact]
+    public async Task DriftDistances_AreAnObservableGaugePerFeatureAndWindow()
+    {
+        var time = new FakeTimeProvider(MonitorHarness.Start);
+        using var host = await StartAsync(time, o => o.ReferenceChunkSize = 100);
+        var factory = host.Services.GetRequiredService<System.Diagnostics.Metrics.IMeterFactory>();
+        using var drift = new Microsoft.Extensions.Diagnostics.Metrics.Testing.MetricCollector<double>(factory, "ModelInService", "model_in_service.monitor.drift");
+        var monitor = host.Services.GetRequiredKeyedService<IModelMonitor>("iris");
+        monitor.SetReference(await monitor.BuildReferenceAsync(IrisLike(600, 3).Select(f => new TrackedIris { Features = f }).ToList()));
+        var predictor = host.Services.GetRequiredService<IPredictor<TrackedIris, IrisOutput>>();
+        foreach (var features in IrisLike(300, 4, shift: 1.0f))
+        {
+            await predictor.PredictAsync(new TrackedIris { Features = features });
+        }
+
+        time.Advance(TimeSpan.FromMinutes(5));
+        var report = (await monitor.EvaluateAsync(), monitor.GetReport(TimeSpan.FromMinutes(5))).Item2;
+        drift.RecordObservableInstruments();
+
+        var snapshot = drift.GetMeasurementSnapshot();
+        var feature0 = Assert.Single(snapshot, m => (string?)m.Tags["feature"] == "Features[0]");
+        Assert.Equal("iris", feature0.Tags["model"]);
+        Assert.Equal("5m", feature0.Tags["window"]);
+        Assert.Equal(report["Features[0]"]!.Distance.Value, feature0.Value, 9);
+        Assert.True(feature0.Value > report["Features[0]"]!.Threshold);
+    }
+
+    [Fact]
     public async Task HostedService_EvaluatesOnItsTimer_AndCallsDiRegisteredHandlers()
     {
         var time = new FakeTimeProvider(MonitorHarness.Start);

@@ -3,7 +3,7 @@ using ModelInService.Sketches;
 
 namespace ModelInService.AspNetCore;
 
-/// <summary>Turns a monitor's report and snapshot into the dashboard's JSON shapes.</summary>
+/// <summary>Turns a monitor's reports into the dashboard's JSON shapes.</summary>
 internal static class MonitorView
 {
     /// <summary>Points of a numeric CDF.</summary>
@@ -13,7 +13,7 @@ internal static class MonitorView
     private const int MaxCategories = 12;
 
     /// <summary>Most windows drawn in a history chart (the latest ones).</summary>
-    private const int MaxHistoryPoints = 120;
+    private const int MaxHistoryPoints = 60;
 
     public static ModelSummary Summary(IModelMonitor monitor, MonitoringOptions options)
     {
@@ -36,16 +36,9 @@ internal static class MonitorView
     public static ReportDto Report(IModelMonitor monitor, TimeSpan window)
     {
         var report = monitor.GetReport(window);
-        var snapshot = SnapshotIntervals.Read(monitor.ExportSnapshot());
-        var first = report.Start.UtcTicks / snapshot.IntervalTicks;
-        var last = (report.End.UtcTicks / snapshot.IntervalTicks) - 1;
-        var reference = monitor.Reference;
         var features = new List<FeatureDto>(report.Features.Count);
         foreach (var f in report.Features)
         {
-            var index = snapshot.IndexOf(f.Name);
-            var current = index < 0 ? null : snapshot.Merge(index, first, last);
-            var referenceProfile = reference?.GetProfile(f.Name);
             features.Add(new FeatureDto
             {
                 Name = f.Name,
@@ -65,7 +58,7 @@ internal static class MonitorView
                 CalibratedThreshold = N(f.CalibratedThreshold),
                 ExitThreshold = N(f.ExitThreshold),
                 Status = f.Status,
-                Distribution = Distribution(referenceProfile, current),
+                Distribution = Distribution(f.ReferenceProfile, f.Profile),
             });
         }
 
@@ -92,62 +85,57 @@ internal static class MonitorView
     }
 
     /// <summary>
-    /// The distance of every past window of this length that the retained intervals cover, computed as the monitor
-    /// computes it (the window's merged profile against the reference, same metric, same minimum sample size), with the
-    /// current thresholds.
+    /// The distance of the past windows of this length, one per interval end (the latest <see cref="MaxHistoryPoints"/>
+    /// within the retention, from the first that holds traffic): each is the monitor's own report of that window
+    /// (<see cref="IModelMonitor.GetReport(TimeSpan, DateTimeOffset)"/>), against the current reference and thresholds.
     /// </summary>
     public static HistoryDto History(IModelMonitor monitor, MonitoringOptions options, TimeSpan window)
     {
-        var report = monitor.GetReport(window);
-        var snapshot = SnapshotIntervals.Read(monitor.ExportSnapshot());
-        var length = Math.Max(1, window.Ticks / snapshot.IntervalTicks);
-        var last = (report.End.UtcTicks / snapshot.IntervalTicks) - 1;
-        var ends = new List<long>();
-        if (snapshot.Intervals.Count > 0)
+        // The current window is the last point (and validates the window: a 400 when it is not within the retention).
+        var current = monitor.GetReport(window);
+        var interval = options.IntervalLength;
+        var index = new Dictionary<string, int>(current.Features.Count, StringComparer.Ordinal);
+        foreach (var f in current.Features)
         {
-            var firstData = snapshot.Intervals.Keys.First();
-            for (var end = Math.Max(firstData, last - MaxHistoryPoints + 1); end <= last; end++)
-            {
-                ends.Add(end);
-            }
+            index.TryAdd(f.Name, index.Count);
         }
 
-        var reference = monitor.Reference;
-        var features = new List<FeatureHistoryDto>();
-        foreach (var f in report.Features)
+        // Newest first; only the distances are kept (each report owns a copy of the window's profiles).
+        var points = new List<(DateTimeOffset End, bool HasTraffic, double?[] Distances)>(MaxHistoryPoints) { Point(current, index) };
+        for (var back = 1; back < MaxHistoryPoints; back++)
         {
-            var index = snapshot.IndexOf(f.Name);
-            var referenceProfile = reference?.GetProfile(f.Name);
-            var distances = new List<double?>(ends.Count);
-            foreach (var end in ends)
+            MonitorReport past;
+            try
             {
-                double? distance = null;
-                if (index >= 0 && referenceProfile is not null && referenceProfile.Kind == f.Kind
-                    && snapshot.Merge(index, end - length + 1, end) is { } merged && Valid(merged) >= options.MinimumSampleSize)
-                {
-                    distance = N(Distance(DriftMetrics.Compare(referenceProfile, merged), f.Metric).Value);
-                }
-
-                distances.Add(distance);
+                past = monitor.GetReport(window, current.End - (interval * back));
+            }
+            catch (ArgumentOutOfRangeException)
+            {
+                break; // this window, and every earlier one, starts before the retention
             }
 
-            features.Add(new FeatureHistoryDto
-            {
-                Name = f.Name,
-                Metric = f.Metric.ToString(),
-                Threshold = N(f.Threshold),
-                ExitThreshold = N(f.ExitThreshold),
-                Distances = distances,
-            });
+            points.Add(Point(past, index));
         }
+
+        // Windows that ended before any traffic (a monitor younger than its retention) are not drawn.
+        var drawn = points.FindLastIndex(p => p.HasTraffic) + 1;
+        points.RemoveRange(drawn, points.Count - drawn);
+        points.Reverse();
 
         return new HistoryDto
         {
             Model = monitor.ModelName,
             Window = FormatWindow(window),
-            IntervalSeconds = TimeSpan.FromTicks(snapshot.IntervalTicks).TotalSeconds,
-            Times = [.. ends.Select(e => new DateTimeOffset((e + 1) * snapshot.IntervalTicks, TimeSpan.Zero))],
-            Features = features,
+            IntervalSeconds = interval.TotalSeconds,
+            Times = [.. points.Select(p => p.End)],
+            Features = [.. current.Features.Select(f => new FeatureHistoryDto
+            {
+                Name = f.Name,
+                Metric = f.Metric.ToString(),
+                Threshold = N(f.Threshold),
+                ExitThreshold = N(f.ExitThreshold),
+                Distances = [.. points.Select(p => p.Distances[index[f.Name]])],
+            })],
         };
     }
 
@@ -208,19 +196,20 @@ internal static class MonitorView
         return report.Features.Any(f => f.Status == FeatureStatus.InsufficientData) ? "insufficient-data" : "no-reference";
     }
 
-    private static long Valid(FeatureProfile profile) => profile.Kind == FeatureKind.Numeric ? profile.Moments!.Count : profile.Categories!.N;
-
-    /// <summary>The monitor's choice of distance for a metric (the same switch as its evaluation).</summary>
-    private static DistanceEstimate Distance(FeatureDrift drift, MonitorDriftMetric metric) => (drift, metric) switch
+    /// <summary>One history point: the monitor's distance of each feature (null where the window had too little data or no reference: NaN).</summary>
+    private static (DateTimeOffset End, bool HasTraffic, double?[] Distances) Point(MonitorReport report, Dictionary<string, int> index)
     {
-        (NumericDrift n, MonitorDriftMetric.NormalizedWasserstein) => n.NormalizedWasserstein1,
-        (NumericDrift n, MonitorDriftMetric.KolmogorovSmirnov) => n.KolmogorovSmirnov,
-        (NumericDrift n, MonitorDriftMetric.Hellinger) => n.Hellinger,
-        (CategoricalDrift c, MonitorDriftMetric.CramersV) => c.CramersV,
-        (_, MonitorDriftMetric.JensenShannonDistance) => drift.JensenShannonDistance,
-        (_, MonitorDriftMetric.PopulationStabilityIndex) => drift.PopulationStabilityIndex,
-        _ => drift.LInfinity,
-    };
+        var distances = new double?[index.Count];
+        foreach (var f in report.Features)
+        {
+            if (index.TryGetValue(f.Name, out var i))
+            {
+                distances[i] = N(f.Distance.Value);
+            }
+        }
+
+        return (report.End, report.Predictions + report.SchemaViolations > 0, distances);
+    }
 
     private static DistributionDto? Distribution(FeatureProfile? reference, FeatureProfile? current)
     {

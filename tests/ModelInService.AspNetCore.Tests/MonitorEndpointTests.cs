@@ -79,8 +79,20 @@ public partial class MonitorEndpointTests(MonitoredAppFixture fixture) : IClassF
         var petal = history.GetProperty("features").EnumerateArray().Single(f => f.GetProperty("name").GetString() == "PetalLength");
         var distances = petal.GetProperty("distances").EnumerateArray().Select(d => d.ValueKind == JsonValueKind.Null ? (double?)null : d.GetDouble()).ToList();
         var expected = report["PetalLength"]!;
-        // Re-merged sketches compact with their own randomness: equal within the sketches' error.
-        Assert.InRange(distances[^1]!.Value, expected.Distance.LowerBound - 0.02, expected.Distance.UpperBound + 0.02);
+        // Every point is the monitor's own report of that window: the last one is the current report's distance.
+        Assert.Equal(expected.Distance.Value, distances[^1]);
+        var times = history.GetProperty("times").EnumerateArray().Select(t => t.GetDateTimeOffset()).ToList();
+        Assert.Equal(report.End, times[^1]);
+        foreach (var feature in history.GetProperty("features").EnumerateArray())
+        {
+            var last = feature.GetProperty("distances").EnumerateArray().Last();
+            var distance = report[feature.GetProperty("name").GetString()!]!.Distance.Value;
+            Assert.Equal(double.IsFinite(distance) ? distance : (double?)null, last.ValueKind == JsonValueKind.Null ? null : last.GetDouble());
+        }
+
+        // ... and an earlier point is the report of the window that ended then.
+        var past = fixture.Monitor.GetReport(TimeSpan.FromMinutes(5), times[4]);
+        Assert.Equal(past["PetalLength"]!.Distance.Value, distances[4]);
         Assert.Equal(expected.Threshold, petal.GetProperty("threshold").GetDouble(), 12);
         Assert.True(distances[4] < expected.Threshold, $"window ending minute 5 should be stable: {distances[4]}");
         Assert.True(distances[^1] > expected.Threshold);

@@ -292,39 +292,61 @@ internal sealed class DynamicBatcher<TInput, TOutput> : IModelBatcher
     private async Task CollectAsync(List<Request> batch)
     {
         var due = batch[0].Enqueued + _maxDelayTicks;
-        while (batch.Count < _maxBatch)
+
+        // One timeout for the whole batch (its MaxDelay counts from the first request), created at the first wait and
+        // shared by every later one: not a timer per arrival.
+        CancellationTokenSource? wait = null;
+        CancellationTokenRegistration stop = default;
+        CancellationTokenRegistration idle = default;
+        try
         {
-            var next = TryTakeNow(batch.Count);
-            if (next is not null)
+            while (batch.Count < _maxBatch)
             {
+                var next = TryTakeNow(batch.Count);
+                if (next is not null)
+                {
+                    batch.Add(next);
+                    continue;
+                }
+
+                var remaining = due - _time.GetTimestamp();
+                if (remaining <= 0 || _preferred.Contains(batch.Count) || (_options.Adaptive && !_cost.ShouldWait(batch.Count)) || _draining.IsCancellationRequested)
+                {
+                    return;
+                }
+
+                // Work-conserving: with nothing queued and no batch running, waiting cannot make anything faster; it
+                // only leaves the model idle (and, with closed-loop callers all inside this batch, nothing will come).
+                if (_options.DispatchWhenIdle && Volatile.Read(ref _running) == 0)
+                {
+                    return;
+                }
+
+                if (wait is null)
+                {
+                    // The wait must follow the injected clock (FakeTimeProvider in tests), so the timeout is a TimeProvider timer.
+                    wait = new CancellationTokenSource(TimeSpan.FromSeconds(remaining / (double)_time.TimestampFrequency), _time);
+                    stop = _draining.Token.UnsafeRegister(static s => ((CancellationTokenSource)s!).Cancel(), wait);
+                    if (_options.DispatchWhenIdle)
+                    {
+                        idle = Volatile.Read(ref _idle).Token.UnsafeRegister(static s => ((CancellationTokenSource)s!).Cancel(), wait);
+                    }
+                }
+
+                next = await TakeAsync(batch.Count, wait.Token).ConfigureAwait(false);
+                if (next is null)
+                {
+                    return; // MaxDelay reached, stopping, or the model went idle: run what we have
+                }
+
                 batch.Add(next);
-                continue;
             }
-
-            var remaining = due - _time.GetTimestamp();
-            if (remaining <= 0 || _preferred.Contains(batch.Count) || (_options.Adaptive && !_cost.ShouldWait(batch.Count)) || _draining.IsCancellationRequested)
-            {
-                return;
-            }
-
-            // Work-conserving: with nothing queued and no batch running, waiting cannot make anything faster; it
-            // only leaves the model idle (and, with closed-loop callers all inside this batch, nothing will come).
-            if (_options.DispatchWhenIdle && Volatile.Read(ref _running) == 0)
-            {
-                return;
-            }
-
-            // The wait must follow the injected clock (FakeTimeProvider in tests), so the timeout is a TimeProvider timer.
-            using var wait = new CancellationTokenSource(TimeSpan.FromSeconds(remaining / (double)_time.TimestampFrequency), _time);
-            using var stop = _draining.Token.UnsafeRegister(static s => ((CancellationTokenSource)s!).Cancel(), wait);
-            using var idle = _options.DispatchWhenIdle ? Volatile.Read(ref _idle).Token.UnsafeRegister(static s => ((CancellationTokenSource)s!).Cancel(), wait) : default;
-            next = await TakeAsync(batch.Count, wait.Token).ConfigureAwait(false);
-            if (next is null)
-            {
-                return; // MaxDelay reached, stopping, or the model went idle: run what we have
-            }
-
-            batch.Add(next);
+        }
+        finally
+        {
+            stop.Dispose();
+            idle.Dispose();
+            wait?.Dispose();
         }
     }
 

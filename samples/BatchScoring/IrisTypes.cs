@@ -1,0 +1,24 @@
+using ModelInService;
+
+namespace BatchScoring;
+
+/// <summary>Four named scalar features, packed in this order into the model's float32 [batch,4] input "features".</summary>
+public sealed class IrisFlower
+{
+    [ModelInput("features")] public float SepalLength { get; set; }
+    [ModelInput("features")] public float SepalWidth { get; set; }
+    [ModelInput("features")] public float PetalLength { get; set; }
+    [ModelInput("features")] public float PetalWidth { get; set; }
+}
+
+/// <summary>The model's two outputs, plus a readable species name.</summary>
+public sealed class IrisPrediction
+{
+    private static readonly string[] Names = ["setosa", "versicolor", "virginica"];
+
+    [ModelOutput("label")] public long Label { get; set; }
+
+    [ModelOutput("probabilities")] public float[] Probabilities { get; set; } = [];
+
+    public string Species => Names[Label];
+}

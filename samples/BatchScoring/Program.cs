@@ -1,0 +1,14 @@
+using BatchScoring;
+using ModelInService;
+
+var builder = Host.CreateApplicationBuilder(args);
+
+// The model is loaded, checked against IrisFlower/IrisPrediction and warmed up before the worker starts.
+builder.Services.AddModel<IrisFlower, IrisPrediction>("models/iris_mlp.onnx");
+
+// What to score and where to write it: appsettings.json, or the command line (--Scoring:Repeat=1000).
+builder.Services.AddOptions<ScoringOptions>().BindConfiguration(ScoringOptions.Section);
+builder.Services.AddHostedService<ScoringWorker>();
+
+// Runs until the worker has written every row (or failed: the exit code is then 1), then exits.
+await builder.Build().RunAsync();

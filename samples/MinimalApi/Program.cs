@@ -7,8 +7,10 @@ using OpenTelemetry.Metrics;
 var builder = WebApplication.CreateBuilder(args);
 
 // One line registers the model: loaded, checked against IrisFlower/IrisPrediction and warmed up at start-up.
+// UseBatching groups concurrent requests into one run (bounded queue: 429 + Retry-After when full; docs/batching.md).
 // UseMonitoring profiles every prediction off the request path (drift against a reference: docs/monitoring.md).
 builder.Services.AddModel<IrisFlower, IrisPrediction>("models/iris_mlp.onnx")
+    .UseBatching()
     .UseMonitoring();
 
 // Accept "NaN"/"Infinity" in JSON so the model's own validation can answer them with a clear 400.

@@ -7,6 +7,26 @@ if (args.Length > 0 && args[0] == "pool")
     return await PoolComparison.RunAsync(args[1..]);
 }
 
+if (args.Length > 0 && args[0] == "http")
+{
+    return await HttpBench.RunAsync(args[1..]);
+}
+
+if (args.Length > 0 && args[0] == "http-client")
+{
+    return await HttpBench.ClientAsync(args[1..]);
+}
+
+if (args.Length > 0 && args[0] == "scaling")
+{
+    return await ScalingCommand.RunAsync(args[1..]);
+}
+
+if (args.Length > 0 && args[0] == "scaling-mem")
+{
+    return await ScalingCommand.MemoryChildAsync(args[1..]);
+}
+
 if (args.Length > 0 && args[0] == "load")
 {
     return await LoadCommand.RunAsync(args[1..]);

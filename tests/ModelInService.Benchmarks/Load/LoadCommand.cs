@@ -31,7 +31,7 @@ internal static class LoadCommand
     {
         if (args.Contains("--help") || args.Contains("-h"))
         {
-            Console.WriteLine("load [--quick] [--seconds S] [--callers N] [--json PATH] [--models iris,xgboost,forest,mnist,nnsplit,superres] [--modes naive,limit,batched,plain,halfload] [--rounds N] [--ablations] [--alloc-profile]");
+            Console.WriteLine("load [--quick] [--seconds S] [--callers N] [--json PATH] [--models iris,xgboost,forest,mnist,nnsplit,superres] [--modes naive,limit,mlnet,batched,cache,monitor[,plain,halfload]] [--rounds N] [--ablations] [--alloc-profile]");
             Console.WriteLine("load --compare A.json B.json [...]   (variability between runs)");
             Console.WriteLine("load --batcher-only [--seconds S] [--alloc-profile]   (the batcher with a no-op model)");
             Console.WriteLine("load --timers   (how late timer-based and blocking waits fire on this machine)");
@@ -99,6 +99,7 @@ internal static class LoadCommand
                 limit_sweep = reports.SelectMany(r => r.Sweep.Select(p => new { model = r.Key, point = p })).ToList(),
                 half_load = reports.SelectMany(r => r.HalfLoad.Select(h => new { model = r.Key, result = h })).ToList(),
                 verdicts = reports.ToDictionary(r => r.Key, r => r.Verdicts),
+                monitor_paired_median = reports.ToDictionary(r => r.Key, r => r.MonitorPairedMedian),
                 notes = reports.ToDictionary(r => r.Key, r => r.Notes),
             };
             var directory = Path.GetDirectoryName(Path.GetFullPath(path));
@@ -119,14 +120,20 @@ internal static class LoadCommand
         Console.WriteLine();
         Console.WriteLine($"### {report.Name}");
         Console.WriteLine();
-        Console.WriteLine("| mode | items/s | p50 ms | p95 ms | p99 ms | B/req | x naive | x limit | mean batch | CPU us/item | pool items/req | lock cont./1k | queue wait p99 ms | batch run ms | gen0/gen2 | pool threads | other procs (cores) | CPU speed | timeouts / lost / dead workers | config |");
-        Console.WriteLine("|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|---|");
+        Console.WriteLine("| mode | items/s | p50 ms | p95 ms | p99 ms | B/req | x naive | x limit | x ML.NET | x batched | mean batch | CPU us/item | pool items/req | lock cont./1k | queue wait p99 ms | batch run ms | gen0/gen2 | pool threads | other procs (cores) | CPU speed | timeouts / lost / dead workers | config |");
+        Console.WriteLine("|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|---|");
         foreach (var row in report.Rows)
         {
+            if (row.NaReason is not null)
+            {
+                Console.WriteLine($"| {row.Mode} | n/a | n/a | n/a | n/a | n/a | n/a | n/a | n/a | n/a | | | | | | | | | | | | {row.NaReason} |");
+                continue;
+            }
+
             var isBest = row.Rounds is not null;
             var mode = row.Mode + (row.Round is { } round && (round > 1 || isBest) ? $" r{round}" : "") + (isBest && row.Rounds!.Count > 1 ? "*" : "")
-                + (row.Mode == report.NaiveChoice && isBest ? " (baseline)" : "");
-            Console.WriteLine(Invariant($"| {mode} | {row.ItemsPerSec:N0} | {F(row.P50Ms, "0.###")} | {F(row.P95Ms, "0.###")} | {F(row.P99Ms, "0.###")} | {F(row.BytesPerRequest, "N0")} | {F(row.RatioToNaive, "0.00")} | {F(row.RatioToLimit, "0.00")} | {F(row.MeanBatch, "0.0")} | {F(row.CpuUsPerItem, "0.00")} | {F(row.PoolWorkItemsPerRequest, "0.00")} | {F(row.LockContentionsPer1000, "0.0")} | {F(row.QueueWaitP99Ms, "0.###")} | {F(row.BatchComputeMeanMs, "0.###")} | {(row.Gen0 is null ? "" : $"{row.Gen0}/{row.Gen2}")} | {row.PoolThreads?.ToString(CultureInfo.InvariantCulture) ?? ""} | {F(row.OtherProcessCores, "0.00")} | {F(row.CpuSpeed, "0.00")} | {Failures(row)} | {row.Config} |"));
+                + (row.Mode == report.NaiveChoice && isBest ? " (baseline)" : "") + (row.Mode == report.MlNetChoice && isBest ? " (ML.NET baseline)" : "");
+            Console.WriteLine(Invariant($"| {mode} | {row.ItemsPerSec:N0} | {F(row.P50Ms, "0.###")} | {F(row.P95Ms, "0.###")} | {F(row.P99Ms, "0.###")} | {F(row.BytesPerRequest, "N0")} | {F(row.RatioToNaive, "0.00")} | {F(row.RatioToLimit, "0.00")} | {F(row.RatioToMlnet, "0.00")} | {F(row.RatioToBatched, "0.00")} | {F(row.MeanBatch, "0.0")} | {F(row.CpuUsPerItem, "0.00")} | {F(row.PoolWorkItemsPerRequest, "0.00")} | {F(row.LockContentionsPer1000, "0.0")} | {F(row.QueueWaitP99Ms, "0.###")} | {F(row.BatchComputeMeanMs, "0.###")} | {(row.Gen0 is null ? "" : $"{row.Gen0}/{row.Gen2}")} | {row.PoolThreads?.ToString(CultureInfo.InvariantCulture) ?? ""} | {F(row.OtherProcessCores, "0.00")} | {F(row.CpuSpeed, "0.00")} | {Failures(row)} | {row.Config} |"));
         }
 
         if (report.Sweep.Count > 0)
@@ -168,8 +175,8 @@ internal static class LoadCommand
         Console.WriteLine();
         Console.WriteLine("## Summary (ratios to the naive baseline and to the limit measured in this run)");
         Console.WriteLine();
-        Console.WriteLine("| model | naive items/s | limit items/s (layout) | limit / naive | batched default: x naive / x limit | batched best: x naive / x limit (config) | no batching: x naive / x limit | half-load p99 / bound (best) |");
-        Console.WriteLine("|---|--:|--:|--:|--:|--:|--:|--:|");
+        Console.WriteLine("| model | naive items/s | limit items/s (layout) | limit / naive | ML.NET items/s (x naive) | batched default: x naive / x limit | batched best: x naive / x limit (config) | batched best x ML.NET | cache 50% repeats x batched | cache unique inputs x batched | monitored x batched (median of paired rounds) | no batching: x naive / x limit | half-load p99 / bound (best) |");
+        Console.WriteLine("|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|");
         foreach (var report in reports)
         {
             var naive = Top(report, report.NaiveChoice);
@@ -178,7 +185,13 @@ internal static class LoadCommand
             var best = Top(report, "batched-best");
             var plain = Top(report, "plain");
             var half = report.HalfLoad.FirstOrDefault();
-            Console.WriteLine(Invariant($"| {report.Key} | {(naive is null ? "" : $"{naive.ItemsPerSec:N0} ({naive.Mode})")} | {(limit is null ? "" : $"{limit.ItemsPerSecond:N0} ({limit.Layout})")} | {(naive is null || limit is null ? "" : $"{limit.ItemsPerSecond / naive.ItemsPerSec:0.0}x")} | {Pair(defaultRow)} | {Pair(best)}{(best is null ? "" : $" ({best.Config})")} | {Pair(plain)} | {(half is null ? "" : $"{half.P99Ms:0.##} / {half.BoundMs:0.##} ms {(half.Met ? "met" : "MISSED")}")} |"));
+            var mlnet = Top(report, report.MlNetChoice);
+            var mlnetNa = report.Rows.FirstOrDefault(r => r.Mode == "mlnet" && r.NaReason is not null);
+            var cache = Top(report, "cache50");
+            var unique = Top(report, "cache-unique");
+            var monitored = Top(report, "monitored");
+            var mlnetCell = mlnet is not null ? $"{mlnet.ItemsPerSec:N0} ({F(mlnet.RatioToNaive, "0.00")}x)" : mlnetNa is not null ? "n/a: " + mlnetNa.NaReason : "";
+            Console.WriteLine(Invariant($"| {report.Key} | {(naive is null ? "" : $"{naive.ItemsPerSec:N0} ({naive.Mode})")} | {(limit is null ? "" : $"{limit.ItemsPerSecond:N0} ({limit.Layout})")} | {(naive is null || limit is null ? "" : $"{limit.ItemsPerSecond / naive.ItemsPerSec:0.0}x")} | {mlnetCell} | {Pair(defaultRow)} | {Pair(best)}{(best is null ? "" : $" ({best.Config})")} | {F(best?.RatioToMlnet, "0.00")} | {F(cache?.RatioToBatched, "0.00")} | {F(unique?.RatioToBatched, "0.00")} | {(monitored is null ? "" : $"{F(monitored.RatioToBatched, "0.00")} ({report.MonitorPairedMedian:0.000})")} | {Pair(plain)} | {(half is null ? "" : $"{half.P99Ms:0.##} / {half.BoundMs:0.##} ms {(half.Met ? "met" : "MISSED")}")} |"));
         }
 
         Console.WriteLine();

@@ -79,7 +79,8 @@ internal static class ClosedLoop
         Action? atStart = null,
         Action? atEnd = null,
         Func<string>? describeWhenStuck = null,
-        TimeSpan? stuckAfter = null)
+        TimeSpan? stuckAfter = null,
+        bool spreadCallers = false)
     {
         var mask = inputs.Length - 1;
         if ((inputs.Length & mask) != 0)
@@ -136,7 +137,9 @@ internal static class ClosedLoop
         async Task CallerAsync(int id, LatencyHistogram histogram)
         {
             await Task.Yield();
-            var k = id * 37;
+            // spreadCallers: each caller starts its own stretch of the inputs, so an input comes back only after every
+            // caller has walked a stretch (a reuse distance of the whole array, for the cache modes).
+            var k = spreadCallers ? id * (inputs.Length / callers) : id * 37;
             while (phases.Current != Phases.Stopped)
             {
                 var input = inputs[k++ & mask];

@@ -15,8 +15,11 @@ internal sealed class LoadSettings
 
     public IReadOnlyCollection<string>? Models { get; init; }
 
-    /// <summary>naive, limit, batched, plain, halfload, ablations (the last only when asked for).</summary>
-    public IReadOnlyCollection<string> Modes { get; init; } = ["naive", "limit", "batched", "plain", "halfload"];
+    /// <summary>naive, limit, mlnet, batched, cache, monitor, plain, halfload, ablations (the last three only when asked for).</summary>
+    public IReadOnlyCollection<string> Modes { get; init; } = DefaultModes;
+
+    /// <summary>Issue 5's set: (a) naive, (b) limit, (c) ML.NET, (d) batched, (e) cache, (f) monitoring.</summary>
+    public static IReadOnlyList<string> DefaultModes { get; } = ["naive", "limit", "mlnet", "batched", "cache", "monitor"];
 
     /// <summary>Samples allocations by type in every served window (<c>--alloc-profile</c>).</summary>
     public bool AllocationProfile { get; init; }
@@ -82,7 +85,7 @@ internal sealed class LoadSettings
         var models = Value(args, "--models");
         var modes = Value(args, "--modes");
         var modeList = modes?.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).ToList()
-            ?? ["naive", "limit", "batched", "plain", "halfload"];
+            ?? [.. DefaultModes];
         if (args.Contains("--ablations") && !modeList.Contains("ablations"))
         {
             modeList.Add("ablations");
@@ -111,6 +114,20 @@ internal sealed class LoadSettings
 /// <summary>How ModelInService is configured for one served measurement.</summary>
 internal sealed record ServeConfig(string Label, bool Batching, bool IsDefault = false, int MaxBatchSize = 32, double MaxDelayMs = 2, int MaxConcurrency = 0, int IntraOp = 0, bool NoDeadline = false, bool Adaptive = false, bool? DispatchWhenIdle = null)
 {
+    /// <summary>ModelOptions.SessionCopies (0 = the library's default) and AllowThreadOversubscription.</summary>
+    public int SessionCopies { get; init; }
+
+    public bool Oversubscribe { get; init; }
+
+    /// <summary>UseMonitoring() with default options.</summary>
+    public bool Monitor { get; init; }
+
+    /// <summary>UseCaching with this MaxEntries (0 = no cache).</summary>
+    public int CacheEntries { get; init; }
+
+    /// <summary>The inputs the callers send instead of the model's 256 (a TIn[]; each caller walks its own stretch).</summary>
+    public Array? CacheStream { get; init; }
+
     /// <summary>AddModel with only the source, UseBatching() with no changes.</summary>
     public static ServeConfig DefaultBatched { get; } = new("default: MaxBatchSize 32, MaxDelay 2 ms, MaxConcurrency = cores", true, IsDefault: true);
 
@@ -165,6 +182,15 @@ internal sealed class LoadRow
     public double? RatioToNaive { get; set; }
 
     public double? RatioToLimit { get; set; }
+
+    /// <summary>Ratio to the ML.NET peer (PredictionEngine pool) of this run.</summary>
+    public double? RatioToMlnet { get; set; }
+
+    /// <summary>Ratio to batched-default of this run (for the cache and monitoring modes: their gain or cost).</summary>
+    public double? RatioToBatched { get; set; }
+
+    /// <summary>Set when the mode cannot run this model (the row is n/a; items/s is 0 and every ratio null).</summary>
+    public string? NaReason { get; init; }
 
     public double? MeanBatch { get; init; }
 
@@ -264,6 +290,11 @@ internal sealed class ModelReport
     public List<string> Notes { get; } = [];
 
     public string? NaiveChoice { get; set; }
+
+    public string? MlNetChoice { get; set; }
+
+    /// <summary>Monitored / batched-default, median over the rounds (each pair measured next to each other).</summary>
+    public double? MonitorPairedMedian { get; set; }
 
     public SweepPoint? Limit { get; set; }
 }

@@ -86,6 +86,10 @@ internal abstract class LoadWorkload
     public double? LimitTarget { get; init; }
 
     public abstract Task<ModelReport> MeasureAsync(LoadSettings settings);
+
+    public abstract Task<ModelReport> ScalingAsync(LoadSettings settings);
+
+    public abstract Task<MemoryResult> MemoryAsync(int copies);
 }
 
 /// <summary>
@@ -113,6 +117,9 @@ internal sealed class Workload<TIn, TOut, T> : LoadWorkload
     /// <summary>Builds the typed output of row <c>row</c> of <c>rows</c> from the session's results, by hand.</summary>
     public required Func<IReadOnlyList<OrtValue>, int, int, TOut> Unpack { get; init; }
 
+    /// <summary>The ML.NET peer (PredictionEngine over ApplyOnnxModel, pooled); null or <c>Unsupported</c> prints n/a.</summary>
+    public MlNetSpec<T>? MlNet { get; init; }
+
     public int RowElements => (int)RowDims.Aggregate(1L, (a, b) => a * b);
 
     public long[] Shape(int batch) => [batch, .. RowDims];
@@ -130,6 +137,10 @@ internal sealed class Workload<TIn, TOut, T> : LoadWorkload
     }
 
     public override Task<ModelReport> MeasureAsync(LoadSettings settings) => new ModelBench<TIn, TOut, T>(this, settings).RunAsync();
+
+    public override Task<ModelReport> ScalingAsync(LoadSettings settings) => new ModelBench<TIn, TOut, T>(this, settings).ScalingAsync();
+
+    public override Task<MemoryResult> MemoryAsync(int copies) => new ModelBench<TIn, TOut, T>(this, new LoadSettings()).MemoryAsync(copies);
 }
 
 /// <summary>Hand-written output unpacking, as a user of the raw ONNX Runtime API would write it.</summary>
@@ -177,6 +188,11 @@ internal static class LoadWorkloads
                 MakeRow = r => [4.3f + (3.6f * r.NextSingle()), 2.0f + (2.4f * r.NextSingle()), 1.0f + (5.9f * r.NextSingle()), 0.1f + (2.4f * r.NextSingle())],
                 Wrap = row => new IrisInput { Features = row }, Row = x => x.Features,
                 Unpack = (o, row, rows) => new IrisOutput { Label = RawUnpack.Long(o[0], row), Probabilities = RawUnpack.Floats(o[1], row, rows) },
+                MlNet = new MlNetSpec<MlIrisInput, MlIrisOutput, float>
+                {
+                    Wrap = row => new MlIrisInput { Features = row }, InputColumns = ["features"], OutputColumns = ["label", "probabilities"],
+                    Shapes = new Dictionary<string, int[]> { ["features"] = [1, 4] },
+                },
             },
         };
 
@@ -197,6 +213,11 @@ internal static class LoadWorkloads
                 MakeRow = r => wine.Select(v => v * (0.7f + (0.6f * r.NextSingle()))).ToArray(),
                 Wrap = row => new XgboostFeatures { Features = row }, Row = x => x.Features,
                 Unpack = (o, row, rows) => new XgboostPrediction { Label = RawUnpack.Long(o[0], row), Probabilities = RawUnpack.Floats(o[1], row, rows) },
+                MlNet = new MlNetSpec<MlXgboostInput, MlXgboostOutput, float>
+                {
+                    Wrap = row => new MlXgboostInput { Features = row }, InputColumns = ["input"], OutputColumns = ["label", "probabilities"],
+                    Shapes = new Dictionary<string, int[]> { ["input"] = [1, 13] },
+                },
             });
             all.Add(new Workload<ForestFeatures, ForestPrediction, float>
             {
@@ -206,6 +227,11 @@ internal static class LoadWorkloads
                 MakeRow = r => [4.3f + (3.6f * r.NextSingle()), 2.0f + (2.4f * r.NextSingle()), 1.0f + (5.9f * r.NextSingle()), 0.1f + (2.4f * r.NextSingle())],
                 Wrap = row => new ForestFeatures { Features = row }, Row = x => x.Features,
                 Unpack = (o, row, rows) => new ForestPrediction { Label = RawUnpack.Long(o[0], row), Probabilities = RawUnpack.Map(o[1], row) },
+                MlNet = new MlNetSpec<MlForestInput, MlForestOutput, float>
+                {
+                    Wrap = row => new MlForestInput { Features = row }, InputColumns = ["X"], OutputColumns = ["output_label", "output_probability"],
+                    Shapes = new Dictionary<string, int[]> { ["X"] = [1, 4] },
+                },
             });
             all.Add(new Workload<MnistPixels, MnistScores, float>
             {
@@ -215,6 +241,11 @@ internal static class LoadWorkloads
                 MakeRow = r => Enumerable.Range(0, 784).Select(_ => r.NextSingle()).ToArray(),
                 Wrap = row => new MnistPixels { Pixels = row }, Row = x => x.Pixels,
                 Unpack = (o, row, rows) => new MnistScores { Logits = RawUnpack.Floats(o[0], row, rows) },
+                MlNet = new MlNetSpec<MlMnistInput, MlMnistOutput, float>
+                {
+                    Wrap = row => new MlMnistInput { Pixels = row }, InputColumns = ["Input3"], OutputColumns = ["Plus214_Output_0"],
+                    Shapes = new Dictionary<string, int[]> { ["Input3"] = [1, 1, 28, 28] },
+                },
             });
             all.Add(new Workload<NnsplitBytes, NnsplitScores, byte>
             {
@@ -224,6 +255,11 @@ internal static class LoadWorkloads
                 MakeRow = TextRow,
                 Wrap = row => new NnsplitBytes { Bytes = row }, Row = x => x.Bytes,
                 Unpack = (o, row, rows) => new NnsplitScores { Scores = RawUnpack.Floats(o[0], row, rows) },
+                MlNet = new MlNetSpec<MlNnsplitInput, MlNnsplitOutput, byte>
+                {
+                    Wrap = row => new MlNnsplitInput { Bytes = row }, InputColumns = ["input"], OutputColumns = ["output"],
+                    Shapes = new Dictionary<string, int[]> { ["input"] = [1, 32] },
+                },
             });
             if (!quick)
             {
@@ -235,6 +271,11 @@ internal static class LoadWorkloads
                     MakeRow = r => Enumerable.Range(0, 224 * 224).Select(_ => r.NextSingle()).ToArray(),
                     Wrap = row => new SuperResolutionImage { Pixels = row }, Row = x => x.Pixels,
                     Unpack = (o, row, rows) => new SuperResolutionOutput { Pixels = RawUnpack.Floats(o[0], row, rows) },
+                    MlNet = new MlNetSpec<MlSuperResolutionInput, MlSuperResolutionOutput, float>
+                    {
+                        Wrap = row => new MlSuperResolutionInput { Pixels = row }, InputColumns = ["input"], OutputColumns = ["output"],
+                        Shapes = new Dictionary<string, int[]> { ["input"] = [1, 1, 224, 224] },
+                    },
                 });
             }
         }

@@ -36,6 +36,11 @@ internal sealed class ModelBench<TIn, TOut, T>(Workload<TIn, TOut, T> workload, 
             Limit();
         }
 
+        if (settings.Runs("mlnet"))
+        {
+            await MlNetFirstRoundAsync();
+        }
+
         ServeConfig? winner = null;
         if (settings.Runs("batched"))
         {
@@ -44,6 +49,12 @@ internal sealed class ModelBench<TIn, TOut, T>(Workload<TIn, TOut, T> workload, 
         else if (settings.Runs("batched-default"))
         {
             await MeasureServedAsync(ServeConfig.DefaultBatched, "batched-default");
+            await MonitoredAsync();
+        }
+
+        if (settings.Runs("cache"))
+        {
+            await CacheModesAsync();
         }
 
         if (settings.Runs("plain"))
@@ -66,13 +77,34 @@ internal sealed class ModelBench<TIn, TOut, T>(Workload<TIn, TOut, T> workload, 
                 RecheckLimit();
             }
 
+            if (settings.Runs("mlnet") && _mlnetChoice is { } mlnetChoice)
+            {
+                await MeasureMlNetAsync(mlnetChoice.IntraOp, mlnetChoice.Mode, mlnetChoice.Label);
+            }
+
             if (settings.Runs("batched") || settings.Runs("batched-default"))
             {
+                // The monitored run sits next to the default it is compared with, in alternating order.
+                if (round % 2 == 0)
+                {
+                    await MonitoredAsync();
+                }
+
                 await MeasureServedAsync(ServeConfig.DefaultBatched, "batched-default");
+                if (round % 2 == 1)
+                {
+                    await MonitoredAsync();
+                }
+
                 if (winner is not null && !ReferenceEquals(winner, ServeConfig.DefaultBatched))
                 {
                     await MeasureServedAsync(winner, "batched-winner");
                 }
+            }
+
+            if (settings.Runs("cache"))
+            {
+                await CacheModesAsync();
             }
 
             if (settings.Runs("plain"))
@@ -86,11 +118,23 @@ internal sealed class ModelBench<TIn, TOut, T>(Workload<TIn, TOut, T> workload, 
         var defaultRow = Best("batched-default");
         var winnerRow = Best("batched-winner");
         var plainRow = Best("plain");
+        var mlnetRow = Best("mlnet-default", "mlnet-intra1");
+        var monitoredRow = Best("monitored");
+        var cacheRow = Best("cache50");
+        var cacheUniqueRow = Best("cache-unique");
         if (naiveRows is not null)
         {
             _naive = naiveRows.ItemsPerSec;
             _report.NaiveChoice = naiveRows.Mode;
         }
+
+        if (mlnetRow is not null)
+        {
+            _mlnet = mlnetRow.ItemsPerSec;
+            _report.MlNetChoice = mlnetRow.Mode;
+        }
+
+        var batchedBaseline = defaultRow?.ItemsPerSec ?? double.NaN;
 
         LoadRow? best = null;
         ServeConfig? bestConfig = null;
@@ -119,17 +163,259 @@ internal sealed class ModelBench<TIn, TOut, T>(Workload<TIn, TOut, T> workload, 
             await AblationsAsync();
         }
 
-        foreach (var row in _report.Rows)
+        foreach (var row in _report.Rows.Where(r => r.NaReason is null))
         {
             row.RatioToNaive = LoadRow.N(row.ItemsPerSec / _naive);
             row.RatioToLimit = LoadRow.N(row.ItemsPerSec / _limit);
+            row.RatioToMlnet = LoadRow.N(row.ItemsPerSec / _mlnet);
+            row.RatioToBatched = LoadRow.N(row.ItemsPerSec / batchedBaseline);
         }
 
         Verdicts(defaultRow, best);
+        Issue5Verdicts(defaultRow, best, mlnetRow, monitoredRow, cacheRow, cacheUniqueRow);
         return _report;
     }
 
     private (int? IntraOp, string Mode, string Label)? _naiveChoice;
+
+    private (int? IntraOp, string Mode, string Label)? _mlnetChoice;
+
+    /// <summary>(copies, intra-op threads per copy, MaxConcurrency) for the scaling mode; the second is the library's default on 2 cores.</summary>
+    public static (int Copies, int IntraOp, int Concurrency)[] ScalingLayouts { get; } = [(1, 1, 1), (2, 1, 2), (1, 2, 1), (1, 1, 2), (2, 2, 2), (4, 1, 4)];
+
+    /// <summary>Scaling: served throughput (default batching) per session layout, interleaved rounds; ratios to the library's default layout.</summary>
+    public async Task<ModelReport> ScalingAsync()
+    {
+        _inputs = workload.MakeInputs(_heavy ? 16 : 256, seed: 42);
+        Console.WriteLine();
+        Console.WriteLine($"## {workload.Name}  ({workload.Path})");
+        var cores = Environment.ProcessorCount;
+        for (var round = 1; round <= settings.Rounds(_heavy); round++)
+        {
+            foreach (var (copies, intraOp, concurrency) in ScalingLayouts)
+            {
+                var config = ServeConfig.Batched(32, 2, concurrency) with
+                {
+                    Label = Invariant($"SessionCopies {copies}, IntraOpThreads {intraOp}, MaxConcurrency {concurrency}{(copies * intraOp > cores ? $" ({copies * intraOp} threads on {cores} cores: AllowThreadOversubscription)" : "")}; UseBatching() defaults"),
+                    IntraOp = intraOp,
+                    SessionCopies = copies,
+                    Oversubscribe = copies * intraOp > cores,
+                };
+                await MeasureServedAsync(config, Invariant($"copies{copies}-intra{intraOp}-conc{concurrency}"));
+            }
+        }
+
+        var reference = Best(Invariant($"copies{ScalingLayouts[1].Copies}-intra{ScalingLayouts[1].IntraOp}-conc{ScalingLayouts[1].Concurrency}"));
+        foreach (var (copies, intraOp, concurrency) in ScalingLayouts)
+        {
+            _ = Best(Invariant($"copies{copies}-intra{intraOp}-conc{concurrency}"));
+        }
+
+        foreach (var row in _report.Rows)
+        {
+            row.RatioToBatched = reference is null ? null : LoadRow.N(row.ItemsPerSec / reference.ItemsPerSec);
+        }
+
+        return _report;
+    }
+
+    /// <summary>In a fresh child process: resident and managed memory before and after loading a model with N copies.</summary>
+    public async Task<MemoryResult> MemoryAsync(int copies)
+    {
+        OrtEnv.Instance();
+        var before = MemoryResult.Take();
+        var services = new ServiceCollection();
+        services.AddModel<TIn, TOut>(ModelName, o =>
+        {
+            o.Source = ModelSource.FromFile(workload.Path);
+            o.SessionCopies = copies;
+            o.MaxConcurrency = copies;
+            o.IntraOpThreads = 1;
+            o.AllowThreadOversubscription = true;
+        });
+        await using var provider = services.BuildServiceProvider();
+        await provider.StartModelsAsync();
+        var after = MemoryResult.Take();
+        return new MemoryResult { Copies = copies, RssBefore = before.Rss, RssAfter = after.Rss, ManagedBefore = before.Managed, ManagedAfter = after.Managed };
+    }
+
+    private double _mlnet = double.NaN;
+
+    private TIn[]? _cache50;
+
+    private TIn[]? _cacheUnique;
+
+    /// <summary>ML.NET: both session variants in round 1 (the peer gets its better one), like the naive baseline.</summary>
+    private async Task MlNetFirstRoundAsync()
+    {
+        var spec = workload.MlNet;
+        if (spec is null || spec.Unsupported is not null)
+        {
+            NotApplicable("mlnet", spec?.Unsupported ?? "no ML.NET mapping for this model");
+            return;
+        }
+
+        var variants = new (int?, string, string)[]
+        {
+            (null, "mlnet-default", "PredictionEngine pool (DefaultObjectPool, 2 x cores engines) over ApplyOnnxModel, default session options"),
+            (1, "mlnet-intra1", "PredictionEngine pool over ApplyOnnxModel, IntraOpNumThreads = 1"),
+        };
+        LoadRow? better = null;
+        foreach (var (intraOp, mode, label) in variants)
+        {
+            LoadRow row;
+            try
+            {
+                row = await MeasureMlNetAsync(intraOp, mode, label);
+            }
+            catch (Exception ex) when (ex is not OutOfMemoryException)
+            {
+                NotApplicable("mlnet", $"ML.NET cannot run this model: {ex.GetType().Name}: {FirstLine(ex.Message)}");
+                return;
+            }
+
+            if (better is null || row.ItemsPerSec > better.ItemsPerSec)
+            {
+                better = row;
+                _mlnetChoice = (intraOp, mode, label);
+            }
+        }
+
+        _report.Notes.Add($"mlnet: both variants in round 1, then the better one ({_mlnetChoice!.Value.Mode}) once per further round; the ML.NET baseline is the best round");
+    }
+
+    private async Task<LoadRow> MeasureMlNetAsync(int? intraOp, string mode, string label)
+    {
+        Collect();
+        var rows = _inputs.Select(workload.Row).ToList();
+        var result = await workload.MlNet!.MeasureAsync(workload.Path, intraOp, rows, settings.Callers, settings.Warmup(_heavy), settings.Window(_heavy), settings.StuckAfter);
+        var row = Record(Row(mode, label, result));
+        Progress(row);
+        return row;
+    }
+
+    private void NotApplicable(string mode, string reason)
+    {
+        Console.WriteLine($"  {mode,-22} n/a: {reason}");
+        _report.Rows.Add(new LoadRow { Model = workload.Key, Mode = mode, Config = "n/a", NaReason = reason });
+    }
+
+    private static string FirstLine(string text)
+    {
+        var line = text.Split('\n', 2)[0].Trim();
+        return line.Length > 300 ? line[..300] + "..." : line;
+    }
+
+    /// <summary>The default batched configuration with UseMonitoring() (defaults), measured next to batched-default.</summary>
+    private async Task MonitoredAsync()
+    {
+        if (!settings.Runs("monitor"))
+        {
+            return;
+        }
+
+        await MeasureServedAsync(ServeConfig.DefaultBatched with { Label = "default batching + UseMonitoring() (default options)", Monitor = true }, "monitored");
+    }
+
+    /// <summary>
+    /// The default batched configuration with UseCaching(): (1) 50% repeats: every other request of each caller is one
+    /// of a few hot inputs, the rest are inputs no other request repeats within the cache's capacity (each caller
+    /// walks its own stretch of a ring much larger than MaxEntries); (2) every input unique (the cache must step aside).
+    /// </summary>
+    private async Task CacheModesAsync()
+    {
+        var (ring, hot, entries) = _heavy ? (256, 4, 16) : (16384, 128, 1024);
+        if (_cache50 is null)
+        {
+            var hotInputs = workload.MakeInputs(hot, seed: 7);
+            var unique = workload.MakeInputs(ring, seed: 11);
+            if (typeof(T) == typeof(byte))
+            {
+                // Text windows repeat (nnsplit's rows are 32-byte windows of a few sentences): stamp each with its index.
+                for (var i = 0; i < ring; i++)
+                {
+                    var bytes = (byte[])(object)workload.Row(unique[i]);
+                    bytes[0] = (byte)('a' + (i % 26));
+                    bytes[1] = (byte)('a' + (i / 26 % 26));
+                    bytes[2] = (byte)('a' + (i / 676 % 26));
+                }
+            }
+            _cache50 = new TIn[ring];
+            for (var i = 0; i < ring; i++)
+            {
+                _cache50[i] = i % 2 == 0 ? hotInputs[(i / 2) % hot] : unique[i];
+            }
+
+            _cacheUnique = unique;
+        }
+
+        // Control: the same 50%-repeat stream without the cache (the cache's gain or cost is cache50 / this).
+        await MeasureServedAsync(ServeConfig.DefaultBatched with { Label = "default batching, no cache, on the cache50 input stream (control)", CacheStream = _cache50 }, "stream-nocache");
+        await MeasureServedAsync(ServeConfig.DefaultBatched with { Label = Invariant($"default batching + UseCaching(MaxEntries {entries}); 50% of requests repeat one of {hot} hot inputs, 50% unique (ring of {ring / 2:N0}, each caller its own stretch)"), CacheEntries = entries, CacheStream = _cache50 }, "cache50");
+        await MeasureServedAsync(ServeConfig.DefaultBatched with { Label = Invariant($"default batching + UseCaching(MaxEntries {entries}); every input unique within the cache's capacity (ring of {ring:N0})"), CacheEntries = entries, CacheStream = _cacheUnique }, "cache-unique");
+    }
+
+    /// <summary>Issue 5's targets: the ML.NET peer beaten, the cache never below 0.95x on unique inputs, monitoring &lt;= 5%.</summary>
+    private void Issue5Verdicts(LoadRow? defaultRow, LoadRow? best, LoadRow? mlnetRow, LoadRow? monitoredRow, LoadRow? cacheRow, LoadRow? cacheUniqueRow)
+    {
+        if (best is not null && mlnetRow is not null)
+        {
+            var ratio = best.ItemsPerSec / mlnetRow.ItemsPerSec;
+            _report.Verdicts.Add(Invariant($"ML.NET peer beaten: {(ratio > 1 ? "MET" : "MISSED")} (batched best {ratio:0.00}x ML.NET's {mlnetRow.ItemsPerSec:N0}/s, {mlnetRow.Mode}; default {(defaultRow is null ? double.NaN : defaultRow.ItemsPerSec / mlnetRow.ItemsPerSec):0.00}x)"));
+        }
+        else if (_report.Rows.FirstOrDefault(r => r.Mode == "mlnet" && r.NaReason is not null) is { } na)
+        {
+            _report.Verdicts.Add($"ML.NET peer: n/a ({na.NaReason})");
+        }
+
+        if (defaultRow is not null && monitoredRow is not null)
+        {
+            var paired = PairedRatios("monitored", "batched-default");
+            var median = Median(paired);
+            _report.MonitorPairedMedian = LoadRow.N(median);
+            var cost = 1 - median;
+            _report.Verdicts.Add(Invariant($"monitoring cost <= 5%: {(cost <= 0.05 ? "MET" : "MISSED")} (monitored / batched-default, median of {paired.Count} paired round(s): {median:0.000} = {cost:P1} cost; rounds {string.Join(", ", paired.Select(p => p.ToString("0.00", CultureInfo.InvariantCulture)))}; best/best {monitoredRow.ItemsPerSec / defaultRow.ItemsPerSec:0.000})"));
+        }
+
+        if (defaultRow is not null && cacheUniqueRow is not null)
+        {
+            var paired = PairedRatios("cache-unique", "batched-default");
+            var ratio = cacheUniqueRow.ItemsPerSec / defaultRow.ItemsPerSec;
+            _report.Verdicts.Add(Invariant($"cache on unique inputs >= 0.95x: {(ratio >= 0.95 ? "MET" : "MISSED")} (best/best {ratio:0.00}x of batched-default; per round {string.Join(", ", paired.Select(p => p.ToString("0.00", CultureInfo.InvariantCulture)))})"));
+        }
+
+        if (defaultRow is not null && cacheRow is not null)
+        {
+            _report.Verdicts.Add(Invariant($"cache at 50% repeats: {cacheRow.ItemsPerSec / defaultRow.ItemsPerSec:0.00}x batched-default (per round {string.Join(", ", PairedRatios("cache50", "batched-default").Select(p => p.ToString("0.00", CultureInfo.InvariantCulture)))})"));
+        }
+
+        if (Best("stream-nocache") is { } control)
+        {
+            _report.Verdicts.Add(Invariant($"control (no cache, same 50% stream): {control.ItemsPerSec / (defaultRow?.ItemsPerSec ?? double.NaN):0.00}x batched-default; cache50 / control {(cacheRow?.ItemsPerSec ?? double.NaN) / control.ItemsPerSec:0.00}x, cache-unique / control {(cacheUniqueRow?.ItemsPerSec ?? double.NaN) / control.ItemsPerSec:0.00}x"));
+        }
+    }
+
+    /// <summary>Ratio of mode a to mode b round by round (the n-th measurement of each).</summary>
+    private List<double> PairedRatios(string a, string b)
+    {
+        if (!_measured.TryGetValue(a, out var x) || !_measured.TryGetValue(b, out var y))
+        {
+            return [];
+        }
+
+        return x.Zip(y, (p, q) => p.ItemsPerSec / q.ItemsPerSec).ToList();
+    }
+
+    private static double Median(List<double> values)
+    {
+        if (values.Count == 0)
+        {
+            return double.NaN;
+        }
+
+        var sorted = values.Order().ToList();
+        return sorted.Count % 2 == 1 ? sorted[sorted.Count / 2] : (sorted[(sorted.Count / 2) - 1] + sorted[sorted.Count / 2]) / 2;
+    }
 
     /// <summary>All measurements of a mode, by round.</summary>
     private readonly Dictionary<string, List<LoadRow>> _measured = new(StringComparer.Ordinal);
@@ -339,6 +625,7 @@ internal sealed class ModelBench<TIn, TOut, T>(Workload<TIn, TOut, T> workload, 
     private async Task<ServeConfig> SearchAsync()
     {
         var defaultRow = await MeasureServedAsync(ServeConfig.DefaultBatched, "batched-default");
+        await MonitoredAsync();
         var candidates = settings.Candidates(_heavy).ToList();
         if (!_heavy && !settings.Quick)
         {
@@ -405,6 +692,8 @@ internal sealed class ModelBench<TIn, TOut, T>(Workload<TIn, TOut, T> workload, 
             {
                 o.MaxConcurrency = config.MaxConcurrency;
                 o.IntraOpThreads = config.IntraOp;
+                o.SessionCopies = config.SessionCopies;
+                o.AllowThreadOversubscription = config.Oversubscribe;
             }
         });
         if (config.Batching)
@@ -433,6 +722,16 @@ internal sealed class ModelBench<TIn, TOut, T>(Workload<TIn, TOut, T> workload, 
             }
         }
 
+        if (config.CacheEntries > 0)
+        {
+            builder.UseCaching(c => c.MaxEntries = config.CacheEntries);
+        }
+
+        if (config.Monitor)
+        {
+            builder.UseMonitoring();
+        }
+
         var provider = services.BuildServiceProvider();
         await provider.StartModelsAsync();
         return provider;
@@ -456,7 +755,9 @@ internal sealed class ModelBench<TIn, TOut, T>(Workload<TIn, TOut, T> workload, 
             }
 
             using var sampler = settings.AllocationProfile ? new AllocationSampler() : null;
-            var result = await ClosedLoop.RunAsync(_inputs, settings.Callers, x => predictor.PredictAsync(x), null, settings.Warmup(_heavy), window,
+            var monitor = config.Monitor ? provider.GetRequiredKeyedService<IModelMonitor>(ModelName) : null;
+            var inputs = config.CacheStream as TIn[] ?? _inputs;
+            var result = await ClosedLoop.RunAsync(inputs, settings.Callers, x => predictor.PredictAsync(x), null, settings.Warmup(_heavy), window,
                 () =>
                 {
                     probe.Enabled = true;
@@ -467,14 +768,28 @@ internal sealed class ModelBench<TIn, TOut, T>(Workload<TIn, TOut, T> workload, 
                     probe.Enabled = false;
                     sampler?.Stop();
                 },
-                () => BatcherHealth.Describe(BatcherOf(provider)), settings.StuckAfter);
+                () => BatcherHealth.Describe(BatcherOf(provider)), settings.StuckAfter, spreadCallers: config.CacheStream is not null);
             var (faulted, error) = BatcherHealth.FaultedWorkers(BatcherOf(provider));
+            var label = config.Label;
+            if (monitor is not null)
+            {
+                var m = monitor.Statistics;
+                label += Invariant($"; monitor recorded {m.Recorded:N0}, dropped {m.Dropped:N0} ({(m.Recorded + m.Dropped == 0 ? 0 : m.Dropped / (double)(m.Recorded + m.Dropped)):P1})");
+            }
+
+            if (provider.GetRequiredService<ModelRegistry>().Get(ModelName).Cache is { } cache)
+            {
+                var c = cache.Statistics;
+                var lookups = c.Hits + c.Joins + c.Misses + cache.Bypassed;
+                label += Invariant($"; cache hits {c.Hits:N0}, joins {c.Joins:N0}, misses {c.Misses:N0}, bypassed {cache.Bypassed:N0} (answered from the cache {(lookups == 0 ? 0 : (c.Hits + c.Joins) / (double)lookups):P1})");
+            }
+
             if (result.StuckCallers > 0)
             {
                 _report.Notes.Add($"LOST REQUESTS: {result.StuckCallers} callers never got an answer during {mode} [{config.Label}]: {BatcherHealth.Describe(BatcherOf(provider))}");
             }
 
-            var row = Row(mode, config.Label, result, statistics is null ? null : LoadRow.N(probe.MeanBatch), probe: statistics is null ? null : probe,
+            var row = Row(mode, label, result, statistics is null ? null : LoadRow.N(probe.MeanBatch), probe: statistics is null ? null : probe,
                 allocations: sampler?.PerRequest(result.Stats.Items), faultedWorkers: faulted);
             Progress(row);
             if (faulted > 0)

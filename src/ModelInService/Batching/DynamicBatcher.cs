@@ -44,6 +44,9 @@ internal sealed class DynamicBatcher<TInput, TOutput> : IModelBatcher
     /// <summary>Canceled when stopping begins: collectors stop waiting for more requests and run what is queued.</summary>
     private readonly CancellationTokenSource _draining = new();
 
+    /// <summary>The collector role: one worker forms a batch at a time.</summary>
+    private readonly SemaphoreSlim _collector = new(1, 1);
+
     /// <summary>One timer for every queued or running request's deadline (not one timer per request).</summary>
     private readonly DeadlineSweeper _deadlines;
 
@@ -227,6 +230,7 @@ internal sealed class DynamicBatcher<TInput, TOutput> : IModelBatcher
         Volatile.Read(ref _idle).Dispose();
         _stopTaking.Dispose();
         _draining.Dispose();
+        _collector.Dispose();
         _abort.Dispose();
         _available.Dispose();
     }
@@ -251,36 +255,61 @@ internal sealed class DynamicBatcher<TInput, TOutput> : IModelBatcher
         var rows = new TInput[_maxBatch];
         while (true)
         {
-            var first = await TakeAsync(0, _stopTaking.Token).ConfigureAwait(false);
-            if (first is null)
+            // One collector at a time (leader/follower): the others wait for the collector role while their batches
+            // run, so arrivals are never split between several partial batches that each wait for MaxDelay (with
+            // closed-loop callers that split is a stable state that serves one batch per timer tick).
+            try
+            {
+                await _collector.WaitAsync(_stopTaking.Token).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException)
             {
                 return;
             }
 
-            batch.Add(first);
-            var running = false;
+            var collecting = true;
             try
             {
-                await CollectAsync(batch).ConfigureAwait(false);
-                Interlocked.Increment(ref _running);
-                running = true;
-                await RunAsync(batch, rows).ConfigureAwait(false);
-            }
-            catch (Exception ex)
-            {
-                // Never let a worker die: answer its batch and keep serving.
-                foreach (var request in batch)
+                var first = await TakeAsync(0, _stopTaking.Token).ConfigureAwait(false);
+                if (first is null)
                 {
-                    Fail(request, ex as ModelException ?? new ModelInferenceException(ModelName, $"Model '{ModelName}' failed running a batch: {ex.Message}", ex), RequestOutcome.Failed);
+                    return;
+                }
+
+                batch.Add(first);
+                var running = false;
+                try
+                {
+                    await CollectAsync(batch).ConfigureAwait(false);
+                    Interlocked.Increment(ref _running);
+                    running = true;
+                    _collector.Release();
+                    collecting = false;
+                    await RunAsync(batch, rows).ConfigureAwait(false);
+                }
+                catch (Exception ex)
+                {
+                    // Never let a worker die: answer its batch and keep serving.
+                    foreach (var request in batch)
+                    {
+                        Fail(request, ex as ModelException ?? new ModelInferenceException(ModelName, $"Model '{ModelName}' failed running a batch: {ex.Message}", ex), RequestOutcome.Failed);
+                    }
+                }
+                finally
+                {
+                    if (running && Interlocked.Decrement(ref _running) == 0 && _options.DispatchWhenIdle)
+                    {
+                        // The model just went idle: wake the collector so it runs its partial batch now. The old
+                        // source is not disposed: the collector may still be reading its token.
+                        Interlocked.Exchange(ref _idle, new CancellationTokenSource()).Cancel();
+                    }
                 }
             }
             finally
             {
-                if (running && Interlocked.Decrement(ref _running) == 0 && _options.DispatchWhenIdle)
+                if (collecting)
                 {
-                    // The model just went idle: wake a worker that holds a partial batch so it runs now. The old
-                    // source is not disposed: a collector may still be reading its token.
-                    Interlocked.Exchange(ref _idle, new CancellationTokenSource()).Cancel();
+                    _collector.Release();
                 }
             }
 

@@ -36,7 +36,8 @@ internal sealed class Predictor<TInput, TOutput> : IPredictor<TInput, TOutput>
     public ValueTask<TOutput> PredictAsync(TInput input, CancellationToken cancellationToken = default)
     {
         var started = _host.Metrics is null ? 0 : Stopwatch.GetTimestamp();
-        return Observed(input, Predict(input, null, cancellationToken), started);
+        var prediction = Predict(input, null, cancellationToken, out var batched);
+        return Observed(input, prediction, started, batched);
     }
 
     public ValueTask<TOutput> PredictAsync(TInput input, PredictionOptions options, CancellationToken cancellationToken = default)
@@ -48,17 +49,27 @@ internal sealed class Predictor<TInput, TOutput> : IPredictor<TInput, TOutput>
         }
 
         var started = _host.Metrics is null ? 0 : Stopwatch.GetTimestamp();
-        return Observed(input, Predict(input, options, cancellationToken), started);
+        var prediction = Predict(input, options, cancellationToken, out var batched);
+        return Observed(input, prediction, started, batched);
     }
 
     /// <summary>
     /// Counts the outcome and duration (metrics) and hands successful predictions to the recorder (the monitor).
     /// Without either attached the prediction is returned untouched; a completed one is observed without awaiting.
     /// </summary>
-    private ValueTask<TOutput> Observed(TInput input, ValueTask<TOutput> prediction, long started)
+    /// <remarks>
+    /// A prediction the batcher ran (<paramref name="recordedByBatcher"/>) is recorded by the batch executor, once per
+    /// batch, on the worker: that keeps an extra continuation off every batched request when only monitoring is on.
+    /// </remarks>
+    private ValueTask<TOutput> Observed(TInput input, ValueTask<TOutput> prediction, long started, bool recordedByBatcher)
     {
         var metrics = _host.Metrics;
         var recorder = _host.Recorder as IPredictionRecorder<TInput, TOutput>;
+        if (recordedByBatcher && !prediction.IsCompleted)
+        {
+            recorder = null;
+        }
+
         if (metrics is null && recorder is null && _fallback is null)
         {
             return prediction;
@@ -72,13 +83,9 @@ internal sealed class Predictor<TInput, TOutput> : IPredictor<TInput, TOutput>
             return new ValueTask<TOutput>(output);
         }
 
-        if (recorder is not null)
-        {
-            // Counted until recorded, so the monitor's final snapshot at shutdown waits for this prediction.
-            _host.BeginRecording();
-        }
-
-        return ObserveWhenDoneAsync(input, prediction, started, metrics, recorder);
+        // Counted until recorded, so the monitor's final snapshot at shutdown waits for this prediction.
+        var slot = recorder is not null ? _host.BeginRecording() : -1;
+        return ObserveWhenDoneAsync(input, prediction, started, metrics, recorder, slot);
     }
 
     /// <summary>Counts a rejected input for the monitor (schema-violation rule); returns false so the exception propagates unchanged.</summary>
@@ -92,7 +99,7 @@ internal sealed class Predictor<TInput, TOutput> : IPredictor<TInput, TOutput>
     private static bool UsesFallback(Exception error) =>
         error is ModelInferenceException or ModelDeadlineExceededException or ModelOverloadedException or ModelNotReadyException or ModelLoadException;
 
-    private async ValueTask<TOutput> ObserveWhenDoneAsync(TInput input, ValueTask<TOutput> prediction, long started, ModelMetrics? metrics, IPredictionRecorder<TInput, TOutput>? recorder)
+    private async ValueTask<TOutput> ObserveWhenDoneAsync(TInput input, ValueTask<TOutput> prediction, long started, ModelMetrics? metrics, IPredictionRecorder<TInput, TOutput>? recorder, int slot)
     {
         TOutput output;
         try
@@ -117,9 +124,9 @@ internal sealed class Predictor<TInput, TOutput> : IPredictor<TInput, TOutput>
         }
         finally
         {
-            if (recorder is not null)
+            if (slot >= 0)
             {
-                _host.EndRecording();
+                _host.EndRecording(slot);
             }
         }
 
@@ -127,8 +134,14 @@ internal sealed class Predictor<TInput, TOutput> : IPredictor<TInput, TOutput>
         return output;
     }
 
-    private ValueTask<TOutput> Predict(TInput input, PredictionOptions? options, CancellationToken cancellationToken)
+    /// <summary>Validates, routes (canary, shadow) and serves one prediction.</summary>
+    /// <param name="input">The input.</param>
+    /// <param name="options">Per-call options, or null.</param>
+    /// <param name="cancellationToken">The caller's token.</param>
+    /// <param name="recordedByBatcher">Set when the request was queued in the batcher of a model without a cache: the batch executor records it.</param>
+    private ValueTask<TOutput> Predict(TInput input, PredictionOptions? options, CancellationToken cancellationToken, out bool recordedByBatcher)
     {
+        recordedByBatcher = false;
         ModelRuntime runtime;
         TypedBinder<TInput, TOutput> binder;
         try
@@ -158,10 +171,12 @@ internal sealed class Predictor<TInput, TOutput> : IPredictor<TInput, TOutput>
 
                 if (candidate.Mode == CandidateMode.Shadow)
                 {
+                    recordedByBatcher = _host.RecordsInBatches;
                     return Shadowed(candidate, input, PredictServing(runtime, binder, input, options, cancellationToken));
                 }
             }
 
+            recordedByBatcher = _host.RecordsInBatches;
             return PredictServing(runtime, binder, input, options, cancellationToken);
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
@@ -350,14 +365,14 @@ internal sealed class Predictor<TInput, TOutput> : IPredictor<TInput, TOutput>
             return await PredictBatchCoreAsync(inputs, null, cancellationToken).ConfigureAwait(false);
         }
 
-        _host.BeginRecording();
+        var slot = _host.BeginRecording();
         try
         {
             return await PredictBatchCoreAsync(inputs, recorder, cancellationToken).ConfigureAwait(false);
         }
         finally
         {
-            _host.EndRecording();
+            _host.EndRecording(slot);
         }
     }
 

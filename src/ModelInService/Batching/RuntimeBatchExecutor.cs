@@ -20,18 +20,27 @@ internal sealed class RuntimeBatchExecutor<TInput, TOutput>(ModelHost host) : IB
         {
             var binder = (TypedBinder<TInput, TOutput>)runtime.Binder!;
             var chunk = binder.Batchable ? host.Options.MaxRowsPerRun : 1;
+            TOutput[] outputs;
             if (rows.Length <= chunk)
             {
-                return binder.Run(runtime, rows.Span, cancellationToken);
+                outputs = binder.Run(runtime, rows.Span, cancellationToken);
+            }
+            else
+            {
+                // The batch was formed for another generation (a reload swapped in a model with a fixed batch
+                // dimension, say): run it in pieces this generation accepts.
+                outputs = new TOutput[rows.Length];
+                for (var start = 0; start < rows.Length; start += chunk)
+                {
+                    var count = Math.Min(chunk, rows.Length - start);
+                    binder.Run(runtime, rows.Span.Slice(start, count), cancellationToken).CopyTo(outputs, start);
+                }
             }
 
-            // The batch was formed for another generation (a reload swapped in a model with a fixed batch
-            // dimension, say): run it in pieces this generation accepts.
-            var outputs = new TOutput[rows.Length];
-            for (var start = 0; start < rows.Length; start += chunk)
+            // The monitor sees every row the model answered, recorded here once per batch (see ModelHost.RecordsInBatches).
+            if (host.RecordsInBatches && host.Recorder is IPredictionRecorder<TInput, TOutput> recorder)
             {
-                var count = Math.Min(chunk, rows.Length - start);
-                binder.Run(runtime, rows.Span.Slice(start, count), cancellationToken).CopyTo(outputs, start);
+                recorder.RecordBatch(rows.Span, outputs);
             }
 
             return outputs;

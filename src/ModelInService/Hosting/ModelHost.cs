@@ -414,24 +414,51 @@ internal sealed class ModelHost : IDisposable
         }
     }
 
-    /// <summary>Predictions answered by the model whose recording (monitor) is still to happen; see <see cref="WhenRecordedAsync"/>.</summary>
-    private int _recording;
+    /// <summary>
+    /// Predictions whose recording (monitor) is still to happen, counted per processor stripe (every 16th int, one
+    /// cache line apart) so the request path never contends on one counter; see <see cref="WhenRecordedAsync"/>.
+    /// </summary>
+    private readonly int[] _recording = new int[16 * RecordingStripes];
 
-    /// <summary>Marks a prediction whose result will be handed to the recorder once it completes.</summary>
-    internal void BeginRecording() => Interlocked.Increment(ref _recording);
+    private const int RecordingStripes = 16;
+
+    /// <summary>Marks a prediction whose result will be handed to the recorder once it completes; pass the result to <see cref="EndRecording"/>.</summary>
+    internal int BeginRecording()
+    {
+        var slot = (Thread.GetCurrentProcessorId() & (RecordingStripes - 1)) * 16;
+        Interlocked.Increment(ref _recording[slot]);
+        return slot;
+    }
 
     /// <summary>The prediction marked by <see cref="BeginRecording"/> has been recorded (or failed).</summary>
-    internal void EndRecording() => Interlocked.Decrement(ref _recording);
+    internal void EndRecording(int slot) => Interlocked.Decrement(ref _recording[slot]);
 
     /// <summary>Waits until every prediction answered so far has reached the recorder (after <see cref="StopAsync"/>: nothing new starts).</summary>
     public async Task WhenRecordedAsync(CancellationToken cancellationToken)
     {
         // Only at shutdown, and only for the continuations of already answered requests: a short poll is simplest.
-        while (Volatile.Read(ref _recording) > 0)
+        while (Outstanding() > 0)
         {
             await Task.Delay(1, cancellationToken).ConfigureAwait(false);
         }
+
+        int Outstanding()
+        {
+            var sum = 0;
+            for (var i = 0; i < _recording.Length; i += 16)
+            {
+                sum += Volatile.Read(ref _recording[i]);
+            }
+
+            return sum;
+        }
     }
+
+    /// <summary>
+    /// Whether serving-path predictions are recorded by the batch executor (a batcher and no cache: every such request
+    /// is one row of a batch) rather than by the predictor after each call.
+    /// </summary>
+    public bool RecordsInBatches => Batcher is not null && Cache is null;
 
     /// <summary>Drains the batcher (new requests are refused, queued ones run or fail after the drain timeout).</summary>
     public async Task StopAsync()
@@ -518,9 +545,12 @@ internal sealed class ModelRegistration(
 }
 
 /// <summary>Observes successful predictions (the monitor). Must not block: it runs on the request path.</summary>
-internal interface IPredictionRecorder<in TInput, in TOutput>
+internal interface IPredictionRecorder<TInput, TOutput>
 {
     void Record(TInput input, TOutput output);
+
+    /// <summary>Records the rows of one batch the model answered (one clock read for all of them).</summary>
+    void RecordBatch(ReadOnlySpan<TInput> inputs, TOutput[] outputs);
 }
 
 /// <summary>The type-erased face of a <see cref="DynamicBatcher{TInput, TOutput}"/> that the host manages.</summary>

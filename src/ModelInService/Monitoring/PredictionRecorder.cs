@@ -98,6 +98,35 @@ internal sealed class PredictionRecorder<TInput, TOutput> : RecorderBase, IPredi
         Append(interval, (input, output), _encode);
     }
 
+    /// <summary>Runs on a batcher worker after each successful batch (see <c>ModelHost.RecordsInBatches</c>).</summary>
+    public void RecordBatch(ReadOnlySpan<TInput> inputs, TOutput[] outputs)
+    {
+        if (RecordingSuppression.IsSuppressed)
+        {
+            return;
+        }
+
+        var now = Time.GetUtcNow().UtcTicks;
+        var interval = now / IntervalTicks;
+        var unsampled = 0;
+        for (var i = 0; i < inputs.Length; i++)
+        {
+            var input = inputs[i];
+            if (!TakeSample(now) && (_id is null || _id(input) is null))
+            {
+                unsampled++;
+                continue;
+            }
+
+            Append(interval, (input, outputs[i]), _encode);
+        }
+
+        if (unsampled > 0)
+        {
+            CountUnsampled(interval, unsampled);
+        }
+    }
+
     /// <summary>Encodes one row; false when the block has no room (the caller undoes the partial row).</summary>
     public bool TryEncode(RecordBlock block, TInput input, TOutput output)
     {

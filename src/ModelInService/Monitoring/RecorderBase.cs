@@ -42,8 +42,8 @@ internal abstract class RecorderBase
     /// <summary>The budget's theoretical arrival time (GCRA): a row is profiled while this stays within the burst tolerance of now.</summary>
     private long _budgetTicks;
 
-    /// <summary>All rows ever left out by sampling.</summary>
-    private long _unsampledTotal;
+    /// <summary>Per-processor counters of unsampled predictions (a power of two of them).</summary>
+    private readonly UnsampledStripe[] _stripes = CreateStripes();
 
     /// <summary>The block being filled; null between a flush and the next row. Guarded by <see cref="_gate"/>.</summary>
     private RecordBlock? _current;
@@ -73,7 +73,22 @@ internal abstract class RecorderBase
 
     public long DroppedTotal => Interlocked.Read(ref _droppedTotal);
 
-    public long UnsampledTotal => Interlocked.Read(ref _unsampledTotal);
+    public long UnsampledTotal
+    {
+        get
+        {
+            long total = 0;
+            foreach (var stripe in _stripes)
+            {
+                lock (stripe)
+                {
+                    total += stripe.Total;
+                }
+            }
+
+            return total;
+        }
+    }
 
     protected TimeProvider Time { get; }
 
@@ -94,6 +109,7 @@ internal abstract class RecorderBase
     {
         lock (_gate)
         {
+            FoldStripes();
             var block = _current;
             _current = null;
             if (block is null || IsEmpty(block))
@@ -172,15 +188,80 @@ internal abstract class RecorderBase
         }
     }
 
-    /// <summary>Counts a prediction left out by sampling into its interval (for the volume rule).</summary>
-    protected void CountUnsampled(long interval)
+    /// <summary>
+    /// Counts a prediction left out by sampling into its interval (for the volume rule). On the hot path above the
+    /// budget, so it touches only a per-processor stripe (no shared lock or cache line); the stripes are folded into
+    /// blocks when their interval moves on and at every flush.
+    /// </summary>
+    protected void CountUnsampled(long interval, long count = 1)
     {
-        lock (_gate)
+        var stripe = _stripes[Thread.GetCurrentProcessorId() & (_stripes.Length - 1)];
+        long movedInterval = 0;
+        long moved = 0;
+        lock (stripe)
         {
-            CurrentFor(interval).Unsampled++;
+            if (stripe.Interval != interval)
+            {
+                (movedInterval, moved) = (stripe.Interval, stripe.Count);
+                stripe.Interval = interval;
+                stripe.Count = 0;
+            }
+
+            stripe.Count += count;
+            stripe.Total += count;
         }
 
-        Interlocked.Increment(ref _unsampledTotal);
+        if (moved > 0)
+        {
+            lock (_gate)
+            {
+                CurrentFor(movedInterval).Unsampled += moved;
+            }
+        }
+    }
+
+    /// <summary>Moves every stripe's pending unsampled count into blocks. Under <see cref="_gate"/>.</summary>
+    private void FoldStripes()
+    {
+        foreach (var stripe in _stripes)
+        {
+            long interval;
+            long count;
+            lock (stripe)
+            {
+                (interval, count) = (stripe.Interval, stripe.Count);
+                stripe.Count = 0;
+            }
+
+            if (count > 0)
+            {
+                CurrentFor(interval).Unsampled += count;
+            }
+        }
+    }
+
+    /// <summary>Unsampled predictions counted on one processor, not yet in a block. Guarded by its own monitor.</summary>
+    private sealed class UnsampledStripe
+    {
+        public long Interval;
+        public long Count;
+        public long Total;
+
+        // Keeps two stripes off one cache line (the object header and fields above take 40 bytes).
+#pragma warning disable CS0169, IDE0051 // padding
+        private readonly long _pad0, _pad1, _pad2, _pad3, _pad4, _pad5;
+#pragma warning restore CS0169, IDE0051
+    }
+
+    private static UnsampledStripe[] CreateStripes()
+    {
+        var stripes = new UnsampledStripe[(int)System.Numerics.BitOperations.RoundUpToPowerOf2((uint)Math.Clamp(Environment.ProcessorCount, 1, 64))];
+        for (var i = 0; i < stripes.Length; i++)
+        {
+            stripes[i] = new UnsampledStripe();
+        }
+
+        return stripes;
     }
 
     private static bool IsEmpty(RecordBlock block) => block.Rows == 0 && block.SchemaViolations == 0 && block.Unsampled == 0;

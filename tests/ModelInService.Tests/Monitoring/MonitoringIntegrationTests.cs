@@ -197,6 +197,40 @@ public class MonitoringIntegrationTests
         Assert.True(feature0.Value > report["Features[0]"]!.Threshold);
     }
 
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task BatchedPredictions_AreEachRecordedOnce_WithOrWithoutTheCache(bool cached)
+    {
+        var time = new FakeTimeProvider(MonitorHarness.Start);
+        using var host = await TestModels.StartAsync(s =>
+        {
+            s.AddSingleton<TimeProvider>(time);
+            var builder = s.AddModel<TrackedIris, IrisOutput>("iris", o => o.Source = ModelSource.FromFile(TestModels.IrisMlp))
+                .UseBatching(b => b.MaxDelay = TimeSpan.Zero)
+                .UseMonitoring(o => o.EvaluationInterval = TimeSpan.FromDays(1));
+            if (cached)
+            {
+                builder.UseCaching();
+            }
+        });
+        var predictor = host.Services.GetRequiredService<IPredictor<TrackedIris, IrisOutput>>();
+        var monitor = host.Services.GetRequiredKeyedService<IModelMonitor>("iris");
+
+        // 400 concurrent calls; with the cache, half repeat one input (hits and joins are recorded too).
+        var inputs = IrisLike(400, 12).Select((f, i) => new TrackedIris { Features = cached && i % 2 == 0 ? IrisSamples.Setosa : f }).ToList();
+        var answers = await Task.WhenAll(inputs.Select(i => Task.Run(() => predictor.PredictAsync(i).AsTask())));
+        await monitor.FlushAsync();
+        time.Advance(TimeSpan.FromMinutes(1));
+        var report = monitor.GetReport(TimeSpan.FromMinutes(1));
+
+        Assert.Equal(400, answers.Length);
+        Assert.Equal(400, report.Predictions);
+        Assert.Equal(400, report["Features[0]"]!.Count);
+        Assert.Equal(400, report["Label"]!.Count);
+        Assert.Equal(inputs.Average(i => (double)i.Features[0]), report["Features[0]"]!.Mean, 4);
+    }
+
     [Fact]
     public async Task HostedService_EvaluatesOnItsTimer_AndCallsDiRegisteredHandlers()
     {

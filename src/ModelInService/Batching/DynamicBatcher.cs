@@ -649,6 +649,25 @@ internal sealed class DynamicBatcher<TInput, TOutput> : IModelBatcher
                 Completed(request, RequestOutcome.Success);
             }
         }
+
+        for (var i = 0; i < count; i++)
+        {
+            rows[i] = batch[start + i].Input;
+        }
+
+        try
+        {
+            _executor.Answered(rows.AsSpan(0, count), outputs);
+        }
+#pragma warning disable CA1031 // Observing answered rows (the monitor) must never stop a worker.
+        catch (Exception)
+#pragma warning restore CA1031
+        {
+        }
+        finally
+        {
+            Array.Clear(rows, 0, count);
+        }
     }
 
     private void FailRange(List<Request> batch, int start, int count, Exception error)

@@ -12,6 +12,16 @@ internal sealed class RuntimeBatchExecutor<TInput, TOutput>(ModelHost host) : IB
 
     public long BucketOf(TInput input) => Binder.BucketOf(input);
 
+    public void Answered(ReadOnlySpan<TInput> inputs, TOutput[] outputs)
+    {
+        // The monitor sees every row the model answered, recorded once per batch after the callers have their
+        // results, so recording never delays an answer (see ModelHost.RecordsInBatches).
+        if (host.RecordsInBatches && host.Recorder is IPredictionRecorder<TInput, TOutput> recorder)
+        {
+            recorder.RecordBatch(inputs, outputs);
+        }
+    }
+
     public async ValueTask<TOutput[]> ExecuteAsync(ReadOnlyMemory<TInput> rows, CancellationToken cancellationToken)
     {
         // Follows reloads: queued requests run on whichever generation serves when their batch starts.
@@ -35,12 +45,6 @@ internal sealed class RuntimeBatchExecutor<TInput, TOutput>(ModelHost host) : IB
                     var count = Math.Min(chunk, rows.Length - start);
                     binder.Run(runtime, rows.Span.Slice(start, count), cancellationToken).CopyTo(outputs, start);
                 }
-            }
-
-            // The monitor sees every row the model answered, recorded here once per batch (see ModelHost.RecordsInBatches).
-            if (host.RecordsInBatches && host.Recorder is IPredictionRecorder<TInput, TOutput> recorder)
-            {
-                recorder.RecordBatch(rows.Span, outputs);
             }
 
             return outputs;

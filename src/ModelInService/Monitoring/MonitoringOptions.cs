@@ -31,8 +31,8 @@ public sealed class MonitoringOptions
     /// Gets or sets the sampling budget: at most this many predictions per second are profiled; above it, predictions
     /// are sampled evenly in time and the rest only counted (for the volume rule; <see cref="MonitorReport.Unsampled"/>).
     /// Keeps the monitor's CPU cost bounded on cheap, fast models (a profiled row costs about 0.3 µs per 10 features on
-    /// the consumer). Bursts up to one interval's budget are profiled whole; rows that carry a prediction id
-    /// (<see cref="PredictionIdMember"/>) are always profiled. 0 profiles every prediction.
+    /// the consumer, more for wide vectors). A burst of up to one second's budget is profiled whole; rows that carry a
+    /// prediction id (<see cref="PredictionIdMember"/>) are always profiled. 0 profiles every prediction.
     /// </summary>
     /// <value>Default 10,000 per second (600,000 per one-minute interval: sketch error, not sample size, dominates).</value>
     public int MaxProfiledRowsPerSecond { get; set; } = 10_000;

@@ -36,7 +36,7 @@ internal abstract class RecorderBase
     /// <summary>Ticks between two profiled rows at the sampling budget; 0 when every row is profiled.</summary>
     private readonly long _emissionTicks;
 
-    /// <summary>How far ahead of the clock the budget may be spent (one interval): bursts are profiled whole.</summary>
+    /// <summary>How far ahead of the clock the budget may be spent: one second, so no second profiles more than twice the budget.</summary>
     private readonly long _burstTicks;
 
     /// <summary>The budget's theoretical arrival time (GCRA): a row is profiled while this stays within the burst tolerance of now.</summary>
@@ -57,7 +57,7 @@ internal abstract class RecorderBase
         Time = time;
         _intervalTicks = interval.Ticks;
         _emissionTicks = maxProfiledRowsPerSecond > 0 ? Math.Max(1, TimeSpan.TicksPerSecond / maxProfiledRowsPerSecond) : 0;
-        _burstTicks = interval.Ticks;
+        _burstTicks = TimeSpan.TicksPerSecond;
         _channel = Channel.CreateBounded<RecordBlock>(new BoundedChannelOptions(Math.Max(2, queueCapacity / RecordBlock.MaxRows))
         {
             // The single consumer is the monitor's loop; writers are request threads (TryWrite never waits).

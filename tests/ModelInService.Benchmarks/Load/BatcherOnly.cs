@@ -114,6 +114,10 @@ internal static class BatcherOnly
 
         public long BucketOf(IrisInput input) => 0;
 
+        public void Answered(ReadOnlySpan<IrisInput> inputs, IrisOutput[] outputs)
+        {
+        }
+
         public ValueTask<IrisOutput[]> ExecuteAsync(ReadOnlyMemory<IrisInput> rows, CancellationToken cancellationToken)
         {
             if (_spinTicks > 0)

@@ -147,6 +147,30 @@ public class BatcherScheduleProperties
 
         await stop;
         var errors = new List<string>();
+
+        // Answered rows (what the monitor records): each run row once, after its run succeeded; never a poison row.
+        var answered = executor.AnsweredRows.GroupBy(x => x).ToDictionary(g => g.Key, g => g.Count());
+        foreach (var (row, times) in answered)
+        {
+            if (times != 1)
+            {
+                errors.Add($"row {row} reported answered {times} times");
+            }
+        }
+
+        foreach (var r in tracked)
+        {
+            if (r.Task.IsCompletedSuccessfully && !answered.ContainsKey(r.Id))
+            {
+                errors.Add($"request {r.Id} succeeded but its row was not reported answered");
+            }
+
+            if (r.ScheduleStep.Poison && answered.ContainsKey(r.Id))
+            {
+                errors.Add($"poison request {r.Id} was reported answered");
+            }
+        }
+
         foreach (var r in tracked)
         {
             if (!r.Task.IsCompleted)

@@ -39,6 +39,17 @@ internal sealed class FakeExecutor : IBatchExecutor<int, int>
 
     public long BucketOf(int input) => Bucket(input);
 
+    /// <summary>Rows reported as answered (after their callers got results), in order.</summary>
+    public System.Collections.Concurrent.ConcurrentQueue<int> AnsweredRows { get; } = new();
+
+    public void Answered(ReadOnlySpan<int> inputs, int[] outputs)
+    {
+        foreach (var input in inputs)
+        {
+            AnsweredRows.Enqueue(input);
+        }
+    }
+
     public async ValueTask<int[]> ExecuteAsync(ReadOnlyMemory<int> rows, CancellationToken cancellationToken)
     {
         var copy = rows.ToArray();

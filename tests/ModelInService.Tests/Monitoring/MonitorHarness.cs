@@ -78,7 +78,8 @@ internal sealed class MonitorHarness : IDisposable
 
     public MonitorHarness(Action<MonitoringOptions>? configure = null, IEnumerable<IModelMonitorHandler>? handlers = null, FakeTimeProvider? time = null, string name = "synthetic")
     {
-        Options = new MonitoringOptions { Retention = TimeSpan.FromMinutes(30) };
+        // Scenarios record a minute's rows at one fake instant: profile them all (SamplingTests set a budget).
+        Options = new MonitoringOptions { Retention = TimeSpan.FromMinutes(30), MaxProfiledRowsPerSecond = 0 };
         Options.Windows.Clear();
         Options.Windows.Add(TimeSpan.FromMinutes(10));
         Options.ReferenceChunkSize = 10_000;

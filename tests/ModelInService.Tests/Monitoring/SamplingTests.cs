@@ -8,7 +8,7 @@ public class SamplingTests
     [Fact]
     public async Task AboveTheBudget_RowsAreSampled_AndEveryPredictionStillCounts()
     {
-        // 10 rows/s budget, 1-minute intervals: a burst of 600 is profiled whole, then 10 per second.
+        // 10 rows/s budget, 1-minute intervals: a burst of 10 (one second's budget) is profiled whole, then 10 per second.
         using var harness = new MonitorHarness(o => o.MaxProfiledRowsPerSecond = 10);
         var stream = new SyntheticStream(3);
         for (var second = 0; second < 60; second++)
@@ -26,10 +26,10 @@ public class SamplingTests
         var report = harness.Monitor.GetReport(TimeSpan.FromMinutes(1));
         var profiled = report.Features.First(f => f.Name == "X").Count;
 
-        // The first second spends the burst (one interval's budget: 600 rows); each later second adds the budget's
-        // 10 rows: 600 + 59 * 10 profiled, the rest counted.
+        // The first second spends the burst (one second's budget: 10 rows); each later second adds the budget's
+        // 10 rows: 10 + 59 * 10 profiled, the rest counted.
         Assert.Equal(6000, report.Predictions);
-        Assert.Equal(600 + (59 * 10), profiled);
+        Assert.Equal(10 + (59 * 10), profiled);
         Assert.Equal(6000 - profiled, report.Unsampled);
         Assert.Equal(0, report.Dropped);
         Assert.Equal(6000 - profiled, harness.Monitor.Statistics.Unsampled);
@@ -47,7 +47,7 @@ public class SamplingTests
         });
         var stream = new SyntheticStream(4);
 
-        // 10 minutes at 200 rows/s: after the first interval's burst, about 20 rows/s are profiled, evenly in time.
+        // 10 minutes at 200 rows/s: about 20 rows/s are profiled, evenly in time.
         for (var tick = 0; tick < 10 * 60 * 10; tick++)
         {
             for (var i = 0; i < 20; i++)
@@ -90,7 +90,7 @@ public class SamplingTests
     {
         using var harness = new MonitorHarness(o =>
         {
-            o.MaxProfiledRowsPerSecond = 1; // a burst of 60 per one-minute interval
+            o.MaxProfiledRowsPerSecond = 1; // a burst of one row, then one per second
             o.PredictionIdMember = nameof(Row.Id);
         });
         var stream = new SyntheticStream(6);
@@ -112,7 +112,7 @@ public class SamplingTests
 
         // All 250 rows with an id, plus the id-less rows that fit the budget; none lost for volume.
         Assert.Equal(500, report.Predictions);
-        Assert.InRange(profiled, 250, 250 + 60);
+        Assert.InRange(profiled, 250, 250 + 2);
         Assert.Equal(500 - profiled, report.Unsampled);
         Assert.True(harness.Monitor.RecordOutcome("p498", 1));
     }
@@ -122,7 +122,7 @@ public class SamplingTests
     {
         using var a = new MonitorHarness(o => o.MaxProfiledRowsPerSecond = 1);
         var stream = new SyntheticStream(7);
-        a.Run(stream, 2, 1000); // 60 profiled per minute, 940 counted
+        a.Run(stream, 2, 1000); // time jumps a minute at a time: one profiled row per minute (the burst), 999 counted
         var snapshot = a.Monitor.ExportSnapshot();
         Assert.Equal(2000, snapshot.Predictions);
 
@@ -137,7 +137,7 @@ public class SamplingTests
         b.Monitor.MergeSnapshot(restored);
         var report = b.Monitor.GetReport(TimeSpan.FromMinutes(10));
         Assert.Equal(2000, report.Predictions);
-        Assert.Equal(2000 - 120, report.Unsampled);
+        Assert.Equal(2000 - 2, report.Unsampled);
     }
 
     [Fact]

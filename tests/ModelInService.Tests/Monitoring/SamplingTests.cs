@@ -188,3 +188,42 @@ public class ReportHistoryTests
         Assert.Throws<ArgumentOutOfRangeException>(() => harness.Monitor.GetReport(TimeSpan.FromMinutes(5), MonitorHarness.Start.AddMinutes(-30)));
     }
 }
+
+/// <summary>Very long vectors are recorded as a fixed strided subsample.</summary>
+public class LongVectorTests
+{
+    public sealed class Image
+    {
+        public float[] Pixels { get; set; } = [];
+    }
+
+    public sealed class Score
+    {
+        public float Value { get; set; }
+    }
+
+    [Fact]
+    public async Task VectorsLongerThan4096_AreSummarizedFromEvenlyStridedElements()
+    {
+        var time = new Microsoft.Extensions.Time.Testing.FakeTimeProvider(MonitorHarness.Start);
+        var options = new MonitoringOptions();
+        var recorder = PredictionRecorder<Image, Score>.Create(options, time);
+        using var monitor = new ModelMonitor("image", options, recorder, recorder, time, () => [], Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance, new MonitorMetrics(null, "image"));
+
+        // 224 x 224 = 50,176 pixels: pixel i has value i; the recorded elements are i * 50,176 / 4,096.
+        var pixels = new float[224 * 224];
+        for (var i = 0; i < pixels.Length; i++)
+        {
+            pixels[i] = i;
+        }
+
+        recorder.Record(new Image { Pixels = pixels }, new Score { Value = 1 });
+        await monitor.FlushAsync();
+        time.Advance(TimeSpan.FromMinutes(1));
+        var report = monitor.GetReport(TimeSpan.FromMinutes(1));
+
+        var expected = Enumerable.Range(0, NumberVectors.MaxRecordedElements).Average(i => (double)((long)i * pixels.Length / NumberVectors.MaxRecordedElements));
+        Assert.Equal(expected, report["Pixels.mean"]!.Mean, 6);
+        Assert.Equal(1, report["Pixels.norm"]!.Count);
+    }
+}

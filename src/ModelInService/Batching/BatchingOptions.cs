@@ -42,13 +42,13 @@ public sealed class BatchingOptions
 
     /// <summary>
     /// Gets or sets whether a partial batch is dispatched as soon as nothing else is queued and no batch is running
-    /// (work-conserving). Use it when the callers are few and closed-loop (fewer than <see cref="MaxBatchSize"/>):
-    /// then the strict rule holds every batch for <see cref="MaxDelay"/> waiting for requests that cannot come.
-    /// Off by default: at full load it made batch sizes unstable in the load tests (docs/performance.md); the strict
-    /// rule dispatches only at <see cref="MaxBatchSize"/>, a preferred size, or <see cref="MaxDelay"/> after the first request.
+    /// (work-conserving): waiting would only leave the model idle. Without it (the strict rule) a batch is dispatched
+    /// only at <see cref="MaxBatchSize"/>, a preferred size, or <see cref="MaxDelay"/> after its first request, so
+    /// when fewer requests can be in the queue than <see cref="MaxBatchSize"/> (few closed-loop callers, callers
+    /// waiting on cache joins) every batch waits the full delay.
     /// </summary>
-    /// <value>Default <see langword="false"/>.</value>
-    public bool DispatchWhenIdle { get; set; }
+    /// <value>Default <see langword="true"/>. Under load the model is never idle, so batches still fill.</value>
+    public bool DispatchWhenIdle { get; set; } = true;
 
     /// <summary>
     /// Gets or sets whether the batcher learns each batch's cost (a·n + b, least squares over the last 50 batches) and

@@ -6,9 +6,11 @@ namespace ModelInService.Tests.Operations;
 
 /// <summary>
 /// The memory soak: mixed traffic (batched, cached and monitored predictions, batch calls, a canary) with reloads and
-/// rollbacks every few seconds, for <c>MIS_SOAK_MINUTES</c> minutes. Resident memory after a warm-up fifth of the run
-/// must grow less than 5% by the end (ML.NET #7626: a native leak on every model swap). Skipped unless the variable is
-/// set: <c>MIS_SOAK_MINUTES=10 dotnet test tests/ModelInService.Tests --filter FullyQualifiedName~SoakTests</c>.
+/// rollbacks every few seconds, for <c>MIS_SOAK_MINUTES</c> minutes. Resident memory must grow less than 5% from the
+/// middle of the run to its end (ML.NET #7626: a native leak on every model swap would grow it by the number of swaps).
+/// The first half is warm-up: in the first 10-minute run, ONNX Runtime's arenas, the cache and the monitor's rings
+/// were still filling until minute 4 (160 to 173 MiB), then stayed at 173-175 MiB to minute 10 with 150 more swaps.
+/// Skipped unless the variable is set: <c>MIS_SOAK_MINUTES=10 dotnet test tests/ModelInService.Tests --filter FullyQualifiedName~SoakTests</c>.
 /// </summary>
 public class SoakTests(ITestOutputHelper output)
 {
@@ -110,10 +112,10 @@ public class SoakTests(ITestOutputHelper output)
             }
         }));
 
-        // Warm-up: the first fifth (arenas, JIT, caches and monitor rings fill), then sample resident memory.
-        await Task.Delay(duration / 5);
-        var warm = Resident();
-        var samples = new List<long> { warm };
+        // Sample resident memory every twentieth of the run; the first half is warm-up (arenas, JIT, caches and
+        // monitor rings fill), the second half must stay flat.
+        var samples = new List<long>();
+        long warm = 0;
         while (!stop.IsCancellationRequested)
         {
             try
@@ -126,19 +128,24 @@ public class SoakTests(ITestOutputHelper output)
             }
 
             samples.Add(Resident());
+            if (samples.Count == 10)
+            {
+                warm = samples[^1];
+            }
         }
 
         await Task.WhenAll(callers);
         await Task.Delay(TimeSpan.FromSeconds(2)); // let retired generations finish their drain and dispose
         var end = Resident();
+        Assert.True(warm > 0, "the run ended before its half-way sample");
         var growth = (end - warm) / (double)warm;
         output.WriteLine($"soak {duration.TotalMinutes:0.#} min: {requests:N0} requests, {failures} failed, {swaps} version changes");
-        output.WriteLine($"resident memory: after warm-up {warm / 1048576.0:0.0} MiB, end {end / 1048576.0:0.0} MiB, growth {growth:P2}; samples (MiB): {string.Join(" ", samples.Select(s => (s / 1048576.0).ToString("0", System.Globalization.CultureInfo.InvariantCulture)))}");
+        output.WriteLine($"resident memory: at half-way {warm / 1048576.0:0.0} MiB, end {end / 1048576.0:0.0} MiB, growth {growth:P2}; first sample {samples[0] / 1048576.0:0.0} MiB; samples (MiB): {string.Join(" ", samples.Select(s => (s / 1048576.0).ToString("0", System.Globalization.CultureInfo.InvariantCulture)))}");
         Console.WriteLine($"SOAK: {requests} requests, {failures} failed, {swaps} swaps, RSS warm {warm / 1048576.0:0.0} MiB -> end {end / 1048576.0:0.0} MiB ({growth:P2})");
 
         Assert.Equal(0, failures);
         Assert.True(swaps > 10, $"only {swaps} version changes happened");
-        Assert.True(growth < 0.05, $"resident memory grew {growth:P1} after warm-up ({warm / 1048576.0:0.0} -> {end / 1048576.0:0.0} MiB)");
+        Assert.True(growth < 0.05, $"resident memory grew {growth:P1} in the second half ({warm / 1048576.0:0.0} -> {end / 1048576.0:0.0} MiB)");
     }
 
     private static long Resident()

@@ -641,15 +641,8 @@ internal sealed class DynamicBatcher<TInput, TOutput> : IModelBatcher
             return;
         }
 
-        for (var i = 0; i < count; i++)
-        {
-            var request = batch[start + i];
-            if (request.TrySetResult(outputs[i]))
-            {
-                Completed(request, RequestOutcome.Success);
-            }
-        }
-
+        // Recorded before the callers see their results (like a direct run), so a caller that awaited its answer and
+        // then flushes the monitor finds it there; recording a batch costs microseconds (long vectors are capped).
         for (var i = 0; i < count; i++)
         {
             rows[i] = batch[start + i].Input;
@@ -667,6 +660,15 @@ internal sealed class DynamicBatcher<TInput, TOutput> : IModelBatcher
         finally
         {
             Array.Clear(rows, 0, count);
+        }
+
+        for (var i = 0; i < count; i++)
+        {
+            var request = batch[start + i];
+            if (request.TrySetResult(outputs[i]))
+            {
+                Completed(request, RequestOutcome.Success);
+            }
         }
     }
 

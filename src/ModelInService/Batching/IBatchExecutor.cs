@@ -12,7 +12,7 @@ internal interface IBatchExecutor<TInput, TOutput>
     /// <summary>Runs the rows and returns one output per row, in order. Throws for a failed run.</summary>
     ValueTask<TOutput[]> ExecuteAsync(ReadOnlyMemory<TInput> rows, CancellationToken cancellationToken);
 
-    /// <summary>Called on the worker after the callers of a successful run have their results (the monitor records the rows here).</summary>
+    /// <summary>Called on the worker after a successful run, just before its callers get their results (the monitor records the rows here).</summary>
     /// <param name="inputs">The rows that ran.</param>
     /// <param name="outputs">Their outputs.</param>
     void Answered(ReadOnlySpan<TInput> inputs, TOutput[] outputs);

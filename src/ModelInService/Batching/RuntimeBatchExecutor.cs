@@ -14,8 +14,8 @@ internal sealed class RuntimeBatchExecutor<TInput, TOutput>(ModelHost host) : IB
 
     public void Answered(ReadOnlySpan<TInput> inputs, TOutput[] outputs)
     {
-        // The monitor sees every row the model answered, recorded once per batch after the callers have their
-        // results, so recording never delays an answer (see ModelHost.RecordsInBatches).
+        // The monitor sees every row the model answered, recorded once per batch on the worker: no continuation per
+        // request (see ModelHost.RecordsInBatches).
         if (host.RecordsInBatches && host.Recorder is IPredictionRecorder<TInput, TOutput> recorder)
         {
             recorder.RecordBatch(inputs, outputs);

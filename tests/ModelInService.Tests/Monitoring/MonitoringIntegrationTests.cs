@@ -303,9 +303,10 @@ public class MonitoringIntegrationTests
                 s.AddModel<TrackedIris, IrisOutput>("iris", o => o.Source = ModelSource.FromFile(TestModels.IrisMlp))
                     .UseBatching(b =>
                     {
-                        // Held in the queue: fake time never reaches the delay, and the batch never fills.
+                        // Held in the queue (strict rule): fake time never reaches the delay, and the batch never fills.
                         b.MaxBatchSize = 64;
                         b.MaxDelay = TimeSpan.FromSeconds(10);
+                        b.DispatchWhenIdle = false;
                     })
                     .UseMonitoring(o =>
                     {

@@ -15,7 +15,6 @@ namespace ModelInService.AspNetCore;
 /// </remarks>
 internal sealed class ServingMetricsListener : IDisposable
 {
-    private const string MeterName = "ModelInService";
 
     /// <summary>Per model name; models appear when their first measurement arrives.</summary>
     private readonly ConcurrentDictionary<string, ModelFigures> _models = new(StringComparer.Ordinal);
@@ -38,7 +37,7 @@ internal sealed class ServingMetricsListener : IDisposable
             InstrumentPublished = (instrument, listener) =>
             {
                 // Only this host's meter: several hosts (tests, multi-tenant apps) may share the process.
-                if (instrument.Meter.Name == MeterName && ReferenceEquals(instrument.Meter.Scope, meterFactory) && Kind(instrument.Name) is { } kind)
+                if (instrument.Meter.Name == ModelMetricNames.Meter && ReferenceEquals(instrument.Meter.Scope, meterFactory) && Kind(instrument.Name) is { } kind)
                 {
                     listener.EnableMeasurementEvents(instrument, kind);
                 }
@@ -85,17 +84,17 @@ internal sealed class ServingMetricsListener : IDisposable
 
     private static object? Kind(string name) => name switch
     {
-        "model_in_service.requests" => InstrumentKind.Requests,
-        "model_in_service.request.duration" => InstrumentKind.Duration,
-        "model_in_service.queue.wait" => InstrumentKind.QueueWait,
-        "model_in_service.batch.compute" => InstrumentKind.BatchCompute,
-        "model_in_service.batch.size" => InstrumentKind.BatchSize,
-        "model_in_service.queue.depth" => InstrumentKind.QueueDepth,
-        "model_in_service.cache.requests" => InstrumentKind.CacheRequests,
-        "model_in_service.cache.evictions" => InstrumentKind.CacheEvictions,
-        "model_in_service.cache.entries" => InstrumentKind.CacheEntries,
-        "model_in_service.cache.bytes" => InstrumentKind.CacheBytes,
-        "model_in_service.model.version" => InstrumentKind.Version,
+        ModelMetricNames.Requests => InstrumentKind.Requests,
+        ModelMetricNames.RequestDuration => InstrumentKind.Duration,
+        ModelMetricNames.QueueWait => InstrumentKind.QueueWait,
+        ModelMetricNames.BatchCompute => InstrumentKind.BatchCompute,
+        ModelMetricNames.BatchSize => InstrumentKind.BatchSize,
+        ModelMetricNames.QueueDepth => InstrumentKind.QueueDepth,
+        ModelMetricNames.CacheRequests => InstrumentKind.CacheRequests,
+        ModelMetricNames.CacheEvictions => InstrumentKind.CacheEvictions,
+        ModelMetricNames.CacheEntries => InstrumentKind.CacheEntries,
+        ModelMetricNames.CacheBytes => InstrumentKind.CacheBytes,
+        ModelMetricNames.ModelVersion => InstrumentKind.Version,
         _ => null,
     };
 

@@ -550,7 +550,7 @@ internal interface IPredictionRecorder<TInput, TOutput>
     void Record(TInput input, TOutput output);
 
     /// <summary>Records the rows of one batch the model answered (one clock read for all of them).</summary>
-    void RecordBatch(ReadOnlySpan<TInput> inputs, TOutput[] outputs);
+    void RecordBatch(ReadOnlySpan<TInput> inputs, ReadOnlySpan<TOutput> outputs);
 }
 
 /// <summary>The type-erased face of a <see cref="DynamicBatcher{TInput, TOutput}"/> that the host manages.</summary>

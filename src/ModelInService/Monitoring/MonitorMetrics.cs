@@ -2,24 +2,6 @@ using System.Diagnostics.Metrics;
 
 namespace ModelInService.Monitoring;
 
-/// <summary>Names of the monitor's instruments (meter <see cref="MeterName"/>).</summary>
-internal static class MonitorInstruments
-{
-    public const string MeterName = "ModelInService";
-
-    public const string Records = "model_in_service.monitor.records";
-
-    public const string Dropped = "model_in_service.monitor.dropped";
-
-    public const string Events = "model_in_service.monitor.events";
-
-    public const string HandlerFailures = "model_in_service.monitor.handler.failures";
-
-    public const string Drift = "model_in_service.monitor.drift";
-
-    public const string Unsampled = "model_in_service.monitor.unsampled";
-}
-
 /// <summary>The monitor's counters, created from the DI <see cref="IMeterFactory"/> (none without one).</summary>
 internal sealed class MonitorMetrics
 {
@@ -43,13 +25,13 @@ internal sealed class MonitorMetrics
             return;
         }
 
-        var meter = meterFactory.Create(MonitorInstruments.MeterName);
-        _records = meter.CreateCounter<long>(MonitorInstruments.Records, "{prediction}", "Predictions profiled by the monitor.");
-        _dropped = meter.CreateCounter<long>(MonitorInstruments.Dropped, "{prediction}", "Predictions not profiled because the monitor's queue was full.");
-        _events = meter.CreateCounter<long>(MonitorInstruments.Events, "{event}", "Monitor events raised (drift, quality).");
-        _handlerFailures = meter.CreateCounter<long>(MonitorInstruments.HandlerFailures, "{failure}", "Monitor handlers that threw or timed out.");
-        _unsampled = meter.CreateCounter<long>(MonitorInstruments.Unsampled, "{prediction}", "Predictions left out of profiling by the sampling budget (counted for volume).");
-        meter.CreateObservableGauge(MonitorInstruments.Drift, ObserveDistances, "1", "The drift distance of each feature against the reference at the last evaluation, per window.");
+        var meter = meterFactory.Create(ModelMetricNames.Meter);
+        _records = meter.CreateCounter<long>(ModelMetricNames.MonitorRecords, "{prediction}", "Predictions profiled by the monitor.");
+        _dropped = meter.CreateCounter<long>(ModelMetricNames.MonitorDropped, "{prediction}", "Predictions not profiled because the monitor's queue was full.");
+        _events = meter.CreateCounter<long>(ModelMetricNames.MonitorEvents, "{event}", "Monitor events raised (drift, quality).");
+        _handlerFailures = meter.CreateCounter<long>(ModelMetricNames.MonitorHandlerFailures, "{failure}", "Monitor handlers that threw or timed out.");
+        _unsampled = meter.CreateCounter<long>(ModelMetricNames.MonitorUnsampled, "{prediction}", "Predictions left out of profiling by the sampling budget (counted for volume).");
+        meter.CreateObservableGauge(ModelMetricNames.MonitorDrift, ObserveDistances, "1", "The drift distance of each feature against the reference at the last evaluation, per window.");
     }
 
     /// <summary>Keeps the last evaluation's distances for the gauge (features without reference or data are left out).</summary>

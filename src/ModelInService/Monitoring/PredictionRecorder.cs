@@ -78,28 +78,10 @@ internal sealed class PredictionRecorder<TInput, TOutput> : RecorderBase, IPredi
     public Func<IPredictor<TInput, TOutput>>? Predictor { get; set; }
 
     /// <summary>Runs on the request path after every successful prediction.</summary>
-    public void Record(TInput input, TOutput output)
-    {
-        if (RecordingSuppression.IsSuppressed)
-        {
-            return;
-        }
+    public void Record(TInput input, TOutput output) => RecordBatch(new ReadOnlySpan<TInput>(ref input), [output]);
 
-        var now = Time.GetUtcNow().UtcTicks;
-        var interval = now / IntervalTicks;
-
-        // Rows that carry a prediction id are always profiled: their outcome will be joined later.
-        if (!TakeSample(now) && (_id is null || _id(input) is null))
-        {
-            CountUnsampled(interval);
-            return;
-        }
-
-        Append(interval, (input, output), _encode);
-    }
-
-    /// <summary>Runs on a batcher worker after each successful batch (see <c>ModelHost.RecordsInBatches</c>).</summary>
-    public void RecordBatch(ReadOnlySpan<TInput> inputs, TOutput[] outputs)
+    /// <summary>Records answered rows: one clock read for all; above the sampling budget a row is only counted.</summary>
+    public void RecordBatch(ReadOnlySpan<TInput> inputs, ReadOnlySpan<TOutput> outputs)
     {
         if (RecordingSuppression.IsSuppressed)
         {
@@ -112,6 +94,8 @@ internal sealed class PredictionRecorder<TInput, TOutput> : RecorderBase, IPredi
         for (var i = 0; i < inputs.Length; i++)
         {
             var input = inputs[i];
+
+            // Rows that carry a prediction id are always profiled: their outcome will be joined later.
             if (!TakeSample(now) && (_id is null || _id(input) is null))
             {
                 unsampled++;

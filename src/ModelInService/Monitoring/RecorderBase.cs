@@ -193,7 +193,7 @@ internal abstract class RecorderBase
     /// budget, so it touches only a per-processor stripe (no shared lock or cache line); the stripes are folded into
     /// blocks when their interval moves on and at every flush.
     /// </summary>
-    protected void CountUnsampled(long interval, long count = 1)
+    protected void CountUnsampled(long interval, long count)
     {
         var stripe = _stripes[Thread.GetCurrentProcessorId() & (_stripes.Length - 1)];
         long movedInterval = 0;

@@ -5,23 +5,6 @@ using ModelInService.Hosting;
 
 namespace ModelInService.Telemetry;
 
-/// <summary>Names of the package's meter and instruments (docs/metrics.md lists them with units and tags).</summary>
-internal static class MetricNames
-{
-    public const string Meter = "ModelInService";
-    public const string Requests = "model_in_service.requests";
-    public const string RequestDuration = "model_in_service.request.duration";
-    public const string QueueWait = "model_in_service.queue.wait";
-    public const string BatchCompute = "model_in_service.batch.compute";
-    public const string BatchSize = "model_in_service.batch.size";
-    public const string QueueDepth = "model_in_service.queue.depth";
-    public const string CacheRequests = "model_in_service.cache.requests";
-    public const string CacheEvictions = "model_in_service.cache.evictions";
-    public const string CacheEntries = "model_in_service.cache.entries";
-    public const string CacheBytes = "model_in_service.cache.bytes";
-    public const string ModelVersion = "model_in_service.model.version";
-}
-
 /// <summary>Values of the <c>outcome</c> tag (bounded).</summary>
 internal static class Outcomes
 {
@@ -61,18 +44,18 @@ internal sealed class ModelMetrics
 
     public ModelMetrics(IMeterFactory factory, ModelRegistry registry)
     {
-        var meter = factory.Create(MetricNames.Meter);
-        _requests = meter.CreateCounter<long>(MetricNames.Requests, "{request}", "Predictions by model and outcome (success, invalid, rejected, timed_out, canceled, failed, fallback).");
-        _duration = meter.CreateHistogram(MetricNames.RequestDuration, "s", "Time from PredictAsync to its result, queue and cache included.", advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = SecondsBuckets });
-        _queueWait = meter.CreateHistogram(MetricNames.QueueWait, "s", "Time requests waited in the batcher's queue.", advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = SecondsBuckets });
-        _compute = meter.CreateHistogram(MetricNames.BatchCompute, "s", "Time one batch took to run (pack, model, unpack).", advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = SecondsBuckets });
-        _batchSize = meter.CreateHistogram(MetricNames.BatchSize, "{item}", "Requests per batch.", advice: new InstrumentAdvice<int> { HistogramBucketBoundaries = SizeBuckets });
-        meter.CreateObservableGauge(MetricNames.QueueDepth, () => Observe(registry, static h => h.Batcher is { } b ? b.QueueDepth : (long?)null), "{request}", "Requests waiting in the batcher's queue.");
-        meter.CreateObservableCounter(MetricNames.CacheRequests, () => ObserveCache(registry), "{request}", "Cache lookups by result (hit, miss, join, bypass).");
-        meter.CreateObservableCounter(MetricNames.CacheEvictions, () => Observe(registry, static h => h.Cache?.Statistics.Evictions), "{entry}", "Entries evicted from the prediction cache.");
-        meter.CreateObservableGauge(MetricNames.CacheEntries, () => Observe(registry, static h => h.Cache?.Statistics.Count), "{entry}", "Entries in the prediction cache.");
-        meter.CreateObservableGauge(MetricNames.CacheBytes, () => Observe(registry, static h => h.Cache?.Statistics.Bytes), "By", "Estimated bytes held by the prediction cache.");
-        meter.CreateObservableGauge(MetricNames.ModelVersion, () => Observe(registry, static h => h.IsLoaded ? h.Runtime.Version : null), "{version}", "The version number of the model generation serving requests.");
+        var meter = factory.Create(ModelMetricNames.Meter);
+        _requests = meter.CreateCounter<long>(ModelMetricNames.Requests, "{request}", "Predictions by model and outcome (success, invalid, rejected, timed_out, canceled, failed, fallback).");
+        _duration = meter.CreateHistogram(ModelMetricNames.RequestDuration, "s", "Time from PredictAsync to its result, queue and cache included.", advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = SecondsBuckets });
+        _queueWait = meter.CreateHistogram(ModelMetricNames.QueueWait, "s", "Time requests waited in the batcher's queue.", advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = SecondsBuckets });
+        _compute = meter.CreateHistogram(ModelMetricNames.BatchCompute, "s", "Time one batch took to run (pack, model, unpack).", advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = SecondsBuckets });
+        _batchSize = meter.CreateHistogram(ModelMetricNames.BatchSize, "{item}", "Requests per batch.", advice: new InstrumentAdvice<int> { HistogramBucketBoundaries = SizeBuckets });
+        meter.CreateObservableGauge(ModelMetricNames.QueueDepth, () => Observe(registry, static h => h.Batcher is { } b ? b.QueueDepth : (long?)null), "{request}", "Requests waiting in the batcher's queue.");
+        meter.CreateObservableCounter(ModelMetricNames.CacheRequests, () => ObserveCache(registry), "{request}", "Cache lookups by result (hit, miss, join, bypass).");
+        meter.CreateObservableCounter(ModelMetricNames.CacheEvictions, () => Observe(registry, static h => h.Cache?.Statistics.Evictions), "{entry}", "Entries evicted from the prediction cache.");
+        meter.CreateObservableGauge(ModelMetricNames.CacheEntries, () => Observe(registry, static h => h.Cache?.Statistics.Count), "{entry}", "Entries in the prediction cache.");
+        meter.CreateObservableGauge(ModelMetricNames.CacheBytes, () => Observe(registry, static h => h.Cache?.Statistics.Bytes), "By", "Estimated bytes held by the prediction cache.");
+        meter.CreateObservableGauge(ModelMetricNames.ModelVersion, () => Observe(registry, static h => h.IsLoaded ? h.Runtime.Version : null), "{version}", "The version number of the model generation serving requests.");
     }
 
     public void RequestCompleted(string model, string outcome, long startedTimestamp)

@@ -72,7 +72,7 @@ public class PinningTests
     }
 
     [Fact]
-    public async Task Pin_BeforeAnyVersionServes_Throws()
+    public void Pin_BeforeAnyVersionServes_Throws()
     {
         var builder = TestModels.CreateBuilder();
         builder.Services.AddModel<IrisInput, IrisOutput>(TestModels.IrisMlp);
@@ -81,6 +81,5 @@ public class PinningTests
 
         Assert.Throws<ModelNotReadyException>(manager.Pin);
         Assert.False(manager.IsPinned);
-        await Task.CompletedTask;
     }
 }

@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Globalization;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Mvc;
+using Microsoft.AspNetCore.WebUtilities;
 using Microsoft.Net.Http.Headers;
 
 namespace ModelInService.AspNetCore;
@@ -31,6 +32,7 @@ internal static class ModelProblems
             ModelLoadException load => Create(StatusCodes.Status503ServiceUnavailable, "Model not available", load.Message, "6.6.4"),
             ModelDeadlineExceededException deadline => Deadline(deadline),
             ModelInferenceException inference => Create(StatusCodes.Status500InternalServerError, "Model inference failed", inference.Message, "6.6.1"),
+            BadHttpRequestException bad => BadRequest(bad, context),
             _ => null,
         };
         if (problem is null)
@@ -41,6 +43,55 @@ internal static class ModelProblems
         if (exception is ModelException model)
         {
             problem.Extensions["model"] = model.ModelName;
+        }
+
+        problem.Extensions["traceId"] = Activity.Current?.Id ?? context.TraceIdentifier;
+        return problem;
+    }
+
+    /// <summary>
+    /// The answer to a request the server could not read (body over the size limit: 413, malformed request or JSON
+    /// the framework could not bind: 400, body too slow: 408): the exception's own status, as a problem.
+    /// </summary>
+    /// <param name="exception">The framework's exception; its message names the limit or parameter, never the payload.</param>
+    /// <param name="context">The request.</param>
+    /// <returns>The problem.</returns>
+    public static ProblemDetails BadRequest(BadHttpRequestException exception, HttpContext context)
+    {
+        var status = exception.StatusCode is >= 400 and < 500 ? exception.StatusCode : StatusCodes.Status400BadRequest;
+        var title = ReasonPhrases.GetReasonPhrase(status);
+        var problem = Create(status, title.Length == 0 ? "Bad request" : title, exception.Message, status switch
+        {
+            StatusCodes.Status408RequestTimeout => "5.9",
+            StatusCodes.Status413PayloadTooLarge => "5.14",
+            StatusCodes.Status400BadRequest => "5.1",
+            _ => null,
+        });
+        problem.Extensions["traceId"] = Activity.Current?.Id ?? context.TraceIdentifier;
+        return problem;
+    }
+
+    /// <summary>The answer to an output that JSON cannot carry: a non-finite number where the JSON options do not allow named literals.</summary>
+    /// <param name="modelName">The model.</param>
+    /// <param name="path">Where the value is, e.g. <c>probabilities[1]</c>.</param>
+    /// <param name="value">The value (NaN or an infinity).</param>
+    /// <param name="index">The batch item, or -1.</param>
+    /// <param name="context">The request.</param>
+    /// <returns>The problem (500).</returns>
+    public static ProblemDetails NonFiniteOutput(string modelName, string path, double value, int index, HttpContext context)
+    {
+        var what = double.IsNaN(value) ? "NaN" : value > 0 ? "Infinity" : "-Infinity";
+        var item = index < 0 ? string.Empty : $" for item {index}";
+        var problem = Create(
+            StatusCodes.Status500InternalServerError,
+            "Model produced a non-finite value",
+            $"The model produced {what} in output member '{path}'{item}; the input is likely outside the range the model was trained on. JSON cannot carry it.",
+            "6.6.1");
+        problem.Extensions["model"] = modelName;
+        problem.Extensions["member"] = path;
+        if (index >= 0)
+        {
+            problem.Extensions["index"] = index;
         }
 
         problem.Extensions["traceId"] = Activity.Current?.Id ?? context.TraceIdentifier;

@@ -17,9 +17,10 @@ public static class PredictEndpointRouteBuilderExtensions
     /// <summary>
     /// Maps <c>POST <paramref name="pattern"/></c>: reads one <typeparamref name="TInput"/> as JSON, calls
     /// <see cref="IPredictor{TInput, TOutput}.PredictAsync(TInput, CancellationToken)"/> with the request's abort token,
-    /// and writes the <typeparamref name="TOutput"/> as JSON. Errors are ProblemDetails: 400 invalid JSON or input
-    /// (naming the member), 415 not JSON, 429 queue full (with Retry-After), 500 inference failed, 503 model not ready
-    /// or shutting down, 504 deadline exceeded. OpenAPI metadata: accepted and produced types, every problem status,
+    /// and writes the <typeparamref name="TOutput"/> as JSON. Every input member is required (400 naming each missing
+    /// one) unless marked <see cref="ModelInputAttribute.Optional"/>. Errors are ProblemDetails: 400 invalid JSON or input
+    /// (naming the member), 413 body over the server's size limit, 415 not JSON or not UTF-8, 429 queue full (with Retry-After), 500 inference failed, 503 model not ready
+    /// or shutting down, 504 deadline exceeded; a non-finite output the JSON options cannot write is a 500 problem saying so. OpenAPI metadata: accepted and produced types, every problem status,
     /// the model name as tag, and the endpoint name <c>Predict_{model}</c> (override it with <c>.WithName(...)</c>).
     /// </summary>
     /// <typeparam name="TInput">The model's input type.</typeparam>
@@ -36,7 +37,9 @@ public static class PredictEndpointRouteBuilderExtensions
         ArgumentNullException.ThrowIfNull(pattern);
         var predictor = Resolve<TInput, TOutput>(endpoints.ServiceProvider, modelName);
         var json = JsonOptions(endpoints.ServiceProvider);
-        return endpoints.MapPost(pattern, (Delegate)((HttpContext context) => PredictAsync(context, predictor, json)))
+        var reader = new JsonInputReader<TInput>(json);
+        var writer = new JsonOutputWriter<TOutput>(json);
+        return endpoints.MapPost(pattern, (Delegate)((HttpContext context) => PredictAsync(context, predictor, reader, writer)))
             .WithMetadata(new ModelEndpointMetadata(predictor.ModelName))
             .Describe<TInput, TOutput>(predictor.ModelName, "Predict_" + predictor.ModelName, $"Predicts with model '{predictor.ModelName}'.");
     }
@@ -44,7 +47,9 @@ public static class PredictEndpointRouteBuilderExtensions
     /// <summary>
     /// Maps <c>POST <paramref name="pattern"/></c> for a JSON array of <typeparamref name="TInput"/>: one
     /// <see cref="IPredictor{TInput, TOutput}.PredictBatchAsync"/> call (many rows per run), answered with the array of
-    /// outputs in the same order. A 400 names the member and the item (<c>index</c>); other errors as
+    /// outputs in the same order, streamed to the body. At most <see cref="PredictEndpointOptions.MaxBatchRows"/> rows:
+    /// the rows are counted while the array is read, and one more is answered 413 before any row is deserialized or
+    /// predicted. A 400 names the member and the item (<c>index</c>); other errors as
     /// <see cref="MapPredict{TInput, TOutput}"/>. Endpoint name <c>PredictBatch_{model}</c>.
     /// </summary>
     /// <typeparam name="TInput">The model's input type.</typeparam>
@@ -55,15 +60,22 @@ public static class PredictEndpointRouteBuilderExtensions
     /// <returns>The endpoint's builder.</returns>
     /// <exception cref="ArgumentNullException"><paramref name="endpoints"/> or <paramref name="pattern"/> is null.</exception>
     /// <exception cref="InvalidOperationException">No model is registered for these types (and name).</exception>
+    /// <exception cref="OptionsValidationException"><see cref="PredictEndpointOptions"/> are invalid.</exception>
     public static RouteHandlerBuilder MapPredictBatch<TInput, TOutput>(this IEndpointRouteBuilder endpoints, [StringSyntax("Route")] string pattern, string? modelName = null)
     {
         ArgumentNullException.ThrowIfNull(endpoints);
         ArgumentNullException.ThrowIfNull(pattern);
         var predictor = Resolve<TInput, TOutput>(endpoints.ServiceProvider, modelName);
         var json = JsonOptions(endpoints.ServiceProvider);
-        return endpoints.MapPost(pattern, (Delegate)((HttpContext context) => PredictBatchAsync(context, predictor, json)))
+        var options = endpoints.ServiceProvider.GetService<IOptions<PredictEndpointOptions>>()?.Value ?? new PredictEndpointOptions();
+        PredictEndpointOptionsValidator.ThrowIfInvalid(options);
+        var maxRows = options.MaxBatchRows;
+        var reader = new JsonInputReader<TInput>(json);
+        var writer = new JsonOutputWriter<TOutput>(json);
+        return endpoints.MapPost(pattern, (Delegate)((HttpContext context) => PredictBatchAsync(context, predictor, reader, writer, maxRows)))
             .WithMetadata(new ModelEndpointMetadata(predictor.ModelName))
-            .Describe<TInput[], TOutput[]>(predictor.ModelName, "PredictBatch_" + predictor.ModelName, $"Predicts a batch with model '{predictor.ModelName}'.");
+            .Describe<TInput[], TOutput[]>(predictor.ModelName, "PredictBatch_" + predictor.ModelName, $"Predicts a batch with model '{predictor.ModelName}'.")
+            .ProducesProblem(StatusCodes.Status413PayloadTooLarge);
     }
 
     private static RouteHandlerBuilder Describe<TRequest, TResponse>(this RouteHandlerBuilder builder, string model, string name, string summary) => builder
@@ -92,9 +104,9 @@ public static class PredictEndpointRouteBuilderExtensions
     private static JsonSerializerOptions JsonOptions(IServiceProvider services) =>
         services.GetService<IOptions<HttpJsonOptions>>()?.Value.SerializerOptions ?? JsonSerializerOptions.Web;
 
-    private static async Task<IResult> PredictAsync<TInput, TOutput>(HttpContext context, IPredictor<TInput, TOutput> predictor, JsonSerializerOptions json)
+    private static async Task<IResult> PredictAsync<TInput, TOutput>(HttpContext context, IPredictor<TInput, TOutput> predictor, JsonInputReader<TInput> reader, JsonOutputWriter<TOutput> writer)
     {
-        var (input, error) = await ReadAsync<TInput>(context, json).ConfigureAwait(false);
+        var (input, error) = await reader.ReadOneAsync(context, predictor.ModelName).ConfigureAwait(false);
         if (error is not null)
         {
             return error;
@@ -103,7 +115,7 @@ public static class PredictEndpointRouteBuilderExtensions
         try
         {
             var output = await predictor.PredictAsync(input!, context.RequestAborted).ConfigureAwait(false);
-            return TypedResults.Json(output, json);
+            return writer.One(output, predictor.ModelName);
         }
         catch (Exception ex) when (Map(ex, context) is { } result)
         {
@@ -111,9 +123,9 @@ public static class PredictEndpointRouteBuilderExtensions
         }
     }
 
-    private static async Task<IResult> PredictBatchAsync<TInput, TOutput>(HttpContext context, IPredictor<TInput, TOutput> predictor, JsonSerializerOptions json)
+    private static async Task<IResult> PredictBatchAsync<TInput, TOutput>(HttpContext context, IPredictor<TInput, TOutput> predictor, JsonInputReader<TInput> reader, JsonOutputWriter<TOutput> writer, int maxRows)
     {
-        var (inputs, error) = await ReadAsync<TInput[]>(context, json).ConfigureAwait(false);
+        var (inputs, error) = await reader.ReadManyAsync(context, predictor.ModelName, maxRows).ConfigureAwait(false);
         if (error is not null)
         {
             return error;
@@ -122,7 +134,7 @@ public static class PredictEndpointRouteBuilderExtensions
         try
         {
             var outputs = await predictor.PredictBatchAsync(inputs!, context.RequestAborted).ConfigureAwait(false);
-            return TypedResults.Json(outputs, json);
+            return writer.Many(outputs, predictor.ModelName);
         }
         catch (Exception ex) when (Map(ex, context) is { } result)
         {
@@ -139,35 +151,6 @@ public static class PredictEndpointRouteBuilderExtensions
 
         return ModelProblems.TryCreate(exception, context) is { } problem ? TypedResults.Problem(problem) : null;
     }
-
-    private static async Task<(T? Value, IResult? Error)> ReadAsync<T>(HttpContext context, JsonSerializerOptions json)
-    {
-        if (!context.Request.HasJsonContentType())
-        {
-            return (default, TypedResults.Problem(
-                statusCode: StatusCodes.Status415UnsupportedMediaType,
-                title: "Unsupported media type",
-                detail: "Send the input as JSON with Content-Type: application/json."));
-        }
-
-        try
-        {
-            var value = await context.Request.ReadFromJsonAsync<T>(json, context.RequestAborted).ConfigureAwait(false);
-            return value is null
-                ? (default, InvalidJson("The request body is empty or null; send a JSON " + (typeof(T).IsArray ? "array." : "object.")))
-                : (value, null);
-        }
-        catch (JsonException ex)
-        {
-            // The serializer's message names the JSON path and position, never the payload.
-            return (default, InvalidJson(ex.Message));
-        }
-    }
-
-    private static ProblemHttpResult InvalidJson(string detail) => TypedResults.Problem(
-        statusCode: StatusCodes.Status400BadRequest,
-        title: "Invalid JSON",
-        detail: detail);
 }
 
 /// <summary>Endpoint metadata naming the model an endpoint serves.</summary>

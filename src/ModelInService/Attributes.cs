@@ -17,6 +17,15 @@ public sealed class ModelInputAttribute : Attribute
 
     /// <summary>Gets or sets the column of a scalar member within the input's row; -1 (default) means declaration order.</summary>
     public int Order { get; set; } = -1;
+
+    /// <summary>
+    /// Gets or sets whether a request may leave the member out. Input members are required by default: a JSON
+    /// predict endpoint answers 400 naming every member missing from the body, instead of predicting with the
+    /// member's default value (a misspelled or snake_case key would otherwise become 0 silently). Set it for a
+    /// member whose default value is a meaningful input.
+    /// </summary>
+    /// <value>Default false.</value>
+    public bool Optional { get; set; }
 }
 
 /// <summary>

@@ -1,0 +1,414 @@
+using System.Reflection;
+using System.Text.Json;
+using System.Text.Json.Serialization.Metadata;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.AspNetCore.Mvc;
+using Microsoft.Extensions.Primitives;
+using Microsoft.Net.Http.Headers;
+
+namespace ModelInService.AspNetCore;
+
+/// <summary>
+/// Reads a predict endpoint's body: checks the media type and charset, parses the JSON (one object, or an array
+/// streamed element by element and counted while it is read), checks that every required input member is present
+/// and only then deserializes the rows. Errors are problem results, never exceptions.
+/// </summary>
+/// <typeparam name="T">The model's input type.</typeparam>
+internal sealed class JsonInputReader<T>
+{
+    private readonly JsonSerializerOptions json;
+    private readonly JsonTypeInfo<T> typeInfo;
+    private readonly JsonDocumentOptions documentOptions;
+    private readonly string[] required;
+    private readonly bool caseInsensitive;
+
+    public JsonInputReader(JsonSerializerOptions json)
+    {
+        this.json = json;
+        typeInfo = (JsonTypeInfo<T>)json.GetTypeInfo(typeof(T));
+        documentOptions = new JsonDocumentOptions
+        {
+            AllowTrailingCommas = json.AllowTrailingCommas,
+            CommentHandling = json.ReadCommentHandling,
+            MaxDepth = json.MaxDepth,
+        };
+        required = RequiredMembers(typeInfo);
+        caseInsensitive = json.PropertyNameCaseInsensitive;
+    }
+
+    /// <summary>Gets the JSON names of the members a body must contain, in declaration order.</summary>
+    public IReadOnlyList<string> Required => required;
+
+    /// <summary>Reads one input.</summary>
+    public async Task<(T? Value, IResult? Error)> ReadOneAsync(HttpContext context, string modelName)
+    {
+        if (CheckMediaType(context.Request) is { } unsupported)
+        {
+            return (default, unsupported);
+        }
+
+        try
+        {
+            using var document = await JsonDocument.ParseAsync(Body(context.Request), documentOptions, context.RequestAborted).ConfigureAwait(false);
+            return Convert(document.RootElement, -1, context, modelName);
+        }
+        catch (Exception ex) when (ReadFailure(ex, context) is { } error)
+        {
+            return (default, error);
+        }
+    }
+
+    /// <summary>
+    /// Reads a JSON array of inputs, at most <paramref name="maxRows"/>: the rows are counted as the array is read,
+    /// and one row more answers 413 without reading the rest or deserializing any row.
+    /// </summary>
+    public async Task<(List<T>? Values, IResult? Error)> ReadManyAsync(HttpContext context, string modelName, int maxRows)
+    {
+        if (CheckMediaType(context.Request) is { } unsupported)
+        {
+            return (null, unsupported);
+        }
+
+        var elements = new List<JsonElement>(Math.Min(maxRows, 64));
+        try
+        {
+            if (await IsNullAsync(context.Request).ConfigureAwait(false))
+            {
+                return (null, InvalidJson("The request body is empty or null; send a JSON array."));
+            }
+
+            await foreach (var element in JsonSerializer.DeserializeAsyncEnumerable<JsonElement>(Body(context.Request), json, context.RequestAborted).ConfigureAwait(false))
+            {
+                if (elements.Count == maxRows)
+                {
+                    return (null, TooManyRows(maxRows, context, modelName));
+                }
+
+                elements.Add(element);
+            }
+        }
+        catch (Exception ex) when (ReadFailure(ex, context) is { } error)
+        {
+            return (null, error);
+        }
+
+        var values = new List<T>(elements.Count);
+        for (var i = 0; i < elements.Count; i++)
+        {
+            var (value, error) = Convert(elements[i], i, context, modelName);
+            if (error is not null)
+            {
+                return (null, error);
+            }
+
+            values.Add(value!);
+        }
+
+        return (values, null);
+    }
+
+    /// <summary>The 415 answer for a body that is not JSON or not UTF-8; null when the request is fine.</summary>
+    internal static ProblemHttpResultFactory.Result? CheckMediaType(HttpRequest request)
+    {
+        if (!request.HasJsonContentType())
+        {
+            return ProblemHttpResultFactory.Create(
+                StatusCodes.Status415UnsupportedMediaType,
+                "Unsupported media type",
+                "Send the input as JSON with Content-Type: application/json.",
+                context: null);
+        }
+
+        if (MediaTypeHeaderValue.TryParse(request.ContentType, out var mediaType)
+            && mediaType.Charset is { Length: > 0 } charset
+            && !IsUtf8(HeaderUtilities.RemoveQuotes(charset)))
+        {
+            return ProblemHttpResultFactory.Create(
+                StatusCodes.Status415UnsupportedMediaType,
+                "Unsupported charset",
+                "Send the JSON as UTF-8: Content-Type: application/json or application/json; charset=utf-8.",
+                context: null);
+        }
+
+        return null;
+    }
+
+    /// <summary>The body through its pipe: the peek at its first bytes and the parser read the same buffer.</summary>
+    private static Stream Body(HttpRequest request) => request.BodyReader.AsStream(leaveOpen: true);
+
+    private static bool IsUtf8(StringSegment charset) =>
+        charset.Equals("utf-8", StringComparison.OrdinalIgnoreCase) || charset.Equals("utf8", StringComparison.OrdinalIgnoreCase);
+
+    /// <summary>
+    /// Peeks at the body's first non-blank bytes: a bare <c>null</c> is not an array (the streaming reader would take
+    /// it for an empty one).
+    /// </summary>
+    private static async Task<bool> IsNullAsync(HttpRequest request)
+    {
+        var reader = request.BodyReader;
+        while (true)
+        {
+            var read = await reader.ReadAsync(request.HttpContext.RequestAborted).ConfigureAwait(false);
+            var buffer = read.Buffer;
+            var position = buffer.Start;
+            while (buffer.TryGet(ref position, out var memory))
+            {
+                foreach (var b in memory.Span)
+                {
+                    if (b is (byte)' ' or (byte)'\t' or (byte)'\r' or (byte)'\n')
+                    {
+                        continue;
+                    }
+
+                    reader.AdvanceTo(buffer.Start, buffer.Start);
+                    return b == (byte)'n';
+                }
+            }
+
+            if (read.IsCompleted)
+            {
+                reader.AdvanceTo(buffer.Start, buffer.End);
+                return true;
+            }
+
+            // Only blanks so far: look at more of the body without consuming anything.
+            reader.AdvanceTo(buffer.Start, buffer.End);
+        }
+    }
+
+    private (T? Value, IResult? Error) Convert(JsonElement element, int index, HttpContext context, string modelName)
+    {
+        if (element.ValueKind == JsonValueKind.Null)
+        {
+            return (default, InvalidJson(index < 0
+                ? "The request body is empty or null; send a JSON object."
+                : $"Item {index} is null; send a JSON object."));
+        }
+
+        if (element.ValueKind == JsonValueKind.Object && Missing(element) is { } missing)
+        {
+            return (default, MissingMembers(missing, index, context, modelName));
+        }
+
+        try
+        {
+            var value = element.Deserialize(typeInfo);
+            return value is null ? (default, InvalidJson("The input is null; send a JSON object.")) : (value, null);
+        }
+        catch (JsonException ex)
+        {
+            // The serializer's message names the JSON path and position, never the payload.
+            return (default, InvalidJson(index < 0 ? ex.Message : $"Item {index}: {ex.Message}", index));
+        }
+    }
+
+    private List<string>? Missing(JsonElement element)
+    {
+        if (required.Length == 0)
+        {
+            return null;
+        }
+
+        List<string>? missing = null;
+        if (!caseInsensitive)
+        {
+            foreach (var name in required)
+            {
+                if (!element.TryGetProperty(name, out _))
+                {
+                    (missing ??= []).Add(name);
+                }
+            }
+
+            return missing;
+        }
+
+        var found = required.Length <= 128 ? stackalloc bool[required.Length] : new bool[required.Length];
+        var remaining = required.Length;
+        foreach (var property in element.EnumerateObject())
+        {
+            for (var i = 0; i < required.Length; i++)
+            {
+                if (!found[i] && string.Equals(property.Name, required[i], StringComparison.OrdinalIgnoreCase))
+                {
+                    found[i] = true;
+                    remaining--;
+                    break;
+                }
+            }
+
+            if (remaining == 0)
+            {
+                return null;
+            }
+        }
+
+        for (var i = 0; i < required.Length; i++)
+        {
+            if (!found[i])
+            {
+                (missing ??= []).Add(required[i]);
+            }
+        }
+
+        return missing;
+    }
+
+    private static HttpValidationProblemDetails MissingProblem(List<string> missing, int index)
+    {
+        var errors = new Dictionary<string, string[]>(StringComparer.Ordinal);
+        foreach (var name in missing)
+        {
+            errors[name] = [$"The required member '{name}' is missing."];
+        }
+
+        var where = index < 0 ? "The input" : $"Item {index}";
+        return new HttpValidationProblemDetails(errors)
+        {
+            Status = StatusCodes.Status400BadRequest,
+            Title = "Missing input members",
+            Detail = $"{where} lacks {string.Join(", ", missing)}. Every input member is required (names as in the JSON schema of the endpoint); a member marked [ModelInput(Optional = true)] may be left out.",
+            Type = "https://datatracker.ietf.org/doc/html/rfc9110#section-15.5.1",
+        };
+    }
+
+    private static ProblemHttpResult MissingMembers(List<string> missing, int index, HttpContext context, string modelName)
+    {
+        var problem = MissingProblem(missing, index);
+        problem.Extensions["missing"] = missing;
+        if (index >= 0)
+        {
+            problem.Extensions["index"] = index;
+        }
+
+        ProblemHttpResultFactory.Decorate(problem, context, modelName);
+        return TypedResults.Problem(problem);
+    }
+
+    private static ProblemHttpResult TooManyRows(int maxRows, HttpContext context, string modelName)
+    {
+        var problem = new ProblemDetails
+        {
+            Status = StatusCodes.Status413PayloadTooLarge,
+            Title = "Too many rows",
+            Detail = $"A batch holds at most {maxRows} rows; send the rows in several requests.",
+            Type = "https://datatracker.ietf.org/doc/html/rfc9110#section-15.5.14",
+        };
+        problem.Extensions["maxRows"] = maxRows;
+        ProblemHttpResultFactory.Decorate(problem, context, modelName);
+
+        // The rest of the body is not read: ask the client not to reuse the connection for a half-sent body.
+        context.Response.Headers.Connection = "close";
+        return TypedResults.Problem(problem);
+    }
+
+    private static IResult? ReadFailure(Exception exception, HttpContext context) => exception switch
+    {
+        JsonException json => InvalidJson(json.Message),
+        BadHttpRequestException bad => TypedResults.Problem(ModelProblems.BadRequest(bad, context)),
+        OperationCanceledException when context.RequestAborted.IsCancellationRequested => TypedResults.StatusCode(ModelProblems.ClientClosedRequest),
+        _ => null,
+    };
+
+    private static ProblemHttpResult InvalidJson(string detail, int index = -1)
+    {
+        var problem = new ProblemDetails
+        {
+            Status = StatusCodes.Status400BadRequest,
+            Title = "Invalid JSON",
+            Detail = detail,
+            Type = "https://datatracker.ietf.org/doc/html/rfc9110#section-15.5.1",
+        };
+        if (index >= 0)
+        {
+            problem.Extensions["index"] = index;
+        }
+
+        return TypedResults.Problem(problem);
+    }
+
+    /// <summary>
+    /// The JSON names of the input members a body must contain: every member the binder maps (public, not
+    /// <see cref="ModelIgnoreAttribute"/>) that JSON can set, unless <see cref="ModelInputAttribute.Optional"/>.
+    /// </summary>
+    internal static string[] RequiredMembers(JsonTypeInfo info)
+    {
+        if (info.Kind != JsonTypeInfoKind.Object)
+        {
+            return [];
+        }
+
+        var parameterAttributes = new Dictionary<string, ModelInputAttribute>(StringComparer.Ordinal);
+        foreach (var constructor in info.Type.GetConstructors())
+        {
+            foreach (var parameter in constructor.GetParameters())
+            {
+                if (parameter.Name is not null && parameter.GetCustomAttribute<ModelInputAttribute>() is { } attribute)
+                {
+                    parameterAttributes.TryAdd(parameter.Name, attribute);
+                }
+            }
+        }
+
+        var names = new List<string>();
+        foreach (var property in info.Properties)
+        {
+            if (property.IsExtensionData || (property.Set is null && property.AssociatedParameter is null)
+                || property.AttributeProvider is not MemberInfo member
+                || member.IsDefined(typeof(ModelIgnoreAttribute), true)
+                || (member is PropertyInfo p && p.GetMethod is not { IsPublic: true }))
+            {
+                continue;
+            }
+
+            var input = member.GetCustomAttribute<ModelInputAttribute>(true) ?? parameterAttributes.GetValueOrDefault(member.Name);
+            if (input?.Optional != true)
+            {
+                names.Add(property.Name);
+            }
+        }
+
+        return [.. names];
+    }
+}
+
+/// <summary>Builds problem results with the model and trace extensions every problem of this library carries.</summary>
+internal static class ProblemHttpResultFactory
+{
+    /// <summary>A problem result.</summary>
+    internal sealed class Result(ProblemDetails problem) : IResult
+    {
+        public ProblemDetails Problem { get; } = problem;
+
+        public Task ExecuteAsync(HttpContext httpContext)
+        {
+            Decorate(Problem, httpContext, null);
+            return TypedResults.Problem(Problem).ExecuteAsync(httpContext);
+        }
+    }
+
+    public static Result Create(int status, string title, string detail, HttpContext? context)
+    {
+        var problem = new ProblemDetails { Status = status, Title = title, Detail = detail };
+        if (context is not null)
+        {
+            Decorate(problem, context, null);
+        }
+
+        return new Result(problem);
+    }
+
+    public static void Decorate(ProblemDetails problem, HttpContext context, string? modelName)
+    {
+        if (modelName is not null)
+        {
+            problem.Extensions["model"] = modelName;
+        }
+
+        if (!problem.Extensions.ContainsKey("traceId"))
+        {
+            problem.Extensions["traceId"] = System.Diagnostics.Activity.Current?.Id ?? context.TraceIdentifier;
+        }
+    }
+}

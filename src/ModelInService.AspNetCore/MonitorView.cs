@@ -139,7 +139,11 @@ internal static class MonitorView
         };
     }
 
-    /// <summary>Parses <c>15m</c>, <c>1h</c>, <c>90s</c>, <c>900</c> (seconds) or <c>00:15:00</c>.</summary>
+    /// <summary>The longest window a request may ask for (longer ones are answered 400, not computed).</summary>
+    public static readonly TimeSpan MaxWindow = TimeSpan.FromDays(3660);
+
+    /// <summary>Parses <c>15m</c>, <c>1h</c>, <c>90s</c>, <c>900</c> (seconds) or <c>00:15:00</c>, positive and at most <see cref="MaxWindow"/>.</summary>
+
     public static bool TryParseWindow(string? text, out TimeSpan window)
     {
         window = default;
@@ -152,13 +156,20 @@ internal static class MonitorView
         var unit = char.ToLowerInvariant(text[^1]);
         var scale = unit switch { 's' => 1.0, 'm' => 60.0, 'h' => 3600.0, 'd' => 86400.0, _ => 0 };
         var number = scale == 0 ? text : text[..^1];
-        if (double.TryParse(number, NumberStyles.Float, CultureInfo.InvariantCulture, out var value) && value > 0 && !text.Contains(':', StringComparison.Ordinal))
+        if (double.TryParse(number, NumberStyles.Float, CultureInfo.InvariantCulture, out var value) && !text.Contains(':', StringComparison.Ordinal))
         {
-            window = TimeSpan.FromSeconds(value * (scale == 0 ? 1 : scale));
-            return true;
+            // Infinity, 1e308 or 99999999d would overflow TimeSpan: a window is at most MaxWindow.
+            var seconds = value * (scale == 0 ? 1 : scale);
+            if (!double.IsFinite(seconds) || seconds <= 0 || seconds > MaxWindow.TotalSeconds)
+            {
+                return false;
+            }
+
+            window = TimeSpan.FromSeconds(seconds);
+            return window > TimeSpan.Zero;
         }
 
-        return TimeSpan.TryParse(text, CultureInfo.InvariantCulture, out window) && window > TimeSpan.Zero;
+        return TimeSpan.TryParse(text, CultureInfo.InvariantCulture, out window) && window > TimeSpan.Zero && window <= MaxWindow;
     }
 
     public static string FormatWindow(TimeSpan window)

@@ -125,6 +125,12 @@ public partial class MonitorEndpointTests(MonitoredAppFixture fixture) : IClassF
     [InlineData("/open/api/models/nope/report", HttpStatusCode.NotFound)]
     [InlineData("/open/api/models/iris/report?window=soon", HttpStatusCode.BadRequest)]
     [InlineData("/open/api/models/iris/report?window=3h", HttpStatusCode.BadRequest)]
+    [InlineData("/open/api/models/iris/report?window=Infinity", HttpStatusCode.BadRequest)]
+    [InlineData("/open/api/models/iris/report?window=1e308", HttpStatusCode.BadRequest)]
+    [InlineData("/open/api/models/iris/report?window=99999999d", HttpStatusCode.BadRequest)]
+    [InlineData("/open/api/models/iris/history?window=-Infinity", HttpStatusCode.BadRequest)]
+    [InlineData("/open/api/models/iris/history?window=1e308h", HttpStatusCode.BadRequest)]
+    [InlineData("/open/api/models/iris/history?window=NaN", HttpStatusCode.BadRequest)]
     public async Task Report_BadModelOrWindow_IsAProblem(string url, HttpStatusCode status)
     {
         var response = await fixture.Client().GetAsync(url);

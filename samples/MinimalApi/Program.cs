@@ -25,13 +25,19 @@ builder.Services.AddOpenTelemetry().WithMetrics(metrics => metrics
     .AddMeter("ModelInService")
     .AddPrometheusExporter());
 
-// The monitor requires authorization by default; add your authentication scheme (JWT, cookies, ...) here.
+// The monitor requires authorization by default; add your authentication scheme (JWT, cookies, ...) here, e.g.
+// builder.Services.AddAuthentication().AddJwtBearer(). Without one, MapModelMonitor stops the app at start-up outside
+// Development with a message saying so (instead of answering every monitor request with 500). docs/security.md.
 builder.Services.AddAuthorization();
+
+// At most 1,024 rows per batch request (413 beyond, counted while the body is read); validated at start-up.
+builder.Services.AddPredictEndpoints(o => o.MaxBatchRows = 1024);
 
 var app = builder.Build();
 
 // POST /predict: JSON in and out; errors as ProblemDetails (400 naming the field, 429 + Retry-After, 503, 504).
 app.MapPredict<IrisFlower, IrisPrediction>("/predict");
+app.MapPredictBatch<IrisFlower, IrisPrediction>("/predict/batch");
 
 app.MapModelHealthChecks();   // GET /health/ready, GET /health/live
 app.MapPrometheusScrapingEndpoint(); // GET /metrics

@@ -24,6 +24,11 @@ builder.Services.ConfigureHttpJsonOptions(o =>
     o.SerializerOptions.NumberHandling |= JsonNumberHandling.AllowNamedFloatingPointLiterals;
 });
 
+// The admin endpoints require the "model-admins" policy. Add your authentication scheme (JWT, certificates, ...)
+// here, e.g. builder.Services.AddAuthentication().AddJwtBearer(); without one, MapModelAdmin stops the app at
+// start-up outside Development with a message saying so. docs/security.md.
+builder.Services.AddAuthorization(o => o.AddPolicy("model-admins", p => p.RequireRole("model-admin")));
+
 var app = builder.Build();
 app.UseExceptionHandler();
 
@@ -37,27 +42,15 @@ app.MapPost("/models/iris/predict", (
     predictor.PredictAsync(flower, new PredictionOptions { RoutingKey = userId }, cancellationToken));
 app.MapPredict<ZipMapFlower, ZipMapPrediction>("/models/iris-zipmap/predict", "iris-zipmap");
 
-// Operations: which version serves, and a canary of a new version. Put these behind authorization in a real app.
-app.MapGet("/models/{name}", (string name, IServiceProvider services) =>
-    services.GetKeyedService<IModelManager>(name) is { } manager
-        ? Results.Ok(new { manager.ModelName, manager.Current, manager.Previous, manager.Candidate })
-        : Results.NotFound());
-
-// The candidate comes from configuration, never from a path in a request.
-var candidatePath = app.Configuration["Models:iris:Candidate"] ?? "models/iris_mlp_fixed.onnx";
-var canary = app.MapGroup("/models/iris/canary");
-canary.MapPost("/", async (CanaryRequest request, [FromKeyedServices("iris")] IModelManager manager, CancellationToken ct) =>
-    request.Share is >= 0 and <= 1
-        ? Results.Ok(await manager.StartCanaryAsync(ModelSource.FromFile(candidatePath), request.Share, ct))
-        : Results.Problem(title: "Invalid share", detail: "Share must be between 0 and 1.", statusCode: StatusCodes.Status400BadRequest));
-canary.MapGet("/", ([FromKeyedServices("iris")] IModelManager manager) =>
-    manager.Candidate is { } report ? Results.Ok(report) : Results.NotFound());
-canary.MapPost("/promote", async ([FromKeyedServices("iris")] IModelManager manager, CancellationToken ct) =>
-    manager.Candidate is null ? Results.NotFound() : Results.Ok(await manager.PromoteCandidateAsync(ct)));
-canary.MapDelete("/", async ([FromKeyedServices("iris")] IModelManager manager, CancellationToken ct) =>
+// Operations: GET /models/{name} (which version serves: numbers, names, hashes; never file paths) and a canary of a
+// new version (POST/GET/DELETE /models/{name}/canary, POST /models/{name}/canary/promote). They replace the model that
+// answers production traffic, so they require an authenticated caller (here the "model-admins" policy), except in
+// Development. The candidate comes from configuration, never from a path in a request.
+app.MapModelAdmin("/models", o =>
 {
-    await manager.StopCandidateAsync(ct);
-    return Results.NoContent();
+    o.AuthorizationPolicy = "model-admins";
+    o.AllowAnonymous = app.Environment.IsDevelopment();
+    o.Candidates["iris"] = ModelSource.FromFile(app.Configuration["Models:iris:Candidate"] ?? "models/iris_mlp_fixed.onnx");
 });
 
 app.MapModelHealthChecks();   // GET /health/ready, GET /health/live

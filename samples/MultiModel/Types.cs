@@ -39,7 +39,3 @@ public sealed class ZipMapPrediction
 
     [ModelOutput("output_probability")] public IReadOnlyDictionary<long, float> Probabilities { get; set; } = new Dictionary<long, float>();
 }
-
-/// <summary>Body of POST /models/iris/canary.</summary>
-/// <param name="Share">The share of requests the candidate answers, 0 to 1.</param>
-public sealed record CanaryRequest(double Share);

@@ -52,6 +52,7 @@ public static class ModelMonitorEndpointRouteBuilderExtensions
     /// <param name="configure">Sets the authorization policy or opens the endpoints.</param>
     /// <returns>The group of monitor endpoints, for more conventions (e.g. <c>RequireHost</c>).</returns>
     /// <exception cref="ArgumentNullException"><paramref name="endpoints"/> or <paramref name="pattern"/> is null.</exception>
+    /// <exception cref="InvalidOperationException">Authorization is required but no authentication scheme (or no authorization service) is registered: every request would fail.</exception>
     public static RouteGroupBuilder MapModelMonitor(
         this IEndpointRouteBuilder endpoints,
         [StringSyntax("Route")] string pattern = "/monitor",
@@ -67,18 +68,7 @@ public static class ModelMonitorEndpointRouteBuilderExtensions
         services.GetService<IHostApplicationLifetime>()?.ApplicationStopped.Register(metrics.Dispose);
 
         var group = endpoints.MapGroup(pattern).WithTags("Model monitor");
-        if (options.AllowAnonymous)
-        {
-            group.AllowAnonymous();
-        }
-        else if (options.AuthorizationPolicy is { } policy)
-        {
-            group.RequireAuthorization(policy);
-        }
-        else
-        {
-            group.RequireAuthorization();
-        }
+        EndpointAuthorization.Require(group, services, options.AuthorizationPolicy, options.AllowAnonymous, "model monitor endpoints", nameof(ModelMonitorEndpointOptions));
 
         group.MapGet("", (HttpContext context) => ServeDashboard(context)).ExcludeFromDescription();
         group.MapGet("/api/models", (HttpContext context) => NoStore(context, TypedResults.Json(

@@ -107,7 +107,7 @@ public class MvcAndExceptionHandlerTests
     [Fact]
     public async Task MvcControllersSample_Predicts_MapsNaNTo400_AndIsReady()
     {
-        await using var factory = new Microsoft.AspNetCore.Mvc.Testing.WebApplicationFactory<Program>();
+        await using var factory = new Microsoft.AspNetCore.Mvc.Testing.WebApplicationFactory<MvcControllers.IrisFlower>();
         var client = factory.CreateClient();
 
         var ok = await client.PostAsync("/iris/predict", new StringContent(Setosa, Encoding.UTF8, "application/json"));

@@ -186,13 +186,13 @@ internal sealed class JsonInputReader<T>
                 : $"Item {index} is null; send a JSON object."));
         }
 
-        if (element.ValueKind == JsonValueKind.Object && Missing(element) is { } missing)
-        {
-            return (default, MissingMembers(missing, index, context, modelName));
-        }
-
         try
         {
+            if (element.ValueKind == JsonValueKind.Object && Missing(element) is { } missing)
+            {
+                return (default, MissingMembers(missing, index, context, modelName));
+            }
+
             var value = element.Deserialize(typeInfo);
             return value is null ? (default, InvalidJson("The input is null; send a JSON object.")) : (value, null);
         }
@@ -200,6 +200,11 @@ internal sealed class JsonInputReader<T>
         {
             // The serializer's message names the JSON path and position, never the payload.
             return (default, InvalidJson(index < 0 ? ex.Message : $"Item {index}: {ex.Message}", index));
+        }
+        catch (InvalidOperationException)
+        {
+            // The parser checks the UTF-8 of names and strings only when they are read (here): not a server error.
+            return (default, InvalidJson(index < 0 ? "The body is not valid UTF-8." : $"Item {index} is not valid UTF-8.", index));
         }
     }
 

@@ -241,6 +241,22 @@ public class HttpHardeningTests
     [Theory]
     [InlineData("/predict")]
     [InlineData("/predict/batch")]
+    public async Task MapPredict_InvalidUtf8InAMemberName_Is400_Not500(string path)
+    {
+        // Found by the HTTP fuzzer (seed 14, case 30): the parser checks a name's UTF-8 only when it is read.
+        await using var app = await StartAsync();
+        byte[] row = [.. "{\"sepalLength\":5.1,\"sepalWidth\":3.5,\"pe"u8, 0xC3, 0x28, 0xFF, .. "talLength\":1.4,\"petalWidth\":0.2}"u8];
+        byte[] body = path.EndsWith("batch", StringComparison.Ordinal) ? [(byte)'[', .. row, (byte)']'] : row;
+        var content = new ByteArrayContent(body);
+        content.Headers.TryAddWithoutValidation("Content-Type", "application/json");
+
+        var problem = await ProblemAsync(await app.GetTestClient().PostAsync(path, content), HttpStatusCode.BadRequest);
+        Assert.Contains("UTF-8", problem.GetProperty("detail").GetString(), StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("/predict")]
+    [InlineData("/predict/batch")]
     public async Task MapPredict_UnknownCharset_Is415Problem(string path)
     {
         await using var app = await StartAsync();

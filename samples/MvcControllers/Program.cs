@@ -1,4 +1,5 @@
 using System.Text.Json.Serialization;
+using System.Text.Json.Serialization.Metadata;
 using ModelInService;
 using ModelInService.AspNetCore;
 using MvcControllers;
@@ -10,8 +11,15 @@ builder.Services.AddModel<IrisFlower, IrisPrediction>("iris", o => o.Source = Mo
 
 // Every controller answers model errors as ProblemDetails: 400 naming the member, 429 + Retry-After, 503, 504.
 builder.Services.AddControllers(o => o.Filters.Add<ModelProblemDetailsAttribute>())
-    // "NaN" and "Infinity" reach the model's validation, which answers them with a 400 naming the field.
-    .AddJsonOptions(o => o.JsonSerializerOptions.NumberHandling |= JsonNumberHandling.AllowNamedFloatingPointLiterals);
+    .AddJsonOptions(o =>
+    {
+        // "NaN" and "Infinity" reach the model's validation, which answers them with a 400 naming the field.
+        o.JsonSerializerOptions.NumberHandling |= JsonNumberHandling.AllowNamedFloatingPointLiterals;
+
+        // Input members are required: {} or snake_case keys are a 400 naming the missing members, not a prediction from zeros.
+        o.JsonSerializerOptions.TypeInfoResolver = (o.JsonSerializerOptions.TypeInfoResolver ?? new DefaultJsonTypeInfoResolver())
+            .WithAddedModifier(ModelInputJson.RequireInputMembers);
+    });
 
 // Readiness per model (tagged "ready"); liveness checks nothing but the process.
 builder.Services.AddHealthChecks().AddModelChecks();

@@ -337,11 +337,17 @@ internal sealed class JsonInputReader<T>
     /// The JSON names of the input members a body must contain: every member the binder maps (public, not
     /// <see cref="ModelIgnoreAttribute"/>) that JSON can set, unless <see cref="ModelInputAttribute.Optional"/>.
     /// </summary>
-    internal static string[] RequiredMembers(JsonTypeInfo info)
+    internal static string[] RequiredMembers(JsonTypeInfo info) => [.. RequiredProperties(info, onlyAnnotatedTypes: false).Select(p => p.Name)];
+
+    /// <summary>The properties of <paramref name="info"/> that are required input members (see <see cref="RequiredMembers"/>).</summary>
+    /// <param name="info">The type's contract.</param>
+    /// <param name="onlyAnnotatedTypes">Whether a type without any <see cref="ModelInputAttribute"/> has none (it may not be a model input at all).</param>
+    internal static List<JsonPropertyInfo> RequiredProperties(JsonTypeInfo info, bool onlyAnnotatedTypes)
     {
+        var result = new List<JsonPropertyInfo>();
         if (info.Kind != JsonTypeInfoKind.Object)
         {
-            return [];
+            return result;
         }
 
         var parameterAttributes = new Dictionary<string, ModelInputAttribute>(StringComparer.Ordinal);
@@ -356,7 +362,7 @@ internal sealed class JsonInputReader<T>
             }
         }
 
-        var names = new List<string>();
+        var annotated = parameterAttributes.Count > 0;
         foreach (var property in info.Properties)
         {
             if (property.IsExtensionData || (property.Set is null && property.AssociatedParameter is null)
@@ -368,13 +374,19 @@ internal sealed class JsonInputReader<T>
             }
 
             var input = member.GetCustomAttribute<ModelInputAttribute>(true) ?? parameterAttributes.GetValueOrDefault(member.Name);
+            annotated |= input is not null;
             if (input?.Optional != true)
             {
-                names.Add(property.Name);
+                result.Add(property);
             }
         }
 
-        return [.. names];
+        if (onlyAnnotatedTypes && !annotated)
+        {
+            result.Clear();
+        }
+
+        return result;
     }
 }
 

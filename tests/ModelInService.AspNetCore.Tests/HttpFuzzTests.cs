@@ -357,3 +357,40 @@ public sealed class HttpFuzzTests(ITestOutputHelper output)
         }
     }
 }
+
+/// <summary>Allocation of one batch request at the row limit, and of the issue's 29.7 MB <c>[{},{},...]</c> (9.9M rows).</summary>
+[Collection(HttpFuzzGroup.Name)]
+public sealed class BatchLimitAllocationTests(ITestOutputHelper output)
+{
+    [Fact]
+    public async Task MapPredictBatch_HugeBodyOfEmptyRows_AllocatesFarLessThanItsSize()
+    {
+        await using var app = await TestApps.StartAsync(
+            b => b.Services.AddModel<IrisFlower, IrisPrediction>("iris", o => o.Source = ModelSource.FromFile(TestApps.IrisMlp)),
+            app => app.MapPredictBatch<IrisFlower, IrisPrediction>("/predict/batch", "iris"),
+            "http://127.0.0.1:0"); // Kestrel: the in-memory TestServer would buffer the whole body in its own pipe
+        using var client = new HttpClient { BaseAddress = new Uri(app.Urls.First()) };
+        var row = """{"sepalLength":5.1,"sepalWidth":3.5,"petalLength":1.4,"petalWidth":0.2}""";
+        var atLimit = Encoding.UTF8.GetBytes("[" + string.Join(',', Enumerable.Repeat(row, PredictEndpointOptions.DefaultMaxBatchRows)) + "]");
+        var huge = Encoding.UTF8.GetBytes("[" + string.Join(',', Enumerable.Repeat("{}", 9_900_000)) + "]");
+
+        await SendAsync(client, atLimit); // warm-up: JIT, model session, pools
+        var (limitStatus, limitBytes) = await SendAsync(client, atLimit);
+        var (hugeStatus, hugeBytes) = await SendAsync(client, huge);
+        output.WriteLine($"1,024 rows ({atLimit.Length:N0} B): {limitStatus}, {limitBytes:N0} B allocated; 9.9M rows of {{}} ({huge.Length:N0} B): {hugeStatus}, {hugeBytes:N0} B allocated");
+
+        Assert.Equal(200, limitStatus);
+        Assert.Equal(413, hugeStatus);
+        Assert.True(hugeBytes < huge.Length / 4, $"{hugeBytes:N0} B allocated for a {huge.Length:N0} B body answered 413");
+    }
+
+    private static async Task<(int Status, long Allocated)> SendAsync(HttpClient client, byte[] body)
+    {
+        var content = new ByteArrayContent(body);
+        content.Headers.TryAddWithoutValidation("Content-Type", "application/json");
+        var before = GC.GetTotalAllocatedBytes(precise: true);
+        using var response = await client.PostAsync("/predict/batch", content);
+        _ = await response.Content.ReadAsByteArrayAsync();
+        return ((int)response.StatusCode, GC.GetTotalAllocatedBytes(precise: true) - before);
+    }
+}

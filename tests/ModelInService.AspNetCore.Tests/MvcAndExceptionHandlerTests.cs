@@ -118,6 +118,14 @@ public class MvcAndExceptionHandlerTests
         Assert.Equal(HttpStatusCode.BadRequest, nan.StatusCode);
         Assert.Contains("IrisFlower.PetalWidth", await nan.Content.ReadAsStringAsync(), StringComparison.Ordinal);
 
+        // Input members are required (ModelInputJson.RequireInputMembers): {} and snake_case keys are 400, not zeros.
+        foreach (var body in new[] { "{}", """{"sepal_length":5.1,"sepal_width":3.5,"petal_length":1.4,"petal_width":0.2}""" })
+        {
+            var missing = await client.PostAsync("/iris/predict", new StringContent(body, Encoding.UTF8, "application/json"));
+            Assert.Equal(HttpStatusCode.BadRequest, missing.StatusCode);
+            Assert.Contains("sepalLength", await missing.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+        }
+
         var ready = await client.GetAsync("/health/ready");
         Assert.Equal(HttpStatusCode.OK, ready.StatusCode);
         Assert.Contains("model:iris", await ready.Content.ReadAsStringAsync(), StringComparison.Ordinal);

@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Reflection;
 using System.Text.Json;
 using System.Text.Json.Serialization.Metadata;
@@ -50,6 +51,15 @@ internal sealed class JsonInputReader<T>
 
         try
         {
+            // Anything but an object is refused before the body is parsed into a document (a 30 MB array would be).
+            var first = await PeekAsync(context.Request).ConfigureAwait(false);
+            if (first != (byte)'{')
+            {
+                return (default, InvalidJson(first is 0 or (byte)'n'
+                    ? "The request body is empty or null; send a JSON object."
+                    : "The request body is not a JSON object; send one object (MapPredictBatch takes arrays)."));
+            }
+
             using var document = await JsonDocument.ParseAsync(Body(context.Request), documentOptions, context.RequestAborted).ConfigureAwait(false);
             return Convert(document.RootElement, -1, context, modelName);
         }
@@ -73,9 +83,12 @@ internal sealed class JsonInputReader<T>
         var elements = new List<JsonElement>(Math.Min(maxRows, 64));
         try
         {
-            if (await IsNullAsync(context.Request).ConfigureAwait(false))
+            var first = await PeekAsync(context.Request).ConfigureAwait(false);
+            if (first != (byte)'[')
             {
-                return (null, InvalidJson("The request body is empty or null; send a JSON array."));
+                return (null, InvalidJson(first is 0 or (byte)'n'
+                    ? "The request body is empty or null; send a JSON array."
+                    : "The request body is not a JSON array; send an array of objects."));
             }
 
             await foreach (var element in JsonSerializer.DeserializeAsyncEnumerable<JsonElement>(Body(context.Request), json, context.RequestAborted).ConfigureAwait(false))
@@ -141,40 +154,53 @@ internal sealed class JsonInputReader<T>
         charset.Equals("utf-8", StringComparison.OrdinalIgnoreCase) || charset.Equals("utf8", StringComparison.OrdinalIgnoreCase);
 
     /// <summary>
-    /// Peeks at the body's first non-blank bytes: a bare <c>null</c> is not an array (the streaming reader would take
-    /// it for an empty one).
+    /// Peeks at the body's first byte that is not blank (nor a UTF-8 byte order mark) without consuming anything: 0 for
+    /// an empty body. It tells an object from an array or a bare <c>null</c> before anything is parsed.
     /// </summary>
-    private static async Task<bool> IsNullAsync(HttpRequest request)
+    private static async Task<byte> PeekAsync(HttpRequest request)
     {
         var reader = request.BodyReader;
         while (true)
         {
             var read = await reader.ReadAsync(request.HttpContext.RequestAborted).ConfigureAwait(false);
             var buffer = read.Buffer;
-            var position = buffer.Start;
-            while (buffer.TryGet(ref position, out var memory))
+            var first = FirstSignificant(buffer, read.IsCompleted);
+            if (first >= 0 || read.IsCompleted)
             {
-                foreach (var b in memory.Span)
-                {
-                    if (b is (byte)' ' or (byte)'\t' or (byte)'\r' or (byte)'\n')
-                    {
-                        continue;
-                    }
-
-                    reader.AdvanceTo(buffer.Start, buffer.Start);
-                    return b == (byte)'n';
-                }
+                reader.AdvanceTo(buffer.Start, buffer.Start);
+                return first >= 0 ? (byte)first : (byte)0;
             }
 
-            if (read.IsCompleted)
-            {
-                reader.AdvanceTo(buffer.Start, buffer.End);
-                return true;
-            }
-
-            // Only blanks so far: look at more of the body without consuming anything.
+            // Only blanks (or the start of a byte order mark) so far: look at more of the body without consuming anything.
             reader.AdvanceTo(buffer.Start, buffer.End);
         }
+    }
+
+    /// <summary>The first byte after an optional byte order mark and blanks; -1 when more of the body is needed.</summary>
+    private static int FirstSignificant(ReadOnlySequence<byte> buffer, bool complete)
+    {
+        ReadOnlySpan<byte> bom = [0xEF, 0xBB, 0xBF];
+        Span<byte> head = stackalloc byte[3];
+        var length = (int)Math.Min(3, buffer.Length);
+        buffer.Slice(0, length).CopyTo(head);
+        if (length < 3 && !complete && bom.StartsWith(head[..length]))
+        {
+            return -1;
+        }
+
+        var rest = length == 3 && head.SequenceEqual(bom) ? buffer.Slice(3) : buffer;
+        foreach (var memory in rest)
+        {
+            foreach (var b in memory.Span)
+            {
+                if (b is not ((byte)' ' or (byte)'\t' or (byte)'\r' or (byte)'\n'))
+                {
+                    return b;
+                }
+            }
+        }
+
+        return -1;
     }
 
     private (T? Value, IResult? Error) Convert(JsonElement element, int index, HttpContext context, string modelName)
@@ -303,8 +329,12 @@ internal sealed class JsonInputReader<T>
         problem.Extensions["maxRows"] = maxRows;
         ProblemHttpResultFactory.Decorate(problem, context, modelName);
 
-        // The rest of the body is not read: ask the client not to reuse the connection for a half-sent body.
-        context.Response.Headers.Connection = "close";
+        // The rest of the body is not read: over HTTP/1.1 ask the client not to reuse the connection for a half-sent
+        // body (HTTP/2 and 3 have no connection header; the stream is reset by the server instead).
+        if (HttpProtocol.IsHttp11(context.Request.Protocol))
+        {
+            context.Response.Headers.Connection = "close";
+        }
         return TypedResults.Problem(problem);
     }
 

@@ -254,6 +254,23 @@ public class HttpHardeningTests
         Assert.Contains("UTF-8", problem.GetProperty("detail").GetString(), StringComparison.Ordinal);
     }
 
+    [Fact]
+    public async Task MapPredict_ByteOrderMarkAndBlanks_AreAccepted_AndAnArrayIsRefusedBeforeParsing()
+    {
+        await using var app = await StartAsync();
+        var client = app.GetTestClient();
+        byte[] bom = [0xEF, 0xBB, 0xBF, .. " \r\n "u8, .. Encoding.UTF8.GetBytes(Setosa)];
+        var content = new ByteArrayContent(bom);
+        content.Headers.TryAddWithoutValidation("Content-Type", "application/json");
+        Assert.Equal(HttpStatusCode.OK, (await client.PostAsync("/predict", content)).StatusCode);
+
+        var problem = await ProblemAsync(await client.PostAsync("/predict", Json(Rows(500_000, "0"))), HttpStatusCode.BadRequest);
+        Assert.Contains("not a JSON object", problem.GetProperty("detail").GetString(), StringComparison.Ordinal);
+        await ProblemAsync(await client.PostAsync("/predict/batch", Json(Setosa)), HttpStatusCode.BadRequest);
+        await ProblemAsync(await client.PostAsync("/predict/batch", Json("  null ")), HttpStatusCode.BadRequest);
+        Assert.Equal(HttpStatusCode.OK, (await client.PostAsync("/predict/batch", Json("[]"))).StatusCode);
+    }
+
     [Theory]
     [InlineData("/predict")]
     [InlineData("/predict/batch")]

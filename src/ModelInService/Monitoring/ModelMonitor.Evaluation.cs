@@ -243,21 +243,28 @@ internal sealed partial class ModelMonitor
         List<ModelMonitorEvent>? events,
         List<QualityViolation> violations)
     {
-        // Missing values: at least `mostly` of the values present and finite (relaxed to the reference's own share).
-        var mostly = _options.NotMissingMostly;
+        // Missing values: the allowed missing share is 1 - NotMissingMostly, or the reference's own share when that is
+        // larger. A window fails when its missing count is improbably high for that share at the rule's confidence
+        // (binomial bound: the window's sample size, plus the reference's when the share was estimated from it), and
+        // holds again when the same statistic falls below ExitRatio of the bound (hysteresis).
+        var allowed = 1 - _options.NotMissingMostly;
+        long referenceCount = 0;
         if (reference is { TotalCount: > 0 })
         {
             var referenceValid = reference.Kind == FeatureKind.Numeric ? reference.Moments!.Count : reference.Categories!.N;
-            var referenceShare = (double)referenceValid / reference.TotalCount;
-            if (referenceShare < mostly)
+            var referenceMissing = 1 - ((double)referenceValid / reference.TotalCount);
+            if (referenceMissing > allowed)
             {
-                mostly = Math.Max(0, referenceShare - 0.01);
+                allowed = referenceMissing;
+                referenceCount = reference.TotalCount;
             }
         }
 
+        var missingKey = "missing|" + feature.Name;
+        var bound = MissingRule.Evaluate(count - valid, count, allowed, referenceCount, _options.QualityConfidence, _options.ExitRatio, state.Violating.Contains(missingKey), out var failingMissing, out var limit);
         var present = (double)valid / count;
-        CheckMostly(state, "missing", feature.Name, present, mostly, count, window, now, update, events, violations,
-            Invariant($"'{feature.Name}': {count - valid} of {count} values missing or not finite ({present:P2} present; mostly {mostly:P1})"));
+        Transition(state, "missing", feature.Name, failingMissing, present, 1 - limit, count, window, now, update, events, violations,
+            Invariant($"'{feature.Name}': {count - valid} of {count} values missing or not finite ({1 - present:P2}; allowed {allowed:P2}, bound {bound:P2} at n = {count} and {_options.QualityConfidence:P1} confidence)"));
 
         if (feature.Role != FeatureRole.Input)
         {

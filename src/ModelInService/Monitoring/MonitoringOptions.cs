@@ -95,9 +95,13 @@ public sealed class MonitoringOptions
     /// <value>Default 1,000.</value>
     public int ReferenceChunkSize { get; set; } = 1_000;
 
-    /// <summary>Gets or sets the <c>mostly</c> of the missing-value rule: at least this share of a feature's values must be present and finite (lowered to the reference's own share minus 1 point when the reference has more missing values).</summary>
+    /// <summary>Gets or sets the <c>mostly</c> of the missing-value rule: at least this share of a feature's values is expected present and finite. When the reference has more missing values, its own missing share is the allowance instead. A window fails only when its missing share exceeds the allowance by more than chance explains at <see cref="QualityConfidence"/> (a binomial bound on the window's sample size).</summary>
     /// <value>Default 0.99.</value>
     public double NotMissingMostly { get; set; } = 0.99;
+
+    /// <summary>Gets or sets the one-sided confidence of the missing-value rule's binomial bound: on a stable stream about 1 − this share of windows fail. A failing rule holds again when the same statistic falls below <see cref="ExitRatio"/> of the critical value.</summary>
+    /// <value>Default 0.999 (z = 3.09).</value>
+    public double QualityConfidence { get; set; } = 0.999;
 
     /// <summary>Gets explicit value ranges of numeric input features; features without one use the reference's range widened by <see cref="RangeTolerance"/>.</summary>
     public IDictionary<string, MonitorValueRange> Ranges { get; } = new Dictionary<string, MonitorValueRange>(StringComparer.Ordinal);

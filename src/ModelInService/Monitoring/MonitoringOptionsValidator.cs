@@ -78,6 +78,11 @@ internal sealed class MonitoringOptionsValidator : IValidateOptions<MonitoringOp
 
         CheckFraction(options.NotMissingMostly, nameof(options.NotMissingMostly));
         CheckFraction(options.RangeMostly, nameof(options.RangeMostly));
+        if (!(options.QualityConfidence is >= 0.5 and < 1))
+        {
+            Fail($"QualityConfidence is {options.QualityConfidence}; use a confidence from 0.5 up to (not including) 1, e.g. 0.999.");
+        }
+
         CheckFraction(options.KnownCategoryMostly, nameof(options.KnownCategoryMostly));
         CheckFraction(options.SchemaMostly, nameof(options.SchemaMostly));
         CheckFraction(options.ExitRatio, nameof(options.ExitRatio));

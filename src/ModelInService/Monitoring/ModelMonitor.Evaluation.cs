@@ -119,6 +119,7 @@ internal sealed partial class ModelMonitor
             DriftedShare = share,
             DatasetDrift = datasetDrift,
             Outcomes = merged.Outcomes.ToReport(),
+            MonitoredMembers = _decoder.Describe(),
         };
     }
 

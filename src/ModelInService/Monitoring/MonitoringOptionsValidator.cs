@@ -56,6 +56,11 @@ internal sealed class MonitoringOptionsValidator : IValidateOptions<MonitoringOp
             Fail($"MaxVectorElements is {options.MaxVectorElements}; use 0 to 4096.");
         }
 
+        if (options.MaxTabularFeatures is < 0 or > NumberVectors.MaxRecordedElements)
+        {
+            Fail($"MaxTabularFeatures is {options.MaxTabularFeatures}; use 0 to {NumberVectors.MaxRecordedElements} (wider tabular inputs are summarized).");
+        }
+
         if (options.ProjectionCount is < 0 or > 64)
         {
             Fail($"ProjectionCount is {options.ProjectionCount}; use 0 to 64.");

@@ -41,7 +41,7 @@ internal sealed class PredictionRecorder<TInput, TOutput> : RecorderBase, IPredi
             if (SlotWriters.Create<TInput>(member, FeatureRole.Input, options) is { } writer)
             {
                 inputs.Add(writer.Writer);
-                slots.Add(writer.Slot);
+                slots.Add(writer.Slot with { Tensor = member.MappedName });
             }
         }
 
@@ -50,7 +50,7 @@ internal sealed class PredictionRecorder<TInput, TOutput> : RecorderBase, IPredi
             if (SlotWriters.Create<TOutput>(member, FeatureRole.Output, options) is { } writer)
             {
                 outputs.Add(writer.Writer);
-                slots.Add(writer.Slot);
+                slots.Add(writer.Slot with { Tensor = member.MappedName });
             }
         }
 

@@ -147,9 +147,14 @@ internal sealed partial class ModelMonitor
             referenceProfile = null;
         }
 
+        string? calibrationNote = null;
         if (referenceProfile is not null && _options.CalibrationSigmas > 0 && reference!.Calibration.TryGetValue(feature.Name, out var calibration))
         {
             calibrated = calibration.Mean + (_options.CalibrationSigmas * calibration.Std);
+        }
+        else
+        {
+            calibrationNote = CalibrationNote(referenceProfile, reference);
         }
 
         var threshold = double.IsNaN(calibrated) ? fixedThreshold : Math.Max(fixedThreshold, calibrated);
@@ -222,12 +227,38 @@ internal sealed partial class ModelMonitor
             Distance = distance,
             Threshold = threshold,
             CalibratedThreshold = calibrated,
+            CalibrationNote = calibrationNote,
             ExitThreshold = exit,
             Status = status,
             Drift = drift,
             Profile = profile,
             ReferenceProfile = referenceProfile,
         };
+    }
+
+    /// <summary>Why a feature has no calibrated threshold, in words that say what to change.</summary>
+    private string CalibrationNote(FeatureProfile? referenceProfile, ReferenceState? reference)
+    {
+        if (_options.CalibrationSigmas <= 0)
+        {
+            return "calibration is off (CalibrationSigmas = 0): the fixed threshold applies";
+        }
+
+        if (reference is null)
+        {
+            return "no reference: set one (BuildReferenceAsync, FreezeReference or ReferencePath) to calibrate";
+        }
+
+        if (referenceProfile is null)
+        {
+            return "the reference has no profile of this feature (or one of another kind): the fixed threshold applies";
+        }
+
+        var r = reference.Reference;
+        var chunks = Math.Min(r.ChunkCount, MaxCalibrationChunks);
+        return chunks < MinCalibrationChunks
+            ? Invariant($"not calibrated: the reference has {r.Rows} rows in {r.ChunkCount} chunk(s) and calibration needs at least {MinCalibrationChunks} (chunks of ReferenceChunkSize rows from training data, or intervals of a frozen window); use more reference rows or a smaller ReferenceChunkSize (about a window's volume, at most {Math.Max(1, r.Rows / MinCalibrationChunks)} here). The fixed threshold applies")
+            : Invariant($"not calibrated: fewer than {MinCalibrationChunks} of the reference's {r.ChunkCount} chunks have enough values of this feature (at least MinimumSampleSize = {_options.MinimumSampleSize}, or half a chunk); the fixed threshold applies");
     }
 
     private void CheckQuality(

@@ -35,4 +35,14 @@ internal sealed partial class ModelMonitor
 
         MonitorLog.MonitoredFeatures(_logger, ModelName, features, unknown > 0 ? "+" : "", members.Count, string.Join("; ", members.Select(m => m.Description)));
     }
+
+    private void LogReferenceBuilt(MonitorReference reference)
+    {
+        if (reference.SkippedRows > 0)
+        {
+            MonitorLog.ReferenceRowsSkipped(_logger, ModelName, reference.SkippedRows, reference.SkippedRows + reference.Rows, reference.SkippedReason ?? "");
+        }
+
+        MonitorLog.ReferenceBuilt(_logger, ModelName, reference.Rows, reference.SkippedRows, reference.ChunkCount, reference.FeatureNames.Count);
+    }
 }

@@ -164,8 +164,11 @@ public sealed class FeatureReport
     /// <summary>Gets the threshold above which the feature drifts (the larger of the fixed and the calibrated one).</summary>
     public required double Threshold { get; init; }
 
-    /// <summary>Gets the calibrated threshold from the reference chunks (NaN when not calibrated).</summary>
+    /// <summary>Gets the calibrated threshold from the reference chunks (NaN when not calibrated: <see cref="CalibrationNote"/> says why).</summary>
     public required double CalibratedThreshold { get; init; }
+
+    /// <summary>Gets why <see cref="CalibratedThreshold"/> is NaN and what to change (e.g. a reference smaller than three <see cref="MonitoringOptions.ReferenceChunkSize"/> chunks); null when calibrated.</summary>
+    public string? CalibrationNote { get; init; }
 
     /// <summary>Gets the threshold below which a drifted feature is stable again.</summary>
     public required double ExitThreshold { get; init; }

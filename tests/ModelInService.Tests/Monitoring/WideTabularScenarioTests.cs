@@ -83,6 +83,51 @@ public class WideTabularScenarioTests(ITestOutputHelper output)
         }
     }
 
+    /// <summary>
+    /// The consumer-side cost of per-feature profiling of a float[100], against the old summaries (MaxTabularFeatures
+    /// 16): decode time per row, printed (not asserted: the machine's load decides it), and the feature counts.
+    /// </summary>
+    [Fact]
+    public void PerFeatureProfiling_Cost_IsPrinted()
+    {
+        var rows = Enumerable.Range(0, 4_000).Select(i => Row(new Random(i), -1, 0)).ToArray();
+        var perFeature = Measure(256);
+        var summaries = Measure(16);
+        output.WriteLine($"decode of float[100] rows on the consumer: per feature {perFeature.Micros:0.00} us/row ({perFeature.Features} features), summaries {summaries.Micros:0.00} us/row ({summaries.Features} features), ratio {perFeature.Micros / summaries.Micros:0.0}");
+        Assert.Equal(Width + 1, perFeature.Features);
+        Assert.Equal(2 + 4 + 1, summaries.Features);
+
+        (double Micros, int Features) Measure(int maxTabular)
+        {
+            var options = new MonitoringOptions { MaxTabularFeatures = maxTabular };
+            var recorder = PredictionRecorder<WideRow, WideScore>.Create(options, new FakeTimeProvider(Start));
+            var catalog = new FeatureCatalog();
+            var decoder = new RowDecoder(recorder.Schema, catalog, options);
+            var block = new RecordBlock(RecorderBase.BlockNumbers, 1024);
+            var factory = new ProfileFactory(options.SketchK, options.Seed);
+            var best = double.MaxValue;
+            for (var round = 0; round < 5; round++)
+            {
+                var interval = new IntervalProfile(0);
+                var watch = System.Diagnostics.Stopwatch.StartNew();
+                for (var start = 0; start < rows.Length; start += RecordBlock.MaxRows)
+                {
+                    block.Reset(0);
+                    for (var i = start; i < Math.Min(rows.Length, start + RecordBlock.MaxRows); i++)
+                    {
+                        recorder.EncodeInto(block, rows[i], new WideScore { Score = 1 });
+                    }
+
+                    decoder.Apply(block, interval, factory, null);
+                }
+
+                best = Math.Min(best, watch.Elapsed.TotalMicroseconds / rows.Length);
+            }
+
+            return (best, catalog.Count);
+        }
+    }
+
     private static bool IsAlarm(ModelMonitorEvent e) =>
         e.Kind is ModelMonitorEventKind.DriftDetected or ModelMonitorEventKind.QualityViolation or ModelMonitorEventKind.DatasetDriftDetected;
 

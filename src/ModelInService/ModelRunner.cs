@@ -26,6 +26,11 @@ internal sealed class ModelRunner : IModelRunner
         var current = await _host.EnterCurrentAsync(cancellationToken).ConfigureAwait(false);
         try
         {
+            if (Unsupported(current.Signature) is { } unsupported)
+            {
+                throw new ModelInferenceException(ModelName, unsupported, null);
+            }
+
             return Run(current, ordered, current.Signature, cancellationToken);
         }
         finally
@@ -46,13 +51,19 @@ internal sealed class ModelRunner : IModelRunner
                 values[i] = ToOrtValue(inputs[i]);
             }
 
-            var outputSpecs = signature.Outputs.Where(o => o.Kind == ModelValueKind.Tensor && o.ElementType != ModelElementType.Unknown).ToArray();
-            var outputNames = outputSpecs.Select(o => o.Name).ToArray();
-            using var results = runtime.Run(names, values, outputNames, cancellationToken);
-            var tensors = new List<NamedTensor>(outputSpecs.Length);
-            for (var o = 0; o < outputSpecs.Length; o++)
+            var outputSpecs = signature.Outputs;
+            var outputNames = new string[outputSpecs.Count];
+            for (var o = 0; o < outputNames.Length; o++)
             {
-                tensors.Add(FromOrtValue(outputSpecs[o].Name, outputSpecs[o].ElementType, results[o]));
+                outputNames[o] = outputSpecs[o].Name;
+            }
+
+            using var results = runtime.Run(names, values, outputNames, cancellationToken);
+            var tensors = new List<NamedTensor>(outputSpecs.Count);
+            for (var o = 0; o < outputSpecs.Count; o++)
+            {
+                var spec = outputSpecs[o];
+                tensors.Add(spec.Kind == ModelValueKind.SequenceOfMaps ? FromSequenceOfMaps(spec, results[o]) : FromOrtValue(spec.Name, spec.ElementType, results[o]));
             }
 
             return tensors;
@@ -96,6 +107,11 @@ internal sealed class ModelRunner : IModelRunner
             }
 
             var spec = signature.Inputs[index];
+            if (tensor.Kind != ModelValueKind.Tensor)
+            {
+                throw new ModelInputException(ModelName, tensor.Name, $"is a {tensor.Kind} value; inputs must be tensors (NamedTensor.Create)");
+            }
+
             if (spec.Kind != ModelValueKind.Tensor)
             {
                 throw new ModelInputException(ModelName, tensor.Name, $"is a {spec}; only tensor inputs can be given as NamedTensor");
@@ -131,7 +147,58 @@ internal sealed class ModelRunner : IModelRunner
             }
         }
 
+        CheckBatchSizes(ordered, signature);
         return ordered;
+    }
+
+    /// <summary>
+    /// Inputs whose first dimension is free are batched along it, so they must agree on its size; checked here so the
+    /// caller gets a 400 naming the tensors instead of ONNX Runtime's error from deep inside the graph.
+    /// </summary>
+    private void CheckBatchSizes(NamedTensor[] ordered, ModelSignature signature)
+    {
+        var first = -1;
+        for (var i = 0; i < ordered.Length; i++)
+        {
+            var spec = signature.Inputs[i];
+            if (!spec.HasDynamicBatch || ordered[i].Shape.Count != spec.Dimensions.Count)
+            {
+                continue;
+            }
+
+            if (first < 0)
+            {
+                first = i;
+            }
+            else if (ordered[i].Shape[0] != ordered[first].Shape[0])
+            {
+                throw new ModelInputException(ModelName, ordered[i].Name,
+                    $"has batch size {ordered[i].Shape[0]} (shape {TensorSpec.DescribeShape(ordered[i].Shape)}) but '{ordered[first].Name}' has {ordered[first].Shape[0]} (shape {TensorSpec.DescribeShape(ordered[first].Shape)}); inputs whose first dimension is free are batched along it and must have the same number of rows");
+            }
+        }
+    }
+
+    /// <summary>Describes the outputs a <see cref="NamedTensor"/> cannot carry, or null when it can carry them all.</summary>
+    private static string? Unsupported(ModelSignature signature)
+    {
+        List<string>? unsupported = null;
+        foreach (var spec in signature.Outputs)
+        {
+            var carried = spec.Kind switch
+            {
+                ModelValueKind.Tensor => spec.ElementType != ModelElementType.Unknown,
+                ModelValueKind.SequenceOfMaps => spec.MapKeyType is ModelElementType.Int64 or ModelElementType.String && spec.ElementType is ModelElementType.Float32 or ModelElementType.Float64,
+                _ => false,
+            };
+            if (!carried)
+            {
+                (unsupported ??= []).Add($"'{spec.Name}' ({spec})");
+            }
+        }
+
+        return unsupported is null
+            ? null
+            : $"IModelRunner cannot return output(s) {string.Join(", ", unsupported)}: it returns tensors of the supported element types and sequences of maps (int64 or string keys to float or double values) only";
     }
 
     private void CheckValues(NamedTensor tensor, ModelOptions options)
@@ -221,6 +288,49 @@ internal sealed class ModelRunner : IModelRunner
             value.Dispose();
             throw;
         }
+    }
+
+    private static NamedTensor FromSequenceOfMaps(TensorSpec spec, OrtValue value) => (spec.MapKeyType, spec.ElementType) switch
+    {
+        (ModelElementType.Int64, ModelElementType.Float32) => ReadMaps<long, float>(spec, value),
+        (ModelElementType.Int64, ModelElementType.Float64) => ReadMaps<long, double>(spec, value),
+        (ModelElementType.String, ModelElementType.Float32) => ReadMaps<string, float>(spec, value),
+        _ => ReadMaps<string, double>(spec, value),
+    };
+
+    private static NamedTensor ReadMaps<TKey, TValue>(TensorSpec spec, OrtValue value)
+        where TKey : notnull
+        where TValue : unmanaged
+    {
+        var allocator = OrtAllocator.DefaultInstance;
+        var maps = new IReadOnlyDictionary<TKey, TValue>[value.GetValueCount()];
+        for (var r = 0; r < maps.Length; r++)
+        {
+            using var map = value.GetValue(r, allocator);
+            using var keys = map.GetValue(0, allocator);
+            using var values = map.GetValue(1, allocator);
+            var v = System.Runtime.InteropServices.MemoryMarshal.Cast<byte, TValue>(values.GetTensorMutableRawData());
+            var dictionary = new Dictionary<TKey, TValue>(v.Length);
+            if (typeof(TKey) == typeof(long))
+            {
+                var k = System.Runtime.InteropServices.MemoryMarshal.Cast<byte, long>(keys.GetTensorMutableRawData());
+                for (var i = 0; i < k.Length; i++)
+                {
+                    dictionary[(TKey)(object)k[i]] = v[i];
+                }
+            }
+            else
+            {
+                for (var i = 0; i < v.Length; i++)
+                {
+                    dictionary[(TKey)(object)keys.GetStringElement(i)] = v[i];
+                }
+            }
+
+            maps[r] = dictionary;
+        }
+
+        return NamedTensor.FromMaps(spec.Name, spec.MapKeyType, spec.ElementType, maps);
     }
 
     private static NamedTensor FromOrtValue(string name, ModelElementType type, OrtValue value)

@@ -101,6 +101,9 @@ public static class ModelServiceCollectionExtensions
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<ModelOptions>, ModelOptionsValidator>());
         services.TryAddSingleton<ModelRegistry>();
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IHostedService, ModelLoaderHostedService>());
+
+        // Behind the closed registrations: resolving IPredictor<TIn, TOut> for types no model serves lists the models.
+        services.TryAdd(ServiceDescriptor.Singleton(typeof(IPredictor<,>), typeof(UnregisteredPredictor<,>)));
         services.AddKeyedSingleton<IModelRunner>(name, static (sp, key) => new ModelRunner(sp.GetRequiredService<ModelRegistry>().Get((string)key!)));
         services.TryAddSingleton<IModelRunner>(sp => sp.GetRequiredKeyedService<IModelRunner>(name));
         services.AddKeyedSingleton<IModelManager>(name, static (sp, key) => new ModelManager(sp.GetRequiredService<ModelRegistry>().Get((string)key!)));

@@ -119,6 +119,7 @@ internal sealed partial class ModelMonitor
             DriftedShare = share,
             DatasetDrift = datasetDrift,
             Outcomes = merged.Outcomes.ToReport(),
+            MonitoredMembers = _decoder.Describe(),
         };
     }
 
@@ -146,9 +147,14 @@ internal sealed partial class ModelMonitor
             referenceProfile = null;
         }
 
+        string? calibrationNote = null;
         if (referenceProfile is not null && _options.CalibrationSigmas > 0 && reference!.Calibration.TryGetValue(feature.Name, out var calibration))
         {
             calibrated = calibration.Mean + (_options.CalibrationSigmas * calibration.Std);
+        }
+        else
+        {
+            calibrationNote = CalibrationNote(referenceProfile, reference);
         }
 
         var threshold = double.IsNaN(calibrated) ? fixedThreshold : Math.Max(fixedThreshold, calibrated);
@@ -221,12 +227,38 @@ internal sealed partial class ModelMonitor
             Distance = distance,
             Threshold = threshold,
             CalibratedThreshold = calibrated,
+            CalibrationNote = calibrationNote,
             ExitThreshold = exit,
             Status = status,
             Drift = drift,
             Profile = profile,
             ReferenceProfile = referenceProfile,
         };
+    }
+
+    /// <summary>Why a feature has no calibrated threshold, in words that say what to change.</summary>
+    private string CalibrationNote(FeatureProfile? referenceProfile, ReferenceState? reference)
+    {
+        if (_options.CalibrationSigmas <= 0)
+        {
+            return "calibration is off (CalibrationSigmas = 0): the fixed threshold applies";
+        }
+
+        if (reference is null)
+        {
+            return "no reference: set one (BuildReferenceAsync, FreezeReference or ReferencePath) to calibrate";
+        }
+
+        if (referenceProfile is null)
+        {
+            return "the reference has no profile of this feature (or one of another kind): the fixed threshold applies";
+        }
+
+        var r = reference.Reference;
+        var chunks = Math.Min(r.ChunkCount, MaxCalibrationChunks);
+        return chunks < MinCalibrationChunks
+            ? Invariant($"not calibrated: the reference has {r.Rows} rows in {r.ChunkCount} chunk(s) and calibration needs at least {MinCalibrationChunks} (chunks of ReferenceChunkSize rows from training data, or intervals of a frozen window); use more reference rows or a smaller ReferenceChunkSize (about a window's volume, at most {Math.Max(1, r.Rows / MinCalibrationChunks)} here). The fixed threshold applies")
+            : Invariant($"not calibrated: fewer than {MinCalibrationChunks} of the reference's {r.ChunkCount} chunks have enough values of this feature (at least MinimumSampleSize = {_options.MinimumSampleSize}, or half a chunk); the fixed threshold applies");
     }
 
     private void CheckQuality(
@@ -243,21 +275,28 @@ internal sealed partial class ModelMonitor
         List<ModelMonitorEvent>? events,
         List<QualityViolation> violations)
     {
-        // Missing values: at least `mostly` of the values present and finite (relaxed to the reference's own share).
-        var mostly = _options.NotMissingMostly;
+        // Missing values: the allowed missing share is 1 - NotMissingMostly, or the reference's own share when that is
+        // larger. A window fails when its missing count is improbably high for that share at the rule's confidence
+        // (binomial bound: the window's sample size, plus the reference's when the share was estimated from it), and
+        // holds again when the same statistic falls below ExitRatio of the bound (hysteresis).
+        var allowed = 1 - _options.NotMissingMostly;
+        long referenceCount = 0;
         if (reference is { TotalCount: > 0 })
         {
             var referenceValid = reference.Kind == FeatureKind.Numeric ? reference.Moments!.Count : reference.Categories!.N;
-            var referenceShare = (double)referenceValid / reference.TotalCount;
-            if (referenceShare < mostly)
+            var referenceMissing = 1 - ((double)referenceValid / reference.TotalCount);
+            if (referenceMissing > allowed)
             {
-                mostly = Math.Max(0, referenceShare - 0.01);
+                allowed = referenceMissing;
+                referenceCount = reference.TotalCount;
             }
         }
 
+        var missingKey = "missing|" + feature.Name;
+        var bound = MissingRule.Evaluate(count - valid, count, allowed, referenceCount, _options.QualityConfidence, _options.ExitRatio, state.Violating.Contains(missingKey), out var failingMissing, out var limit);
         var present = (double)valid / count;
-        CheckMostly(state, "missing", feature.Name, present, mostly, count, window, now, update, events, violations,
-            Invariant($"'{feature.Name}': {count - valid} of {count} values missing or not finite ({present:P2} present; mostly {mostly:P1})"));
+        Transition(state, "missing", feature.Name, failingMissing, present, 1 - limit, count, window, now, update, events, violations,
+            Invariant($"'{feature.Name}': {count - valid} of {count} values missing or not finite ({1 - present:P2}; allowed {allowed:P2}, bound {bound:P2} at n = {count} and {_options.QualityConfidence:P1} confidence)"));
 
         if (feature.Role != FeatureRole.Input)
         {

@@ -123,7 +123,9 @@ internal sealed partial class ModelMonitor : IModelMonitor, IDisposable
             throw new ArgumentException($"Model '{ModelName}' takes {_referenceSource.InputType.Name} inputs, not {typeof(TInput).Name}.", nameof(data));
         }
 
-        return await source.BuildReferenceAsync(data, _options, ModelName, _time.GetUtcNow(), cancellationToken).ConfigureAwait(false);
+        var reference = await source.BuildReferenceAsync(data, _options, ModelName, _time.GetUtcNow(), cancellationToken).ConfigureAwait(false);
+        LogReferenceBuilt(reference);
+        return reference;
     }
 
     public MonitorReference FreezeReference(TimeSpan window)

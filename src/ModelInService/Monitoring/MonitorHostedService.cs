@@ -44,6 +44,7 @@ internal sealed class MonitorHostedService : IHostedService, IDisposable
     {
         foreach (var monitor in _registry.Monitors)
         {
+            monitor.LogMonitoredMembers();
             LoadReference(monitor);
             Restore(monitor);
             var period = monitor.Options.EvaluationInterval;

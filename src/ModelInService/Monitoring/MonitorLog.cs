@@ -65,6 +65,18 @@ internal static partial class MonitorLog
         Message = "Model '{ModelName}': monitor snapshot {Path} could not be written")]
     public static partial void SnapshotWriteFailed(ILogger logger, string modelName, string path, Exception exception);
 
+    [LoggerMessage(EventId = 3060, EventName = "MonitorFeatures", Level = LogLevel.Information,
+        Message = "Model '{ModelName}': monitoring {FeatureCount}{More} features from {Members} members: {Features}")]
+    public static partial void MonitoredFeatures(ILogger logger, string modelName, int featureCount, string more, int members, string features);
+
+    [LoggerMessage(EventId = 3032, EventName = "MonitorReferenceBuilt", Level = LogLevel.Information,
+        Message = "Model '{ModelName}': monitor reference built from {Rows} training rows ({Skipped} skipped by input validation), {Chunks} calibration chunks, {Features} features")]
+    public static partial void ReferenceBuilt(ILogger logger, string modelName, long rows, long skipped, int chunks, int features);
+
+    [LoggerMessage(EventId = 3033, EventName = "MonitorReferenceRowsSkipped", Level = LogLevel.Warning,
+        Message = "Model '{ModelName}': {Skipped} of {Total} training rows failed input validation and were left out of the reference; the first: {Reason}")]
+    public static partial void ReferenceRowsSkipped(ILogger logger, string modelName, long skipped, long total, string reason);
+
     [LoggerMessage(EventId = 3050, EventName = "MonitorEvaluationFailed", Level = LogLevel.Error,
         Message = "Model '{ModelName}': monitor evaluation failed")]
     public static partial void EvaluationFailed(ILogger logger, string modelName, Exception exception);

@@ -40,6 +40,12 @@ public sealed class MonitorReference
     /// <summary>Gets the reference rate for the volume rule (production references only).</summary>
     public double? PredictionsPerMinute { get; }
 
+    /// <summary>Gets the training rows that <c>BuildReferenceAsync</c> skipped because they failed the model's input validation (they are not in <see cref="Rows"/>).</summary>
+    public long SkippedRows { get; internal set; }
+
+    /// <summary>Gets why the first skipped row failed validation (null when none was skipped).</summary>
+    public string? SkippedReason { get; internal set; }
+
     /// <summary>Gets the number of calibration chunks.</summary>
     public int ChunkCount => Chunks.Count;
 
@@ -72,6 +78,8 @@ public sealed class MonitorReference
             Rows = Rows,
             PredictionsPerMinute = PredictionsPerMinute,
             ChunkRows = [.. Chunks.Select(c => c.Rows)],
+            SkippedRows = SkippedRows,
+            SkippedReason = SkippedReason,
         };
         foreach (var feature in Catalog.All)
         {
@@ -139,7 +147,11 @@ public sealed class MonitorReference
             }
         }
 
-        return new MonitorReference(catalog, total, chunks, header.Source, header.ModelName, header.CreatedAt, header.PredictionsPerMinute);
+        return new MonitorReference(catalog, total, chunks, header.Source, header.ModelName, header.CreatedAt, header.PredictionsPerMinute)
+        {
+            SkippedRows = header.SkippedRows,
+            SkippedReason = header.SkippedReason,
+        };
     }
 
     /// <summary>Reads the reference file at <paramref name="path"/>.</summary>

@@ -51,6 +51,8 @@ internal sealed class MonitorRegistry : IDisposable
                 .MakeGenericMethod(registration.InputType!, registration.OutputType!)
                 .Invoke(null, [services, name]);
             recorderType.GetProperty("Predictor")!.SetValue(recorder, resolve);
+            recorder.Schema.FindSpec = (tensor, role) => !host.IsLoaded ? null
+                : role == FeatureRole.Input ? host.Runtime.Signature.FindInput(tensor) : host.Runtime.Signature.FindOutput(tensor);
 
             var monitor = new ModelMonitor(
                 name,

@@ -48,6 +48,9 @@ public sealed class MonitorReport
     /// <summary>Gets the outcome metrics of the window's predictions whose outcome arrived.</summary>
     public required OutcomeReport Outcomes { get; init; }
 
+    /// <summary>Gets how each member of the input and output types is profiled (features one by one, or summaries) and why.</summary>
+    public IReadOnlyList<MonitoredMember> MonitoredMembers { get; init; } = [];
+
     /// <summary>Finds a feature by name.</summary>
     /// <param name="name">The feature name.</param>
     /// <returns>The feature, or null.</returns>
@@ -66,6 +69,33 @@ public sealed class MonitorReport
             return null;
         }
     }
+}
+
+/// <summary>How the monitor profiles one member of the input or output type.</summary>
+/// <param name="Member">The member name (the prefix of its features' names).</param>
+/// <param name="Role">Input or output.</param>
+/// <param name="Treatment">Features one by one, summaries, or dictionary keys.</param>
+/// <param name="FeatureCount">The features it gives; -1 while unknown (a vector or dictionary not seen yet).</param>
+/// <param name="Description">The decision and its reason, e.g. <c>Features: 100 features Features[0]..Features[99] (input 'input' float32 [batch,100]); tabular input: ...</c>.</param>
+public sealed record MonitoredMember(string Member, FeatureRole Role, MonitoredTreatment Treatment, int FeatureCount, string Description);
+
+/// <summary>How a member's values become features.</summary>
+public enum MonitoredTreatment
+{
+    /// <summary>A scalar: one feature.</summary>
+    Scalar,
+
+    /// <summary>A vector profiled element by element (<c>Name[0]</c>, <c>Name[1]</c>, ...).</summary>
+    PerElement,
+
+    /// <summary>A long vector summarized by its norm, mean and fixed random projections.</summary>
+    Summarized,
+
+    /// <summary>A dictionary output: one feature per key, plus top, margin and argmax.</summary>
+    Dictionary,
+
+    /// <summary>Not profiled (a categorical vector longer than the limit).</summary>
+    NotProfiled,
 }
 
 /// <summary>Whether a feature is an input or an output of the model.</summary>
@@ -134,8 +164,11 @@ public sealed class FeatureReport
     /// <summary>Gets the threshold above which the feature drifts (the larger of the fixed and the calibrated one).</summary>
     public required double Threshold { get; init; }
 
-    /// <summary>Gets the calibrated threshold from the reference chunks (NaN when not calibrated).</summary>
+    /// <summary>Gets the calibrated threshold from the reference chunks (NaN when not calibrated: <see cref="CalibrationNote"/> says why).</summary>
     public required double CalibratedThreshold { get; init; }
+
+    /// <summary>Gets why <see cref="CalibratedThreshold"/> is NaN and what to change (e.g. a reference smaller than three <see cref="MonitoringOptions.ReferenceChunkSize"/> chunks); null when calibrated.</summary>
+    public string? CalibrationNote { get; init; }
 
     /// <summary>Gets the threshold below which a drifted feature is stable again.</summary>
     public required double ExitThreshold { get; init; }

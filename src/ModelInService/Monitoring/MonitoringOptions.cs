@@ -37,9 +37,13 @@ public sealed class MonitoringOptions
     /// <value>Default 10,000 per second (600,000 per one-minute interval: sketch error, not sample size, dominates).</value>
     public int MaxProfiledRowsPerSecond { get; set; } = 10_000;
 
-    /// <summary>Gets or sets the longest vector recorded element by element (<c>Features[0]</c>, ...); longer vectors are summarized by their L2 norm, mean and <see cref="ProjectionCount"/> fixed random projections. Also the most keys recorded per dictionary output.</summary>
+    /// <summary>Gets or sets the longest vector recorded element by element (<c>Features[0]</c>, ...) when it is not a tabular input (see <see cref="MaxTabularFeatures"/>): outputs, images and other inputs of rank 3 or more, sequences whose length varies. Longer vectors are summarized by their L2 norm, mean and <see cref="ProjectionCount"/> fixed random projections. Also the most keys recorded per dictionary output.</summary>
     /// <value>Default 16.</value>
     public int MaxVectorElements { get; set; } = 16;
+
+    /// <summary>Gets or sets the widest tabular input profiled feature by feature (<c>Features[0]</c> ... <c>Features[F-1]</c>). A numeric vector input is tabular when the model tensor it binds to is <c>[batch, F]</c> with a fixed F (or, without a model signature, a plain vector). Wider ones are summarized like other long vectors (see <see cref="MaxVectorElements"/>).</summary>
+    /// <value>Default 256 (a 100-feature input costs about 100 profile updates per row on the monitor's consumer; see docs/monitoring.md).</value>
+    public int MaxTabularFeatures { get; set; } = 256;
 
     /// <summary>Gets or sets the number of fixed random projections (seeded by <see cref="Seed"/>) recorded for a long vector.</summary>
     /// <value>Default 4.</value>
@@ -95,9 +99,13 @@ public sealed class MonitoringOptions
     /// <value>Default 1,000.</value>
     public int ReferenceChunkSize { get; set; } = 1_000;
 
-    /// <summary>Gets or sets the <c>mostly</c> of the missing-value rule: at least this share of a feature's values must be present and finite (lowered to the reference's own share minus 1 point when the reference has more missing values).</summary>
+    /// <summary>Gets or sets the <c>mostly</c> of the missing-value rule: at least this share of a feature's values is expected present and finite. When the reference has more missing values, its own missing share is the allowance instead. A window fails only when its missing share exceeds the allowance by more than chance explains at <see cref="QualityConfidence"/> (a binomial bound on the window's sample size).</summary>
     /// <value>Default 0.99.</value>
     public double NotMissingMostly { get; set; } = 0.99;
+
+    /// <summary>Gets or sets the one-sided confidence of the missing-value rule's binomial bound: on a stable stream about 1 − this share of windows fail. A failing rule holds again when the same statistic falls below <see cref="ExitRatio"/> of the critical value.</summary>
+    /// <value>Default 0.999 (z = 3.09).</value>
+    public double QualityConfidence { get; set; } = 0.999;
 
     /// <summary>Gets explicit value ranges of numeric input features; features without one use the reference's range widened by <see cref="RangeTolerance"/>.</summary>
     public IDictionary<string, MonitorValueRange> Ranges { get; } = new Dictionary<string, MonitorValueRange>(StringComparer.Ordinal);

@@ -56,6 +56,11 @@ internal sealed class MonitoringOptionsValidator : IValidateOptions<MonitoringOp
             Fail($"MaxVectorElements is {options.MaxVectorElements}; use 0 to 4096.");
         }
 
+        if (options.MaxTabularFeatures is < 0 or > NumberVectors.MaxRecordedElements)
+        {
+            Fail($"MaxTabularFeatures is {options.MaxTabularFeatures}; use 0 to {NumberVectors.MaxRecordedElements} (wider tabular inputs are summarized).");
+        }
+
         if (options.ProjectionCount is < 0 or > 64)
         {
             Fail($"ProjectionCount is {options.ProjectionCount}; use 0 to 64.");
@@ -78,6 +83,11 @@ internal sealed class MonitoringOptionsValidator : IValidateOptions<MonitoringOp
 
         CheckFraction(options.NotMissingMostly, nameof(options.NotMissingMostly));
         CheckFraction(options.RangeMostly, nameof(options.RangeMostly));
+        if (!(options.QualityConfidence is >= 0.5 and < 1))
+        {
+            Fail($"QualityConfidence is {options.QualityConfidence}; use a confidence from 0.5 up to (not including) 1, e.g. 0.999.");
+        }
+
         CheckFraction(options.KnownCategoryMostly, nameof(options.KnownCategoryMostly));
         CheckFraction(options.SchemaMostly, nameof(options.SchemaMostly));
         CheckFraction(options.ExitRatio, nameof(options.ExitRatio));

@@ -41,7 +41,7 @@ internal sealed class PredictionRecorder<TInput, TOutput> : RecorderBase, IPredi
             if (SlotWriters.Create<TInput>(member, FeatureRole.Input, options) is { } writer)
             {
                 inputs.Add(writer.Writer);
-                slots.Add(writer.Slot);
+                slots.Add(writer.Slot with { Tensor = member.MappedName });
             }
         }
 
@@ -50,7 +50,7 @@ internal sealed class PredictionRecorder<TInput, TOutput> : RecorderBase, IPredi
             if (SlotWriters.Create<TOutput>(member, FeatureRole.Output, options) is { } writer)
             {
                 outputs.Add(writer.Writer);
-                slots.Add(writer.Slot);
+                slots.Add(writer.Slot with { Tensor = member.MappedName });
             }
         }
 
@@ -164,6 +164,8 @@ internal sealed class PredictionRecorder<TInput, TOutput> : RecorderBase, IPredi
         var decoder = new RowDecoder(Schema, accumulator.Catalog, options);
         var block = new RecordBlock(BlockNumbers, BlockNumbers / 4);
         var batch = new List<TInput>(RecordBlock.MaxRows);
+        long skipped = 0;
+        string? firstReason = null;
         foreach (var item in data)
         {
             batch.Add(item);
@@ -178,7 +180,15 @@ internal sealed class PredictionRecorder<TInput, TOutput> : RecorderBase, IPredi
             await AddBatchAsync().ConfigureAwait(false);
         }
 
-        return accumulator.Build("training", modelName, now, null);
+        if (accumulator.Rows == 0 && skipped > 0)
+        {
+            throw new InvalidOperationException($"Model '{modelName}': all {skipped} training rows failed input validation, so no reference could be built; the first: {firstReason}");
+        }
+
+        var reference = accumulator.Build("training", modelName, now, null);
+        reference.SkippedRows = skipped;
+        reference.SkippedReason = firstReason;
+        return reference;
 
         async Task AddBatchAsync()
         {
@@ -186,7 +196,33 @@ internal sealed class PredictionRecorder<TInput, TOutput> : RecorderBase, IPredi
             using (RecordingSuppression.Begin())
             {
                 // The model's own predictions on the training data; not production traffic, so not recorded.
-                outputs = await predictor.PredictBatchAsync(batch, cancellationToken).ConfigureAwait(false);
+                try
+                {
+                    outputs = await predictor.PredictBatchAsync(batch, cancellationToken).ConfigureAwait(false);
+                }
+                catch (ModelInputException)
+                {
+                    // Some rows fail validation: run them one by one, skip and count the ones that fail.
+                    var kept = new List<TInput>(batch.Count);
+                    var answers = new List<TOutput>(batch.Count);
+                    foreach (var row in batch)
+                    {
+                        try
+                        {
+                            answers.Add(await predictor.PredictAsync(row, cancellationToken).ConfigureAwait(false));
+                            kept.Add(row);
+                        }
+                        catch (ModelInputException ex)
+                        {
+                            skipped++;
+                            firstReason ??= ex.Message;
+                        }
+                    }
+
+                    batch.Clear();
+                    batch.AddRange(kept);
+                    outputs = answers;
+                }
             }
 
             block.Reset(0);

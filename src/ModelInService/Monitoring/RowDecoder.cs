@@ -41,6 +41,7 @@ internal sealed class RowDecoder
     private readonly FeatureCatalog _catalog;
     private readonly SlotState[] _slots;
     private readonly int _maxElements;
+    private readonly int _maxTabular;
     private readonly int _projections;
     private readonly int _seed;
 
@@ -49,6 +50,7 @@ internal sealed class RowDecoder
         _schema = schema;
         _catalog = catalog;
         _maxElements = options.MaxVectorElements;
+        _maxTabular = options.MaxTabularFeatures;
         _projections = options.ProjectionCount;
         _seed = options.Seed;
         _slots = new SlotState[schema.Slots.Count];
@@ -214,7 +216,8 @@ internal sealed class RowDecoder
 
                 var values = new ReadOnlySpan<double>(numbers, ni, n);
                 ni += n;
-                if (n <= _maxElements)
+                state.Length = n;
+                if (n <= Limit(state))
                 {
                     for (var i = 0; i < n; i++)
                     {
@@ -256,6 +259,8 @@ internal sealed class RowDecoder
                 {
                     break;
                 }
+
+                state.Length = n;
 
                 for (var i = 0; i < n; i++)
                 {
@@ -334,6 +339,135 @@ internal sealed class RowDecoder
         }
     }
 
+    /// <summary>The longest vector of this slot profiled element by element: <see cref="MonitoringOptions.MaxTabularFeatures"/> for a tabular input, else <see cref="MonitoringOptions.MaxVectorElements"/>. Decided once per slot.</summary>
+    private int Limit(SlotState state)
+    {
+        if (state.Limit >= 0)
+        {
+            return state.Limit;
+        }
+
+        var (tabular, known) = IsTabular(state.Slot);
+        var limit = tabular ? Math.Max(_maxTabular, _maxElements) : _maxElements;
+        if (known)
+        {
+            state.Limit = limit;
+        }
+
+        return limit;
+    }
+
+    /// <summary>Whether a slot is a tabular input (<c>[batch, F]</c> with a fixed F, or a plain vector when there is no model signature), and whether that is final.</summary>
+    private (bool Tabular, bool Known) IsTabular(SlotDescriptor slot)
+    {
+        if (slot.Role != FeatureRole.Input || slot.Encoding != SlotEncoding.NumberVector)
+        {
+            return (false, true);
+        }
+
+        if (slot.Tensor is null || _schema.FindSpec is not { } find)
+        {
+            return (true, true);
+        }
+
+        if (find(slot.Tensor, slot.Role) is not { } spec)
+        {
+            return (true, false); // the model is not loaded yet: decide when it is
+        }
+
+        return (spec.Dimensions.Count switch
+        {
+            0 or 1 => true,
+            2 => spec.Dimensions[1] >= 0,
+            _ => false,
+        }, true);
+    }
+
+    /// <summary>How each member is profiled: the decision, the features it gives and why (start-up log and reports).</summary>
+    public IReadOnlyList<MonitoredMember> Describe()
+    {
+        var result = new List<MonitoredMember>(_slots.Length);
+        foreach (var state in _slots)
+        {
+            var slot = state.Slot;
+            var spec = slot.Tensor is null ? null : _schema.FindSpec?.Invoke(slot.Tensor, slot.Role);
+            var tensor = spec is null ? "" : Inv($" ({(slot.Role == FeatureRole.Input ? "input" : "output")} '{spec.Name}' {spec})");
+            switch (slot.Encoding)
+            {
+                case SlotEncoding.Number:
+                case SlotEncoding.Label:
+                    result.Add(new MonitoredMember(slot.Name, slot.Role, MonitoredTreatment.Scalar, 1, Inv($"{slot.Name}: one {(slot.Categorical ? "categorical" : "numeric")} feature{tensor}")));
+                    break;
+                case SlotEncoding.NumberVector:
+                {
+                    var (tabular, _) = IsTabular(slot);
+                    var limit = tabular ? Math.Max(_maxTabular, _maxElements) : _maxElements;
+                    var length = state.Length >= 0 ? state.Length : ExpectedLength(spec);
+                    var rule = tabular
+                        ? Inv($"tabular input: up to MaxTabularFeatures = {limit} features one by one")
+                        : slot.Role == FeatureRole.Output
+                            ? Inv($"output: up to MaxVectorElements = {limit} elements one by one")
+                            : Inv($"not tabular (rank {spec?.Dimensions.Count ?? 0}{(spec is { Dimensions.Count: 2 } ? ", free second dimension" : "")}): up to MaxVectorElements = {limit} elements one by one");
+                    if (length < 0)
+                    {
+                        result.Add(new MonitoredMember(slot.Name, slot.Role, MonitoredTreatment.PerElement, -1, Inv($"{slot.Name}: length not known yet{tensor}; {rule}, longer vectors summarized ({slot.Name}.norm, .mean, {_projections} projections)")));
+                    }
+                    else if (length <= limit)
+                    {
+                        var extra = slot.Role == FeatureRole.Output && !slot.Categorical && length >= 2 ? 2 : 0;
+                        result.Add(new MonitoredMember(slot.Name, slot.Role, MonitoredTreatment.PerElement, length + extra,
+                            Inv($"{slot.Name}: {length} features {slot.Name}[0]..{slot.Name}[{length - 1}]{(extra > 0 ? $", {slot.Name}.top, {slot.Name}.margin" : "")}{tensor}; {rule}")));
+                    }
+                    else if (slot.Categorical)
+                    {
+                        result.Add(new MonitoredMember(slot.Name, slot.Role, MonitoredTreatment.NotProfiled, 0, Inv($"{slot.Name}: {length} categorical elements{tensor}, more than {limit}: not profiled")));
+                    }
+                    else
+                    {
+                        result.Add(new MonitoredMember(slot.Name, slot.Role, MonitoredTreatment.Summarized, 2 + _projections,
+                            Inv($"{slot.Name}: {length} elements{tensor} summarized as {slot.Name}.norm, {slot.Name}.mean and {_projections} random projections; {rule}")));
+                    }
+
+                    break;
+                }
+
+                case SlotEncoding.LabelVector:
+                    result.Add(new MonitoredMember(slot.Name, slot.Role, MonitoredTreatment.PerElement, state.Length >= 0 ? Math.Min(state.Length, _maxElements) : -1,
+                        Inv($"{slot.Name}: one categorical feature per element, the first MaxVectorElements = {_maxElements}{tensor}")));
+                    break;
+                default:
+                    result.Add(new MonitoredMember(slot.Name, slot.Role, MonitoredTreatment.Dictionary, -1,
+                        Inv($"{slot.Name}: {slot.Name}[key] per key (first MaxVectorElements = {_maxElements}), {slot.Name}.top, {slot.Name}.margin, {slot.Name}.argmax")));
+                    break;
+            }
+        }
+
+        return result;
+    }
+
+    private static int ExpectedLength(TensorSpec? spec)
+    {
+        if (spec is null || spec.Dimensions.Count < 2)
+        {
+            return -1;
+        }
+
+        long length = 1;
+        for (var d = 1; d < spec.Dimensions.Count; d++)
+        {
+            if (spec.Dimensions[d] < 0)
+            {
+                return -1;
+            }
+
+            length *= spec.Dimensions[d];
+        }
+
+        return (int)Math.Min(length, NumberVectors.MaxRecordedElements);
+    }
+
+    private static string Inv(FormattableString text) => text.ToString(CultureInfo.InvariantCulture);
+
     private void Summarize(SlotState state, ReadOnlySpan<double> values, IntervalProfile target, ProfileFactory factory)
     {
         var sum = 0.0;
@@ -401,6 +535,12 @@ internal sealed class RowDecoder
         public SlotDescriptor Slot { get; } = slot;
 
         public int Scalar { get; set; } = -1;
+
+        /// <summary>The longest vector profiled element by element, once decided; -1 before.</summary>
+        public int Limit { get; set; } = -1;
+
+        /// <summary>The length of the last vector seen; -1 before.</summary>
+        public int Length { get; set; } = -1;
 
         public int Norm { get; private set; } = -1;
 

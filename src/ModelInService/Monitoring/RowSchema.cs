@@ -29,7 +29,8 @@ internal enum SlotEncoding
 /// <param name="Role">Input or output.</param>
 /// <param name="Encoding">The layout.</param>
 /// <param name="Categorical">Whether numbers are category codes (integers, booleans, labels).</param>
-internal sealed record SlotDescriptor(string Name, FeatureRole Role, SlotEncoding Encoding, bool Categorical);
+/// <param name="Tensor">The model input or output the member binds to (null for pipeline requests and responses).</param>
+internal sealed record SlotDescriptor(string Name, FeatureRole Role, SlotEncoding Encoding, bool Categorical, string? Tensor = null);
 
 /// <summary>The members a recorder writes per row, in order, and whether each row starts with a prediction id label.</summary>
 internal sealed class RowSchema(IReadOnlyList<SlotDescriptor> slots, bool hasId)
@@ -38,6 +39,12 @@ internal sealed class RowSchema(IReadOnlyList<SlotDescriptor> slots, bool hasId)
 
     /// <summary>Whether every row starts with one label: the prediction id (null when the input has none).</summary>
     public bool HasId { get; } = hasId;
+
+    /// <summary>
+    /// Finds the declared spec of a model input or output by name, once the model is loaded (set by the registry; null
+    /// for pipelines and tests): the monitor profiles a <c>[batch, F]</c> input feature by feature and summarizes images.
+    /// </summary>
+    public Func<string, FeatureRole, TensorSpec?>? FindSpec { get; set; }
 }
 
 /// <summary>A feature the monitor has seen: name, role and kind. Ids are indexes into <see cref="FeatureCatalog"/>.</summary>

@@ -149,6 +149,11 @@ internal sealed class ReferenceHeader
     public List<long> ChunkRows { get; set; } = [];
 
     public List<FeatureEntry> Features { get; set; } = [];
+
+    /// <summary>Training rows skipped by input validation (absent in older files: 0).</summary>
+    public long SkippedRows { get; set; }
+
+    public string? SkippedReason { get; set; }
 }
 
 /// <summary>One feature in a file header: name, role, kind, and the blob indexes of its profile(s) (−1: no data).</summary>

@@ -105,7 +105,7 @@ public class RecordingTests
         var random = new Random(1);
         for (var i = 0; i < 100; i++)
         {
-            var large = new double[100];
+            var large = new double[300]; // wider than MaxTabularFeatures (256): summarized
             for (var j = 0; j < large.Length; j++)
             {
                 large[j] = random.NextDouble();
@@ -153,7 +153,7 @@ public class RecordingTests
             var catalog = new FeatureCatalog();
             var decoder = new RowDecoder(recorder.Schema, catalog, options);
             var block = new RecordBlock(RecorderBase.BlockNumbers, 64);
-            recorder.EncodeInto(block, new VectorInput { Large = [.. Enumerable.Range(0, 50).Select(i => (double)i)] }, new ZipMapOutput());
+            recorder.EncodeInto(block, new VectorInput { Large = [.. Enumerable.Range(0, 300).Select(i => (double)i)] }, new ZipMapOutput());
             var interval = new IntervalProfile(0);
             decoder.Apply(block, interval, new ProfileFactory(200, seed), null);
             catalog.TryGet("Large.projection0", out var id);

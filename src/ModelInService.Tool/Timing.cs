@@ -1,0 +1,109 @@
+using System.Diagnostics;
+using Microsoft.ML.OnnxRuntime;
+
+namespace ModelInService.Tool;
+
+/// <summary>One timed batch size.</summary>
+/// <param name="Batch">Rows in the run (1 for an unbatchable model: one request).</param>
+/// <param name="FirstRunMilliseconds">The first run at this shape (includes ONNX Runtime's one-time work for the shape), or null when it failed.</param>
+/// <param name="RunMilliseconds">A second run at the same shape, or null when it failed.</param>
+/// <param name="Error">ONNX Runtime's message when the run failed (synthetic inputs can be outside what a model accepts).</param>
+internal sealed record TimingResult(int Batch, double? FirstRunMilliseconds, double? RunMilliseconds, string? Error);
+
+/// <summary>Times runs on synthetic inputs through ONNX Runtime directly (one session, default options).</summary>
+internal static class Timing
+{
+    /// <summary>Times a run of each of <paramref name="batches"/> rows.</summary>
+    public static IReadOnlyList<TimingResult> Measure(string path, BatchDescription batching, SyntheticData data, IReadOnlyList<int> batches)
+    {
+        ArgumentNullException.ThrowIfNull(batching);
+        ArgumentNullException.ThrowIfNull(data);
+        // Failures are reported in the result; ONNX Runtime's own error log would repeat them on stderr.
+        using var options = new SessionOptions { LogSeverityLevel = OrtLoggingLevel.ORT_LOGGING_LEVEL_FATAL };
+        using var session = new InferenceSession(path, options);
+        var symbols = SyntheticData.BatchSymbols(batching);
+        var results = new List<TimingResult>();
+        foreach (var batch in batches)
+        {
+            try
+            {
+                var first = RunOnce(session, batching, data, batch, symbols);
+                var second = RunOnce(session, batching, data, batch, symbols);
+                results.Add(new TimingResult(batch, first, second, null));
+            }
+            catch (Exception e) when (e is OnnxRuntimeException or NotSupportedException or FormatException or OverflowException)
+            {
+                results.Add(new TimingResult(batch, null, null, e.Message.ReplaceLineEndings(" ")));
+            }
+        }
+
+        return results;
+    }
+
+    private static double RunOnce(InferenceSession session, BatchDescription batching, SyntheticData data, int batch, ISet<string> symbols)
+    {
+        var names = new List<string>();
+        var values = new List<OrtValue>();
+        try
+        {
+            foreach (var t in batching.Tensors.Where(t => t.Role == TensorRole.Input))
+            {
+                if (t.Spec.Kind != ModelValueKind.Tensor)
+                {
+                    throw new NotSupportedException($"input '{t.Spec.Name}' is a {t.Spec}: no synthetic value for it");
+                }
+
+                var shape = data.Shape(t, batch, symbols);
+                long count = 1;
+                foreach (var d in shape)
+                {
+                    count *= d;
+                }
+
+                names.Add(t.Spec.Name);
+                values.Add(ToOrtValue(data.Values(t.Spec, count), shape));
+            }
+
+            var started = Stopwatch.GetTimestamp();
+            using var runOptions = new RunOptions { LogSeverityLevel = OrtLoggingLevel.ORT_LOGGING_LEVEL_FATAL };
+            using var outputs = session.Run(runOptions, names, values, session.OutputNames);
+            return Stopwatch.GetElapsedTime(started).TotalMilliseconds;
+        }
+        finally
+        {
+            foreach (var v in values)
+            {
+                v.Dispose();
+            }
+        }
+    }
+
+    private static OrtValue ToOrtValue(Array values, long[] shape) => values switch
+    {
+        float[] a => OrtValue.CreateTensorValueFromMemory(a, shape),
+        double[] a => OrtValue.CreateTensorValueFromMemory(a, shape),
+        Half[] a => OrtValue.CreateTensorValueFromMemory(Array.ConvertAll(a, h => new Float16(BitConverter.HalfToUInt16Bits(h))), shape),
+        sbyte[] a => OrtValue.CreateTensorValueFromMemory(a, shape),
+        short[] a => OrtValue.CreateTensorValueFromMemory(a, shape),
+        int[] a => OrtValue.CreateTensorValueFromMemory(a, shape),
+        long[] a => OrtValue.CreateTensorValueFromMemory(a, shape),
+        byte[] a => OrtValue.CreateTensorValueFromMemory(a, shape),
+        ushort[] a => OrtValue.CreateTensorValueFromMemory(a, shape),
+        uint[] a => OrtValue.CreateTensorValueFromMemory(a, shape),
+        ulong[] a => OrtValue.CreateTensorValueFromMemory(a, shape),
+        bool[] a => OrtValue.CreateTensorValueFromMemory(a, shape),
+        string[] a => Strings(a, shape),
+        _ => throw new NotSupportedException($"no ONNX Runtime tensor for {values.GetType().Name}"),
+    };
+
+    private static OrtValue Strings(string[] values, long[] shape)
+    {
+        var value = OrtValue.CreateTensorWithEmptyStrings(OrtAllocator.DefaultInstance, shape);
+        for (var i = 0; i < values.Length; i++)
+        {
+            value.StringTensorSetElementAt(values[i].AsSpan(), i);
+        }
+
+        return value;
+    }
+}

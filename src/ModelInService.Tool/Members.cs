@@ -61,7 +61,7 @@ internal sealed record MemberPlan(TensorBatching Tensor, string Name, MemberShap
 
         var free = string.Join(", ", Tensor.FreeRowDimensions.Select(d => DimText(spec, d)));
         return Tensor.FreeRowDimensions.Count == 1
-            ? $"shape {shape} flattened row-major; the array's length sets the free dimension {free}"
+            ? $"shape {shape} flattened row-major; the array's length " + (Tensor.Role == TensorRole.Input ? "sets" : "follows") + $" the free dimension {free}"
             : $"shape {shape} flattened row-major, with {Tensor.FreeRowDimensions.Count} free dimensions ({free})";
     }
 

@@ -33,7 +33,7 @@ internal static class Program
         var json = new Option<bool>("--json") { Description = "Write the report as JSON (for scripts) instead of text." };
         var noTiming = new Option<bool>("--no-timing") { Description = "Skip the timing runs." };
         var dims = new Option<string[]>("--dim") { Description = "Size of a free dimension for the timing runs, by symbol (--dim H=64) or by tensor and position (--dim input[1]=512); repeatable; default 32." };
-        var values = new Option<string[]>("--value") { Description = "A value for every element of an input in the timing runs, e.g. --value sr=16000 (repeatable)." };
+        var values = new Option<string[]>("--value") { Description = "Values of an input in the timing runs: one for every element (--value sr=16000) or a list repeated over the elements (--value scales=1,1,2,2); repeatable." };
         var axes = new Option<string[]>("--batch-axis") { Description = "Declare a tensor's batch axis, e.g. --batch-axis state=1 (repeatable; default: a free dimension 0)." };
         var command = new Command("inspect", "Print the signature, metadata, batch axes and batchability with the reason, buckets, what the monitor would profile, and a timing at batch 1 and 32.")
         {

@@ -17,7 +17,7 @@ internal sealed class SyntheticData
 
     /// <summary>Initializes a new instance.</summary>
     /// <param name="dimensions">Sizes of free dimensions by symbol (<c>H</c>) or by tensor and position (<c>input[1]</c>); others get <see cref="DefaultFreeDimension"/>.</param>
-    /// <param name="values">A value per tensor name (<c>sr=16000</c>) used for every element of that tensor.</param>
+    /// <param name="values">Values per tensor name: one for every element (<c>sr=16000</c>), or a comma-separated list repeated over the elements (<c>scales=1,1,2,2</c>).</param>
     public SyntheticData(IReadOnlyDictionary<string, long>? dimensions = null, IReadOnlyDictionary<string, string>? values = null)
     {
         _dimensions = dimensions ?? new Dictionary<string, long>();
@@ -117,7 +117,12 @@ internal sealed class SyntheticData
         var result = new T[n];
         if (given is not null)
         {
-            Array.Fill(result, parse(given));
+            var parts = given.Split(',').Select(parse).ToArray();
+            for (var i = 0; i < n; i++)
+            {
+                result[i] = parts[i % parts.Length];
+            }
+
             return result;
         }
 

@@ -12,7 +12,8 @@ internal sealed record TensorReport(
     IReadOnlyList<long> Dimensions,
     IReadOnlyList<string> SymbolicDimensions,
     string Description,
-    string BatchAxis,
+    int? BatchAxis,
+    string BatchAxisDescription,
     bool PerRunConstant,
     string Row,
     string Member,
@@ -81,6 +82,7 @@ internal sealed record InspectReport(
             s.Dimensions,
             s.SymbolicDimensions,
             s.ToString(),
+            m.Tensor.BatchAxis,
             m.Tensor.DescribeAxis(),
             m.Tensor.PerRunConstant,
             m.Shape == MemberShape.Unsupported ? "not bindable" : m.DescribeRow(),
@@ -184,11 +186,11 @@ internal sealed record InspectReport(
 
         var nameWidth = tensors.Max(t => t.Name.Length);
         var descWidth = tensors.Max(t => t.Description.Length);
-        var axisWidth = tensors.Max(t => t.BatchAxis.Length);
+        var axisWidth = tensors.Max(t => t.BatchAxisDescription.Length);
         foreach (var t in tensors)
         {
             sb.Append("  ").Append(t.Name.PadRight(nameWidth)).Append("  ").Append(t.Description.PadRight(descWidth))
-              .Append("  batch axis ").Append(t.BatchAxis.PadRight(axisWidth)).Append("  row: ").Append(t.Row);
+              .Append("  batch axis ").Append(t.BatchAxisDescription.PadRight(axisWidth)).Append("  row: ").Append(t.Row);
             if (t.Member.Length > 0)
             {
                 sb.Append(" -> ").Append(t.CSharpType).Append(' ').Append(t.Member);

@@ -78,23 +78,29 @@ internal static class Timing
         }
     }
 
-    private static OrtValue ToOrtValue(Array values, long[] shape) => values switch
+    /// <summary>
+    /// The tensor for <paramref name="values"/>. Dispatches on the exact array type: a type pattern such as
+    /// <c>sbyte[] a</c> also matches a <c>byte[]</c> (the runtime's array covariance between same-size integers),
+    /// which would hand ONNX Runtime an int8 tensor for a uint8 input.
+    /// </summary>
+    private static OrtValue ToOrtValue(Array values, long[] shape)
     {
-        float[] a => OrtValue.CreateTensorValueFromMemory(a, shape),
-        double[] a => OrtValue.CreateTensorValueFromMemory(a, shape),
-        Half[] a => OrtValue.CreateTensorValueFromMemory(Array.ConvertAll(a, h => new Float16(BitConverter.HalfToUInt16Bits(h))), shape),
-        sbyte[] a => OrtValue.CreateTensorValueFromMemory(a, shape),
-        short[] a => OrtValue.CreateTensorValueFromMemory(a, shape),
-        int[] a => OrtValue.CreateTensorValueFromMemory(a, shape),
-        long[] a => OrtValue.CreateTensorValueFromMemory(a, shape),
-        byte[] a => OrtValue.CreateTensorValueFromMemory(a, shape),
-        ushort[] a => OrtValue.CreateTensorValueFromMemory(a, shape),
-        uint[] a => OrtValue.CreateTensorValueFromMemory(a, shape),
-        ulong[] a => OrtValue.CreateTensorValueFromMemory(a, shape),
-        bool[] a => OrtValue.CreateTensorValueFromMemory(a, shape),
-        string[] a => Strings(a, shape),
-        _ => throw new NotSupportedException($"no ONNX Runtime tensor for {values.GetType().Name}"),
-    };
+        var type = values.GetType();
+        return type == typeof(float[]) ? OrtValue.CreateTensorValueFromMemory((float[])values, shape)
+            : type == typeof(double[]) ? OrtValue.CreateTensorValueFromMemory((double[])values, shape)
+            : type == typeof(Half[]) ? OrtValue.CreateTensorValueFromMemory(Array.ConvertAll((Half[])values, h => new Float16(BitConverter.HalfToUInt16Bits(h))), shape)
+            : type == typeof(sbyte[]) ? OrtValue.CreateTensorValueFromMemory((sbyte[])values, shape)
+            : type == typeof(short[]) ? OrtValue.CreateTensorValueFromMemory((short[])values, shape)
+            : type == typeof(int[]) ? OrtValue.CreateTensorValueFromMemory((int[])values, shape)
+            : type == typeof(long[]) ? OrtValue.CreateTensorValueFromMemory((long[])values, shape)
+            : type == typeof(byte[]) ? OrtValue.CreateTensorValueFromMemory((byte[])values, shape)
+            : type == typeof(ushort[]) ? OrtValue.CreateTensorValueFromMemory((ushort[])values, shape)
+            : type == typeof(uint[]) ? OrtValue.CreateTensorValueFromMemory((uint[])values, shape)
+            : type == typeof(ulong[]) ? OrtValue.CreateTensorValueFromMemory((ulong[])values, shape)
+            : type == typeof(bool[]) ? OrtValue.CreateTensorValueFromMemory((bool[])values, shape)
+            : type == typeof(string[]) ? Strings((string[])values, shape)
+            : throw new NotSupportedException($"no ONNX Runtime tensor for {type.Name}");
+    }
 
     private static OrtValue Strings(string[] values, long[] shape)
     {

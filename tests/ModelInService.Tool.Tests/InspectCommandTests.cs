@@ -110,10 +110,24 @@ public class InspectCommandTests
         var input = Assert.Single(root.GetProperty("inputs").EnumerateArray());
         Assert.Equal("features", input.GetProperty("name").GetString());
         Assert.Equal("Float32", input.GetProperty("elementType").GetString());
-        Assert.Equal("none", input.GetProperty("batchAxis").GetString());
+        Assert.Equal(JsonValueKind.Null, input.GetProperty("batchAxis").ValueKind);
+        Assert.Equal("none", input.GetProperty("batchAxisDescription").GetString());
         var timing = Assert.Single(root.GetProperty("timing").EnumerateArray());
         Assert.Equal(1, timing.GetProperty("batch").GetInt32());
         Assert.True(timing.GetProperty("runMilliseconds").GetDouble() > 0);
+    }
+
+    [Fact]
+    public async Task MultiInputSample_TimesEveryElementType()
+    {
+        // string, float32, float64, int32, int64, uint8 and bool inputs: each synthetic tensor must have the input's type
+        // (a byte[] once went to ONNX Runtime as int8).
+        var (exit, output, error) = await RunAsync("inspect", SharedData.RepoModel("multi_input.onnx"));
+
+        Assert.True(exit == 0, error);
+        Assert.DoesNotContain("failed", output, StringComparison.Ordinal);
+        Assert.Matches(@"batch   1: \d+\.\d\d ms", output);
+        Assert.Matches(@"batch  32: \d+\.\d\d ms", output);
     }
 
     [Fact]

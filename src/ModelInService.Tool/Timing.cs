@@ -83,7 +83,7 @@ internal static class Timing
     /// <c>sbyte[] a</c> also matches a <c>byte[]</c> (the runtime's array covariance between same-size integers),
     /// which would hand ONNX Runtime an int8 tensor for a uint8 input.
     /// </summary>
-    private static OrtValue ToOrtValue(Array values, long[] shape)
+    internal static OrtValue ToOrtValue(Array values, long[] shape)
     {
         var type = values.GetType();
         return type == typeof(float[]) ? OrtValue.CreateTensorValueFromMemory((float[])values, shape)

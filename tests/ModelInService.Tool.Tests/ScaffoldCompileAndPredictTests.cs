@@ -5,7 +5,7 @@ namespace ModelInService.Tool.Tests;
 /// <summary>
 /// `mis scaffold` on every model: the classes compile (no errors, no warnings, XML docs checked) with a driver that
 /// registers them with <c>AddModel&lt;TIn,TOut&gt;</c>, and one prediction runs through <c>IPredictor</c> on synthetic
-/// rows of the right shapes.
+/// rows of the right shapes, whose tensor outputs must equal a direct ONNX Runtime run on the same tensors.
 /// </summary>
 public class ScaffoldCompileAndPredictTests
 {
@@ -106,5 +106,9 @@ public class ScaffoldCompileAndPredictTests
         Assert.False(ExpectedRefusals.ContainsKey(model), $"{model} binds now: remove it from ExpectedRefusals");
         var problems = harness.CheckOutput(output);
         Assert.True(problems.Count == 0, string.Join("; ", problems));
+        var reference = harness.Reference();
+        Assert.NotEmpty(reference);
+        var differences = harness.CompareWith(output, reference);
+        Assert.True(differences.Count == 0, "the prediction differs from a direct ONNX Runtime run: " + string.Join("; ", differences));
     }
 }

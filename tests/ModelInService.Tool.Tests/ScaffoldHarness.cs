@@ -2,6 +2,8 @@ using System.Collections;
 using System.Reflection;
 using Microsoft.CodeAnalysis;
 using Microsoft.CodeAnalysis.CSharp;
+using Microsoft.ML.OnnxRuntime;
+using Microsoft.ML.OnnxRuntime.Tensors;
 
 namespace ModelInService.Tool.Tests;
 
@@ -29,6 +31,9 @@ internal sealed class ScaffoldHarness
     public BatchDescription Batching { get; }
 
     public ScaffoldResult Scaffold { get; }
+
+    /// <summary>The synthetic tensors <see cref="CreateInput"/> put in the input, by input name, with their shapes for one request.</summary>
+    public Dictionary<string, (Array Values, long[] Shape)> InputTensors { get; } = new(StringComparer.Ordinal);
 
     public static async Task<ScaffoldHarness> CreateAsync(string path)
     {
@@ -111,6 +116,7 @@ internal sealed class ScaffoldHarness
             var count = tensor.RowDimensions.Aggregate(1L, (n, d) => n * shape[d]);
             var values = data.Values(tensor.Spec, count);
             property.SetValue(input, property.PropertyType.IsArray ? values : values.GetValue(0));
+            InputTensors[name] = (values, shape);
         }
 
         return input;
@@ -130,6 +136,96 @@ internal sealed class ScaffoldHarness
             throw e.InnerException;
         }
     }
+
+    /// <summary>The outputs of a direct ONNX Runtime run on <see cref="InputTensors"/>, flattened, for the tensor outputs.</summary>
+    public Dictionary<string, Array> Reference()
+    {
+        using var session = new InferenceSession(Model.Path);
+        var names = InputTensors.Keys.ToList();
+        var values = names.Select(n => Timing.ToOrtValue(InputTensors[n].Values, InputTensors[n].Shape)).ToList();
+        try
+        {
+            var outputNames = Batching.Tensors.Where(t => t.Role == TensorRole.Output && t.Spec.Kind == ModelValueKind.Tensor).Select(t => t.Spec.Name).ToList();
+            using var runOptions = new RunOptions();
+            using var outputs = session.Run(runOptions, names, values, outputNames);
+            var result = new Dictionary<string, Array>(StringComparer.Ordinal);
+            for (var i = 0; i < outputNames.Count; i++)
+            {
+                result[outputNames[i]] = Flatten(outputs[i]);
+            }
+
+            return result;
+        }
+        finally
+        {
+            values.ForEach(v => v.Dispose());
+        }
+    }
+
+    private static Array Flatten(OrtValue value)
+    {
+        var info = value.GetTensorTypeAndShape();
+        return info.ElementDataType switch
+        {
+            TensorElementType.Float => value.GetTensorDataAsSpan<float>().ToArray(),
+            TensorElementType.Double => value.GetTensorDataAsSpan<double>().ToArray(),
+            TensorElementType.Int8 => value.GetTensorDataAsSpan<sbyte>().ToArray(),
+            TensorElementType.Int16 => value.GetTensorDataAsSpan<short>().ToArray(),
+            TensorElementType.Int32 => value.GetTensorDataAsSpan<int>().ToArray(),
+            TensorElementType.Int64 => value.GetTensorDataAsSpan<long>().ToArray(),
+            TensorElementType.UInt8 => value.GetTensorDataAsSpan<byte>().ToArray(),
+            TensorElementType.UInt16 => value.GetTensorDataAsSpan<ushort>().ToArray(),
+            TensorElementType.UInt32 => value.GetTensorDataAsSpan<uint>().ToArray(),
+            TensorElementType.UInt64 => value.GetTensorDataAsSpan<ulong>().ToArray(),
+            TensorElementType.Bool => value.GetTensorDataAsSpan<bool>().ToArray(),
+            TensorElementType.String => value.GetStringTensorAsArray(),
+            var other => throw new NotSupportedException($"no reference comparison for {other}"),
+        };
+    }
+
+    /// <summary>Members whose values differ from <paramref name="reference"/> (floats within 1e-4 relative + 1e-5 absolute).</summary>
+    public IReadOnlyList<string> CompareWith(object output, Dictionary<string, Array> reference)
+    {
+        var problems = new List<string>();
+        foreach (var property in output.GetType().GetProperties())
+        {
+            var name = property.GetCustomAttribute<ModelOutputAttribute>()!.Name;
+            if (!reference.TryGetValue(name, out var expected))
+            {
+                continue;
+            }
+
+            var value = property.GetValue(output);
+            var actual = value as Array ?? new[] { value };
+            if (actual.Length != expected.Length)
+            {
+                problems.Add($"{property.Name}: {actual.Length} elements, ONNX Runtime gave {expected.Length}");
+                continue;
+            }
+
+            for (var i = 0; i < actual.Length; i++)
+            {
+                var a = actual.GetValue(i);
+                var e = expected.GetValue(i);
+                var same = (a, e) switch
+                {
+                    (float x, float y) => Close(x, y),
+                    (double x, double y) => Close(x, y),
+                    _ => Equals(a, e),
+                };
+                if (!same)
+                {
+                    problems.Add($"{property.Name}[{i}] = {a}, ONNX Runtime gave {e}");
+                    break;
+                }
+            }
+        }
+
+        return problems;
+    }
+
+    private static bool Close(double x, double y) =>
+        (double.IsNaN(x) && double.IsNaN(y)) || x == y || Math.Abs(x - y) <= 1e-5 + (1e-4 * Math.Max(Math.Abs(x), Math.Abs(y)));
 
     /// <summary>Problems with the output: a member left null, a fixed-size row of the wrong length, an empty map.</summary>
     public IReadOnlyList<string> CheckOutput(object output)

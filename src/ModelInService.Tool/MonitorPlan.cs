@@ -12,10 +12,12 @@ namespace ModelInService.Tool;
 internal sealed record MonitoredMember(string Member, string Tensor, TensorRole Role, bool PerFeature, string Profile, IReadOnlyList<string> Features);
 
 /// <summary>
-/// What <c>.UseMonitoring()</c> would profile for the scaffolded types, with the library's current rule and default
-/// options: scalars as themselves (integers, booleans and strings as categories); vectors of up to
-/// <see cref="MonitoringOptions.MaxVectorElements"/> element by element, longer ones as norm, mean and
-/// <see cref="MonitoringOptions.ProjectionCount"/> random projections; dictionaries per key.
+/// What <c>.UseMonitoring()</c> would profile for the scaffolded types, with the library's current rule
+/// (PredictionRecorder and RowDecoder) and default options: scalars as themselves (strings, booleans and output
+/// integers as categories); numeric vectors of up to <see cref="MonitoringOptions.MaxVectorElements"/> element by
+/// element (outputs also by top value and margin), longer ones as norm, mean and
+/// <see cref="MonitoringOptions.ProjectionCount"/> random projections; string vectors per element up to the limit;
+/// dictionaries per key with top, margin and argmax; bool vectors not at all.
 /// </summary>
 /// <remarks>The defaults are read from <see cref="MonitoringOptions"/>, so a changed default shows here without a change to the tool.</remarks>
 internal static class MonitorPlan
@@ -36,17 +38,30 @@ internal static class MonitorPlan
                 continue;
             }
 
-            var categorical = m.ElementType is "string" or "bool" or "long" or "int" or "short" or "sbyte" or "byte" or "ushort" or "uint" or "ulong";
-            var kind = categorical ? "categorical" : "numeric";
+            var isString = m.ElementType == "string";
+            var isBool = m.ElementType == "bool";
+            var isInteger = !isString && !isBool && m.ElementType is not ("float" or "double" or "Half");
+            var output = m.Tensor.Role == TensorRole.Output;
             MonitoredMember entry;
             if (m.Shape == MemberShape.Scalar)
             {
+                // Strings and booleans are categories; integers are categories on outputs (labels), numbers on inputs.
+                var kind = isString || isBool || (isInteger && output) ? "categorical" : "numeric";
                 entry = new(m.Name, m.Tensor.Spec.Name, m.Tensor.Role, true, $"1 {kind} feature", [m.Name]);
             }
             else if (m.Shape == MemberShape.Dictionary)
             {
                 entry = new(m.Name, m.Tensor.Spec.Name, m.Tensor.Role, true,
                     $"one numeric feature per key (up to {max} keys), plus {m.Name}.top, .margin and .argmax", []);
+            }
+            else if (isBool)
+            {
+                entry = new(m.Name, m.Tensor.Spec.Name, m.Tensor.Role, false, "not profiled (the monitor records no bool arrays)", []);
+            }
+            else if (isString)
+            {
+                entry = new(m.Name, m.Tensor.Spec.Name, m.Tensor.Role, true,
+                    $"categorical per element, the first {max} elements (MaxVectorElements)", []);
             }
             else if (m.Tensor.FixedRowElements is { } n && n <= max)
             {
@@ -56,7 +71,8 @@ internal static class MonitorPlan
                     names.Add("...");
                 }
 
-                entry = new(m.Name, m.Tensor.Spec.Name, m.Tensor.Role, true, $"{n} {kind} features, one per element", names);
+                var extra = output && n >= 2 ? $"; plus {m.Name}.top and .margin" : "";
+                entry = new(m.Name, m.Tensor.Spec.Name, m.Tensor.Role, true, $"{n} numeric features, one per element{extra}", names);
             }
             else if (m.Tensor.FixedRowElements is { } big)
             {

@@ -131,6 +131,22 @@ public class InspectCommandTests
     }
 
     [Fact]
+    public async Task MultiInputSample_MonitorPlanFollowsTheRecordersRules()
+    {
+        var (exit, output, error) = await RunAsync("inspect", SharedData.RepoModel("multi_input.onnx"), "--no-timing");
+
+        Assert.True(exit == 0, error);
+        // Integers are categories on outputs, numbers on inputs; strings and booleans are categories.
+        Assert.Contains("input  I32: 1 numeric feature", output, StringComparison.Ordinal);
+        Assert.Contains("output I64Out: 1 categorical feature", output, StringComparison.Ordinal);
+        Assert.Contains("input  Flag: 1 categorical feature", output, StringComparison.Ordinal);
+        Assert.Contains("input  Text: 1 categorical feature", output, StringComparison.Ordinal);
+        // Short numeric output vectors also get top value and margin.
+        Assert.Contains("output U8Out: 4 numeric features, one per element; plus U8Out.top and .margin", output, StringComparison.Ordinal);
+        Assert.Contains("input  U8: 4 numeric features, one per element (U8[0], U8[1], U8[2], U8[3])", output, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task VariableLengthSample_HasLengthBuckets()
     {
         var (exit, output, error) = await RunAsync("inspect", SharedData.RepoModel("variable_length.onnx"), "--no-timing");

@@ -1,0 +1,155 @@
+using System.CommandLine;
+using System.Globalization;
+using System.Text.Json;
+
+namespace ModelInService.Tool;
+
+/// <summary>The <c>mis</c> command line: <c>inspect</c> and <c>scaffold</c>.</summary>
+internal static class Program
+{
+    /// <summary>Exit code when the model cannot be read or loaded.</summary>
+    public const int ModelError = 1;
+
+    /// <summary>Exit code for a bad argument.</summary>
+    public const int UsageError = 2;
+
+    public static Task<int> Main(string[] args) => Run(args, Console.Out, Console.Error);
+
+    /// <summary>Parses and runs <paramref name="args"/>, writing to the given writers (tests pass string writers).</summary>
+    public static async Task<int> Run(string[] args, TextWriter output, TextWriter error)
+    {
+        var root = new RootCommand("ModelInService's model tool: what the library decides about an ONNX model, and C# classes that bind to it.")
+        {
+            InspectCommand(output, error),
+            ScaffoldCommand(output, error),
+        };
+        var config = new InvocationConfiguration { Output = output, Error = error };
+        return await root.Parse(args).InvokeAsync(config).ConfigureAwait(false);
+    }
+
+    private static Command InspectCommand(TextWriter output, TextWriter error)
+    {
+        var model = new Argument<FileInfo>("model") { Description = "The .onnx file." };
+        var json = new Option<bool>("--json") { Description = "Write the report as JSON (for scripts) instead of text." };
+        var noTiming = new Option<bool>("--no-timing") { Description = "Skip the timing runs." };
+        var dims = new Option<string[]>("--dim") { Description = "Size of a free dimension for the timing runs, by symbol (--dim H=64) or by tensor and position (--dim input[1]=512); repeatable; default 32." };
+        var values = new Option<string[]>("--value") { Description = "Values of an input in the timing runs: one for every element (--value sr=16000) or a list repeated over the elements (--value scales=1,1,2,2); repeatable." };
+        var axes = new Option<string[]>("--batch-axis") { Description = "Declare a tensor's batch axis, e.g. --batch-axis state=1 (repeatable; default: a free dimension 0)." };
+        var command = new Command("inspect", "Print the signature, metadata, batch axes and batchability with the reason, buckets, what the monitor would profile, and a timing at batch 1 and 32.")
+        {
+            model, json, noTiming, dims, values, axes,
+        };
+        command.SetAction(async (result, ct) =>
+        {
+            try
+            {
+                var dimensions = ParsePairs(result.GetValue(dims), "--dim", s => long.Parse(s, NumberStyles.None, CultureInfo.InvariantCulture));
+                var given = ParsePairs(result.GetValue(values), "--value", s => s);
+                var batchAxes = ParsePairs(result.GetValue(axes), "--batch-axis", s => int.Parse(s, NumberStyles.None, CultureInfo.InvariantCulture));
+                var loaded = await LoadedModel.LoadAsync(result.GetRequiredValue(model).FullName, ct).ConfigureAwait(false);
+                var batching = Batchability.Describe(loaded.Signature, batchAxes);
+                var report = InspectReport.Build(loaded, batching, new SyntheticData(dimensions, given), !result.GetValue(noTiming));
+                await output.WriteAsync(result.GetValue(json)
+                    ? JsonSerializer.Serialize(report, ReportJsonContext.Default.InspectReport) + Environment.NewLine
+                    : report.ToText()).ConfigureAwait(false);
+                return 0;
+            }
+            catch (ArgumentException e)
+            {
+                await error.WriteLineAsync("mis inspect: " + e.Message).ConfigureAwait(false);
+                return UsageError;
+            }
+            catch (Exception e) when (e is FileNotFoundException or InvalidDataException or ModelLoadException)
+            {
+                await error.WriteLineAsync("mis inspect: " + e.Message).ConfigureAwait(false);
+                return ModelError;
+            }
+        });
+        return command;
+    }
+
+    private static Command ScaffoldCommand(TextWriter output, TextWriter error)
+    {
+        var model = new Argument<FileInfo>("model") { Description = "The .onnx file." };
+        var ns = new Option<string>("--namespace") { Description = "The namespace of the generated classes.", Required = true };
+        var dir = new Option<DirectoryInfo>("--output") { Description = "Where to write the files (default: the current directory)." };
+        var name = new Option<string>("--name") { Description = "Class-name prefix: <Name>Input and <Name>Output (default: from the file name, or its folder's for model.onnx)." };
+        var force = new Option<bool>("--force") { Description = "Overwrite existing files." };
+        var command = new Command("scaffold", "Write C# input and output classes ([ModelInput]/[ModelOutput] members with XML docs) that bind to the model.")
+        {
+            model, ns, dir, name, force,
+        };
+        command.SetAction(async (result, ct) =>
+        {
+            try
+            {
+                var path = result.GetRequiredValue(model).FullName;
+                var loaded = await LoadedModel.LoadAsync(path, ct).ConfigureAwait(false);
+                var batching = Batchability.Describe(loaded.Signature);
+                var prefix = result.GetValue(name) is { Length: > 0 } given ? given : CSharpNames.PrefixFromPath(path);
+                var scaffold = Scaffolder.Generate(loaded, batching, result.GetRequiredValue(ns), prefix);
+                var target = result.GetValue(dir)?.FullName ?? Directory.GetCurrentDirectory();
+                var files = scaffold.Files.Select(f => (File: f, Path: Path.Combine(target, f.FileName))).ToList();
+                var existing = files.Where(f => File.Exists(f.Path)).Select(f => f.Path).ToList();
+                if (existing.Count > 0 && !result.GetValue(force))
+                {
+                    await error.WriteLineAsync($"mis scaffold: {string.Join(", ", existing)} already exist{(existing.Count == 1 ? "s" : "")}; pass --force to overwrite.").ConfigureAwait(false);
+                    return UsageError;
+                }
+
+                Directory.CreateDirectory(target);
+                foreach (var (file, filePath) in files)
+                {
+                    await File.WriteAllTextAsync(filePath, file.Text, ct).ConfigureAwait(false);
+                    await output.WriteLineAsync("wrote " + filePath).ConfigureAwait(false);
+                }
+
+                foreach (var warning in scaffold.Warnings)
+                {
+                    await error.WriteLineAsync("warning: " + warning).ConfigureAwait(false);
+                }
+
+                await output.WriteLineAsync(batching.Reason).ConfigureAwait(false);
+                await output.WriteLineAsync($"register: services.AddModel<{scaffold.InputClass}, {scaffold.OutputClass}>(\"{Path.GetFileName(path)}\")").ConfigureAwait(false);
+                return 0;
+            }
+            catch (ArgumentException e)
+            {
+                await error.WriteLineAsync("mis scaffold: " + e.Message).ConfigureAwait(false);
+                return UsageError;
+            }
+            catch (Exception e) when (e is FileNotFoundException or InvalidDataException or ModelLoadException)
+            {
+                await error.WriteLineAsync("mis scaffold: " + e.Message).ConfigureAwait(false);
+                return ModelError;
+            }
+        });
+        return command;
+    }
+
+    /// <summary>Parses <c>key=value</c> pairs.</summary>
+    /// <exception cref="ArgumentException">A pair has no <c>=</c> or its value does not parse.</exception>
+    internal static Dictionary<string, T> ParsePairs<T>(string[]? pairs, string option, Func<string, T> parse)
+    {
+        var result = new Dictionary<string, T>(StringComparer.Ordinal);
+        foreach (var pair in pairs ?? [])
+        {
+            var at = pair.LastIndexOf('=');
+            if (at <= 0 || at == pair.Length - 1)
+            {
+                throw new ArgumentException($"{option} {pair}: expected NAME=VALUE");
+            }
+
+            try
+            {
+                result[pair[..at]] = parse(pair[(at + 1)..]);
+            }
+            catch (Exception e) when (e is FormatException or OverflowException)
+            {
+                throw new ArgumentException($"{option} {pair}: {e.Message}", e);
+            }
+        }
+
+        return result;
+    }
+}

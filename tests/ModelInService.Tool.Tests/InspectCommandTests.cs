@@ -1,0 +1,196 @@
+using System.Text.Json;
+using ModelInService.TestUtilities;
+
+namespace ModelInService.Tool.Tests;
+
+/// <summary>`mis inspect` end to end through the command line: the decisions it prints for known models.</summary>
+public class InspectCommandTests
+{
+    private static async Task<(int Exit, string Output, string Error)> RunAsync(params string[] args)
+    {
+        using var output = new StringWriter();
+        using var error = new StringWriter();
+        var exit = await Program.Run(args, output, error);
+        return (exit, output.ToString(), error.ToString());
+    }
+
+    [SkippableFact]
+    public async Task Mnist_FixedBatchOfOne_IsNotBatchable_NamingTheTensorAndDimension()
+    {
+        Skip.IfNot(SharedData.IsAvailable, SharedData.SkipReason);
+        var (exit, output, error) = await RunAsync("inspect", SharedData.Model("mnist", "mnist-8.onnx"), "--no-timing");
+
+        Assert.True(exit == 0, error);
+        Assert.Contains("Input3  float32 [1,1,28,28]", output, StringComparison.Ordinal);
+        Assert.Contains("Batching   not batchable: input 'Input3' has no free first dimension: dimension 0 is fixed at 1 in float32 [1,1,28,28]", output, StringComparison.Ordinal);
+        Assert.Contains("Buckets    none (not batchable)", output, StringComparison.Ordinal);
+        // 784 values are more than MaxVectorElements (16): the monitor summarizes them.
+        Assert.Contains("input  Input3: summaries of 784 values (more than MaxVectorElements = 16): L2 norm, mean, 4 random projections", output, StringComparison.Ordinal);
+        Assert.Contains("output Plus214Output0: 10 numeric features, one per element", output, StringComparison.Ordinal);
+    }
+
+    [SkippableFact]
+    public async Task Skl2onnxTabular_NoneBatchSymbol_IsBatchable_WithZipMapOneMapPerRow()
+    {
+        Skip.IfNot(SharedData.IsAvailable, SharedData.SkipReason);
+        var (exit, output, error) = await RunAsync("inspect", SharedData.Model("tabular", "skl2onnx_docs", "rf_iris.onnx"), "--no-timing");
+
+        Assert.True(exit == 0, error);
+        Assert.Contains("Producer   skl2onnx", output, StringComparison.Ordinal);
+        Assert.Contains("ai.onnx.ml", output, StringComparison.Ordinal);
+        Assert.Contains("output_probability  seq(map(int64,float32))", output, StringComparison.Ordinal);
+        Assert.Contains("Batching   batchable: the batch axis is 'float_input' dim 0, 'output_label' dim 0, 'output_probability' (one map per row)", output, StringComparison.Ordinal);
+        Assert.Contains("Buckets    none: every row has the same shape", output, StringComparison.Ordinal);
+        Assert.Contains("input  FloatInput: 4 numeric features, one per element (FloatInput[0], FloatInput[1], FloatInput[2], FloatInput[3])", output, StringComparison.Ordinal);
+    }
+
+    [SkippableFact]
+    public async Task PaddleOcrDet_Paddle2OnnxSymbols_IsBatchable_WithShapeBuckets()
+    {
+        Skip.IfNot(SharedData.IsAvailable, SharedData.SkipReason);
+        var (exit, output, error) = await RunAsync("inspect", SharedData.Model("vision", "paddleocr", "ch_PP-OCRv4_det_infer.onnx"), "--no-timing");
+
+        Assert.True(exit == 0, error);
+        // Input and output batch symbols differ (DynamicDimension.0 vs .3): still the batch axis.
+        Assert.Contains("Batching   batchable: the batch axis is 'x' dim 0 (p2o.DynamicDimension.0), 'sigmoid_0.tmp_0' dim 0 (p2o.DynamicDimension.3)", output, StringComparison.Ordinal);
+        Assert.Contains("Buckets    shape buckets: rows of the same shape run together, keyed by x dim 2 (p2o.DynamicDimension.1), x dim 3 (p2o.DynamicDimension.2)", output, StringComparison.Ordinal);
+    }
+
+    [SkippableFact]
+    public async Task PaddleOcrRec_OneFreeDimensionPerRow_HasLengthBuckets()
+    {
+        Skip.IfNot(SharedData.IsAvailable, SharedData.SkipReason);
+        var (exit, output, error) = await RunAsync("inspect", SharedData.Model("vision", "paddleocr", "ch_PP-OCRv4_rec_infer.onnx"), "--no-timing");
+
+        Assert.True(exit == 0, error);
+        Assert.Contains("Buckets    length buckets: rows of the same length run together, keyed by x dim 3 (p2o.DynamicDimension.1)", output, StringComparison.Ordinal);
+    }
+
+    [SkippableFact]
+    public async Task Silero_PerRunConstants_AndDeclaredBatchAxis()
+    {
+        Skip.IfNot(SharedData.IsAvailable, SharedData.SkipReason);
+        var path = SharedData.Model("audio", "silero_vad_v5.onnx");
+
+        var (_, output, _) = await RunAsync("inspect", path, "--no-timing");
+        Assert.Contains("per-run constant inputs 'state' (dimension 0 is fixed at 2 in float32 [2,?,128]; its dimension 1 is free: if that is the batch, declare it (mis: --batch-axis state=1)), 'sr' (it is a scalar (rank 0))", output, StringComparison.Ordinal);
+
+        var (exit, declared, error) = await RunAsync("inspect", path, "--batch-axis", "state=1", "--batch-axis", "stateN=1", "--value", "sr=16000", "--dim", "input[1]=512");
+        Assert.True(exit == 0, error);
+        Assert.Contains("the batch axis is 'input' dim 0, 'state' dim 1, 'output' dim 0, 'stateN' dim 1; per-run constant input 'sr'", declared, StringComparison.Ordinal);
+        Assert.Contains("Buckets    length buckets: rows of the same length run together, keyed by input dim 1, value of sr", declared, StringComparison.Ordinal);
+        Assert.Matches(@"batch  32: \d+\.\d\d ms", declared);
+    }
+
+    [Fact]
+    public async Task IrisSample_Text_HasSignatureMetadataAndTimingsAtBatch1And32()
+    {
+        var (exit, output, error) = await RunAsync("inspect", SharedData.RepoModel("iris_mlp.onnx"));
+
+        Assert.True(exit == 0, error);
+        Assert.Contains("IR version 8; opsets ai.onnx 17", output, StringComparison.Ordinal);
+        Assert.Contains("feature_names = sepal_length,sepal_width,petal_length,petal_width", output, StringComparison.Ordinal);
+        Assert.Contains("features  float32 [batch,4]  batch axis 0 (batch)", output, StringComparison.Ordinal);
+        Assert.Contains("Batching   batchable", output, StringComparison.Ordinal);
+        Assert.Matches(@"batch   1: \d+\.\d\d ms \(first run at this shape \d+\.\d\d ms\)", output);
+        Assert.Matches(@"batch  32: \d+\.\d\d ms", output);
+    }
+
+    [Fact]
+    public async Task IrisFixedSample_Json_SaysNotBatchable_AndTimesBatch1Only()
+    {
+        var (exit, output, error) = await RunAsync("inspect", SharedData.RepoModel("iris_mlp_fixed.onnx"), "--json");
+
+        Assert.True(exit == 0, error);
+        using var json = JsonDocument.Parse(output);
+        var root = json.RootElement;
+        Assert.False(root.GetProperty("batching").GetProperty("batchable").GetBoolean());
+        Assert.StartsWith("not batchable: input 'features'", root.GetProperty("batching").GetProperty("reason").GetString(), StringComparison.Ordinal);
+        Assert.Equal("None", root.GetProperty("batching").GetProperty("buckets").GetString());
+        var input = Assert.Single(root.GetProperty("inputs").EnumerateArray());
+        Assert.Equal("features", input.GetProperty("name").GetString());
+        Assert.Equal("Float32", input.GetProperty("elementType").GetString());
+        Assert.Equal(JsonValueKind.Null, input.GetProperty("batchAxis").ValueKind);
+        Assert.Equal("none", input.GetProperty("batchAxisDescription").GetString());
+        var timing = Assert.Single(root.GetProperty("timing").EnumerateArray());
+        Assert.Equal(1, timing.GetProperty("batch").GetInt32());
+        Assert.True(timing.GetProperty("runMilliseconds").GetDouble() > 0);
+    }
+
+    [Fact]
+    public async Task MultiInputSample_TimesEveryElementType()
+    {
+        // string, float32, float64, int32, int64, uint8 and bool inputs: each synthetic tensor must have the input's type
+        // (a byte[] once went to ONNX Runtime as int8).
+        var (exit, output, error) = await RunAsync("inspect", SharedData.RepoModel("multi_input.onnx"));
+
+        Assert.True(exit == 0, error);
+        Assert.DoesNotContain("failed", output, StringComparison.Ordinal);
+        Assert.Matches(@"batch   1: \d+\.\d\d ms", output);
+        Assert.Matches(@"batch  32: \d+\.\d\d ms", output);
+    }
+
+    [Fact]
+    public async Task MultiInputSample_MonitorPlanFollowsTheRecordersRules()
+    {
+        var (exit, output, error) = await RunAsync("inspect", SharedData.RepoModel("multi_input.onnx"), "--no-timing");
+
+        Assert.True(exit == 0, error);
+        // Integers are categories on outputs, numbers on inputs; strings and booleans are categories.
+        Assert.Contains("input  I32: 1 numeric feature", output, StringComparison.Ordinal);
+        Assert.Contains("output I64Out: 1 categorical feature", output, StringComparison.Ordinal);
+        Assert.Contains("input  Flag: 1 categorical feature", output, StringComparison.Ordinal);
+        Assert.Contains("input  Text: 1 categorical feature", output, StringComparison.Ordinal);
+        // Short numeric output vectors also get top value and margin.
+        Assert.Contains("output U8Out: 4 numeric features, one per element; plus U8Out.top and .margin", output, StringComparison.Ordinal);
+        Assert.Contains("input  U8: 4 numeric features, one per element (U8[0], U8[1], U8[2], U8[3])", output, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task VariableLengthSample_HasLengthBuckets()
+    {
+        var (exit, output, error) = await RunAsync("inspect", SharedData.RepoModel("variable_length.onnx"), "--no-timing");
+
+        Assert.True(exit == 0, error);
+        Assert.Contains("Buckets    length buckets", output, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task MissingFile_ExitsWithModelError()
+    {
+        var (exit, output, error) = await RunAsync("inspect", "/nonexistent/model.onnx");
+
+        Assert.Equal(Program.ModelError, exit);
+        Assert.Empty(output);
+        Assert.Contains("No model file at /nonexistent/model.onnx", error, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task NotAnOnnxFile_ExitsWithModelError()
+    {
+        var path = Path.Combine(Path.GetTempPath(), $"mis-not-onnx-{Guid.NewGuid():N}.onnx");
+        await File.WriteAllTextAsync(path, "this is not a protobuf message");
+        try
+        {
+            var (exit, _, error) = await RunAsync("inspect", path, "--no-timing");
+            Assert.Equal(Program.ModelError, exit);
+            Assert.StartsWith("mis inspect: ", error, StringComparison.Ordinal);
+        }
+        finally
+        {
+            File.Delete(path);
+        }
+    }
+
+    [Theory]
+    [InlineData("--dim", "H")]
+    [InlineData("--dim", "H=x")]
+    [InlineData("--batch-axis", "state=-1")]
+    public async Task BadPair_ExitsWithUsageError(string option, string value)
+    {
+        var (exit, _, error) = await RunAsync("inspect", SharedData.RepoModel("iris_mlp.onnx"), option, value);
+
+        Assert.Equal(Program.UsageError, exit);
+        Assert.Contains($"{option} {value}", error, StringComparison.Ordinal);
+    }
+}

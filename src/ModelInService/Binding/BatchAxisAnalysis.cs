@@ -54,6 +54,14 @@ internal static class BatchAxisAnalysis
             else
             {
                 firstUnbatchedInput ??= Why(spec, "input");
+
+                // A free dimension on an input without a batch axis is most likely a batch on another axis (a recurrent
+                // state [2,N,128]): guessing "one value per run" could hand outputs to the wrong rows, so the user says.
+                var free = FirstFree(spec);
+                if (free >= 0 && !options.BatchAxes.ContainsKey(spec.Name) && options.BatchAxis is null)
+                {
+                    reason ??= $"input '{spec.Name}' {Shape(spec)} has a free dimension {free} but no batch axis was found; set ModelOptions.BatchAxes[\"{spec.Name}\"] = {free} if dimension {free} holds the rows (and the same for the outputs that carry them), or -1 if the input holds one value for the whole run";
+                }
             }
 
             if (spec.ElementType == ModelElementType.String && axis != 0)
@@ -177,6 +185,19 @@ internal static class BatchAxisAnalysis
         }
 
         return found;
+    }
+
+    private static int FirstFree(TensorSpec spec)
+    {
+        for (var i = 0; i < spec.Dimensions.Count; i++)
+        {
+            if (spec.Dimensions[i] < 0)
+            {
+                return i;
+            }
+        }
+
+        return -1;
     }
 
     private static BatchBucketKind BucketOf(TensorSpec spec, int axis)

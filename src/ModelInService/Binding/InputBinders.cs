@@ -256,7 +256,18 @@ internal sealed class NumericInputBinder<TInput, T> : InputBinder<TInput>
         {
             var destination = MemoryMarshal.Cast<byte, T>(value.GetTensorMutableRawData());
             var count = (int)rowElements;
-            if (_scalars is not null)
+            if (_scalars is not null && outer == 1)
+            {
+                for (var r = 0; r < n; r++)
+                {
+                    var row = destination.Slice(r * count, count);
+                    for (var c = 0; c < count; c++)
+                    {
+                        row[c] = _scalars[c](rows[r]);
+                    }
+                }
+            }
+            else if (_scalars is not null)
             {
                 for (var r = 0; r < n; r++)
                 {

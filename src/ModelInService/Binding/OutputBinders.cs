@@ -72,8 +72,15 @@ internal sealed class TensorOutputBinder<TOutput, T> : OutputBinder<TOutput>
             throw Unexpected("not a tensor");
         }
 
-        var shape = value.GetTensorTypeAndShape().Shape;
         ReadOnlySpan<T> source = MemoryMarshal.Cast<byte, T>(value.GetTensorMutableRawData());
+        if (count == 1 && _multi is null)
+        {
+            // One row: whatever the batch axis, its data is the whole tensor in order (no shape needed, no allocation for it).
+            SetRow(results[0], source);
+            return;
+        }
+
+        var shape = value.GetTensorTypeAndShape().Shape;
 
         // The batch axis must hold one entry per row. A single row takes the whole tensor when it does not (the
         // model's output was never split by rows, e.g. an unbatched model or a free dimension that is not the batch).
@@ -171,6 +178,25 @@ internal sealed class TensorOutputBinder<TOutput, T> : OutputBinder<TOutput>
             {
                 _array!(results[r], flat!);
             }
+        }
+    }
+
+    private void SetRow(TOutput result, ReadOnlySpan<T> row)
+    {
+        if (_scalars is null)
+        {
+            _array!(result, row.ToArray());
+            return;
+        }
+
+        if (row.Length != _scalars.Length)
+        {
+            throw Unexpected($"{row.Length} elements per row, but {_scalars.Length} scalar member{(_scalars.Length == 1 ? " is" : "s are")} bound to it");
+        }
+
+        for (var c = 0; c < _scalars.Length; c++)
+        {
+            _scalars[c](result, row[c]);
         }
     }
 

@@ -25,6 +25,7 @@ public static class ModelCatalog
         "multi_input.onnx",
         "variable_length.onnx",
         "image_like.onnx",
+        .. ExporterConventionModels.FileNames,
     ];
 
     /// <summary>Builds all models and verifies each with ONNX Runtime; throws <see cref="ModelVerificationException"/> on a mismatch.</summary>
@@ -49,6 +50,11 @@ public static class ModelCatalog
         Add("multi_input.onnx", SampleModels.MultiInput(), ModelVerifier.MultiInput);
         Add("variable_length.onnx", SampleModels.VariableLength(), ModelVerifier.VariableLength);
         Add("image_like.onnx", SampleModels.ImageLike(), ModelVerifier.ImageLike);
+        foreach (var (fileName, bytes) in ExporterConventionModels.BuildAll())
+        {
+            models.Add(new GeneratedModel(fileName, bytes));
+        }
+
         return new ModelSet(models, network.TrainingAccuracy);
     }
 

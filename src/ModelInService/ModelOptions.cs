@@ -96,6 +96,27 @@ public sealed class ModelOptions
     public int MaxRowsPerRun { get; set; } = 256;
 
     /// <summary>
+    /// Gets or sets the batch axis of every input and output that has no entry in <see cref="BatchAxes"/>: the
+    /// dimension along which rows are stacked when several run together. It must be a free dimension of each tensor;
+    /// -1 means no tensor has a batch axis (the model never batches).
+    /// </summary>
+    /// <value>
+    /// Default <see langword="null"/>: automatic. A free first dimension is the batch axis whatever its symbol
+    /// (<c>N</c>, <c>batch_size</c>, <c>unk__6</c>, <c>p2o.DynamicDimension.0</c>, none); otherwise a free dimension
+    /// named like an input's batch dimension; otherwise the tensor has no batch axis (an input then carries one value
+    /// per run, an output makes the model non-batchable). See <see cref="ModelSignature.Batching"/> for the decision.
+    /// </value>
+    public int? BatchAxis { get; set; }
+
+    /// <summary>
+    /// Gets per-tensor batch axes by input or output name (ordinal), overriding <see cref="BatchAxis"/>: e.g.
+    /// <c>o.BatchAxes["state"] = 1</c> for a recurrent state <c>[2,N,128]</c>, or -1 for a tensor without a batch
+    /// axis (an input that holds one value for the whole run, such as a sample rate). Names and axes are checked when
+    /// the model loads.
+    /// </summary>
+    public IDictionary<string, int> BatchAxes { get; private set; } = new Dictionary<string, int>(StringComparer.Ordinal);
+
+    /// <summary>
     /// Gets or sets whether the host keeps starting when this model fails to load. Callers then get the load error
     /// from every prediction.
     /// </summary>
@@ -152,5 +173,10 @@ public sealed class ModelOptions
     /// <value>Default 2 seconds.</value>
     public TimeSpan ReloadDebounce { get; set; } = TimeSpan.FromSeconds(2);
 
-    internal ModelOptions Clone() => (ModelOptions)MemberwiseClone();
+    internal ModelOptions Clone()
+    {
+        var copy = (ModelOptions)MemberwiseClone();
+        copy.BatchAxes = new Dictionary<string, int>(BatchAxes, StringComparer.Ordinal);
+        return copy;
+    }
 }

@@ -33,6 +33,12 @@ public sealed class ModelSignature
     /// <summary>Gets the model version recorded in the file (0 when absent).</summary>
     public long Version { get; }
 
+    /// <summary>
+    /// Gets what the library decided about batching this model: batchable or not and why, the batch axis of every
+    /// tensor and how rows are bucketed. For a typed model it covers the outputs its output type binds.
+    /// </summary>
+    public ModelBatchingInfo Batching { get; internal set; } = new(false, "not analysed", []);
+
     /// <summary>Finds an input by name.</summary>
     /// <param name="name">The input name (ordinal comparison).</param>
     /// <returns>The input, or <see langword="null"/> when the model has none with that name.</returns>

@@ -59,6 +59,14 @@ public interface IModelManager
     /// <exception cref="ModelNotReadyException">The model is not loaded yet.</exception>
     ModelVersionInfo Current { get; }
 
+    /// <summary>
+    /// Gets the signature of the generation serving requests, with <see cref="ModelSignature.Batching"/>: whether it
+    /// batches and why not, the batch axis of every tensor and how rows are bucketed.
+    /// </summary>
+    /// <exception cref="ModelLoadException">The model failed to load.</exception>
+    /// <exception cref="ModelNotReadyException">The model is not loaded yet.</exception>
+    ModelSignature Signature { get; }
+
     /// <summary>Gets the generation a rollback would restore, or null.</summary>
     ModelVersionInfo? Previous { get; }
 

@@ -37,11 +37,11 @@ public class ReviewRegressionTests
     {
         // An NMS/NonZero-style output: 3 detection rows for a run of 2 inputs must not be handed out 1.5 rows each.
         var spec = new TensorSpec("values", ModelValueKind.Tensor, ModelElementType.Int64, [-1, 2], ["detections", ""]);
-        var binder = new TensorOutputBinder<Rows, long>("m", spec, MemberModel.ForOutput(typeof(Rows)));
+        var binder = new TensorOutputBinder<Rows, long>("m", spec, MemberModel.ForOutput(typeof(Rows)), batchAxis: 0);
         using var value = OrtValue.CreateTensorValueFromMemory(new long[] { 0, 0, 0, 1, 1, 1 }, [3, 2]);
 
         var ex = Assert.Throws<ModelInferenceException>(() => binder.Unpack(value, [new Rows(), new Rows()], 2));
-        Assert.Contains("does not have one row per input (2)", ex.Message);
+        Assert.Contains("has 3 rows on its batch axis 0 for 2 input rows", ex.Message);
     }
 
     [Fact]

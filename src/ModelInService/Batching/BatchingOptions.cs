@@ -80,6 +80,13 @@ public sealed class BatchingOptions
     /// <value>Default 8.</value>
     public int StarvationLimit { get; set; } = 8;
 
+    /// <summary>
+    /// Gets or sets whether start-up fails when the model cannot run several rows together (see
+    /// <see cref="ModelSignature.Batching"/> for why); otherwise a warning is logged once and requests run one at a time.
+    /// </summary>
+    /// <value>Default <see langword="false"/>.</value>
+    public bool RequireBatching { get; set; }
+
     /// <summary>Gets or sets how long a stopping host waits for queued requests to run before failing the rest.</summary>
     /// <value>Default 10 seconds.</value>
     public TimeSpan DrainTimeout { get; set; } = TimeSpan.FromSeconds(10);

@@ -57,6 +57,12 @@ internal abstract class InputBinder<TInput>
     /// <summary>The number of elements the input supplies for its row (validated inputs only).</summary>
     public abstract int RowLength(TInput input);
 
+    /// <summary>
+    /// What rows must share to run together (validated inputs only): the row's length or shape when free, its value
+    /// when the input has no batch axis, else 0.
+    /// </summary>
+    public virtual long RowBucket(TInput input) => Shape.IsVariable ? RowLength(input) : 0;
+
     /// <summary>The bytes <see cref="WriteKey"/> writes for <paramref name="input"/> (the cache key's content).</summary>
     public abstract int KeySize(TInput input);
 
@@ -109,6 +115,9 @@ internal sealed class NumericInputBinder<TInput, T> : InputBinder<TInput>
     /// <summary>Getter of a <c>ReadOnlyMemory&lt;T&gt;</c> member supplying the whole row.</summary>
     private readonly Func<TInput, ReadOnlyMemory<T>>? _memory;
 
+    /// <summary>Getter of a rectangular array (<c>T[,]</c>, <c>T[,,]</c>, ...) supplying the whole row, every dimension given.</summary>
+    private readonly Func<TInput, Array?>? _multi;
+
     /// <summary>Whether the element type is floating point and at least one member rejects NaN/infinity.</summary>
     private readonly bool[] _checkFinite;
 
@@ -125,21 +134,25 @@ internal sealed class NumericInputBinder<TInput, T> : InputBinder<TInput>
             _checkFinite[i] = floating && !members[i].AllowNonFinite && options.NonFiniteValues == NonFiniteValuePolicy.Reject;
         }
 
-        if (members[0].Shape == MemberShape.Scalar)
+        switch (members[0].Shape)
         {
-            _scalars = new Func<TInput, T>[members.Count];
-            for (var i = 0; i < members.Count; i++)
-            {
-                _scalars[i] = members[i].CompileGetter<TInput, T>();
-            }
-        }
-        else if (members[0].Shape == MemberShape.Array)
-        {
-            _array = members[0].CompileGetter<TInput, T[]?>();
-        }
-        else
-        {
-            _memory = members[0].CompileGetter<TInput, ReadOnlyMemory<T>>();
+            case MemberShape.Scalar:
+                _scalars = new Func<TInput, T>[members.Count];
+                for (var i = 0; i < members.Count; i++)
+                {
+                    _scalars[i] = members[i].CompileGetter<TInput, T>();
+                }
+
+                break;
+            case MemberShape.Array:
+                _array = members[0].CompileGetter<TInput, T[]?>();
+                break;
+            case MemberShape.MultiArray:
+                _multi = members[0].CompileGetter<TInput, Array?>();
+                break;
+            default:
+                _memory = members[0].CompileGetter<TInput, ReadOnlyMemory<T>>();
+                break;
         }
     }
 
@@ -163,17 +176,24 @@ internal sealed class NumericInputBinder<TInput, T> : InputBinder<TInput>
         }
 
         ReadOnlySpan<T> row;
-        if (_array is not null)
+        if (_multi is not null)
+        {
+            var array = _multi(input) ?? throw Invalid(MemberNames[0], "is null");
+            CheckDimensions(array);
+            row = Flat(array);
+        }
+        else if (_array is not null)
         {
             var array = _array(input) ?? throw Invalid(MemberNames[0], "is null");
             row = array;
+            CheckLength(MemberNames[0], row.Length);
         }
         else
         {
             row = _memory!(input).Span;
+            CheckLength(MemberNames[0], row.Length);
         }
 
-        CheckLength(MemberNames[0], row.Length);
         if (_checkFinite[0])
         {
             for (var i = 0; i < row.Length; i++)
@@ -188,58 +208,92 @@ internal sealed class NumericInputBinder<TInput, T> : InputBinder<TInput>
 
     public override OrtValue Pack(ReadOnlySpan<TInput> rows)
     {
-        long rowElements = Shape.FixedElements;
-        long freeLength = 0;
-        if (Shape.IsVariable)
+        var rank = Shape.RowDims.Length;
+        Span<long> first = stackalloc long[rank];
+        Span<long> other = stackalloc long[rank];
+        if (!RowDimsOf(rows[0], first))
         {
-            rowElements = GetRow(rows[0]).Length;
-            freeLength = rowElements / Shape.FixedElements;
+            throw Changed(0);
+        }
+
+        for (var r = 1; r < rows.Length; r++)
+        {
+            if (!RowDimsOf(rows[r], other))
+            {
+                throw Changed(r);
+            }
+
+            if (!other.SequenceEqual(first))
+            {
+                throw new ModelInputException(ModelName, MemberNames[0], $"has shape {TensorSpec.DescribeShape(other.ToArray())} but item 0 has {TensorSpec.DescribeShape(first.ToArray())}; rows sent together must have the same shape").AtIndex(r);
+            }
+        }
+
+        // Without a batch axis one value serves the whole run: rows may share it only if they all carry it.
+        var perRun = Shape.BatchAxis < 0;
+        if (perRun)
+        {
             for (var r = 1; r < rows.Length; r++)
             {
-                var length = GetRow(rows[r]).Length;
-                if (length != rowElements)
+                if (!SameValues(rows[0], rows[r]))
                 {
-                    throw new ModelInputException(ModelName, MemberNames[0], $"has {length} elements but item 0 has {rowElements}; rows sent together must have the same length").AtIndex(r);
+                    throw new ModelInputException(ModelName, MemberNames[0], $"differs from item 0; {Describe()} has no batch axis (one value per run), so rows sent together must carry the same value").AtIndex(r);
                 }
             }
         }
 
-        if (_scalars is null && !Shape.IsVariable)
+        var n = perRun ? 1 : rows.Length;
+        long rowElements = 1;
+        for (var i = 0; i < rank; i++)
         {
-            // Validated at enqueue, but the caller owns the object: a row that changed length since must not be
-            // copied short (uninitialized memory) or long (an overrun) into the tensor.
-            for (var r = 0; r < rows.Length; r++)
-            {
-                var length = GetRow(rows[r]).Length;
-                if (length != rowElements)
-                {
-                    throw new ModelInputException(ModelName, MemberNames[0], $"has {length} elements; {Describe()} expects {rowElements} per row (it changed after validation)").AtIndex(r);
-                }
-            }
+            rowElements *= first[i];
         }
 
-        var value = OrtValue.CreateAllocatedTensorValue(OrtAllocator.DefaultInstance, _ortType, Shape.ShapeFor(rows.Length, freeLength));
+        var outer = Shape.OuterOf(first);
+        var inner = (int)(rowElements / outer);
+        var value = OrtValue.CreateAllocatedTensorValue(OrtAllocator.DefaultInstance, _ortType, Shape.ShapeFor(n, first));
         try
         {
             var destination = MemoryMarshal.Cast<byte, T>(value.GetTensorMutableRawData());
-            if (_scalars is not null)
+            var count = (int)rowElements;
+            if (_scalars is not null && outer == 1)
             {
-                var columns = _scalars.Length;
-                for (var r = 0; r < rows.Length; r++)
+                for (var r = 0; r < n; r++)
                 {
-                    var row = destination.Slice(r * columns, columns);
-                    for (var c = 0; c < columns; c++)
+                    var row = destination.Slice(r * count, count);
+                    for (var c = 0; c < count; c++)
                     {
                         row[c] = _scalars[c](rows[r]);
                     }
                 }
             }
+            else if (_scalars is not null)
+            {
+                for (var r = 0; r < n; r++)
+                {
+                    for (var c = 0; c < count; c++)
+                    {
+                        var o = c / inner;
+                        destination[(((o * n) + r) * inner) + (c - (o * inner))] = _scalars[c](rows[r]);
+                    }
+                }
+            }
+            else if (outer == 1)
+            {
+                for (var r = 0; r < n; r++)
+                {
+                    GetRow(rows[r]).CopyTo(destination.Slice(r * count, count));
+                }
+            }
             else
             {
-                var n = (int)rowElements;
-                for (var r = 0; r < rows.Length; r++)
+                for (var r = 0; r < n; r++)
                 {
-                    GetRow(rows[r]).CopyTo(destination.Slice(r * n, n));
+                    var source = GetRow(rows[r]);
+                    for (var o = 0; o < outer; o++)
+                    {
+                        source.Slice(o * inner, inner).CopyTo(destination.Slice((int)(((o * n) + r) * inner), inner));
+                    }
                 }
             }
         }
@@ -256,7 +310,43 @@ internal sealed class NumericInputBinder<TInput, T> : InputBinder<TInput>
 
     public override int RowLength(TInput input) => _scalars is not null ? _scalars.Length : GetRow(input).Length;
 
-    public override int KeySize(TInput input) => _scalars is not null ? _scalars.Length * Unsafe.SizeOf<T>() : 4 + (GetRow(input).Length * Unsafe.SizeOf<T>());
+    public override long RowBucket(TInput input)
+    {
+        if (Shape.BatchAxis < 0)
+        {
+            // One value per run: rows with equal values share a bucket (Pack checks equality, so a hash collision can only split, never mix).
+            if (_scalars is null)
+            {
+                return unchecked((long)System.IO.Hashing.XxHash3.HashToUInt64(MemoryMarshal.AsBytes(GetRow(input))));
+            }
+
+            Span<T> values = _scalars.Length <= 64 ? stackalloc T[_scalars.Length] : new T[_scalars.Length];
+            for (var c = 0; c < _scalars.Length; c++)
+            {
+                values[c] = _scalars[c](input);
+            }
+
+            return unchecked((long)System.IO.Hashing.XxHash3.HashToUInt64(MemoryMarshal.AsBytes(values)));
+        }
+
+        if (_multi is not null)
+        {
+            var array = _multi(input)!;
+            long bucket = 17;
+            for (var i = 0; i < array.Rank; i++)
+            {
+                bucket = unchecked((bucket * 1_000_003) + array.GetLength(i));
+            }
+
+            return bucket;
+        }
+
+        return Shape.IsVariable ? RowLength(input) : 0;
+    }
+
+    public override int KeySize(TInput input) => _scalars is not null
+        ? _scalars.Length * Unsafe.SizeOf<T>()
+        : (4 * (_multi is not null ? Shape.RowDims.Length : 1)) + (GetRow(input).Length * Unsafe.SizeOf<T>());
 
     public override int WriteKey(TInput input, Span<byte> destination)
     {
@@ -271,13 +361,120 @@ internal sealed class NumericInputBinder<TInput, T> : InputBinder<TInput>
             return _scalars.Length * Unsafe.SizeOf<T>();
         }
 
+        var offset = 0;
+        if (_multi is not null)
+        {
+            var array = _multi(input)!;
+            for (var i = 0; i < array.Rank; i++)
+            {
+                System.Buffers.Binary.BinaryPrimitives.WriteInt32LittleEndian(destination[offset..], array.GetLength(i));
+                offset += 4;
+            }
+        }
+
         var row = MemoryMarshal.AsBytes(GetRow(input));
-        System.Buffers.Binary.BinaryPrimitives.WriteInt32LittleEndian(destination, row.Length);
-        row.CopyTo(destination[4..]);
-        return 4 + row.Length;
+        if (_multi is null)
+        {
+            System.Buffers.Binary.BinaryPrimitives.WriteInt32LittleEndian(destination, row.Length);
+            offset = 4;
+        }
+
+        row.CopyTo(destination[offset..]);
+        return offset + row.Length;
     }
 
-    private ReadOnlySpan<T> GetRow(TInput input) => _array is not null ? _array(input) : _memory!(input).Span;
+    private ReadOnlySpan<T> GetRow(TInput input) => _array is not null ? _array(input) : _multi is not null ? Flat(_multi(input)) : _memory!(input).Span;
+
+    private static ReadOnlySpan<T> Flat(Array? array) => array is null
+        ? default
+        : MemoryMarshal.CreateReadOnlySpan(ref Unsafe.As<byte, T>(ref MemoryMarshal.GetArrayDataReference(array)), array.Length);
+
+    /// <summary>The row's dimensions, or false when the row no longer fits the model (changed after validation).</summary>
+    private bool RowDimsOf(TInput input, Span<long> dims)
+    {
+        if (_scalars is not null)
+        {
+            Shape.RowDims.CopyTo(dims);
+            return true;
+        }
+
+        if (_multi is not null)
+        {
+            var array = _multi(input);
+            if (array is null || array.Rank != dims.Length || array.Length == 0)
+            {
+                return false;
+            }
+
+            for (var i = 0; i < dims.Length; i++)
+            {
+                dims[i] = array.GetLength(i);
+                if (Shape.RowDims[i] >= 0 && dims[i] != Shape.RowDims[i])
+                {
+                    return false;
+                }
+            }
+
+            return true;
+        }
+
+        if (_array is not null && _array(input) is null)
+        {
+            return false;
+        }
+
+        var length = GetRow(input).Length;
+        if (!Shape.IsVariable ? length != Shape.FixedElements : length == 0 || length % Shape.FixedElements != 0)
+        {
+            return false;
+        }
+
+        Shape.FillFromLength(length, dims);
+        return true;
+    }
+
+    private bool SameValues(TInput a, TInput b)
+    {
+        if (_scalars is not null)
+        {
+            for (var c = 0; c < _scalars.Length; c++)
+            {
+                if (!EqualityComparer<T>.Default.Equals(_scalars[c](a), _scalars[c](b)))
+                {
+                    return false;
+                }
+            }
+
+            return true;
+        }
+
+        return MemoryMarshal.AsBytes(GetRow(a)).SequenceEqual(MemoryMarshal.AsBytes(GetRow(b)));
+    }
+
+    private ModelInputException Changed(int index) =>
+        new ModelInputException(ModelName, MemberNames[0], $"no longer fits {Describe()} (it changed after validation)").AtIndex(index);
+
+    private void CheckDimensions(Array array)
+    {
+        for (var i = 0; i < array.Rank; i++)
+        {
+            var length = array.GetLength(i);
+            if (length == 0)
+            {
+                throw Invalid(MemberNames[0], $"has length 0 in dimension {i}; {Describe()} needs at least one element");
+            }
+
+            if (Shape.RowDims[i] >= 0 && length != Shape.RowDims[i])
+            {
+                throw Invalid(MemberNames[0], $"has length {length} in dimension {i}; {Describe()} expects a row of {TensorSpec.DescribeShape(Shape.RowDims)} (dimension {i} is {Shape.RowDims[i].ToString(CultureInfo.InvariantCulture)})");
+            }
+        }
+
+        if (Shape.IsVariable && array.Length > MaxVariableElements)
+        {
+            throw Invalid(MemberNames[0], $"has {array.Length} elements; the limit is {MaxVariableElements} (ModelOptions.MaxVariableElements)");
+        }
+    }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static bool IsFinite(T value)
@@ -397,7 +594,9 @@ internal sealed class StringInputBinder<TInput> : InputBinder<TInput>
             }
         }
 
-        var value = OrtValue.CreateTensorWithEmptyStrings(OrtAllocator.DefaultInstance, Shape.ShapeFor(rows.Length, freeLength));
+        Span<long> dims = stackalloc long[Shape.RowDims.Length];
+        Shape.FillFromLength(Shape.IsVariable ? freeLength * Shape.FixedElements : Shape.FixedElements, dims);
+        var value = OrtValue.CreateTensorWithEmptyStrings(OrtAllocator.DefaultInstance, Shape.ShapeFor(rows.Length, dims));
         try
         {
             var index = 0;

@@ -12,6 +12,8 @@ internal enum MemberShape
     Array,
     /// <summary>A <c>ReadOnlyMemory&lt;T&gt;</c> (inputs only).</summary>
     Memory,
+    /// <summary>A rectangular array <c>T[,]</c>, <c>T[,,]</c>, ... of a numeric type: a row with several free dimensions.</summary>
+    MultiArray,
     /// <summary>A dictionary from a key type to a float (outputs of seq(map) only).</summary>
     Dictionary,
     /// <summary>Anything else: a schema error.</summary>
@@ -102,6 +104,11 @@ internal sealed class MemberModel
         if (type.IsArray && type.GetArrayRank() == 1 && ModelElementTypes.FromClr(type.GetElementType()!) != ModelElementType.Unknown)
         {
             return (MemberShape.Array, type.GetElementType());
+        }
+
+        if (type.IsArray && type.GetArrayRank() >= 2 && type.GetElementType() != typeof(string) && ModelElementTypes.FromClr(type.GetElementType()!) != ModelElementType.Unknown)
+        {
+            return (MemberShape.MultiArray, type.GetElementType());
         }
 
         if (type.IsGenericType)

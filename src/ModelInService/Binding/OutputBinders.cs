@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using Microsoft.ML.OnnxRuntime;
 
@@ -23,19 +24,36 @@ internal abstract class OutputBinder<TOutput>
         new(ModelName, $"Model '{ModelName}' returned an unexpected value for output '{Spec.Name}' ({Spec}): {what}.", null);
 }
 
-/// <summary>Binds a tensor output of an unmanaged element type to an array member or to scalar members (one per column).</summary>
+/// <summary>
+/// Binds a tensor output of an unmanaged element type to an array member (<c>T[]</c> flat, or <c>T[,]</c>, <c>T[,,]</c>,
+/// ... with the row's shape) or to scalar members (one per column). Rows are split along the output's batch axis.
+/// </summary>
 internal sealed class TensorOutputBinder<TOutput, T> : OutputBinder<TOutput>
     where T : unmanaged
 {
     private readonly Action<TOutput, T[]>? _array;
+    private readonly Action<TOutput, Array>? _multi;
+    private readonly int _multiRank;
     private readonly Action<TOutput, T>[]? _scalars;
+    private readonly int _axis;
 
     public TensorOutputBinder(string modelName, TensorSpec spec, IReadOnlyList<MemberModel> members)
+        : this(modelName, spec, members, 0)
+    {
+    }
+
+    public TensorOutputBinder(string modelName, TensorSpec spec, IReadOnlyList<MemberModel> members, int batchAxis)
         : base(modelName, spec)
     {
+        _axis = batchAxis;
         if (members[0].Shape == MemberShape.Array)
         {
             _array = members[0].CompileSetter<TOutput, T[]>();
+        }
+        else if (members[0].Shape == MemberShape.MultiArray)
+        {
+            _multi = members[0].CompileSetter<TOutput, Array>();
+            _multiRank = members[0].Type.GetArrayRank();
         }
         else
         {
@@ -54,47 +72,141 @@ internal sealed class TensorOutputBinder<TOutput, T> : OutputBinder<TOutput>
             throw Unexpected("not a tensor");
         }
 
-        if (count > 1)
-        {
-            var shape = value.GetTensorTypeAndShape().Shape;
-            if (shape.Length == 0 || shape[0] != count)
-            {
-                throw Unexpected($"shape {TensorSpec.DescribeShape(shape)} does not have one row per input ({count})");
-            }
-        }
-
         ReadOnlySpan<T> source = MemoryMarshal.Cast<byte, T>(value.GetTensorMutableRawData());
-        if (source.Length % count != 0)
+        if (count == 1 && _multi is null)
         {
-            throw Unexpected($"{source.Length} elements cannot be split into {count} rows");
-        }
-
-        var rowElements = source.Length / count;
-        if (_array is not null)
-        {
-            for (var r = 0; r < count; r++)
-            {
-                _array(results[r], source.Slice(r * rowElements, rowElements).ToArray());
-            }
-
+            // One row: whatever the batch axis, its data is the whole tensor in order (no shape needed, no allocation for it).
+            SetRow(results[0], source);
             return;
         }
 
-        var scalars = _scalars!;
-        if (rowElements != scalars.Length)
+        var shape = value.GetTensorTypeAndShape().Shape;
+
+        // The batch axis must hold one entry per row. A single row takes the whole tensor when it does not (the
+        // model's output was never split by rows, e.g. an unbatched model or a free dimension that is not the batch).
+        var axis = _axis;
+        if (axis >= shape.Length || (axis >= 0 && shape[axis] != count))
         {
-            throw Unexpected($"{rowElements} elements per row, but {scalars.Length} scalar member{(scalars.Length == 1 ? " is" : "s are")} bound to it");
+            if (count > 1)
+            {
+                throw Unexpected(axis >= shape.Length
+                    ? $"shape {TensorSpec.DescribeShape(shape)} has no dimension {axis} (its batch axis)"
+                    : $"shape {TensorSpec.DescribeShape(shape)} has {shape[axis]} rows on its batch axis {axis} for {count} input rows; if that dimension is not the batch, set ModelOptions.BatchAxes[\"{Spec.Name}\"] to the right axis or -1 (the model then runs one row at a time)");
+            }
+
+            axis = -1;
+        }
+        else if (axis < 0 && count > 1)
+        {
+            throw Unexpected($"it has no batch axis, so {count} rows cannot share a run");
+        }
+
+        long outer = 1;
+        for (var i = 0; i < axis; i++)
+        {
+            outer *= shape[i];
+        }
+
+        var rowElements = source.Length / count;
+        var inner = (int)(rowElements / Math.Max(outer, 1));
+        if (_scalars is not null && rowElements != _scalars.Length)
+        {
+            throw Unexpected($"{rowElements} elements per row, but {_scalars.Length} scalar member{(_scalars.Length == 1 ? " is" : "s are")} bound to it");
+        }
+
+        int[]? lengths = null;
+        if (_multi is not null)
+        {
+            lengths = new int[_multiRank];
+            var rank = 0;
+            for (var i = 0; i < shape.Length; i++)
+            {
+                if (i == axis)
+                {
+                    continue;
+                }
+
+                if (rank == lengths.Length)
+                {
+                    throw Unexpected($"shape {TensorSpec.DescribeShape(shape)} has more dimensions per row than the {_multiRank} of the bound member");
+                }
+
+                lengths[rank++] = checked((int)shape[i]);
+            }
+
+            if (rank != lengths.Length)
+            {
+                throw Unexpected($"shape {TensorSpec.DescribeShape(shape)} has {rank} dimensions per row; the bound member has {_multiRank}");
+            }
         }
 
         for (var r = 0; r < count; r++)
         {
-            var row = source.Slice(r * rowElements, rowElements);
-            for (var c = 0; c < scalars.Length; c++)
+            if (_scalars is not null)
             {
-                scalars[c](results[r], row[c]);
+                for (var c = 0; c < _scalars.Length; c++)
+                {
+                    var o = c / inner;
+                    _scalars[c](results[r], source[(int)((((o * count) + r) * inner) + (c - (o * inner)))]);
+                }
+
+                continue;
+            }
+
+            var row = _multi is not null ? CreateMulti(lengths!) : null;
+            var flat = row is null ? new T[rowElements] : null;
+            var destination = row is not null
+                ? MemoryMarshal.CreateSpan(ref Unsafe.As<byte, T>(ref MemoryMarshal.GetArrayDataReference(row)), row.Length)
+                : flat.AsSpan();
+            if (outer <= 1)
+            {
+                source.Slice(r * rowElements, rowElements).CopyTo(destination);
+            }
+            else
+            {
+                for (var o = 0; o < outer; o++)
+                {
+                    source.Slice((int)(((o * count) + r) * inner), inner).CopyTo(destination.Slice(o * inner, inner));
+                }
+            }
+
+            if (row is not null)
+            {
+                _multi!(results[r], row);
+            }
+            else
+            {
+                _array!(results[r], flat!);
             }
         }
     }
+
+    private void SetRow(TOutput result, ReadOnlySpan<T> row)
+    {
+        if (_scalars is null)
+        {
+            _array!(result, row.ToArray());
+            return;
+        }
+
+        if (row.Length != _scalars.Length)
+        {
+            throw Unexpected($"{row.Length} elements per row, but {_scalars.Length} scalar member{(_scalars.Length == 1 ? " is" : "s are")} bound to it");
+        }
+
+        for (var c = 0; c < _scalars.Length; c++)
+        {
+            _scalars[c](result, row[c]);
+        }
+    }
+
+    private static Array CreateMulti(int[] lengths) => lengths.Length switch
+    {
+        2 => new T[lengths[0], lengths[1]],
+        3 => new T[lengths[0], lengths[1], lengths[2]],
+        4 => new T[lengths[0], lengths[1], lengths[2], lengths[3]],
+        _ => Array.CreateInstance(typeof(T), lengths),
+    };
 }
 
 /// <summary>Binds a string tensor output to a <c>string[]</c> member or to string members.</summary>

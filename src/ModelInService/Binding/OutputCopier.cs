@@ -87,6 +87,7 @@ internal sealed class OutputCopier<TOutput>
         {
             MemberShape.Scalar => typeof(ScalarCopier<>).MakeGenericType(typeof(TOutput), element),
             MemberShape.Array => typeof(ArrayCopier<>).MakeGenericType(typeof(TOutput), element),
+            MemberShape.MultiArray => typeof(MultiArrayCopier<>).MakeGenericType(typeof(TOutput), element),
             _ => typeof(DictionaryCopier<,>).MakeGenericType(typeof(TOutput), element, member.Type.GetGenericArguments()[1]),
         };
         return (MemberCopier)Activator.CreateInstance(type, member)!;
@@ -174,6 +175,58 @@ internal sealed class OutputCopier<TOutput>
 
             return size;
         }
+    }
+
+    private sealed class MultiArrayCopier<T>(MemberModel member) : MemberCopier
+        where T : unmanaged
+    {
+        private readonly Func<TOutput, Array?> _get = member.CompileGetter<TOutput, Array?>();
+        private readonly Action<TOutput, Array> _set = member.CompileSetter<TOutput, Array>();
+
+        public override void Copy(TOutput from, TOutput to)
+        {
+            if (_get(from) is { } array)
+            {
+                _set(to, (Array)array.Clone());
+            }
+        }
+
+        public override bool Agrees(TOutput a, TOutput b)
+        {
+            var x = _get(a);
+            var y = _get(b);
+            if (x is null || y is null)
+            {
+                return x is null && y is null;
+            }
+
+            if (x.Rank != y.Rank || x.Length != y.Length)
+            {
+                return false;
+            }
+
+            for (var d = 0; d < x.Rank; d++)
+            {
+                if (x.GetLength(d) != y.GetLength(d))
+                {
+                    return false;
+                }
+            }
+
+            var p = System.Runtime.InteropServices.MemoryMarshal.CreateReadOnlySpan(ref Unsafe.As<byte, T>(ref System.Runtime.InteropServices.MemoryMarshal.GetArrayDataReference(x)), x.Length);
+            var q = System.Runtime.InteropServices.MemoryMarshal.CreateReadOnlySpan(ref Unsafe.As<byte, T>(ref System.Runtime.InteropServices.MemoryMarshal.GetArrayDataReference(y)), y.Length);
+            for (var i = 0; i < p.Length; i++)
+            {
+                if (!Close(p[i], q[i]))
+                {
+                    return false;
+                }
+            }
+
+            return true;
+        }
+
+        public override long Size(TOutput value) => _get(value) is { } array ? 24 + (8L * array.Rank) + ((long)array.Length * Unsafe.SizeOf<T>()) : 0;
     }
 
     private sealed class DictionaryCopier<TKey, TValue>(MemberModel member) : MemberCopier

@@ -1,42 +1,57 @@
 namespace ModelInService.Binding;
 
 /// <summary>
-/// The shape of one row of a tensor: the declared dimensions without the batch dimension (when the model batches)
-/// and with at most one free dimension, which each request's data determines.
+/// The shape of one row of a tensor: the declared dimensions without the batch axis (when the tensor has one), with
+/// any number of free dimensions, which each request's data determines. Rows are stacked along
+/// <see cref="BatchAxis"/>: with the axis at position k, the tensor is <c>outer x rows x inner</c> where
+/// <c>outer</c> is the product of the row's first k dimensions.
 /// </summary>
 internal sealed class RowShape
 {
-    public RowShape(TensorSpec spec, bool dynamicBatch)
+    public RowShape(TensorSpec spec, int batchAxis)
     {
         var dims = spec.Dimensions;
-        var start = dynamicBatch ? 1 : 0;
-        RowDims = new long[dims.Count - start];
+        BatchAxis = batchAxis;
+        RowDims = new long[batchAxis >= 0 ? dims.Count - 1 : dims.Count];
         FixedElements = 1;
         FreeIndex = -1;
-        for (var i = start; i < dims.Count; i++)
+        var j = 0;
+        for (var i = 0; i < dims.Count; i++)
         {
+            if (i == batchAxis)
+            {
+                continue;
+            }
+
             var d = dims[i];
-            RowDims[i - start] = d;
+            RowDims[j] = d;
             if (d < 0)
             {
                 FreeCount++;
-                FreeIndex = i - start;
+                FreeIndex = j;
             }
             else
             {
                 FixedElements *= d;
             }
+
+            j++;
         }
 
-        DynamicBatch = dynamicBatch;
         if (FreeCount == 0)
         {
-            SingleRowShape = BuildShape(1, 0);
+            SingleRowShape = BuildShape(1, RowDims);
         }
     }
 
-    /// <summary>Whether the first dimension of the tensor is the (free) batch dimension.</summary>
-    public bool DynamicBatch { get; }
+    /// <summary>A row of a tensor batched on its first dimension (<paramref name="dynamicBatch"/>) or not batched.</summary>
+    public RowShape(TensorSpec spec, bool dynamicBatch)
+        : this(spec, dynamicBatch ? 0 : -1)
+    {
+    }
+
+    /// <summary>The batch axis in the full tensor, or -1 when the tensor has none (one value per run).</summary>
+    public int BatchAxis { get; }
 
     /// <summary>The row's dimensions; a free dimension is -1.</summary>
     public long[] RowDims { get; }
@@ -55,29 +70,50 @@ internal sealed class RowShape
 
     public bool IsVariable => FreeCount > 0;
 
-    /// <summary>Builds the full tensor shape for <paramref name="rows"/> rows whose free dimension is <paramref name="freeLength"/>.</summary>
-    public long[] ShapeFor(int rows, long freeLength)
+    /// <summary>The row's dimensions with its single free dimension (if any) set from the row's element count.</summary>
+    public void FillFromLength(long elements, Span<long> destination)
+    {
+        for (var i = 0; i < RowDims.Length; i++)
+        {
+            destination[i] = RowDims[i] < 0 ? elements / FixedElements : RowDims[i];
+        }
+    }
+
+    /// <summary>The product of the row dimensions before the batch axis: how many slices of each row are interleaved.</summary>
+    public long OuterOf(ReadOnlySpan<long> rowDims)
+    {
+        long outer = 1;
+        for (var i = 0; i < BatchAxis && i < rowDims.Length; i++)
+        {
+            outer *= rowDims[i];
+        }
+
+        return outer;
+    }
+
+    /// <summary>Builds the full tensor shape for <paramref name="rows"/> rows of <paramref name="rowDims"/> (rows are ignored without a batch axis).</summary>
+    public long[] ShapeFor(int rows, ReadOnlySpan<long> rowDims)
     {
         if (rows == 1 && SingleRowShape is not null)
         {
             return SingleRowShape;
         }
 
-        return BuildShape(rows, freeLength);
+        return BuildShape(rows, rowDims);
     }
 
-    private long[] BuildShape(int rows, long freeLength)
+    private long[] BuildShape(int rows, ReadOnlySpan<long> rowDims)
     {
-        var offset = DynamicBatch ? 1 : 0;
-        var shape = new long[RowDims.Length + offset];
-        if (DynamicBatch)
+        if (BatchAxis < 0)
         {
-            shape[0] = rows;
+            return rowDims.ToArray();
         }
 
-        for (var i = 0; i < RowDims.Length; i++)
+        var shape = new long[rowDims.Length + 1];
+        var j = 0;
+        for (var i = 0; i < shape.Length; i++)
         {
-            shape[i + offset] = RowDims[i] < 0 ? freeLength : RowDims[i];
+            shape[i] = i == BatchAxis ? rows : rowDims[j++];
         }
 
         return shape;

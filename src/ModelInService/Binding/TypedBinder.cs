@@ -10,6 +10,9 @@ internal interface IModelBinder
 {
     /// <summary>Gets whether several rows may be sent in one run (every bound input and output has a free batch dimension).</summary>
     bool Batchable { get; }
+
+    /// <summary>Gets the batching decision for the bound inputs and outputs.</summary>
+    ModelBatchingInfo Batching { get; }
 }
 
 /// <summary>
@@ -21,8 +24,22 @@ internal sealed class TypedBinder<TInput, TOutput> : IModelBinder
 {
     private readonly Func<TOutput> _factory;
 
-    private TypedBinder(string modelName, InputBinder<TInput>[] inputs, OutputBinder<TOutput>[] outputs, Func<TOutput> factory, bool batchable, OutputCopier<TOutput> copier)
+    private readonly int[] _bucketed;
+
+    private TypedBinder(string modelName, InputBinder<TInput>[] inputs, OutputBinder<TOutput>[] outputs, Func<TOutput> factory, ModelBatchingInfo batching, OutputCopier<TOutput> copier)
     {
+        Batching = batching;
+        var bucketed = new List<int>();
+        for (var i = 0; i < inputs.Length; i++)
+        {
+            if (inputs[i].Shape.IsVariable || inputs[i].Shape.BatchAxis < 0)
+            {
+                bucketed.Add(i);
+            }
+        }
+
+        _bucketed = bucketed.ToArray();
+        var batchable = batching.Batchable;
         Copier = copier;
         ModelName = modelName;
         Inputs = inputs;
@@ -53,6 +70,8 @@ internal sealed class TypedBinder<TInput, TOutput> : IModelBinder
     public string[] OutputNames { get; }
 
     public bool Batchable { get; }
+
+    public ModelBatchingInfo Batching { get; }
 
     /// <summary>Deep copies and sizes outputs (the prediction cache).</summary>
     public OutputCopier<TOutput> Copier { get; }
@@ -106,17 +125,19 @@ internal sealed class TypedBinder<TInput, TOutput> : IModelBinder
         }
     }
 
-    /// <summary>Rows with different free-dimension lengths cannot share a tensor: the length is the batcher's bucket.</summary>
+    /// <summary>
+    /// Rows with different free-dimension lengths or shapes, or different values of an input without a batch axis,
+    /// cannot share a tensor: together they are the batcher's bucket. Pack checks again, so a collision fails a run
+    /// (which bisection isolates) rather than mixing rows.
+    /// </summary>
     public long BucketOf(TInput input)
     {
         var inputs = Inputs;
+        var bucketed = _bucketed;
         long bucket = 0;
-        for (var i = 0; i < inputs.Length; i++)
+        for (var i = 0; i < bucketed.Length; i++)
         {
-            if (inputs[i].Shape.IsVariable)
-            {
-                bucket = (bucket * 1_000_003) + inputs[i].RowLength(input);
-            }
+            bucket = unchecked((bucket * 1_000_003) + inputs[bucketed[i]].RowBucket(input));
         }
 
         return bucket;
@@ -160,30 +181,35 @@ internal sealed class TypedBinder<TInput, TOutput> : IModelBinder
     public static TypedBinder<TInput, TOutput> Create(string modelName, ModelSignature signature, ModelOptions options)
     {
         var errors = new List<string>();
-        var dynamic = signature.Inputs.Count > 0;
-        foreach (var spec in signature.Inputs)
+
+        // Only the outputs the output type binds are fetched, so only they decide whether rows can share a run.
+        var boundOutputs = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var member in MemberModel.ForOutput(typeof(TOutput)))
         {
-            dynamic &= spec.Kind == ModelValueKind.Tensor && spec.HasDynamicBatch;
+            if (Match(member, signature.Outputs) is { } spec)
+            {
+                boundOutputs.Add(spec.Name);
+            }
         }
 
-        var inputs = BindInputs(modelName, signature, options, dynamic, errors);
-        var batchSymbol = dynamic ? signature.Inputs[0].SymbolicDimensions[0] : "";
-        var outputs = BindOutputs(modelName, signature, dynamic, batchSymbol, errors, out var outputsBatchable, out var boundOutputMembers);
+        var batching = BatchAxisAnalysis.Analyze(signature, options, boundOutputs, errors);
+        var inputs = BindInputs(modelName, signature, options, batching, errors);
+        var outputs = BindOutputs(modelName, signature, batching, errors, out var boundOutputMembers);
         var factory = CreateFactory(errors);
         if (errors.Count > 0)
         {
             throw new ModelSchemaException(modelName, errors);
         }
 
-        return new TypedBinder<TInput, TOutput>(modelName, inputs, outputs, factory!, dynamic && outputsBatchable, new OutputCopier<TOutput>(factory!, boundOutputMembers));
+        return new TypedBinder<TInput, TOutput>(modelName, inputs, outputs, factory!, batching, new OutputCopier<TOutput>(factory!, boundOutputMembers));
     }
 
-    private static InputBinder<TInput>[] BindInputs(string modelName, ModelSignature signature, ModelOptions options, bool dynamic, List<string> errors)
+    private static InputBinder<TInput>[] BindInputs(string modelName, ModelSignature signature, ModelOptions options, ModelBatchingInfo batching, List<string> errors)
     {
         var typeName = typeof(TInput).Name;
         var rejected = new HashSet<string>(StringComparer.Ordinal);
-        var groups = Group(MemberModel.ForInput(typeof(TInput)), signature.Inputs, "input", errors, static m => m.Shape is MemberShape.Scalar or MemberShape.Array or MemberShape.Memory,
-            "input members must be a scalar (float, double, int, long, byte, bool, string, ...), a T[] or a ReadOnlyMemory<T>", rejected);
+        var groups = Group(MemberModel.ForInput(typeof(TInput)), signature.Inputs, "input", errors, static m => m.Shape is MemberShape.Scalar or MemberShape.Array or MemberShape.Memory or MemberShape.MultiArray,
+            "input members must be a scalar (float, double, int, long, byte, bool, string, ...), a T[], a ReadOnlyMemory<T> or a rectangular T[,], T[,,], ... for rows with several free dimensions", rejected);
         var binders = new List<InputBinder<TInput>>();
         foreach (var spec in signature.Inputs)
         {
@@ -212,7 +238,7 @@ internal sealed class TypedBinder<TInput, TOutput> : IModelBinder
             }
 
             var ok = CheckElementTypes(spec, members, clr, "input", errors);
-            var row = new RowShape(spec, dynamic);
+            var row = new RowShape(spec, batching.Find(spec.Name)?.Axis ?? -1);
             ok &= CheckRowFit(spec, row, members, typeName, "input", errors);
             if (!ok)
             {
@@ -234,9 +260,8 @@ internal sealed class TypedBinder<TInput, TOutput> : IModelBinder
         return binders.ToArray();
     }
 
-    private static OutputBinder<TOutput>[] BindOutputs(string modelName, ModelSignature signature, bool dynamic, string batchSymbol, List<string> errors, out bool batchable, out List<MemberModel> bound)
+    private static OutputBinder<TOutput>[] BindOutputs(string modelName, ModelSignature signature, ModelBatchingInfo batching, List<string> errors, out List<MemberModel> bound)
     {
-        batchable = true;
         bound = [];
         var typeName = typeof(TOutput).Name;
         var rejected = new HashSet<string>(StringComparer.Ordinal);
@@ -246,8 +271,8 @@ internal sealed class TypedBinder<TInput, TOutput> : IModelBinder
             return [];
         }
 
-        var groups = Group(MemberModel.ForOutput(typeof(TOutput)), signature.Outputs, "output", errors, static m => m.Shape is MemberShape.Scalar or MemberShape.Array or MemberShape.Dictionary,
-            "output members must be a scalar (float, long, string, ...), a T[], or an IReadOnlyDictionary<long|string, float> for seq(map) outputs", rejected);
+        var groups = Group(MemberModel.ForOutput(typeof(TOutput)), signature.Outputs, "output", errors, static m => m.Shape is MemberShape.Scalar or MemberShape.Array or MemberShape.MultiArray or MemberShape.Dictionary,
+            "output members must be a scalar (float, long, string, ...), a T[], a rectangular T[,], T[,,], ... (the row's shape), or an IReadOnlyDictionary<long|string, float> for seq(map) outputs", rejected);
         var binders = new List<OutputBinder<TOutput>>();
         foreach (var spec in signature.Outputs)
         {
@@ -309,13 +334,10 @@ internal sealed class TypedBinder<TInput, TOutput> : IModelBinder
                 continue;
             }
 
-            // An output's free first dimension is the batch only if it is the inputs' batch dimension: a free
-            // "detections" dimension (NMS, NonZero) is not, and splitting it by rows would hand results to the
-            // wrong callers. Unnamed free dimensions are trusted; the row count is checked again at unpack.
-            var symbol = spec.SymbolicDimensions.Count > 0 ? spec.SymbolicDimensions[0] : "";
-            var aligned = spec.HasDynamicBatch && (symbol.Length == 0 || batchSymbol.Length == 0 || symbol == batchSymbol);
-            batchable &= !dynamic || aligned;
-            var row = new RowShape(spec, dynamic && aligned);
+            // Whatever its symbol, the batch axis decided for this output (a free first dimension unless overridden);
+            // the row count is checked at unpack, so a free dimension that is not the batch fails the run, not the caller.
+            var axis = batching.Find(spec.Name, isInput: false)?.Axis ?? -1;
+            var row = new RowShape(spec, axis);
             ok &= CheckRowFit(spec, row, members, typeName, "output", errors);
             if (!ok)
             {
@@ -331,7 +353,9 @@ internal sealed class TypedBinder<TInput, TOutput> : IModelBinder
             var binderType = clr == typeof(string)
                 ? typeof(StringOutputBinder<>).MakeGenericType(typeof(TOutput))
                 : typeof(TensorOutputBinder<,>).MakeGenericType(typeof(TOutput), clr);
-            binders.Add((OutputBinder<TOutput>)Activator.CreateInstance(binderType, modelName, spec, ordered)!);
+            binders.Add(clr == typeof(string)
+                ? (OutputBinder<TOutput>)Activator.CreateInstance(binderType, modelName, spec, ordered)!
+                : (OutputBinder<TOutput>)Activator.CreateInstance(binderType, modelName, spec, ordered, axis)!);
             bound.AddRange(ordered);
         }
 
@@ -420,7 +444,7 @@ internal sealed class TypedBinder<TInput, TOutput> : IModelBinder
     private static bool CheckRowFit(TensorSpec spec, RowShape row, List<MemberModel> members, string typeName, string kind, List<string> errors)
     {
         var verb = kind == "input" ? "expects" : "returns";
-        var vectors = members.Where(m => m.Shape is MemberShape.Array or MemberShape.Memory).ToList();
+        var vectors = members.Where(m => m.Shape is MemberShape.Array or MemberShape.Memory or MemberShape.MultiArray).ToList();
         if (vectors.Count > 0 && members.Count > 1)
         {
             errors.Add($"{kind} '{spec.Name}' ({spec}): {string.Join(", ", members.Select(m => m.DisplayName))} are all bound to it; bind either one array member or several scalar members");
@@ -429,15 +453,28 @@ internal sealed class TypedBinder<TInput, TOutput> : IModelBinder
 
         if (vectors.Count == 1)
         {
-            if (kind == "output" && vectors[0].Shape == MemberShape.Memory)
+            var vector = vectors[0];
+            if (kind == "output" && vector.Shape == MemberShape.Memory)
             {
-                errors.Add($"output '{spec.Name}': {vectors[0].DisplayName} is {vectors[0].TypeName}; output arrays must be T[]");
+                errors.Add($"output '{spec.Name}': {vector.DisplayName} is {vector.TypeName}; output arrays must be T[]");
                 return false;
+            }
+
+            if (vector.Shape == MemberShape.MultiArray)
+            {
+                var rank = vector.Type.GetArrayRank();
+                if (rank != row.RowDims.Length)
+                {
+                    errors.Add($"{kind} '{spec.Name}': model {verb} {spec}, a row of {TensorSpec.DescribeShape(row.RowDims)} ({row.RowDims.Length} dimension{(row.RowDims.Length == 1 ? "" : "s")}); {vector.DisplayName} is {vector.TypeName} with {rank} (use {RectangularName(vector.ElementClrType!, row.RowDims.Length)})");
+                    return false;
+                }
+
+                return true;
             }
 
             if (kind == "input" && row.FreeCount > 1)
             {
-                errors.Add($"input '{spec.Name}': model expects {spec}, a row with {row.FreeCount} free dimensions; {vectors[0].DisplayName} is a flat {vectors[0].TypeName} that can fill at most one (use IModelRunner for this model)");
+                errors.Add($"input '{spec.Name}': model expects {spec}, a row of {TensorSpec.DescribeShape(row.RowDims)} with {row.FreeCount} free dimensions; {vector.DisplayName} is a flat {vector.TypeName} that can fill at most one (use a {RectangularName(vector.ElementClrType!, row.RowDims.Length)} member, whose lengths give every dimension)");
                 return false;
             }
 
@@ -464,6 +501,9 @@ internal sealed class TypedBinder<TInput, TOutput> : IModelBinder
 
         return true;
     }
+
+    private static string RectangularName(Type element, int rank) =>
+        rank <= 1 ? ModelElementTypes.CSharpName(element) + "[]" : ModelElementTypes.CSharpName(element) + "[" + new string(',', rank - 1) + "]";
 
     private static List<MemberModel>? OrderColumns(TensorSpec spec, List<MemberModel> members, List<string> errors)
     {

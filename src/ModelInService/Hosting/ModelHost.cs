@@ -20,6 +20,9 @@ internal sealed class ModelHost : IDisposable
 
     private volatile bool _stopped;
 
+    /// <summary>Whether the "uses batching but cannot batch" warning was logged (once per model).</summary>
+    private bool _warnedNotBatchable;
+
     /// <summary>The generation replaced by the last reload, kept loaded for an instant rollback.</summary>
     private volatile ModelRuntime? _previous;
 
@@ -390,6 +393,21 @@ internal sealed class ModelHost : IDisposable
             if (Options.VersionName is { } versionName)
             {
                 runtime.Info = runtime.Info with { Name = versionName };
+            }
+
+            if (BatchingOptions is not null && Registration.CreateBatcher is not null && runtime.Binder is { Batchable: false } binder)
+            {
+                if (BatchingOptions.RequireBatching)
+                {
+                    runtime.Dispose();
+                    throw new ModelLoadException(Name, $"Model '{Name}' uses batching with BatchingOptions.RequireBatching, but it cannot run several rows together: {binder.Batching.Reason}. Set the batch axes (ModelOptions.BatchAxes) or turn RequireBatching off.", null);
+                }
+
+                if (!_warnedNotBatchable)
+                {
+                    _warnedNotBatchable = true;
+                    Log.ModelNotBatchable(logger, Name, binder.Batching.Reason ?? "");
+                }
             }
 
             AddHistory(runtime.Info);

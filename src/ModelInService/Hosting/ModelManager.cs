@@ -7,6 +7,8 @@ internal sealed class ModelManager(ModelHost host) : IModelManager
 
     public ModelVersionInfo Current => host.Runtime.Info;
 
+    public ModelSignature Signature => host.Runtime.Signature;
+
     public ModelVersionInfo? Previous => host.Previous?.Info;
 
     public event EventHandler<ModelVersionChangedEventArgs>? VersionChanged

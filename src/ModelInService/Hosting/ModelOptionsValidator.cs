@@ -91,6 +91,19 @@ internal sealed class ModelOptionsValidator : IValidateOptions<ModelOptions>
             failures.Add($"Model '{model}': ReloadDebounce is {options.ReloadDebounce}; use 0 to 1 hour.");
         }
 
+        if (options.BatchAxis is < -1)
+        {
+            failures.Add($"Model '{model}': BatchAxis is {options.BatchAxis}; use null (automatic), -1 (no batch axis) or a dimension index (0 or more).");
+        }
+
+        foreach (var (tensor, axis) in options.BatchAxes)
+        {
+            if (axis < -1)
+            {
+                failures.Add($"Model '{model}': BatchAxes[\"{tensor}\"] is {axis}; use -1 (no batch axis) or a dimension index (0 or more).");
+            }
+        }
+
         if (!Enum.IsDefined(options.NonFiniteValues))
         {
             failures.Add($"Model '{model}': NonFiniteValues is {options.NonFiniteValues}; use Reject or Allow.");

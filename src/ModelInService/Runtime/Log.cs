@@ -9,8 +9,12 @@ internal static partial class Log
     public static partial void ModelLoading(ILogger logger, string modelName, string source);
 
     [LoggerMessage(EventId = 1001, EventName = "ModelLoaded", Level = LogLevel.Information,
-        Message = "Model '{ModelName}' ready in {ElapsedMs} ms: {Copies} cop(ies), {MaxConcurrency} concurrent runs, {IntraOpThreads} intra-op thread(s) each, provider {Provider}; inputs {Inputs}; outputs {Outputs}")]
-    public static partial void ModelLoaded(ILogger logger, string modelName, long elapsedMs, int copies, int maxConcurrency, int intraOpThreads, string provider, string inputs, string outputs);
+        Message = "Model '{ModelName}' ready in {ElapsedMs} ms: {Copies} cop(ies), {MaxConcurrency} concurrent runs, {IntraOpThreads} intra-op thread(s) each, provider {Provider}; inputs {Inputs}; outputs {Outputs}; batching: {Batching}")]
+    public static partial void ModelLoaded(ILogger logger, string modelName, long elapsedMs, int copies, int maxConcurrency, int intraOpThreads, string provider, string inputs, string outputs, string batching);
+
+    [LoggerMessage(EventId = 1016, EventName = "ModelNotBatchable", Level = LogLevel.Warning,
+        Message = "Model '{ModelName}' uses batching but cannot run several rows together: {Reason}. Requests run one at a time. Set the batch axes (ModelOptions.BatchAxes), remove UseBatching(), or set BatchingOptions.RequireBatching = true to fail start-up instead.")]
+    public static partial void ModelNotBatchable(ILogger logger, string modelName, string reason);
 
     [LoggerMessage(EventId = 1002, EventName = "ModelLoadFailed", Level = LogLevel.Error, Message = "Model '{ModelName}' failed to load")]
     public static partial void ModelLoadFailed(ILogger logger, string modelName, Exception exception);

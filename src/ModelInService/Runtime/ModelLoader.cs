@@ -67,12 +67,13 @@ internal static class ModelLoader
 
             var signature = ReadSignature(sessions[0]);
             var binder = bind?.Invoke(name, signature, options);
+            signature.Batching = binder?.Batching ?? AnalyzeBatching(name, signature, options);
             var sha256 = Hash(path, bytes);
             var runtime = new ModelRuntime(name, sessions, prePacked, signature, binder, threads.MaxConcurrency, description, sha256);
             Warmup(runtime, sessions, options.WarmupRuns, logger);
             var elapsedMs = (long)Stopwatch.GetElapsedTime(started).TotalMilliseconds;
             Log.ModelLoaded(logger, name, elapsedMs, sessions.Length, threads.MaxConcurrency, threads.IntraOpThreads, provider,
-                string.Join(", ", signature.Inputs.Select(i => $"{i.Name} {i}")), string.Join(", ", signature.Outputs.Select(o => $"{o.Name} {o}")));
+                string.Join(", ", signature.Inputs.Select(i => $"{i.Name} {i}")), string.Join(", ", signature.Outputs.Select(o => $"{o.Name} {o}")), signature.Batching.ToString());
             return runtime;
         }
         catch
@@ -85,6 +86,13 @@ internal static class ModelLoader
             prePacked?.Dispose();
             throw;
         }
+    }
+
+    private static ModelBatchingInfo AnalyzeBatching(string name, ModelSignature signature, ModelOptions options)
+    {
+        var errors = new List<string>();
+        var batching = BatchAxisAnalysis.Analyze(signature, options, null, errors);
+        return errors.Count > 0 ? throw new ModelSchemaException(name, errors) : batching;
     }
 
     /// <summary>The first 16 hex digits of the model's SHA-256: which file is live, at a glance.</summary>

@@ -281,6 +281,12 @@ public sealed class FeatureProfile
             offset += MomentSummary.SerializedSize;
             var sketchBytes = ReadLengthPrefixed(bytes, offset);
             var sketch = KllDoublesSketch.Deserialize(sketchBytes, random);
+            if (sketch.M != KllHelper.DefaultM)
+            {
+                // Profiles always write m = 8; another m could not merge with this library's profiles.
+                throw new FormatException(string.Create(CultureInfo.InvariantCulture, $"Invalid feature profile bytes: the quantile sketch's m is {sketch.M}, profiles use {KllHelper.DefaultM}."));
+            }
+
             if (sketch.N != moments.Count
                 || (sketch.N > 0 && (sketch.Min != moments.Min || sketch.Max != moments.Max)))
             {

@@ -1,3 +1,4 @@
+using System.Globalization;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
@@ -201,17 +202,20 @@ internal sealed class MonitorHostedService : IHostedService, IDisposable
             monitor.MergeSnapshot(snapshot);
             MonitorLog.SnapshotRestored(_logger, monitor.ModelName, path, snapshot.IntervalCount, snapshot.Predictions);
         }
-        catch (Exception ex) when (ex is IOException or FormatException or ArgumentException or UnauthorizedAccessException)
+#pragma warning disable CA1031 // Never fatal: whatever is wrong with the file (format, overflow, I/O), the host must start.
+        catch (Exception ex)
+#pragma warning restore CA1031
         {
-            // Never fatal: keep the bad file for inspection and start empty.
-            var aside = path + ".corrupt";
+            // Keep the bad file for inspection under a name no later restore reads, and start with an empty history
+            // (the merge is all or nothing, so a failed one changed nothing).
+            var aside = path + ".corrupt-" + _time.GetUtcNow().UtcDateTime.ToString("yyyyMMdd'T'HHmmss'Z'", CultureInfo.InvariantCulture);
             try
             {
                 File.Move(path, aside, overwrite: true);
             }
             catch (Exception moveError) when (moveError is IOException or UnauthorizedAccessException)
             {
-                aside = "(could not be moved)";
+                aside = "(could not be moved: " + moveError.Message + ")";
             }
 
             MonitorLog.SnapshotCorrupt(_logger, monitor.ModelName, path, aside, ex);

@@ -186,11 +186,19 @@ internal sealed class MonitorHostedService : IHostedService, IDisposable
 
     private void Restore(ModelMonitor monitor)
     {
-        if (SnapshotPath(monitor) is not { } path || !File.Exists(path))
+        if (SnapshotPath(monitor) is { } path && File.Exists(path))
         {
-            return;
+            Restore(monitor, path, _time, _logger);
         }
+    }
 
+    /// <summary>
+    /// Restores <paramref name="path"/> into <paramref name="monitor"/>. Never throws: whatever is wrong with the file
+    /// (format, limits, overflow, I/O), it is logged and moved aside as <c>*.corrupt-&lt;UTC time&gt;</c>, and the
+    /// monitor keeps an empty history (the merge is all or nothing). Returns whether the snapshot was restored.
+    /// </summary>
+    internal static bool Restore(ModelMonitor monitor, string path, TimeProvider time, ILogger logger)
+    {
         try
         {
             MonitorSnapshot snapshot;
@@ -200,15 +208,15 @@ internal sealed class MonitorHostedService : IHostedService, IDisposable
             }
 
             monitor.MergeSnapshot(snapshot);
-            MonitorLog.SnapshotRestored(_logger, monitor.ModelName, path, snapshot.IntervalCount, snapshot.Predictions);
+            MonitorLog.SnapshotRestored(logger, monitor.ModelName, path, snapshot.IntervalCount, snapshot.Predictions);
+            return true;
         }
-#pragma warning disable CA1031 // Never fatal: whatever is wrong with the file (format, overflow, I/O), the host must start.
+#pragma warning disable CA1031 // Never fatal: the host must start whatever the file holds.
         catch (Exception ex)
 #pragma warning restore CA1031
         {
-            // Keep the bad file for inspection under a name no later restore reads, and start with an empty history
-            // (the merge is all or nothing, so a failed one changed nothing).
-            var aside = path + ".corrupt-" + _time.GetUtcNow().UtcDateTime.ToString("yyyyMMdd'T'HHmmss'Z'", CultureInfo.InvariantCulture);
+            // Keep the bad file for inspection under a name no later restore reads.
+            var aside = path + ".corrupt-" + time.GetUtcNow().UtcDateTime.ToString("yyyyMMdd'T'HHmmss'Z'", CultureInfo.InvariantCulture);
             try
             {
                 File.Move(path, aside, overwrite: true);
@@ -218,7 +226,8 @@ internal sealed class MonitorHostedService : IHostedService, IDisposable
                 aside = "(could not be moved: " + moveError.Message + ")";
             }
 
-            MonitorLog.SnapshotCorrupt(_logger, monitor.ModelName, path, aside, ex);
+            MonitorLog.SnapshotCorrupt(logger, monitor.ModelName, path, aside, ex);
+            return false;
         }
     }
 

@@ -50,12 +50,13 @@ internal static class FuzzBudget
     /// <summary>
     /// Runs <paramref name="call"/> and checks the invariants: it returns or throws one of <paramref name="allowed"/>
     /// (anything else is rethrown), allocates at most <paramref name="perInputByte"/> bytes per input byte plus
-    /// 1 MiB on this thread, and takes at most <paramref name="maxTime"/>.
+    /// 1 MiB on this thread, and takes at most <paramref name="maxTime"/> (default 15 s).
     /// </summary>
     public static T? Check<T>(string what, int inputLength, Func<T> call, Type[] allowed, double perInputByte = 16, TimeSpan? maxTime = null)
         where T : class
     {
-        var limit = maxTime ?? TimeSpan.FromSeconds(5);
+        // Generous: catches hangs and runaway work, not a slow shared CI machine.
+        var limit = maxTime ?? TimeSpan.FromSeconds(15);
         var before = GC.GetAllocatedBytesForCurrentThread();
         var clock = Stopwatch.StartNew();
         T? result = null;

@@ -57,21 +57,34 @@ internal static class FuzzBudget
     {
         // Generous: catches hangs and runaway work, not a slow shared CI machine.
         var limit = maxTime ?? TimeSpan.FromSeconds(15);
-        var before = GC.GetAllocatedBytesForCurrentThread();
-        var clock = Stopwatch.StartNew();
-        T? result = null;
-        Exception? error = null;
-        try
+        // On its own thread, so a call that never returns (an infinite loop) fails the test instead of hanging it.
+        var run = Task.Factory.StartNew(
+            () =>
+            {
+                var before = GC.GetAllocatedBytesForCurrentThread();
+                var clock = Stopwatch.StartNew();
+                T? value = null;
+                Exception? thrown = null;
+                try
+                {
+                    value = call();
+                }
+                catch (Exception ex)
+                {
+                    thrown = ex;
+                }
+
+                return (value, thrown, clock.Elapsed, GC.GetAllocatedBytesForCurrentThread() - before);
+            },
+            CancellationToken.None,
+            TaskCreationOptions.LongRunning,
+            TaskScheduler.Default);
+        if (!run.Wait(limit * 2))
         {
-            result = call();
-        }
-        catch (Exception ex)
-        {
-            error = ex;
+            Assert.Fail($"{what} did not return within {(limit * 2).TotalSeconds:N0} s for a {inputLength:N0}-byte input (it is still running)");
         }
 
-        var elapsed = clock.Elapsed;
-        var allocated = GC.GetAllocatedBytesForCurrentThread() - before;
+        var (result, error, elapsed, allocated) = run.Result;
         if (error is not null && !allowed.Contains(error.GetType()))
         {
             Assert.Fail($"{what} threw an undocumented {error.GetType().Name}: {error}");

@@ -258,10 +258,12 @@ public sealed class SnapshotFuzzTests : IDisposable
                 break;
             case 8 when interval is not null:
                 {
+                    // Many intervals, sometimes all referencing the same blobs: the amplification shape.
                     var copies = random.Next(3) == 0 ? random.Next(9_990, 10_010) : random.Next(1, 200);
+                    var share = random.Next(2) == 0;
                     for (var c = 0; c < copies; c++)
                     {
-                        intervals.Add(Clone(interval, interval.Index - 1 - c, keepBlobs: false));
+                        intervals.Add(Clone(interval, interval.Index - 1 - c, keepBlobs: share));
                     }
 
                     break;

@@ -59,7 +59,8 @@ internal sealed partial class ModelMonitor
 
         // 2. Intervals: skip those too far ahead of this clock, then those the final ring will not retain.
         var current = CurrentInterval();
-        var skew = (_options.MaxSnapshotClockSkew.Ticks + _intervalTicks - 1) / _intervalTicks;
+        // Never more than the ring minus one interval, so merged intervals can never push the current one out.
+        var skew = Math.Min((_options.MaxSnapshotClockSkew.Ticks + _intervalTicks - 1) / _intervalTicks, _ring.Capacity - 1);
         var newest = _ring.Newest;
         var candidates = new List<IntervalProfile>(snapshot.Intervals.Count);
         int ahead = 0, tooOld = 0;

@@ -141,7 +141,7 @@ public sealed class MonitoringOptions
     /// <value>Default <see langword="null"/> (no persistence).</value>
     public string? SnapshotDirectory { get; set; }
 
-    /// <summary>Gets or sets how far ahead of this monitor's clock a merged or restored snapshot's intervals may start; intervals further ahead (another replica's clock is wrong, or the file is hostile) are skipped and counted in <see cref="MonitorMergeResult.Ahead"/>, so they cannot move the ring forward and make the monitor drop its own current data as late.</summary>
+    /// <summary>Gets or sets how far ahead of this monitor's clock a merged or restored snapshot's intervals may start; intervals further ahead (another replica's clock is wrong, or the file is hostile) are skipped and counted in <see cref="MonitorMergeResult.Ahead"/>, so they cannot move the ring forward and make the monitor drop its own current data as late. Rounded up to whole intervals and capped at the retention minus one interval.</summary>
     /// <value>Default 5 minutes.</value>
     public TimeSpan MaxSnapshotClockSkew { get; set; } = TimeSpan.FromMinutes(5);
 

@@ -255,6 +255,29 @@ public sealed class SnapshotHardeningTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public async Task MergeSnapshot_ClockSkewLongerThanTheRetention_NeverPushesTheCurrentIntervalOut()
+    {
+        using var harness = Filled(minutes: 1, configure: o =>
+        {
+            o.Retention = TimeSpan.FromMinutes(10);
+            o.Windows.Clear();
+            o.Windows.Add(TimeSpan.FromMinutes(1));
+            o.MaxSnapshotClockSkew = TimeSpan.FromHours(1);
+        });
+        using var replica = new MonitorHarness(time: new FakeTimeProvider(harness.Time.GetUtcNow() + TimeSpan.FromMinutes(30)));
+        replica.Run(new SyntheticStream(2), 1, 100);
+        var (row, prediction) = new SyntheticStream(3).Next();
+        harness.Recorder.Record(row, prediction);
+
+        var result = harness.Monitor.MergeSnapshot(replica.Monitor.ExportSnapshot());
+        await harness.Monitor.FlushAsync();
+
+        Assert.Equal(1, result.Ahead);
+        harness.Time.Advance(TimeSpan.FromMinutes(1));
+        Assert.Equal(1, harness.Monitor.GetReport(TimeSpan.FromMinutes(1)).Predictions);
+    }
+
+    [Fact]
     public void MergeSnapshot_UnknownFeatures_AreCappedByMaxImportedFeatures_AndCounted()
     {
         using var harness = Filled(configure: o => o.MaxImportedFeatures = 100);

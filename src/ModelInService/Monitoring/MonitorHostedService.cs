@@ -178,7 +178,9 @@ internal sealed class MonitorHostedService : IHostedService, IDisposable
             monitor.SetReference(reference);
             MonitorLog.ReferenceLoaded(_logger, monitor.ModelName, path, reference.Rows, reference.FeatureNames.Count, reference.ChunkCount);
         }
-        catch (Exception ex) when (ex is IOException or FormatException or UnauthorizedAccessException)
+#pragma warning disable CA1031 // Never fatal: a bad reference file (a null list in its header throws NullReferenceException in the reader) must not stop the host.
+        catch (Exception ex)
+#pragma warning restore CA1031
         {
             MonitorLog.ReferenceLoadFailed(_logger, monitor.ModelName, path, ex);
         }

@@ -95,10 +95,10 @@ public sealed class MonitorSnapshot
 
     /// <summary>Reads a snapshot file, validating it completely.</summary>
     /// <remarks>
-    /// Safe for untrusted input: the file is at most 1 GiB (counted as read, seekable or not), holds at most
-    /// <see cref="MaxIntervals"/> intervals with distinct indexes within <see cref="MaxIntervals"/> consecutive
-    /// intervals of a valid time, and at most <see cref="MaxFeatures"/> features; every sketch blob is referenced once
-    /// and decoded once, so what is decoded is bounded by a small multiple of the file's size.
+    /// Safe for untrusted input: the file is at most 1 GiB (counted as read, seekable or not), holds at most 10,000
+    /// intervals with distinct indexes of valid times within 10,000 consecutive intervals, and at most 65,536
+    /// features; every sketch blob is referenced once and decoded once, so what is decoded is bounded by a small
+    /// multiple of the file's size. See docs/monitoring.md, "Importing snapshots you did not write".
     /// </remarks>
     /// <param name="source">The stream.</param>
     /// <returns>The snapshot.</returns>

@@ -357,6 +357,42 @@ public sealed class SnapshotHardeningTests(ITestOutputHelper output)
         return bytes;
     }
 
+    [Fact]
+    public async Task LoadReference_NullListsInTheHeader_AreLoggedAndTheHostStarts()
+    {
+        var directory = Path.Combine(Path.GetTempPath(), "mis-reference-" + Guid.NewGuid().ToString("N"));
+        Directory.CreateDirectory(directory);
+        var path = Path.Combine(directory, "iris.reference");
+        try
+        {
+            using (var file = File.Create(path))
+            {
+                SketchFile.Write(file, 0x464D494D, "{\"rows\":1,\"chunkRows\":null,\"features\":null}"u8.ToArray(), []);
+            }
+
+            var logs = new FakeLogCollector();
+            using var host = await TestModels.StartAsync(s =>
+            {
+                s.AddSingleton<TimeProvider>(new FakeTimeProvider(MonitorHarness.Start));
+                s.AddLogging(b => b.AddProvider(new FakeLoggerProvider(logs)));
+                s.AddModel<MonitoringIntegrationTests.TrackedIris, IrisOutput>("iris", o => o.Source = ModelSource.FromFile(TestModels.IrisMlp))
+                    .UseMonitoring(o =>
+                    {
+                        o.ReferencePath = path;
+                        o.EvaluationInterval = TimeSpan.FromDays(1);
+                    });
+            });
+
+            Assert.Null(host.Services.GetRequiredKeyedService<IModelMonitor>("iris").Reference);
+            Assert.Contains(logs.GetSnapshot(), r => r.Level == LogLevel.Error && r.Exception is not null);
+            await host.StopAsync();
+        }
+        finally
+        {
+            Directory.Delete(directory, recursive: true);
+        }
+    }
+
     private static byte[] BadFile(string kind)
     {
         if (kind == "features-null")

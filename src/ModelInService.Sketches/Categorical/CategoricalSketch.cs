@@ -156,9 +156,15 @@ public sealed class CategoricalSketch
     /// to this sketch's cap). The other sketch is not modified.</summary>
     /// <param name="other">The sketch to merge in.</param>
     /// <exception cref="ArgumentNullException"><paramref name="other"/> is null.</exception>
+    /// <exception cref="OverflowException">The merged count would exceed <see cref="long.MaxValue"/>; this sketch is
+    /// unchanged.</exception>
     public void Merge(CategoricalSketch other)
     {
         ArgumentNullException.ThrowIfNull(other);
+
+        // Checked before anything changes (every counter and the error are at most n, so they cannot overflow after).
+        _ = checked(_n + other._n);
+        _ = checked(_offset + other._offset);
         if (ReferenceEquals(other, this))
         {
             foreach (var key in _counts.Keys)

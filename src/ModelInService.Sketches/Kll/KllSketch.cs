@@ -246,6 +246,8 @@ public abstract partial class KllSketch<T>
     /// <exception cref="ArgumentNullException"><paramref name="other"/> is null.</exception>
     /// <exception cref="ArgumentException">The sketches have different m parameters (only possible for sketches
     /// decoded from another library's bytes).</exception>
+    /// <exception cref="OverflowException">The merged count would exceed <see cref="long.MaxValue"/>; this sketch is
+    /// unchanged.</exception>
     public void Merge(KllSketch<T> other)
     {
         ArgumentNullException.ThrowIfNull(other);
@@ -261,6 +263,8 @@ public abstract partial class KllSketch<T>
                 nameof(other));
         }
 
+        // Checked before anything changes, so an overflowing merge leaves this sketch as it was.
+        var finalN = checked(_n + other._n);
         if (ReferenceEquals(other, this))
         {
             other = CloneState();
@@ -284,7 +288,6 @@ public abstract partial class KllSketch<T>
             }
         }
 
-        var finalN = checked(_n + other._n);
         var otherItems = other._items;
         if (other._levels[1] > other._levels[0])
         {

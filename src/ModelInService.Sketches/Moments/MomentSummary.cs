@@ -120,9 +120,14 @@ public sealed class MomentSummary
     /// <summary>Merges another summary into this one; the result describes the union of both populations.</summary>
     /// <param name="other">The summary to merge in (not modified).</param>
     /// <exception cref="ArgumentNullException"><paramref name="other"/> is null.</exception>
+    /// <exception cref="OverflowException">A merged count, or their total, would exceed <see cref="long.MaxValue"/>;
+    /// this summary is unchanged.</exception>
     public void Merge(MomentSummary other)
     {
         ArgumentNullException.ThrowIfNull(other);
+
+        // Every count is non-negative, so a total that fits means each count fits: checked before anything changes.
+        _ = checked(TotalCount + other.TotalCount);
         _nullCount += other._nullCount;
         _nanCount += other._nanCount;
         _positiveInfinityCount += other._positiveInfinityCount;
@@ -208,6 +213,11 @@ public sealed class MomentSummary
         if (result._count < 0 || result._nullCount < 0 || result._nanCount < 0 || result._positiveInfinityCount < 0 || result._negativeInfinityCount < 0)
         {
             throw new FormatException("Invalid moments: a count is negative.");
+        }
+
+        if ((UInt128)(ulong)result._count + (ulong)result._nullCount + (ulong)result._nanCount + (ulong)result._positiveInfinityCount + (ulong)result._negativeInfinityCount > long.MaxValue)
+        {
+            throw new FormatException("Invalid moments: the counts total more than Int64.MaxValue.");
         }
 
         if (result._count > 0)

@@ -157,6 +157,8 @@ public sealed class FeatureProfile
     /// <param name="other">The profile to merge in.</param>
     /// <exception cref="ArgumentNullException"><paramref name="other"/> is null.</exception>
     /// <exception cref="ArgumentException">The profiles are of different kinds.</exception>
+    /// <exception cref="OverflowException">The merged count of observations would exceed <see cref="long.MaxValue"/>;
+    /// this profile is unchanged.</exception>
     public void Merge(FeatureProfile other)
     {
         ArgumentNullException.ThrowIfNull(other);
@@ -164,6 +166,9 @@ public sealed class FeatureProfile
         {
             throw new ArgumentException($"Cannot merge a {other.Kind} profile into a {Kind} profile.", nameof(other));
         }
+
+        // Every count is part of the total: a total that fits means no part overflows, so nothing changes half-way.
+        _ = checked(TotalCount + other.TotalCount);
 
         if (_moments is not null)
         {
@@ -276,6 +281,12 @@ public sealed class FeatureProfile
             offset += MomentSummary.SerializedSize;
             var sketchBytes = ReadLengthPrefixed(bytes, offset);
             var sketch = KllDoublesSketch.Deserialize(sketchBytes, random);
+            if (sketch.M != KllHelper.DefaultM)
+            {
+                // Profiles always write m = 8; another m could not merge with this library's profiles.
+                throw new FormatException(string.Create(CultureInfo.InvariantCulture, $"Invalid feature profile bytes: the quantile sketch's m is {sketch.M}, profiles use {KllHelper.DefaultM}."));
+            }
+
             if (sketch.N != moments.Count
                 || (sketch.N > 0 && (sketch.Min != moments.Min || sketch.Max != moments.Max)))
             {
@@ -304,6 +315,11 @@ public sealed class FeatureProfile
             if (used != sketchBytes.Length)
             {
                 throw new FormatException("Invalid feature profile bytes: the categorical sketch length is inconsistent.");
+            }
+
+            if (nulls > long.MaxValue - categories.N)
+            {
+                throw new FormatException("Invalid feature profile bytes: the null count and the category count total more than Int64.MaxValue.");
             }
 
             return new FeatureProfile(categories, nulls);

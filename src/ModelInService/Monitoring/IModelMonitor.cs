@@ -67,11 +67,20 @@ public interface IModelMonitor
     /// <returns>The snapshot.</returns>
     MonitorSnapshot ExportSnapshot();
 
-    /// <summary>Merges a snapshot (from another replica, or a restart) into the retained intervals: the result is what one process that saw both streams of traffic would hold.</summary>
+    /// <summary>
+    /// Merges a snapshot (from another replica, or a restart) into the retained intervals: the result is what one
+    /// process that saw both streams of traffic would hold. All or nothing: the whole snapshot is checked before
+    /// anything changes. Intervals older than the retention, intervals more than
+    /// <see cref="MonitoringOptions.MaxSnapshotClockSkew"/> ahead of this monitor's clock, and unknown features beyond
+    /// <see cref="MonitoringOptions.MaxImportedFeatures"/> are skipped and counted in the result (and logged).
+    /// </summary>
     /// <param name="snapshot">The snapshot.</param>
+    /// <returns>What was merged and what was skipped.</returns>
     /// <exception cref="ArgumentNullException"><paramref name="snapshot"/> is null.</exception>
     /// <exception cref="ArgumentException">The snapshot's interval length differs.</exception>
-    void MergeSnapshot(MonitorSnapshot snapshot);
+    /// <exception cref="OverflowException">A merged count (predictions, outcomes, or a feature's observations) would
+    /// exceed <see cref="long.MaxValue"/>, or a merged error sum would not be finite; nothing was merged.</exception>
+    MonitorMergeResult MergeSnapshot(MonitorSnapshot snapshot);
 
     /// <summary>Joins the actual value (a regression target, or a class code) to the prediction whose input carried <paramref name="predictionId"/> (<see cref="MonitoringOptions.PredictionIdMember"/>).</summary>
     /// <param name="predictionId">The prediction id.</param>
@@ -160,6 +169,14 @@ public sealed class ModelMonitorEvent
     /// <inheritdoc />
     public override string ToString() => Message;
 }
+
+/// <summary>The outcome of <see cref="IModelMonitor.MergeSnapshot"/>.</summary>
+/// <param name="Merged">Intervals merged into the retained ones.</param>
+/// <param name="TooOld">Intervals skipped because they are older than the retention (their predictions count as late).</param>
+/// <param name="Ahead">Intervals skipped because they start more than <see cref="MonitoringOptions.MaxSnapshotClockSkew"/> after this monitor's current interval.</param>
+/// <param name="SkippedPredictions">Predictions of the skipped intervals.</param>
+/// <param name="SkippedFeatures">Features the snapshot knows and this monitor does not, skipped because <see cref="MonitoringOptions.MaxImportedFeatures"/> was reached, or because they are numeric here and categorical there (or the reverse).</param>
+public readonly record struct MonitorMergeResult(int Merged, int TooOld, int Ahead, long SkippedPredictions, int SkippedFeatures);
 
 /// <summary>Counters of a monitor's recording path.</summary>
 /// <param name="Recorded">Predictions whose features reached the profiles.</param>

@@ -166,9 +166,10 @@ internal sealed class IntervalRing(int capacity)
             yield break;
         }
 
-        for (var index = Newest - Capacity + 1; index <= Newest; index++)
+        // Counted down from the newest, so an index near long.MaxValue cannot overflow the loop variable.
+        for (var age = Capacity - 1; age >= 0; age--)
         {
-            if (Get(index) is { } profile)
+            if (Get(Newest - age) is { } profile)
             {
                 yield return profile;
             }

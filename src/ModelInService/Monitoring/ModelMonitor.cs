@@ -260,49 +260,6 @@ internal sealed partial class ModelMonitor : IModelMonitor, IDisposable
         }
     }
 
-    public void MergeSnapshot(MonitorSnapshot snapshot)
-    {
-        ArgumentNullException.ThrowIfNull(snapshot);
-        if (snapshot.IntervalLength.Ticks != _intervalTicks)
-        {
-            throw new ArgumentException($"The snapshot's intervals last {snapshot.IntervalLength}, this monitor's {_options.IntervalLength}; they cannot be merged.", nameof(snapshot));
-        }
-
-        lock (_state)
-        {
-            // Map the snapshot's feature ids onto ours by name.
-            var map = new int[snapshot.Catalog.Count];
-            foreach (var feature in snapshot.Catalog.All)
-            {
-                map[feature.Id] = _catalog.TryGet(feature.Name, out var id) && _catalog[id].Kind != feature.Kind
-                    ? -1
-                    : _catalog.GetOrAdd(feature.Name, feature.Role, feature.Kind);
-            }
-
-            foreach (var source in snapshot.Intervals.OrderBy(i => i.Index))
-            {
-                if (_ring.GetForWrite(source.Index) is not { } target)
-                {
-                    _late += source.Rows;
-                    continue;
-                }
-
-                target.Rows += source.Rows;
-                target.Dropped += source.Dropped;
-                target.SchemaViolations += source.SchemaViolations;
-                target.Unsampled += source.Unsampled;
-                target.Outcomes.Merge(source.Outcomes);
-                for (var id = 0; id < map.Length; id++)
-                {
-                    if (map[id] >= 0 && source[id] is { TotalCount: > 0 } profile)
-                    {
-                        target.GetOrCreate(_catalog[map[id]], _factory).Merge(profile);
-                    }
-                }
-            }
-        }
-    }
-
     public bool RecordOutcome(string predictionId, double actual)
     {
         ArgumentNullException.ThrowIfNull(predictionId);

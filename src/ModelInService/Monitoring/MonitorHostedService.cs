@@ -1,3 +1,4 @@
+using System.Globalization;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
@@ -178,7 +179,9 @@ internal sealed class MonitorHostedService : IHostedService, IDisposable
             monitor.SetReference(reference);
             MonitorLog.ReferenceLoaded(_logger, monitor.ModelName, path, reference.Rows, reference.FeatureNames.Count, reference.ChunkCount);
         }
-        catch (Exception ex) when (ex is IOException or FormatException or UnauthorizedAccessException)
+#pragma warning disable CA1031 // Never fatal: a bad reference file (a null list in its header throws NullReferenceException in the reader) must not stop the host.
+        catch (Exception ex)
+#pragma warning restore CA1031
         {
             MonitorLog.ReferenceLoadFailed(_logger, monitor.ModelName, path, ex);
         }
@@ -186,11 +189,19 @@ internal sealed class MonitorHostedService : IHostedService, IDisposable
 
     private void Restore(ModelMonitor monitor)
     {
-        if (SnapshotPath(monitor) is not { } path || !File.Exists(path))
+        if (SnapshotPath(monitor) is { } path && File.Exists(path))
         {
-            return;
+            Restore(monitor, path, _time, _logger);
         }
+    }
 
+    /// <summary>
+    /// Restores <paramref name="path"/> into <paramref name="monitor"/>. Never throws: whatever is wrong with the file
+    /// (format, limits, overflow, I/O), it is logged and moved aside as <c>*.corrupt-&lt;UTC time&gt;</c>, and the
+    /// monitor keeps an empty history (the merge is all or nothing). Returns whether the snapshot was restored.
+    /// </summary>
+    internal static bool Restore(ModelMonitor monitor, string path, TimeProvider time, ILogger logger)
+    {
         try
         {
             MonitorSnapshot snapshot;
@@ -200,22 +211,26 @@ internal sealed class MonitorHostedService : IHostedService, IDisposable
             }
 
             monitor.MergeSnapshot(snapshot);
-            MonitorLog.SnapshotRestored(_logger, monitor.ModelName, path, snapshot.IntervalCount, snapshot.Predictions);
+            MonitorLog.SnapshotRestored(logger, monitor.ModelName, path, snapshot.IntervalCount, snapshot.Predictions);
+            return true;
         }
-        catch (Exception ex) when (ex is IOException or FormatException or ArgumentException or UnauthorizedAccessException)
+#pragma warning disable CA1031 // Never fatal: the host must start whatever the file holds.
+        catch (Exception ex)
+#pragma warning restore CA1031
         {
-            // Never fatal: keep the bad file for inspection and start empty.
-            var aside = path + ".corrupt";
+            // Keep the bad file for inspection under a name no later restore reads.
+            var aside = path + ".corrupt-" + time.GetUtcNow().UtcDateTime.ToString("yyyyMMdd'T'HHmmss'Z'", CultureInfo.InvariantCulture);
             try
             {
                 File.Move(path, aside, overwrite: true);
             }
             catch (Exception moveError) when (moveError is IOException or UnauthorizedAccessException)
             {
-                aside = "(could not be moved)";
+                aside = "(could not be moved: " + moveError.Message + ")";
             }
 
-            MonitorLog.SnapshotCorrupt(_logger, monitor.ModelName, path, aside, ex);
+            MonitorLog.SnapshotCorrupt(logger, monitor.ModelName, path, aside, ex);
+            return false;
         }
     }
 

@@ -58,7 +58,7 @@ internal static partial class MonitorLog
     public static partial void SnapshotRestored(ILogger logger, string modelName, string path, int intervals, long predictions);
 
     [LoggerMessage(EventId = 3041, EventName = "MonitorSnapshotCorrupt", Level = LogLevel.Warning,
-        Message = "Model '{ModelName}': monitor snapshot {Path} is unreadable and was skipped (moved aside as {MovedTo})")]
+        Message = "Model '{ModelName}': monitor snapshot {Path} could not be restored and was moved aside as {MovedTo}; the monitor starts with an empty history")]
     public static partial void SnapshotCorrupt(ILogger logger, string modelName, string path, string movedTo, Exception exception);
 
     [LoggerMessage(EventId = 3042, EventName = "MonitorSnapshotWriteFailed", Level = LogLevel.Error,

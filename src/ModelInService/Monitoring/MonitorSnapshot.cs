@@ -11,7 +11,7 @@ namespace ModelInService;
 /// <remarks>Immutable; thread-safe.</remarks>
 public sealed class MonitorSnapshot
 {
-    private const uint Magic = 0x534D494D; // "MIMS" little-endian: model-in-service monitor snapshot
+    internal const uint Magic = 0x534D494D; // "MIMS" little-endian: model-in-service monitor snapshot
 
     internal MonitorSnapshot(string modelName, TimeSpan intervalLength, DateTimeOffset createdAt, FeatureCatalog catalog, IReadOnlyList<IntervalProfile> intervals)
     {
@@ -35,7 +35,20 @@ public sealed class MonitorSnapshot
     public int IntervalCount => Intervals.Count;
 
     /// <summary>Gets the predictions it covers (profiled, dropped and left out by sampling).</summary>
-    public long Predictions => Intervals.Sum(i => i.Predictions);
+    /// <value>Saturates at <see cref="long.MaxValue"/>.</value>
+    public long Predictions
+    {
+        get
+        {
+            long total = 0;
+            foreach (var interval in Intervals)
+            {
+                total = interval.Predictions > long.MaxValue - total ? long.MaxValue : total + interval.Predictions;
+            }
+
+            return total;
+        }
+    }
 
     internal FeatureCatalog Catalog { get; }
 
@@ -81,14 +94,22 @@ public sealed class MonitorSnapshot
     }
 
     /// <summary>Reads a snapshot file, validating it completely.</summary>
+    /// <remarks>
+    /// Safe for untrusted input: the file is at most 1 GiB (counted as read, seekable or not), holds at most 10,000
+    /// intervals with distinct indexes of valid times within 10,000 consecutive intervals, and at most 65,536
+    /// features; every sketch blob is referenced once and decoded once, so what is decoded is bounded by a small
+    /// multiple of the file's size. See docs/monitoring.md, "Importing snapshots you did not write".
+    /// </remarks>
     /// <param name="source">The stream.</param>
     /// <returns>The snapshot.</returns>
     /// <exception cref="ArgumentNullException"><paramref name="source"/> is null.</exception>
-    /// <exception cref="FormatException">The file is truncated, corrupted, of an unknown version, or not a snapshot.</exception>
+    /// <exception cref="FormatException">The file is truncated, corrupted, of an unknown version, not a snapshot, or
+    /// breaks one of the limits above (null or missing values in its header included).</exception>
     public static MonitorSnapshot ReadFrom(Stream source)
     {
         ArgumentNullException.ThrowIfNull(source);
         var (headerBytes, blobs) = SketchFile.Read(source, Magic, "monitor snapshot");
+        CountEntries(headerBytes);
         SnapshotHeader header;
         try
         {
@@ -100,26 +121,56 @@ public sealed class MonitorSnapshot
             throw new FormatException("Invalid monitor snapshot: bad JSON header.", ex);
         }
 
-        if (header.IntervalTicks <= 0)
+        if (header.ModelName is null || header.Features is null || header.Intervals is null)
         {
-            throw new FormatException("Invalid monitor snapshot: the interval length is not positive.");
+            throw new FormatException("Invalid monitor snapshot: the header's modelName, features or intervals is null.");
         }
 
+        // The largest interval index whose start is a valid time (DateTimeOffset.MaxValue).
+        if (header.IntervalTicks <= 0 || header.IntervalTicks > DateTimeOffset.MaxValue.UtcTicks)
+        {
+            throw new FormatException("Invalid monitor snapshot: the interval length is not a positive time span.");
+        }
+
+        var maxIndex = DateTimeOffset.MaxValue.UtcTicks / header.IntervalTicks;
         var catalog = new FeatureCatalog();
         foreach (var entry in header.Features)
         {
-            catalog.GetOrAdd(entry.Name, FileNames.ParseRole(entry.Role), FileNames.ParseKind(entry.Kind));
-        }
-
-        var intervals = new List<IntervalProfile>();
-        foreach (var entry in header.Intervals)
-        {
-            if (entry.Blobs.Count != catalog.Count || entry.BinCount.Length != OutcomeStats.Bins || entry.BinConfidence.Length != OutcomeStats.Bins || entry.BinCorrect.Length != OutcomeStats.Bins
-                || entry.Rows < 0 || entry.Dropped < 0 || entry.SchemaViolations < 0 || entry.Unsampled < 0)
+            if (entry?.Name is null)
             {
-                throw new FormatException($"Invalid monitor snapshot: interval {entry.Index} is inconsistent.");
+                throw new FormatException("Invalid monitor snapshot: a feature or its name is null.");
             }
 
+            if (catalog.TryGet(entry.Name, out _))
+            {
+                throw new FormatException($"Invalid monitor snapshot: feature '{entry.Name}' is listed twice.");
+            }
+
+            catalog.GetOrAdd(entry.Name, FileNames.ParseRole(entry.Role ?? "(null)"), FileNames.ParseKind(entry.Kind ?? "(null)"));
+        }
+
+        var referenced = new bool[blobs.Count];
+        var seen = new HashSet<long>();
+        long minIndex = long.MaxValue, newest = long.MinValue;
+        foreach (var entry in header.Intervals)
+        {
+            Validate(entry, catalog.Count, maxIndex, referenced);
+            if (!seen.Add(entry.Index))
+            {
+                throw new FormatException($"Invalid monitor snapshot: interval {entry.Index} is listed twice.");
+            }
+
+            minIndex = Math.Min(minIndex, entry.Index);
+            newest = Math.Max(newest, entry.Index);
+            if (newest - minIndex >= MaxIntervals)
+            {
+                throw new FormatException($"Invalid monitor snapshot: intervals {minIndex} and {newest} are more than {MaxIntervals:N0} intervals apart (the most a monitor retains).");
+            }
+        }
+
+        var intervals = new List<IntervalProfile>(header.Intervals.Count);
+        foreach (var entry in header.Intervals)
+        {
             var interval = new IntervalProfile(entry.Index) { Rows = entry.Rows, Dropped = entry.Dropped, SchemaViolations = entry.SchemaViolations, Unsampled = entry.Unsampled };
             var o = interval.Outcomes;
             o.Classified = entry.Classified;
@@ -139,5 +190,99 @@ public sealed class MonitorSnapshot
         }
 
         return new MonitorSnapshot(header.ModelName, TimeSpan.FromTicks(header.IntervalTicks), header.CreatedAt, catalog, intervals);
+    }
+
+    /// <summary>The most intervals a snapshot holds, and the widest span of their indexes (a monitor retains at most this many).</summary>
+    internal const int MaxIntervals = 10_000;
+
+    /// <summary>The most features a snapshot lists.</summary>
+    internal const int MaxFeatures = 65_536;
+
+    /// <summary>
+    /// Counts the header's intervals and features without materializing anything, so a header of millions of empty
+    /// entries (3 bytes of JSON each, hundreds of bytes as objects) is refused before it is deserialized.
+    /// </summary>
+    private static void CountEntries(byte[] header)
+    {
+        try
+        {
+            var reader = new Utf8JsonReader(header);
+            var section = 0; // 1 intervals, 2 features
+            int intervals = 0, features = 0;
+            while (reader.Read())
+            {
+                if (reader.TokenType == JsonTokenType.PropertyName && reader.CurrentDepth == 1)
+                {
+                    section = reader.ValueTextEquals("intervals"u8) ? 1 : reader.ValueTextEquals("features"u8) ? 2 : 0;
+                }
+                else if (reader.TokenType == JsonTokenType.StartObject && reader.CurrentDepth == 2 && section != 0)
+                {
+                    if (section == 1 && ++intervals > MaxIntervals)
+                    {
+                        throw new FormatException($"Invalid monitor snapshot: more than {MaxIntervals:N0} intervals.");
+                    }
+
+                    if (section == 2 && ++features > MaxFeatures)
+                    {
+                        throw new FormatException($"Invalid monitor snapshot: more than {MaxFeatures:N0} features.");
+                    }
+                }
+            }
+        }
+        catch (JsonException ex)
+        {
+            throw new FormatException("Invalid monitor snapshot: bad JSON header.", ex);
+        }
+    }
+
+    private static void Validate(IntervalEntry? entry, int features, long maxIndex, bool[] referenced)
+    {
+        if (entry is null || entry.Blobs is null || entry.BinCount is null || entry.BinConfidence is null || entry.BinCorrect is null)
+        {
+            throw new FormatException("Invalid monitor snapshot: an interval or one of its arrays is null.");
+        }
+
+        if (entry.Index < 0 || entry.Index > maxIndex)
+        {
+            throw new FormatException($"Invalid monitor snapshot: interval index {entry.Index} is not a valid time.");
+        }
+
+        var consistent = entry.Blobs.Count == features
+            && entry.BinCount.Length == OutcomeStats.Bins && entry.BinConfidence.Length == OutcomeStats.Bins && entry.BinCorrect.Length == OutcomeStats.Bins
+            && entry.Rows >= 0 && entry.Dropped >= 0 && entry.SchemaViolations >= 0 && entry.Unsampled >= 0
+            && entry.Rows <= long.MaxValue - entry.Dropped && entry.Rows + entry.Dropped <= long.MaxValue - entry.Unsampled
+            && entry.Classified >= 0 && entry.Correct >= 0 && entry.Correct <= entry.Classified && entry.Regressed >= 0
+            && entry.AbsoluteError >= 0 && double.IsFinite(entry.AbsoluteError) && entry.SquaredError >= 0 && double.IsFinite(entry.SquaredError);
+        for (var i = 0; consistent && i < OutcomeStats.Bins; i++)
+        {
+            consistent = entry.BinCount[i] >= 0 && entry.BinCorrect[i] >= 0 && entry.BinCorrect[i] <= entry.BinCount[i]
+                && entry.BinConfidence[i] >= 0 && double.IsFinite(entry.BinConfidence[i]);
+        }
+
+        if (!consistent)
+        {
+            throw new FormatException($"Invalid monitor snapshot: interval {entry.Index} is inconsistent (array lengths, negative or overflowing counts, or non-finite errors).");
+        }
+
+        foreach (var blob in entry.Blobs)
+        {
+            if (blob == -1)
+            {
+                continue;
+            }
+
+            if (blob < 0 || blob >= referenced.Length)
+            {
+                throw new FormatException($"Invalid monitor snapshot: interval {entry.Index} refers to blob {blob} of {referenced.Length}.");
+            }
+
+            // One reference per blob: decoded once, and the decoded size stays proportional to the file.
+            if (referenced[blob])
+            {
+                throw new FormatException($"Invalid monitor snapshot: blob {blob} is referenced more than once.");
+            }
+
+            referenced[blob] = true;
+        }
     }
 }

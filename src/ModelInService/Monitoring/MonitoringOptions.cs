@@ -149,6 +149,14 @@ public sealed class MonitoringOptions
     /// <value>Default <see langword="null"/> (no persistence).</value>
     public string? SnapshotDirectory { get; set; }
 
+    /// <summary>Gets or sets how far ahead of this monitor's clock a merged or restored snapshot's intervals may start; intervals further ahead (another replica's clock is wrong, or the file is hostile) are skipped and counted in <see cref="MonitorMergeResult.Ahead"/>, so they cannot move the ring forward and make the monitor drop its own current data as late. Rounded up to whole intervals and capped at the retention minus one interval.</summary>
+    /// <value>Default 5 minutes.</value>
+    public TimeSpan MaxSnapshotClockSkew { get; set; } = TimeSpan.FromMinutes(5);
+
+    /// <summary>Gets or sets how many features merged snapshots may add to the monitor over its lifetime (features the model does not record itself, such as vector elements not seen yet or features of another model version); beyond it, a snapshot's unknown features are skipped and counted in <see cref="MonitorMergeResult.SkippedFeatures"/>.</summary>
+    /// <value>Default 4,096.</value>
+    public int MaxImportedFeatures { get; set; } = 4_096;
+
     /// <summary>Gets or sets the name of a string member of the input type (usually marked <c>[ModelIgnore]</c>) that carries a prediction id, for <see cref="IModelMonitor.RecordOutcome(string, double)"/>.</summary>
     /// <value>Default <see langword="null"/> (no outcome joining).</value>
     public string? PredictionIdMember { get; set; }

@@ -107,6 +107,16 @@ internal sealed class MonitoringOptionsValidator : IValidateOptions<MonitoringOp
             Fail("MinimumSampleSize and ReferenceChunkSize must be at least 1; MaxPendingOutcomes and EvaluationStoreCapacity 0 or more.");
         }
 
+        if (options.MaxSnapshotClockSkew < TimeSpan.Zero || options.MaxSnapshotClockSkew > TimeSpan.FromDays(1))
+        {
+            Fail($"MaxSnapshotClockSkew is {options.MaxSnapshotClockSkew}; use 0 to 1 day (how far ahead of this clock a merged snapshot's intervals may be).");
+        }
+
+        if (options.MaxImportedFeatures is < 0 or > MonitorSnapshot.MaxFeatures)
+        {
+            Fail($"MaxImportedFeatures is {options.MaxImportedFeatures}; use 0 to {MonitorSnapshot.MaxFeatures:N0}.");
+        }
+
         return failures.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(failures);
 
         void CheckFraction(double value, string property)

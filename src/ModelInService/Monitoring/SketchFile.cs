@@ -15,7 +15,7 @@ internal static class SketchFile
     public const ushort Version = 1;
 
     /// <summary>Files larger than this are refused (a corrupt length must not allocate gigabytes).</summary>
-    private const long MaxFileBytes = 1L << 30;
+    public const long MaxFileBytes = 1L << 30;
 
     public static void Write(Stream destination, uint magic, byte[] header, IReadOnlyList<byte[]> blobs)
     {
@@ -44,66 +44,57 @@ internal static class SketchFile
         buffer.CopyTo(destination);
     }
 
-    /// <exception cref="FormatException">The bytes are not a valid file of this kind.</exception>
-    public static (byte[] Header, List<byte[]> Blobs) Read(Stream source, uint magic, string what)
+    /// <summary>
+    /// Reads and verifies a file. Bytes are counted as they are read, seekable or not: a file over
+    /// <paramref name="maxBytes"/> is refused as soon as a length or the bytes read pass it, and a length field never
+    /// sizes an allocation beyond the bytes that actually arrived (buffers grow with the data).
+    /// </summary>
+    /// <exception cref="FormatException">The bytes are not a valid file of this kind, or exceed <paramref name="maxBytes"/>.</exception>
+    public static (byte[] Header, List<byte[]> Blobs) Read(Stream source, uint magic, string what, long maxBytes = MaxFileBytes)
     {
-        byte[] bytes;
-        if (source.CanSeek && source.Length - source.Position > MaxFileBytes)
+        if (source.CanSeek && source.Length - source.Position > maxBytes)
         {
-            throw new FormatException($"Invalid {what}: larger than 1 GiB.");
+            throw TooLarge(what, maxBytes);
         }
 
-        using (var copy = new MemoryStream())
-        {
-            source.CopyTo(copy);
-            bytes = copy.ToArray();
-        }
-
-        var span = bytes.AsSpan();
-        if (span.Length < 24)
-        {
-            throw new FormatException($"Invalid {what}: truncated ({span.Length} bytes).");
-        }
-
-        if (BinaryPrimitives.ReadUInt32LittleEndian(span) != magic)
+        var reader = new CountingReader(source, what, maxBytes);
+        Span<byte> prefix = stackalloc byte[12];
+        reader.ReadExactly(prefix, "truncated");
+        if (BinaryPrimitives.ReadUInt32LittleEndian(prefix) != magic)
         {
             throw new FormatException($"Invalid {what}: wrong magic number (not a {what}).");
         }
 
-        var version = BinaryPrimitives.ReadUInt16LittleEndian(span[4..]);
+        var version = BinaryPrimitives.ReadUInt16LittleEndian(prefix[4..]);
         if (version != Version)
         {
             throw new FormatException($"Unsupported {what} format version {version} (this library reads {Version}).");
         }
 
-        var stored = BinaryPrimitives.ReadUInt64LittleEndian(span[^8..]);
-        if (XxHash64.HashToUInt64(span[..^8]) != stored)
-        {
-            throw new FormatException($"Invalid {what}: checksum mismatch (truncated or corrupted).");
-        }
+        var header = reader.ReadBlock(BinaryPrimitives.ReadInt32LittleEndian(prefix[8..]));
+        var count = reader.ReadInt32("truncated blob count");
 
-        var body = span[..^8];
-        var offset = 8;
-        var header = Slice(body, ref offset, what).ToArray();
-        if (body.Length - offset < 4)
-        {
-            throw new FormatException($"Invalid {what}: truncated blob count.");
-        }
-
-        var count = BinaryPrimitives.ReadInt32LittleEndian(body[offset..]);
-        offset += 4;
-        if (count < 0 || count > body.Length)
+        // Each blob takes at least its 4-byte length: a count the remaining budget cannot hold is refused before any list is sized.
+        if (count < 0 || (long)count * 4 > reader.Remaining)
         {
             throw new FormatException($"Invalid {what}: bad blob count.");
         }
 
-        var blobs = new List<byte[]>(count);
+        var blobs = new List<byte[]>(Math.Min(count, 4096));
         for (var i = 0; i < count; i++)
         {
-            blobs.Add(Slice(body, ref offset, what).ToArray());
+            blobs.Add(reader.ReadBlock(reader.ReadInt32("truncated length")));
         }
 
-        if (offset != body.Length)
+        var computed = reader.Hash;
+        Span<byte> stored = stackalloc byte[8];
+        reader.ReadExactly(stored, "truncated checksum", hash: false);
+        if (BinaryPrimitives.ReadUInt64LittleEndian(stored) != computed)
+        {
+            throw new FormatException($"Invalid {what}: checksum mismatch (truncated or corrupted).");
+        }
+
+        if (source.CanSeek ? source.Position != source.Length : source.ReadByte() != -1)
         {
             throw new FormatException($"Invalid {what}: trailing bytes.");
         }
@@ -111,23 +102,86 @@ internal static class SketchFile
         return (header, blobs);
     }
 
-    private static ReadOnlySpan<byte> Slice(ReadOnlySpan<byte> body, ref int offset, string what)
+    private static FormatException TooLarge(string what, long maxBytes) =>
+        new($"Invalid {what}: larger than {maxBytes:N0} bytes (the limit is 1 GiB).");
+
+    /// <summary>Reads a file's fields, hashing and counting every byte against the size limit.</summary>
+    private sealed class CountingReader(Stream source, string what, long maxBytes)
     {
-        if (body.Length - offset < 4)
+        /// <summary>Buffers start at most this large and double as bytes arrive.</summary>
+        private const int InitialChunk = 1 << 20;
+
+        private readonly XxHash64 _hash = new();
+        private long _read;
+
+        /// <summary>Bytes the file may still hold (the 8-byte checksum included).</summary>
+        public long Remaining => maxBytes - _read;
+
+        public ulong Hash => _hash.GetCurrentHashAsUInt64();
+
+        public int ReadInt32(string truncated)
         {
-            throw new FormatException($"Invalid {what}: truncated length.");
+            Span<byte> scratch = stackalloc byte[4];
+            ReadExactly(scratch, truncated);
+            return BinaryPrimitives.ReadInt32LittleEndian(scratch);
         }
 
-        var length = BinaryPrimitives.ReadInt32LittleEndian(body[offset..]);
-        offset += 4;
-        if (length < 0 || length > body.Length - offset)
+        public void ReadExactly(Span<byte> destination, string truncated, bool hash = true)
         {
-            throw new FormatException($"Invalid {what}: a length exceeds the file.");
+            if (destination.Length > Remaining)
+            {
+                throw TooLarge(what, maxBytes);
+            }
+
+            var filled = 0;
+            while (filled < destination.Length)
+            {
+                var n = source.Read(destination[filled..]);
+                if (n == 0)
+                {
+                    throw new FormatException($"Invalid {what}: {truncated}.");
+                }
+
+                filled += n;
+            }
+
+            _read += filled;
+            if (hash)
+            {
+                _hash.Append(destination);
+            }
         }
 
-        var slice = body.Slice(offset, length);
-        offset += length;
-        return slice;
+        /// <summary>A length-prefixed block; the buffer grows with the bytes read, so a lying length allocates nothing extra.</summary>
+        public byte[] ReadBlock(int length)
+        {
+            if (length < 0 || length > Remaining - 8)
+            {
+                throw new FormatException($"Invalid {what}: a length exceeds the file or the {maxBytes:N0}-byte limit.");
+            }
+
+            var buffer = new byte[Math.Min(length, InitialChunk)];
+            var filled = 0;
+            while (filled < length)
+            {
+                if (filled == buffer.Length)
+                {
+                    Array.Resize(ref buffer, (int)Math.Min(length, (long)buffer.Length * 2));
+                }
+
+                var n = source.Read(buffer, filled, buffer.Length - filled);
+                if (n == 0)
+                {
+                    throw new FormatException($"Invalid {what}: a length exceeds the file.");
+                }
+
+                filled += n;
+            }
+
+            _read += length;
+            _hash.Append(buffer);
+            return buffer;
+        }
     }
 }
 

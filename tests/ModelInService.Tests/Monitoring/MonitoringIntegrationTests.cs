@@ -377,7 +377,7 @@ public class MonitoringIntegrationTests
             using (var host = await StartAsync(time, Persist))
             {
                 Assert.Equal(0, host.Services.GetRequiredKeyedService<IModelMonitor>("iris").GetReport(TimeSpan.FromMinutes(1)).Predictions);
-                Assert.True(File.Exists(file + ".corrupt"));
+                Assert.Single(Directory.GetFiles(directory, "iris.monitor.corrupt-*"));
             }
         }
         finally

@@ -127,6 +127,7 @@ public sealed class MonitorReference
             throw new FormatException("Invalid monitor reference file: bad JSON header.", ex);
         }
 
+        ValidateHeader(header, blobs.Count);
         var catalog = new FeatureCatalog();
         var total = new IntervalProfile(0) { Rows = header.Rows };
         var chunks = header.ChunkRows.Select((rows, i) => new IntervalProfile(i + 1) { Rows = rows }).ToList();
@@ -136,11 +137,6 @@ public sealed class MonitorReference
             var feature = catalog[id];
             FileNames.SetBlob(total, feature, blobs, entry.Blob);
             var chunkBlobs = entry.Chunks ?? [];
-            if (chunkBlobs.Count != chunks.Count)
-            {
-                throw new FormatException($"Invalid monitor reference file: feature '{entry.Name}' has {chunkBlobs.Count} chunks, the file {chunks.Count}.");
-            }
-
             for (var i = 0; i < chunks.Count; i++)
             {
                 FileNames.SetBlob(chunks[i], feature, blobs, chunkBlobs[i]);
@@ -152,6 +148,90 @@ public sealed class MonitorReference
             SkippedRows = header.SkippedRows,
             SkippedReason = header.SkippedReason,
         };
+    }
+
+    /// <summary>
+    /// Checks the whole header before anything is decoded: no null lists or names, counts that are not negative, at
+    /// most <see cref="MonitorSnapshot.MaxIntervals"/> chunks and <see cref="MonitorSnapshot.MaxFeatures"/> features,
+    /// every feature with one blob per chunk, and every blob referenced at most once (so what is decoded is bounded by
+    /// the file's size, as for snapshots).
+    /// </summary>
+    private static void ValidateHeader(ReferenceHeader header, int blobCount)
+    {
+        if (header.ChunkRows is null || header.Features is null || header.Source is null)
+        {
+            throw new FormatException("Invalid monitor reference file: the header's chunkRows, features or source is null.");
+        }
+
+        if (header.Rows < 0 || header.SkippedRows < 0)
+        {
+            throw new FormatException("Invalid monitor reference file: a negative row count.");
+        }
+
+        if (header.ChunkRows.Count > MonitorSnapshot.MaxIntervals)
+        {
+            throw new FormatException($"Invalid monitor reference file: more than {MonitorSnapshot.MaxIntervals:N0} chunks.");
+        }
+
+        if (header.Features.Count > MonitorSnapshot.MaxFeatures)
+        {
+            throw new FormatException($"Invalid monitor reference file: more than {MonitorSnapshot.MaxFeatures:N0} features.");
+        }
+
+        foreach (var rows in header.ChunkRows)
+        {
+            if (rows < 0)
+            {
+                throw new FormatException("Invalid monitor reference file: a negative chunk row count.");
+            }
+        }
+
+        var referenced = new bool[blobCount];
+        var names = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var entry in header.Features)
+        {
+            if (entry?.Name is null || entry.Role is null || entry.Kind is null)
+            {
+                throw new FormatException("Invalid monitor reference file: a feature, its name, role or kind is null.");
+            }
+
+            if (!names.Add(entry.Name))
+            {
+                throw new FormatException($"Invalid monitor reference file: feature '{entry.Name}' is listed twice.");
+            }
+
+            var chunkCount = entry.Chunks?.Count ?? 0;
+            if (chunkCount != header.ChunkRows.Count)
+            {
+                throw new FormatException($"Invalid monitor reference file: feature '{entry.Name}' has {chunkCount} chunks, the file {header.ChunkRows.Count}.");
+            }
+
+            Reference(entry.Blob, entry.Name, referenced);
+            for (var i = 0; i < chunkCount; i++)
+            {
+                Reference(entry.Chunks![i], entry.Name, referenced);
+            }
+        }
+
+        static void Reference(int blob, string name, bool[] referenced)
+        {
+            if (blob == -1)
+            {
+                return;
+            }
+
+            if (blob < 0 || blob >= referenced.Length)
+            {
+                throw new FormatException($"Invalid monitor reference file: feature '{name}' refers to blob {blob} of {referenced.Length}.");
+            }
+
+            if (referenced[blob])
+            {
+                throw new FormatException($"Invalid monitor reference file: blob {blob} is referenced more than once.");
+            }
+
+            referenced[blob] = true;
+        }
     }
 
     /// <summary>Reads the reference file at <paramref name="path"/>.</summary>

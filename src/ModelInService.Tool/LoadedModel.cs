@@ -8,17 +8,27 @@ namespace ModelInService.Tool;
 /// <param name="Signature">The signature as the library reads it (the same <see cref="TensorSpec"/>s its binder sees).</param>
 /// <param name="Header">IR version, producer and opset imports.</param>
 /// <param name="LoadTime">How long the library took to load it (one ONNX Runtime session, no warm-up).</param>
-internal sealed record LoadedModel(string Path, long FileSize, ModelSignature Signature, OnnxHeader Header, TimeSpan LoadTime)
+/// <param name="BatchAxes">The batch axes declared for it (<c>--batch-axis</c>), passed to the library as <see cref="ModelOptions.BatchAxes"/>.</param>
+internal sealed record LoadedModel(string Path, long FileSize, ModelSignature Signature, OnnxHeader Header, TimeSpan LoadTime, IReadOnlyDictionary<string, int> BatchAxes)
 {
     /// <summary>The name the model is registered under while the tool reads it.</summary>
     public const string RegistrationName = "model";
 
-    /// <summary>Loads <paramref name="path"/> with ModelInService (<c>AddModel</c> without C# types, one session, no warm-up).</summary>
+    /// <summary>
+    /// Loads <paramref name="path"/> with ModelInService (<c>AddModel</c> without C# types, one session, no warm-up),
+    /// which decides the batching (<see cref="ModelSignature.Batching"/>) with <paramref name="batchAxes"/> as
+    /// <see cref="ModelOptions.BatchAxes"/>.
+    /// </summary>
+    /// <param name="path">The model file.</param>
+    /// <param name="batchAxes">Declared batch axes by input or output name (-1: none); null or empty for the library's automatic rule.</param>
+    /// <param name="cancellationToken">Cancels the load.</param>
     /// <exception cref="FileNotFoundException">The file does not exist.</exception>
     /// <exception cref="InvalidDataException">The file is not a protobuf message.</exception>
+    /// <exception cref="ModelSchemaException">The library refused a declared batch axis (unknown name, out of range, fixed dimension).</exception>
     /// <exception cref="ModelLoadException">ONNX Runtime or the library refused the model.</exception>
-    public static async Task<LoadedModel> LoadAsync(string path, CancellationToken cancellationToken)
+    public static async Task<LoadedModel> LoadAsync(string path, IReadOnlyDictionary<string, int>? batchAxes, CancellationToken cancellationToken)
     {
+        var axes = new Dictionary<string, int>(batchAxes ?? new Dictionary<string, int>(), StringComparer.Ordinal);
         var full = System.IO.Path.GetFullPath(path);
         if (!File.Exists(full))
         {
@@ -34,6 +44,10 @@ internal sealed record LoadedModel(string Path, long FileSize, ModelSignature Si
             o.MaxConcurrency = 1;
             o.SessionCopies = 1;
             o.IntraOpThreads = 1;
+            foreach (var (name, axis) in axes)
+            {
+                o.BatchAxes[name] = axis;
+            }
         });
         var started = System.Diagnostics.Stopwatch.GetTimestamp();
         var provider = services.BuildServiceProvider();
@@ -42,7 +56,7 @@ internal sealed record LoadedModel(string Path, long FileSize, ModelSignature Si
             await provider.StartModelsAsync(cancellationToken).ConfigureAwait(false);
             var signature = provider.GetRequiredKeyedService<IModelRunner>(RegistrationName).Signature;
             var elapsed = System.Diagnostics.Stopwatch.GetElapsedTime(started);
-            return new LoadedModel(full, new FileInfo(full).Length, signature, header, elapsed);
+            return new LoadedModel(full, new FileInfo(full).Length, signature, header, elapsed, axes);
         }
     }
 }

@@ -11,6 +11,9 @@ internal enum MemberShape
     /// <summary>A row flattened row-major into an array.</summary>
     Array,
 
+    /// <summary>A row with several free dimensions as a rectangular array (<c>T[,]</c>, <c>T[,,]</c>...), one rank per row dimension.</summary>
+    Rectangular,
+
     /// <summary>A ZipMap output: one map per row.</summary>
     Dictionary,
 
@@ -21,7 +24,7 @@ internal enum MemberShape
 /// <summary>The C# member written for one input or output.</summary>
 /// <param name="Tensor">The tensor and how it batches.</param>
 /// <param name="Name">The member's C# name.</param>
-/// <param name="Shape">Scalar, array, dictionary or unsupported.</param>
+/// <param name="Shape">Scalar, array, rectangular array, dictionary or unsupported.</param>
 /// <param name="ElementType">The C# element type (<c>float</c>, <c>long</c>, <c>string</c>...); for dictionaries the value type.</param>
 /// <param name="KeyType">The dictionary key type, else null.</param>
 internal sealed record MemberPlan(TensorBatching Tensor, string Name, MemberShape Shape, string ElementType, string? KeyType)
@@ -31,6 +34,7 @@ internal sealed record MemberPlan(TensorBatching Tensor, string Name, MemberShap
     {
         MemberShape.Scalar => ElementType,
         MemberShape.Array => ElementType + "[]",
+        MemberShape.Rectangular => ElementType + "[" + new string(',', Rank - 1) + "]",
         MemberShape.Dictionary => $"IReadOnlyDictionary<{KeyType}, {ElementType}>",
         _ => "",
     };
@@ -39,12 +43,16 @@ internal sealed record MemberPlan(TensorBatching Tensor, string Name, MemberShap
     public string? Initializer => Shape switch
     {
         MemberShape.Array => "[]",
+        MemberShape.Rectangular => $"new {ElementType}[{string.Join(", ", Enumerable.Repeat("0", Rank))}]",
         MemberShape.Dictionary => $"new Dictionary<{KeyType}, {ElementType}>()",
         MemberShape.Scalar when ElementType == "string" => "\"\"",
         _ => null,
     };
 
-    /// <summary>What one row holds, in words: <c>100 values</c>, <c>[3,H,W] (free H, W: the array's length)</c>.</summary>
+    /// <summary>The rank of a rectangular member: the number of row dimensions.</summary>
+    public int Rank => Tensor.RowDimensions.Count;
+
+    /// <summary>What one row holds, in words: <c>100 values</c>, <c>shape [3,H,W] as a float[,,]: dimension 0 is 3, ...</c>.</summary>
     public string DescribeRow()
     {
         var spec = Tensor.Spec;
@@ -59,9 +67,18 @@ internal sealed record MemberPlan(TensorBatching Tensor, string Name, MemberShap
             return n == 1 ? "one value" : $"{n.ToString(CultureInfo.InvariantCulture)} values, shape {shape} flattened row-major";
         }
 
+        var verb = Tensor.Role == TensorRole.Input ? "sets" : "follows";
+        if (Shape == MemberShape.Rectangular)
+        {
+            var dims = Tensor.RowDimensions.Select((d, i) => spec.Dimensions[d] >= 0
+                ? string.Create(CultureInfo.InvariantCulture, $"dimension {i} is {spec.Dimensions[d]}")
+                : string.Create(CultureInfo.InvariantCulture, $"dimension {i} is {DimText(spec, d)} (free: GetLength({i}) {verb} it)"));
+            return $"shape {shape} as a {TypeName}: " + string.Join(", ", dims);
+        }
+
         var free = string.Join(", ", Tensor.FreeRowDimensions.Select(d => DimText(spec, d)));
         return Tensor.FreeRowDimensions.Count == 1
-            ? $"shape {shape} flattened row-major; the array's length " + (Tensor.Role == TensorRole.Input ? "sets" : "follows") + $" the free dimension {free}"
+            ? $"shape {shape} flattened row-major; the array's length {verb} the free dimension {free}"
             : $"shape {shape} flattened row-major, with {Tensor.FreeRowDimensions.Count} free dimensions ({free})";
     }
 
@@ -114,13 +131,17 @@ internal static class MemberPlanner
             {
                 result.Add(new MemberPlan(t, names[i], MemberShape.Dictionary, element, key));
             }
-            else if (t.Spec.Kind != ModelValueKind.Tensor || element is null)
+            else if (t.Spec.Kind != ModelValueKind.Tensor || element is null || (element == "string" && role == TensorRole.Input && t.FreeRowDimensions.Count > 1))
             {
                 result.Add(new MemberPlan(t, names[i], MemberShape.Unsupported, element ?? "", null));
             }
             else
             {
-                var shape = t.FixedRowElements == 1 ? MemberShape.Scalar : MemberShape.Array;
+                // The library binds a row with several free dimensions only to a rectangular array whose lengths give
+                // each of them (numeric element types); a flat array fills at most one free dimension.
+                var shape = t.FixedRowElements == 1 ? MemberShape.Scalar
+                    : t.FreeRowDimensions.Count > 1 && element != "string" ? MemberShape.Rectangular
+                    : MemberShape.Array;
                 result.Add(new MemberPlan(t, names[i], shape, element, null));
             }
         }

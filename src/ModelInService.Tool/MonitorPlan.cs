@@ -17,7 +17,7 @@ internal sealed record MonitoredMember(string Member, string Tensor, TensorRole 
 /// integers as categories); numeric vectors of up to <see cref="MonitoringOptions.MaxVectorElements"/> element by
 /// element (outputs also by top value and margin), longer ones as norm, mean and
 /// <see cref="MonitoringOptions.ProjectionCount"/> random projections; string vectors per element up to the limit;
-/// dictionaries per key with top, margin and argmax; bool vectors not at all.
+/// dictionaries per key with top, margin and argmax; bool vectors and rectangular arrays not at all.
 /// </summary>
 /// <remarks>The defaults are read from <see cref="MonitoringOptions"/>, so a changed default shows here without a change to the tool.</remarks>
 internal static class MonitorPlan
@@ -53,6 +53,10 @@ internal static class MonitorPlan
             {
                 entry = new(m.Name, m.Tensor.Spec.Name, m.Tensor.Role, true,
                     $"one numeric feature per key (up to {max} keys), plus {m.Name}.top, .margin and .argmax", []);
+            }
+            else if (m.Shape == MemberShape.Rectangular)
+            {
+                entry = new(m.Name, m.Tensor.Spec.Name, m.Tensor.Role, false, "not profiled (the monitor records no rectangular arrays)", []);
             }
             else if (isBool)
             {

@@ -34,7 +34,7 @@ internal static class Program
         var noTiming = new Option<bool>("--no-timing") { Description = "Skip the timing runs." };
         var dims = new Option<string[]>("--dim") { Description = "Size of a free dimension for the timing runs, by symbol (--dim H=64) or by tensor and position (--dim input[1]=512); repeatable; default 32." };
         var values = new Option<string[]>("--value") { Description = "Values of an input in the timing runs: one for every element (--value sr=16000) or a list repeated over the elements (--value scales=1,1,2,2); repeatable." };
-        var axes = new Option<string[]>("--batch-axis") { Description = "Declare a tensor's batch axis, e.g. --batch-axis state=1 (repeatable; default: a free dimension 0)." };
+        var axes = BatchAxisOption();
         var command = new Command("inspect", "Print the signature, metadata, batch axes and batchability with the reason, buckets, what the monitor would profile, and a timing at batch 1 and 32.")
         {
             model, json, noTiming, dims, values, axes,
@@ -45,9 +45,9 @@ internal static class Program
             {
                 var dimensions = ParsePairs(result.GetValue(dims), "--dim", s => long.Parse(s, NumberStyles.None, CultureInfo.InvariantCulture));
                 var given = ParsePairs(result.GetValue(values), "--value", s => s);
-                var batchAxes = ParsePairs(result.GetValue(axes), "--batch-axis", s => int.Parse(s, NumberStyles.None, CultureInfo.InvariantCulture));
-                var loaded = await LoadedModel.LoadAsync(result.GetRequiredValue(model).FullName, ct).ConfigureAwait(false);
-                var batching = Batchability.Describe(loaded.Signature, batchAxes);
+                var batchAxes = ParseBatchAxes(result.GetValue(axes));
+                var loaded = await LoadedModel.LoadAsync(result.GetRequiredValue(model).FullName, batchAxes, ct).ConfigureAwait(false);
+                var batching = Batchability.Describe(loaded.Signature);
                 var report = InspectReport.Build(loaded, batching, new SyntheticData(dimensions, given), !result.GetValue(noTiming));
                 await output.WriteAsync(result.GetValue(json)
                     ? JsonSerializer.Serialize(report, ReportJsonContext.Default.InspectReport) + Environment.NewLine
@@ -56,6 +56,12 @@ internal static class Program
             }
             catch (ArgumentException e)
             {
+                await error.WriteLineAsync("mis inspect: " + e.Message).ConfigureAwait(false);
+                return UsageError;
+            }
+            catch (ModelSchemaException e) when (result.GetValue(axes) is { Length: > 0 })
+            {
+                // Without C# types, the only schema check is the declared batch axes: the argument is wrong.
                 await error.WriteLineAsync("mis inspect: " + e.Message).ConfigureAwait(false);
                 return UsageError;
             }
@@ -75,16 +81,17 @@ internal static class Program
         var dir = new Option<DirectoryInfo>("--output") { Description = "Where to write the files (default: the current directory)." };
         var name = new Option<string>("--name") { Description = "Class-name prefix: <Name>Input and <Name>Output (default: from the file name, or its folder's for model.onnx)." };
         var force = new Option<bool>("--force") { Description = "Overwrite existing files." };
+        var axes = BatchAxisOption();
         var command = new Command("scaffold", "Write C# input and output classes ([ModelInput]/[ModelOutput] members with XML docs) that bind to the model.")
         {
-            model, ns, dir, name, force,
+            model, ns, dir, name, force, axes,
         };
         command.SetAction(async (result, ct) =>
         {
             try
             {
                 var path = result.GetRequiredValue(model).FullName;
-                var loaded = await LoadedModel.LoadAsync(path, ct).ConfigureAwait(false);
+                var loaded = await LoadedModel.LoadAsync(path, ParseBatchAxes(result.GetValue(axes)), ct).ConfigureAwait(false);
                 var batching = Batchability.Describe(loaded.Signature);
                 var prefix = result.GetValue(name) is { Length: > 0 } given ? given : CSharpNames.PrefixFromPath(path);
                 var scaffold = Scaffolder.Generate(loaded, batching, result.GetRequiredValue(ns), prefix);
@@ -110,10 +117,15 @@ internal static class Program
                 }
 
                 await output.WriteLineAsync(batching.Reason).ConfigureAwait(false);
-                await output.WriteLineAsync($"register: services.AddModel<{scaffold.InputClass}, {scaffold.OutputClass}>(\"{Path.GetFileName(path)}\")").ConfigureAwait(false);
+                await output.WriteLineAsync("register: " + scaffold.Registration).ConfigureAwait(false);
                 return 0;
             }
             catch (ArgumentException e)
+            {
+                await error.WriteLineAsync("mis scaffold: " + e.Message).ConfigureAwait(false);
+                return UsageError;
+            }
+            catch (ModelSchemaException e) when (result.GetValue(axes) is { Length: > 0 })
             {
                 await error.WriteLineAsync("mis scaffold: " + e.Message).ConfigureAwait(false);
                 return UsageError;
@@ -125,6 +137,27 @@ internal static class Program
             }
         });
         return command;
+    }
+
+    private static Option<string[]> BatchAxisOption() => new("--batch-axis")
+    {
+        Description = "Declare a tensor's batch axis, passed to the library as ModelOptions.BatchAxes: --batch-axis state=1, or -1 for none (repeatable; default: the library's automatic rule).",
+    };
+
+    /// <summary>Parses <c>--batch-axis name=axis</c> pairs (axis -1: no batch axis).</summary>
+    /// <exception cref="ArgumentException">A pair has no <c>=</c>, or its axis is not an integer of at least -1.</exception>
+    internal static Dictionary<string, int> ParseBatchAxes(string[]? pairs)
+    {
+        var axes = ParsePairs(pairs, "--batch-axis", s => int.Parse(s, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture));
+        foreach (var (name, axis) in axes)
+        {
+            if (axis < -1)
+            {
+                throw new ArgumentException($"--batch-axis {name}={axis}: the axis is a dimension index (0, 1, ...) or -1 for none");
+            }
+        }
+
+        return axes;
     }
 
     /// <summary>Parses <c>key=value</c> pairs.</summary>

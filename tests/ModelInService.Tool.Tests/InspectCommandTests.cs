@@ -22,7 +22,7 @@ public class InspectCommandTests
 
         Assert.True(exit == 0, error);
         Assert.Contains("Input3  float32 [1,1,28,28]", output, StringComparison.Ordinal);
-        Assert.Contains("Batching   not batchable: input 'Input3' has no free first dimension: dimension 0 is fixed at 1 in float32 [1,1,28,28]", output, StringComparison.Ordinal);
+        Assert.Contains("Batching   not batchable: no input has a batch axis: input 'Input3' [1,1,28,28] has a fixed first dimension (1); set ModelOptions.BatchAxes[\"Input3\"] = k if its free dimension k holds the rows; each request runs alone\n", output, StringComparison.Ordinal);
         Assert.Contains("Buckets    none (not batchable)", output, StringComparison.Ordinal);
         // 784 values are more than MaxVectorElements (16): the monitor summarizes them.
         Assert.Contains("input  Input3: summaries of 784 values (more than MaxVectorElements = 16): L2 norm, mean, 4 random projections", output, StringComparison.Ordinal);
@@ -73,11 +73,13 @@ public class InspectCommandTests
         var path = SharedData.Model("audio", "silero_vad_v5.onnx");
 
         var (_, output, _) = await RunAsync("inspect", path, "--no-timing");
-        Assert.Contains("per-run constant inputs 'state' (dimension 0 is fixed at 2 in float32 [2,?,128]; its dimension 1 is free: if that is the batch, declare it (mis: --batch-axis state=1)), 'sr' (it is a scalar (rank 0))", output, StringComparison.Ordinal);
+        // The library does not guess that the state's free dimension is the batch: it names the option to set.
+        Assert.Contains("Batching   not batchable: input 'state' [2,?,128] has a free dimension 1 but no batch axis was found; set ModelOptions.BatchAxes[\"state\"] = 1 if dimension 1 holds the rows", output, StringComparison.Ordinal);
 
         var (exit, declared, error) = await RunAsync("inspect", path, "--batch-axis", "state=1", "--batch-axis", "stateN=1", "--value", "sr=16000", "--dim", "input[1]=512");
         Assert.True(exit == 0, error);
-        Assert.Contains("the batch axis is 'input' dim 0, 'state' dim 1, 'output' dim 0, 'stateN' dim 1; per-run constant input 'sr'", declared, StringComparison.Ordinal);
+        Assert.Contains("Batching   batchable: the batch axis is 'input' dim 0, 'state' dim 1, 'output' dim 0, 'stateN' dim 1; per-run constant input 'sr' int64 []: one value per run, rows batched together must agree on it\n", declared, StringComparison.Ordinal);
+        Assert.Contains("sr     int64 []           batch axis per-run constant  row: one value -> long Sr", declared, StringComparison.Ordinal);
         Assert.Contains("Buckets    length buckets: rows of the same length run together, keyed by input dim 1, value of sr", declared, StringComparison.Ordinal);
         Assert.Matches(@"batch  32: \d+\.\d\d ms", declared);
     }
@@ -105,7 +107,7 @@ public class InspectCommandTests
         using var json = JsonDocument.Parse(output);
         var root = json.RootElement;
         Assert.False(root.GetProperty("batching").GetProperty("batchable").GetBoolean());
-        Assert.StartsWith("not batchable: input 'features'", root.GetProperty("batching").GetProperty("reason").GetString(), StringComparison.Ordinal);
+        Assert.StartsWith("not batchable: no input has a batch axis: input 'features' [1,4] has a fixed first dimension (1)", root.GetProperty("batching").GetProperty("reason").GetString(), StringComparison.Ordinal);
         Assert.Equal("None", root.GetProperty("batching").GetProperty("buckets").GetString());
         var input = Assert.Single(root.GetProperty("inputs").EnumerateArray());
         Assert.Equal("features", input.GetProperty("name").GetString());
@@ -185,12 +187,32 @@ public class InspectCommandTests
     [Theory]
     [InlineData("--dim", "H")]
     [InlineData("--dim", "H=x")]
-    [InlineData("--batch-axis", "state=-1")]
+    [InlineData("--batch-axis", "features=x")]
+    [InlineData("--batch-axis", "features=-2")]
     public async Task BadPair_ExitsWithUsageError(string option, string value)
     {
         var (exit, _, error) = await RunAsync("inspect", SharedData.RepoModel("iris_mlp.onnx"), option, value);
 
         Assert.Equal(Program.UsageError, exit);
         Assert.Contains($"{option} {value}", error, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task BatchAxisOnAFixedDimension_ExitsWithUsageError_WithTheLibrarysMessage()
+    {
+        var (exit, output, error) = await RunAsync("inspect", SharedData.RepoModel("iris_mlp.onnx"), "--batch-axis", "features=1", "--no-timing");
+
+        Assert.Equal(Program.UsageError, exit);
+        Assert.Empty(output);
+        Assert.Contains("ModelOptions.BatchAxes[\"features\"] is 1, but dimension 1 of input 'features' [batch,4] is fixed at 4", error, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task BatchAxisOnAnUnknownTensor_ExitsWithUsageError_ListingTheTensors()
+    {
+        var (exit, _, error) = await RunAsync("inspect", SharedData.RepoModel("iris_mlp.onnx"), "--batch-axis", "nope=0", "--no-timing");
+
+        Assert.Equal(Program.UsageError, exit);
+        Assert.Contains("ModelOptions.BatchAxes names 'nope', which is neither an input nor an output of the model (inputs: 'features'", error, StringComparison.Ordinal);
     }
 }

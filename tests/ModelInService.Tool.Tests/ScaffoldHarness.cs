@@ -35,9 +35,9 @@ internal sealed class ScaffoldHarness
     /// <summary>The synthetic tensors <see cref="CreateInput"/> put in the input, by input name, with their shapes for one request.</summary>
     public Dictionary<string, (Array Values, long[] Shape)> InputTensors { get; } = new(StringComparer.Ordinal);
 
-    public static async Task<ScaffoldHarness> CreateAsync(string path)
+    public static async Task<ScaffoldHarness> CreateAsync(string path, IReadOnlyDictionary<string, int>? batchAxes = null)
     {
-        var model = await LoadedModel.LoadAsync(path, CancellationToken.None);
+        var model = await LoadedModel.LoadAsync(path, batchAxes, CancellationToken.None);
         var batching = Batchability.Describe(model.Signature);
         return new ScaffoldHarness(model, batching, Scaffolder.Generate(model, batching, Namespace, CSharpNames.PrefixFromPath(path)));
     }
@@ -67,7 +67,7 @@ internal sealed class ScaffoldHarness
                     o.MaxConcurrency = 1;
                     o.SessionCopies = 1;
                     o.IntraOpThreads = 1;
-                });
+        {{string.Concat(Model.BatchAxes.Select(p => $"            o.BatchAxes[{CSharpNames.Literal(p.Key)}] = {p.Value};\n"))}}        });
                 await using var provider = services.BuildServiceProvider();
                 await provider.StartModelsAsync();
                 var predictor = provider.GetRequiredService<IPredictor<{{Scaffold.InputClass}}, {{Scaffold.OutputClass}}>>();
@@ -115,11 +115,33 @@ internal sealed class ScaffoldHarness
             var shape = data.Shape(tensor, 1, symbols);
             var count = tensor.RowDimensions.Aggregate(1L, (n, d) => n * shape[d]);
             var values = data.Values(tensor.Spec, count);
-            property.SetValue(input, property.PropertyType.IsArray ? values : values.GetValue(0));
+            property.SetValue(input, property.PropertyType.IsArray
+                ? property.PropertyType.GetArrayRank() > 1 ? Rectangular(values, tensor.RowDimensions.Select(d => (int)shape[d]).ToArray()) : values
+                : values.GetValue(0));
             InputTensors[name] = (values, shape);
         }
 
         return input;
+    }
+
+    /// <summary>A rectangular array of <paramref name="lengths"/> holding <paramref name="flat"/> in row-major order.</summary>
+    private static Array Rectangular(Array flat, int[] lengths)
+    {
+        var array = Array.CreateInstance(flat.GetType().GetElementType()!, lengths);
+        var index = new int[lengths.Length];
+        for (var i = 0; i < flat.Length; i++)
+        {
+            var rest = i;
+            for (var d = lengths.Length - 1; d >= 0; d--)
+            {
+                index[d] = rest % lengths[d];
+                rest /= lengths[d];
+            }
+
+            array.SetValue(flat.GetValue(i), index);
+        }
+
+        return array;
     }
 
     /// <summary>Runs the driver: one prediction through AddModel + IPredictor.</summary>
@@ -196,7 +218,8 @@ internal sealed class ScaffoldHarness
             }
 
             var value = property.GetValue(output);
-            var actual = value as Array ?? new[] { value };
+            // A rectangular array enumerates in row-major order, as ONNX Runtime's flat buffer.
+            var actual = value is Array array ? array.Cast<object?>().ToArray() : [value];
             if (actual.Length != expected.Length)
             {
                 problems.Add($"{property.Name}: {actual.Length} elements, ONNX Runtime gave {expected.Length}");
@@ -205,7 +228,7 @@ internal sealed class ScaffoldHarness
 
             for (var i = 0; i < actual.Length; i++)
             {
-                var a = actual.GetValue(i);
+                var a = actual[i];
                 var e = expected.GetValue(i);
                 var same = (a, e) switch
                 {

@@ -90,7 +90,7 @@ public class OnnxHeaderTests
 public class BatchabilityTests
 {
     private static async Task<BatchDescription> DescribeAsync(string path, IReadOnlyDictionary<string, int>? axes = null) =>
-        Batchability.Describe((await LoadedModel.LoadAsync(path, CancellationToken.None)).Signature, axes);
+        Batchability.Describe((await LoadedModel.LoadAsync(path, axes, CancellationToken.None)).Signature);
 
     [Fact]
     public async Task IrisSample_BatchAxisZeroEverywhere_NoBuckets()
@@ -111,43 +111,62 @@ public class BatchabilityTests
         var d = await DescribeAsync(SharedData.RepoModel("iris_mlp_fixed.onnx"));
 
         Assert.False(d.Batchable);
-        Assert.Contains("input 'features' has no free first dimension: dimension 0 is fixed at 1", d.Reason, StringComparison.Ordinal);
+        // The library's reason, inside the tool's "not batchable: ...; each request runs alone".
+        Assert.Equal("not batchable: no input has a batch axis: input 'features' [1,4] has a fixed first dimension (1); set ModelOptions.BatchAxes[\"features\"] = k if its free dimension k holds the rows; each request runs alone", d.Reason);
         Assert.All(d.Tensors, t => Assert.Null(t.BatchAxis));
         Assert.Equal([0, 1], d.Find(TensorRole.Input, "features").RowDimensions);
     }
 
     [SkippableFact]
-    public async Task Gpt2Past_OutputBatchOnAxis1_NamesTheOutputAndTheDeclaration()
+    public async Task Gpt2Past_PastAndPresentBatchOnAxis1ByTheirSymbol_IsBatchable_WithLengthBuckets()
     {
         Skip.IfNot(SharedData.IsAvailable, SharedData.SkipReason);
         var d = await DescribeAsync(SharedData.Model("text", "tiny_random_gpt2_fp32", "past.onnx"));
 
-        Assert.False(d.Batchable);
-        Assert.Contains("output 'present_0' has no free first dimension (dimension 0 is fixed at 2", d.Reason, StringComparison.Ordinal);
-        Assert.Contains("--batch-axis present_0=1", d.Reason, StringComparison.Ordinal);
-    }
-
-    [SkippableFact]
-    public async Task Gpt2Past_WithDeclaredAxes_IsBatchable_WithShapeBuckets()
-    {
-        Skip.IfNot(SharedData.IsAvailable, SharedData.SkipReason);
-        var axes = Enumerable.Range(0, 5).SelectMany(i => new[] { ($"past_{i}", 1), ($"present_{i}", 1) }).ToDictionary(p => p.Item1, p => p.Item2);
-        var d = await DescribeAsync(SharedData.Model("text", "tiny_random_gpt2_fp32", "past.onnx"), axes);
-
         Assert.True(d.Batchable, d.Reason);
+        Assert.Equal(0, d.Find(TensorRole.Input, "input_ids").BatchAxis);
         Assert.Equal(1, d.Find(TensorRole.Input, "past_0").BatchAxis);
+        Assert.Equal(1, d.Find(TensorRole.Output, "present_4").BatchAxis);
+        Assert.Equal([0, 2, 3, 4], d.Find(TensorRole.Input, "past_0").RowDimensions);
         Assert.Equal(BucketKind.Length, d.Buckets);
         Assert.Contains("past_0 dim 3 (past_seq_len)", d.BucketKeys);
     }
 
-    [SkippableFact]
-    public async Task DeclaredAxisOnAFixedDimension_IsNotBatchable()
+    [Fact]
+    public async Task DeclaredNoAxisOnAnOutput_ReachesTheLibrary_ModelIsNotBatchable()
     {
-        Skip.IfNot(SharedData.IsAvailable, SharedData.SkipReason);
-        var d = await DescribeAsync(SharedData.Model("audio", "silero_vad_v5.onnx"), new Dictionary<string, int> { ["state"] = 2 });
+        var path = SharedData.RepoModel("conv_output_flattened.onnx");
+        Assert.True((await DescribeAsync(path)).Batchable);
+
+        var d = await DescribeAsync(path, new Dictionary<string, int> { ["flat"] = -1 });
 
         Assert.False(d.Batchable);
-        Assert.Contains("input 'state' dimension 2 (the declared batch axis) is fixed at 128", d.Reason, StringComparison.Ordinal);
+        Assert.StartsWith("not batchable: output 'flat' has no batch axis", d.Reason, StringComparison.Ordinal);
+        Assert.Null(d.Find(TensorRole.Output, "flat").BatchAxis);
+        Assert.Equal(0, d.Find(TensorRole.Input, "x").BatchAxis);
+    }
+
+    [SkippableFact]
+    public async Task SileroDeclaredAxes_StateOnAxis1_SrIsAPerRunConstant()
+    {
+        Skip.IfNot(SharedData.IsAvailable, SharedData.SkipReason);
+        var d = await DescribeAsync(SharedData.Model("audio", "silero_vad_v5.onnx"), new Dictionary<string, int> { ["state"] = 1, ["stateN"] = 1 });
+
+        Assert.True(d.Batchable, d.Reason);
+        Assert.Equal(256, d.Find(TensorRole.Input, "state").FixedRowElements);
+        Assert.True(d.Find(TensorRole.Input, "sr").PerRunConstant);
+        Assert.Equal("per-run constant", d.Find(TensorRole.Input, "sr").DescribeAxis());
+        Assert.Equal(BucketKind.Length, d.Buckets);
+        Assert.Equal(["input dim 1", "value of sr"], d.BucketKeys);
+    }
+
+    [SkippableFact]
+    public async Task DeclaredAxisOnAFixedDimension_IsRefusedByTheLibraryAtLoad()
+    {
+        Skip.IfNot(SharedData.IsAvailable, SharedData.SkipReason);
+        var e = await Assert.ThrowsAsync<ModelSchemaException>(() => DescribeAsync(SharedData.Model("audio", "silero_vad_v5.onnx"), new Dictionary<string, int> { ["state"] = 2 }));
+
+        Assert.Contains("ModelOptions.BatchAxes[\"state\"] is 2, but dimension 2 of input 'state' [2,?,128] is fixed at 128", e.Message, StringComparison.Ordinal);
     }
 
     [SkippableFact]

@@ -1,6 +1,8 @@
 using System.Linq.Expressions;
 using System.Numerics;
 using System.Reflection;
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
 using ModelInService.Binding;
 using ModelInService.Hosting;
 
@@ -281,6 +283,10 @@ internal static class SlotWriters
                 return (Make<TOwner>(typeof(NumberArrayWriter<,>), element, member), new SlotDescriptor(name, role, SlotEncoding.NumberVector, forcedCategorical));
             case MemberShape.Memory when element != typeof(bool) && element != typeof(string):
                 return (Make<TOwner>(typeof(NumberMemoryWriter<,>), element, member), new SlotDescriptor(name, role, SlotEncoding.NumberVector, forcedCategorical));
+            case MemberShape.MultiArray when element != typeof(bool) && element != typeof(string):
+                // A rectangular row (an image's [3,H,W]) is recorded in row-major order like a flat vector: per element
+                // up to MaxVectorElements, else summarized (rank >= 2 is never tabular).
+                return (Make<TOwner>(typeof(NumberMultiArrayWriter<,>), element, member), new SlotDescriptor(name, role, SlotEncoding.NumberVector, forcedCategorical));
             case MemberShape.Dictionary:
                 var valueType = member.Type.GetGenericArguments()[1];
                 var type = typeof(DictionaryWriter<,,>).MakeGenericType(typeof(TOwner), element, valueType);
@@ -331,6 +337,25 @@ internal sealed class NumberMemoryWriter<TOwner, T>(MemberModel member) : SlotWr
     private readonly Func<TOwner, ReadOnlyMemory<T>> _get = member.CompileGetter<TOwner, ReadOnlyMemory<T>>();
 
     public override bool Write(TOwner owner, RecordBlock block) => NumberVectors.Write(_get(owner).Span, block);
+}
+
+internal sealed class NumberMultiArrayWriter<TOwner, T>(MemberModel member) : SlotWriter<TOwner>
+    where T : INumberBase<T>
+{
+    private readonly Func<TOwner, Array?> _get = member.CompileGetter<TOwner, Array?>();
+
+    public override bool Write(TOwner owner, RecordBlock block)
+    {
+        var values = _get(owner);
+        if (values is null)
+        {
+            return block.TryAddNumber(-1);
+        }
+
+        // A T[,...] is one contiguous row-major block of T: read it as a span, no copy.
+        var span = MemoryMarshal.CreateReadOnlySpan(ref Unsafe.As<byte, T>(ref MemoryMarshal.GetArrayDataReference(values)), values.Length);
+        return NumberVectors.Write(span, block);
+    }
 }
 
 internal static class NumberVectors

@@ -62,6 +62,40 @@ public class MonitoredFeaturesTests
     }
 
     [Fact]
+    public async Task RectangularRows_AreProfiled_NotSilentlyDropped()
+    {
+        // Rows with several free dimensions bind to T[,,] members; the recorder had no writer for them, so the
+        // monitor silently left them out of every profile and of the report's member list.
+        var (host, _) = await StartAsync(s =>
+            s.AddModel<Binding.ExporterConventionTests.ImageIn, Binding.ExporterConventionTests.ImageOut>("two-free", o => o.Source = ModelSource.FromFile(TestModels.Path("conv_two_free_dims.onnx")))
+                .UseMonitoring(o => o.EvaluationInterval = TimeSpan.FromDays(1)));
+        using var _ = host;
+
+        var predictor = host.Services.GetRequiredService<IPredictor<Binding.ExporterConventionTests.ImageIn, Binding.ExporterConventionTests.ImageOut>>();
+        var x = new float[2, 3, 4];
+        for (var i = 0; i < 2; i++)
+        {
+            for (var j = 0; j < 3; j++)
+            {
+                for (var k = 0; k < 4; k++)
+                {
+                    x[i, j, k] = (i * 12) + (j * 4) + k;
+                }
+            }
+        }
+
+        await predictor.PredictAsync(new Binding.ExporterConventionTests.ImageIn { X = x });
+        var monitor = host.Services.GetRequiredKeyedService<IModelMonitor>("two-free");
+        await monitor.FlushAsync();
+        var report = monitor.GetReport(TimeSpan.FromMinutes(15));
+
+        var input = Assert.Single(report.MonitoredMembers, m => m.Member == "X");
+        Assert.NotEqual(MonitoredTreatment.NotProfiled, input.Treatment);
+        Assert.Contains(report.MonitoredMembers, m => m.Member == "Y" && m.Role == FeatureRole.Output);
+        Assert.True(report["X.norm"] is not null || report["X[0]"] is not null, input.Description);
+    }
+
+    [Fact]
     public void WideVectorsWithoutASignature_AreTabularUpTo256_AndSummarizedBeyond()
     {
         var options = new MonitoringOptions();

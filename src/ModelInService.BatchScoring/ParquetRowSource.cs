@@ -108,10 +108,10 @@ internal sealed class ParquetRowSource : IRowSource
         }
     }
 
-    private static async Task<Func<int, int, SourceColumn>> ReadColumnAsync(ParquetRowGroupReader reader, DataField field, int rows, CancellationToken cancellationToken)
+    private async Task<Func<int, int, SourceColumn>> ReadColumnAsync(ParquetRowGroupReader reader, DataField field, int rows, CancellationToken cancellationToken)
     {
         var type = field.ClrType;
-        if (type == typeof(string))
+        if (type == typeof(string) || type == typeof(ReadOnlyMemory<char>))
         {
             var values = new string?[rows];
             await reader.ReadAsync(field, values.AsMemory(), null, cancellationToken).ConfigureAwait(false);
@@ -133,7 +133,7 @@ internal sealed class ParquetRowSource : IRowSource
             _ when type == typeof(short) => await NumbersAsync<short>(reader, field, rows, cancellationToken).ConfigureAwait(false),
             _ when type == typeof(byte) => await NumbersAsync<byte>(reader, field, rows, cancellationToken).ConfigureAwait(false),
             _ when type == typeof(decimal) => await NumbersAsync<decimal>(reader, field, rows, cancellationToken).ConfigureAwait(false),
-            _ => throw new BatchInputException(reader.RowGroup.ToString() ?? "", "schema", $"column '{field.Name}' has type {type.Name}, which cannot feed a model", null),
+            _ => throw new BatchInputException(FilePath, "schema", $"column '{field.Name}' has type {type.Name}, which cannot feed a model", null),
         };
     }
 

@@ -172,6 +172,8 @@ internal sealed class FileSink<TOutput>(BatchScoringOptions options) : IScoreSin
     private ParquetWriter? _parquetWriter;
     private DataField[]? _fields;
 
+    private static SepWriterOptions Writer() => new(new Sep(',')) { Escape = true };
+
     public Task<long> OpenAsync(CancellationToken cancellationToken)
     {
         File.Delete(Partial);
@@ -181,10 +183,14 @@ internal sealed class FileSink<TOutput>(BatchScoringOptions options) : IScoreSin
 
     public async Task WriteAsync(ScoredChunk<TOutput> chunk, CancellationToken cancellationToken)
     {
+        cancellationToken.ThrowIfCancellationRequested();
         foreach (var reject in chunk.Rejects)
         {
-            _rejects ??= Sep.Writer().ToFile(RejectPath);
-            using var row = _rejects.NewRow(cancellationToken);
+            _rejects ??= Writer().ToFile(RejectPath);
+            // Sep's rows write synchronously (the writer buffers); the token is checked once per chunk.
+#pragma warning disable CA2016
+            using var row = _rejects.NewRow();
+#pragma warning restore CA2016
             row["row"].Format(reject.Row + 1);
             row["id"].Set(reject.Id ?? "");
             row["reason"].Set(reject.Reason);
@@ -202,11 +208,14 @@ internal sealed class FileSink<TOutput>(BatchScoringOptions options) : IScoreSin
             return;
         }
 
-        _csv ??= Sep.Writer().ToFile(Partial);
+        _csv ??= Writer().ToFile(Partial);
         var at = chunk.ScoredAt.UtcDateTime.ToString("O", CultureInfo.InvariantCulture);
         for (var i = 0; i < chunk.Outputs.Count; i++)
         {
-            using var row = _csv.NewRow(cancellationToken);
+            // Sep's rows write synchronously (the writer buffers); the token is checked once per chunk.
+#pragma warning disable CA2016
+            using var row = _csv.NewRow();
+#pragma warning restore CA2016
             row[options.IdColumn].Set(chunk.Ids[i]);
             row["model_version"].Set(options.ModelVersion);
             row["scored_at"].Set(at);

@@ -1,6 +1,6 @@
 using ModelInService;
 
-namespace BatchScoring;
+namespace BatchScoringSample;
 
 /// <summary>Four named scalar features, packed in this order into the model's float32 [batch,4] input "features";
 /// bound from the columns sepal_length, sepal_width, petal_length, petal_width by name.</summary>

@@ -1,4 +1,4 @@
-using BatchScoring;
+using BatchScoringSample;
 using ModelInService;
 using ModelInService.BatchScoring;
 

@@ -1,4 +1,4 @@
-namespace BatchScoring;
+namespace BatchScoringSample;
 
 /// <summary>What the worker scores and where (section "Scoring" of the configuration, or <c>--Scoring:Name=value</c>).</summary>
 public sealed class ScoringOptions

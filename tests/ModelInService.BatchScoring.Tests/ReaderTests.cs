@@ -199,3 +199,22 @@ internal sealed class SynchronousProgress(Action<BatchScoringProgress> report) :
 {
     public void Report(BatchScoringProgress value) => report(value);
 }
+
+public sealed class BatchInputReaderTests
+{
+    [Fact]
+    public async Task Reads_typed_rows_and_skips_and_counts_invalid_ones()
+    {
+        var input = TestData.TempFile(".csv");
+        await File.WriteAllTextAsync(input, "sepal_length,sepal_width,petal_length,petal_width\n5.1,3.5,1.4,0.2\n,3,1,0\nx,3,1,0\n6.7,3.0,5.2,2.3\n");
+        var counts = new BatchReadCounts();
+
+        var rows = await BatchInputReader.ReadAsync<IrisFlower>(input, new BatchReadOptions { ChunkRows = 2 }, counts).ToListAsync();
+
+        Assert.Equal([5.1f, 6.7f], rows.Select(r => r.SepalLength));
+        Assert.Equal(2, counts.Rows);
+        Assert.Equal(2, counts.Skipped);
+        Assert.Contains("row 2 (line 3): column 'sepal_length' is null", counts.FirstSkipReasons);
+        Assert.Contains("row 3 (line 4): column 'sepal_length': 'x' is not a number", counts.FirstSkipReasons);
+    }
+}

@@ -1,8 +1,9 @@
 using ModelInService;
 
-namespace BatchScoring;
+namespace BatchScoringSample;
 
-/// <summary>Four named scalar features, packed in this order into the model's float32 [batch,4] input "features".</summary>
+/// <summary>Four named scalar features, packed in this order into the model's float32 [batch,4] input "features";
+/// bound from the columns sepal_length, sepal_width, petal_length, petal_width by name.</summary>
 public sealed class IrisFlower
 {
     [ModelInput("features")] public float SepalLength { get; set; }
@@ -11,7 +12,7 @@ public sealed class IrisFlower
     [ModelInput("features")] public float PetalWidth { get; set; }
 }
 
-/// <summary>The model's two outputs, plus a readable species name.</summary>
+/// <summary>The model's two outputs, plus a readable species name: the output columns label, probabilities_0..2, species.</summary>
 public sealed class IrisPrediction
 {
     private static readonly string[] Names = ["setosa", "versicolor", "virginica"];

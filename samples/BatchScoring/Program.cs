@@ -1,12 +1,14 @@
-using BatchScoring;
+using BatchScoringSample;
 using ModelInService;
+using ModelInService.BatchScoring;
 
 var builder = Host.CreateApplicationBuilder(args);
 
 // The model is loaded, checked against IrisFlower/IrisPrediction and warmed up before the worker starts.
 builder.Services.AddModel<IrisFlower, IrisPrediction>("models/iris_mlp.onnx");
+builder.Services.AddSingleton<BatchScorer>();
 
-// What to score and where to write it: appsettings.json, or the command line (--Scoring:Repeat=1000).
+// What to score and where to write it: appsettings.json, or the command line (--Scoring:Rows=1000000).
 builder.Services.AddOptions<ScoringOptions>().BindConfiguration(ScoringOptions.Section);
 builder.Services.AddHostedService<ScoringWorker>();
 

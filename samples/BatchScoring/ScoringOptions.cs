@@ -1,23 +1,32 @@
-namespace BatchScoring;
+namespace BatchScoringSample;
 
-/// <summary>What the worker scores and how (section "Scoring" of the configuration).</summary>
+/// <summary>What the worker scores and where (section "Scoring" of the configuration, or <c>--Scoring:Name=value</c>).</summary>
 public sealed class ScoringOptions
 {
     /// <summary>The configuration section.</summary>
     public const string Section = "Scoring";
 
-    /// <summary>The CSV to score: a header with sepal_length, sepal_width, petal_length, petal_width (any order), optionally id and species.</summary>
+    /// <summary>The CSV or Parquet file to score: columns sepal_length, sepal_width, petal_length, petal_width (any order) and id.</summary>
     public string Input { get; set; } = "data/iris.csv";
 
-    /// <summary>Where the scores are written (relative to the current directory).</summary>
+    /// <summary>The output file (CSV or Parquet by extension), used when <see cref="Postgres"/> is not set.</summary>
     public string Output { get; set; } = "scores.csv";
 
-    /// <summary>How many times the input is read: a way to get enough rows to measure throughput.</summary>
+    /// <summary>An Npgsql connection string: when set, the scores go to <see cref="Table"/> in that database (resumable).</summary>
+    public string? Postgres { get; set; }
+
+    /// <summary>The PostgreSQL table.</summary>
+    public string Table { get; set; } = "iris_scores";
+
+    /// <summary>How many times the input is read (copied into a temporary file with ids "pass.id"): a way to get enough rows to measure.</summary>
     public int Repeat { get; set; } = 1000;
 
-    /// <summary>Rows per <c>PredictBatchAsync</c> call (the model runs up to <c>ModelOptions.MaxRowsPerRun</c>, 256, rows at a time).</summary>
-    public int BatchSize { get; set; } = 256;
+    /// <summary>When above 0, scores this many generated iris rows (a Parquet file made once under the temp directory) instead of <see cref="Input"/>.</summary>
+    public int Rows { get; set; }
 
-    /// <summary>Batches scored at once; 0 means one per core (the session pool runs one batch per core).</summary>
-    public int BatchesInFlight { get; set; }
+    /// <summary>When above 0 (and <see cref="Postgres"/> is set), first times a naive loop over this many rows: read a row, predict it, INSERT it.</summary>
+    public int NaiveRows { get; set; }
+
+    /// <summary>Rows per chunk (prediction call, commit, resume unit).</summary>
+    public int ChunkRows { get; set; } = 8192;
 }

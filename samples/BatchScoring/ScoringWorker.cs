@@ -1,18 +1,24 @@
 using System.Diagnostics;
-using System.Threading.Channels;
+using System.Globalization;
 using Microsoft.Extensions.Options;
 using ModelInService;
+using ModelInService.BatchScoring;
+using Npgsql;
+using Parquet;
+using Parquet.Schema;
+using Spectre.Console;
 
-namespace BatchScoring;
+namespace BatchScoringSample;
 
 /// <summary>
-/// Scores every row of the input at full throughput and writes the results in input order, then stops the host.
-/// Several batches are in flight at once (one per core by default), each one <c>PredictBatchAsync</c> call that runs
-/// many rows per ONNX Runtime run; a bounded channel of the running batches keeps the output in order and the memory
-/// bounded.
+/// Scores the input with <see cref="BatchScorer"/> into a file or PostgreSQL, with a progress bar in a terminal and
+/// plain lines otherwise, then stops the host. All the pipeline (chunked reading, binding by column name, overlapped
+/// prediction, COPY with a checkpoint, rejects) is the library's: this worker only chooses the options.
 /// </summary>
 internal sealed partial class ScoringWorker(
     IPredictor<IrisFlower, IrisPrediction> predictor,
+    IModelManager model,
+    BatchScorer scorer,
     IOptions<ScoringOptions> options,
     IHostEnvironment environment,
     IHostApplicationLifetime lifetime,
@@ -23,20 +29,27 @@ internal sealed partial class ScoringWorker(
         var settings = options.Value;
         try
         {
-            var input = Resolve(settings.Input);
-            var output = Path.GetFullPath(settings.Output);
-            LogStarting(logger, input, settings.Repeat, output);
-
-            var stopwatch = Stopwatch.StartNew();
-            var (rows, correct, labelled) = await ScoreAsync(input, output, settings, stoppingToken);
-            stopwatch.Stop();
-
-            var seconds = stopwatch.Elapsed.TotalSeconds;
-            LogDone(logger, rows, seconds, rows / seconds, output);
-            if (labelled > 0)
+            var input = settings.Rows > 0 ? await GeneratedAsync(settings.Rows, stoppingToken) : Repeated(Resolve(settings.Input), settings.Repeat);
+            var version = model.Current.Name ?? $"{model.ModelName}@{model.Current.Sha256}";
+            var scoring = new BatchScoringOptions { InputPath = input, IdColumn = "id", ModelVersion = version, ChunkRows = settings.ChunkRows };
+            if (settings.Postgres is { } connection)
             {
-                LogAccuracy(logger, correct / (double)labelled, labelled);
+                scoring.PostgresConnectionString = connection;
+                scoring.PostgresTable = settings.Table;
+                if (settings.NaiveRows > 0)
+                {
+                    await NaiveAsync(connection, settings.NaiveRows, version, stoppingToken);
+                    await RawAsync(Math.Max(settings.Rows, 100_000), settings.ChunkRows, stoppingToken);
+                }
             }
+            else
+            {
+                scoring.OutputPath = Path.GetFullPath(settings.Output);
+            }
+
+            LogStarting(logger, input, settings.Postgres is null ? scoring.OutputPath! : settings.Table);
+            var result = await WithProgressAsync(progress => scorer.ScoreAsync(predictor, scoring, progress, stoppingToken));
+            LogDone(logger, result.RowsWritten, result.Elapsed.TotalSeconds, result.RowsPerSecond, result.RowsRejected, result.RowsSkipped);
         }
         catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
         {
@@ -50,73 +63,160 @@ internal sealed partial class ScoringWorker(
         }
         finally
         {
-            // A worker that is done ends the process.
             lifetime.StopApplication();
         }
     }
 
-    private async Task<(long Rows, long Correct, long Labelled)> ScoreAsync(string input, string output, ScoringOptions settings, CancellationToken stoppingToken)
+    /// <summary>A Spectre.Console bar (rows/s, ETA) in a terminal; a plain line every 2 s when the output is redirected.</summary>
+    private static async Task<BatchScoringResult> WithProgressAsync(Func<IProgress<BatchScoringProgress>, Task<BatchScoringResult>> run)
     {
-        using var failed = CancellationTokenSource.CreateLinkedTokenSource(stoppingToken);
-        var token = failed.Token;
-        var batchesInFlight = settings.BatchesInFlight > 0 ? settings.BatchesInFlight : Environment.ProcessorCount;
-
-        // The producer starts batches in input order; at most batchesInFlight wait here while they run.
-        var running = Channel.CreateBounded<Task<(IrisRow[] Rows, IReadOnlyList<IrisPrediction> Predictions)>>(
-            new BoundedChannelOptions(batchesInFlight) { SingleReader = true, SingleWriter = true });
-
-        var producer = Task.Run(async () =>
+        if (!Console.IsOutputRedirected && AnsiConsole.Profile.Capabilities.Interactive)
         {
-            try
-            {
-                await foreach (var rows in IrisCsv.ReadAsync(input, settings.Repeat, token).Chunk(settings.BatchSize).WithCancellation(token))
+            return await AnsiConsole.Progress()
+                .Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new RemainingTimeColumn())
+                .StartAsync(async context =>
                 {
-                    await running.Writer.WriteAsync(PredictAsync(rows, token), token);
-                }
-
-                running.Writer.Complete();
-            }
-            catch (Exception ex)
-            {
-                running.Writer.Complete(ex);
-            }
-        }, CancellationToken.None);
-
-        long count = 0, correct = 0, labelled = 0;
-        try
-        {
-            await using var writer = new StreamWriter(output);
-            await writer.WriteLineAsync(IrisCsv.OutputHeader);
-            await foreach (var batch in running.Reader.ReadAllAsync(token))
-            {
-                var (rows, predictions) = await batch;
-                for (var i = 0; i < rows.Length; i++)
-                {
-                    await IrisCsv.WriteAsync(writer, rows[i], predictions[i]);
-                    if (rows[i].Species is { } species)
+                    var task = context.AddTask("scoring", maxValue: 1.0);
+                    var result = await run(new Reporter(p =>
                     {
-                        labelled++;
-                        correct += species == predictions[i].Species ? 1 : 0;
-                    }
-                }
-
-                count += rows.Length;
-            }
+                        task.Value = p.InputFraction;
+                        task.Description = string.Create(CultureInfo.InvariantCulture, $"{p.RowsDone:N0} rows, {p.RowsPerSecond:N0} rows/s, {p.RowsRejected:N0} rejected");
+                    }));
+                    task.Value = 1.0;
+                    return result;
+                });
         }
-        finally
+
+        var last = Stopwatch.StartNew();
+        return await run(new Reporter(p =>
         {
-            // On failure, stop the producer and the batches still running before leaving.
-            await failed.CancelAsync();
-            await producer;
-        }
-
-        return (count, correct, labelled);
+            if (last.Elapsed >= TimeSpan.FromSeconds(2))
+            {
+                last.Restart();
+                Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                    $"progress: {p.InputFraction:P0}, {p.RowsDone:N0} rows, {p.RowsPerSecond:N0} rows/s, {p.RowsRejected:N0} rejected, ETA {p.EstimatedRemaining?.ToString(@"hh\:mm\:ss", CultureInfo.InvariantCulture) ?? "?"}"));
+            }
+        }));
     }
 
-    private async Task<(IrisRow[] Rows, IReadOnlyList<IrisPrediction> Predictions)> PredictAsync(IrisRow[] rows, CancellationToken cancellationToken)
+    /// <summary>The baseline: one row at a time, <c>PredictAsync</c>, an autocommitted INSERT.</summary>
+    private async Task NaiveAsync(string connectionString, int rows, string version, CancellationToken cancellationToken)
     {
-        var flowers = Array.ConvertAll(rows, row => row.Flower);
-        return (rows, await predictor.PredictBatchAsync(flowers, cancellationToken));
+        await using var connection = new NpgsqlConnection(connectionString);
+        await connection.OpenAsync(cancellationToken);
+        await using (var create = new NpgsqlCommand("DROP TABLE IF EXISTS naive_scores; CREATE TABLE naive_scores (id text PRIMARY KEY, model_version text, scored_at timestamptz, label bigint, p0 real, p1 real, p2 real)", connection))
+        {
+            await create.ExecuteNonQueryAsync(cancellationToken);
+        }
+
+        var random = new Random(1);
+        var stopwatch = Stopwatch.StartNew();
+        for (var i = 0; i < rows; i++)
+        {
+            var flower = NextFlower(random);
+            var prediction = await predictor.PredictAsync(flower, cancellationToken);
+            await using var insert = new NpgsqlCommand("INSERT INTO naive_scores VALUES (@id, @v, now(), @l, @p0, @p1, @p2)", connection);
+            insert.Parameters.AddWithValue("id", i.ToString(CultureInfo.InvariantCulture));
+            insert.Parameters.AddWithValue("v", version);
+            insert.Parameters.AddWithValue("l", prediction.Label);
+            insert.Parameters.AddWithValue("p0", prediction.Probabilities[0]);
+            insert.Parameters.AddWithValue("p1", prediction.Probabilities[1]);
+            insert.Parameters.AddWithValue("p2", prediction.Probabilities[2]);
+            await insert.ExecuteNonQueryAsync(cancellationToken);
+        }
+
+        LogNaive(logger, rows, stopwatch.Elapsed.TotalSeconds, rows / stopwatch.Elapsed.TotalSeconds);
+    }
+
+    /// <summary>The model's limit: <c>PredictBatchAsync</c> over rows already in memory, chunks as the pipeline sends them, one per core at once.</summary>
+    private async Task RawAsync(int rows, int chunkRows, CancellationToken cancellationToken)
+    {
+        var random = new Random(1);
+        var chunks = Enumerable.Range(0, (rows + chunkRows - 1) / chunkRows)
+            .Select(c => Enumerable.Range(0, Math.Min(chunkRows, rows - c * chunkRows)).Select(_ => NextFlower(random)).ToArray())
+            .ToArray();
+        var stopwatch = Stopwatch.StartNew();
+        await Parallel.ForEachAsync(chunks, new ParallelOptions { MaxDegreeOfParallelism = Environment.ProcessorCount, CancellationToken = cancellationToken },
+            async (chunk, token) => await predictor.PredictBatchAsync(chunk, token));
+        LogRaw(logger, rows, stopwatch.Elapsed.TotalSeconds, rows / stopwatch.Elapsed.TotalSeconds);
+    }
+
+    private static IrisFlower NextFlower(Random random) => new()
+    {
+        SepalLength = (float)(4 + random.NextDouble() * 4),
+        SepalWidth = (float)(2 + random.NextDouble() * 2.5),
+        PetalLength = (float)(1 + random.NextDouble() * 6),
+        PetalWidth = (float)(random.NextDouble() * 2.5),
+    };
+
+    /// <summary>A Parquet file of <paramref name="rows"/> seeded iris rows (row groups of 100,000), made once.</summary>
+    private static async Task<string> GeneratedAsync(int rows, CancellationToken cancellationToken)
+    {
+        var path = Path.Combine(Path.GetTempPath(), $"mis-iris-{rows}.parquet");
+        if (File.Exists(path))
+        {
+            return path;
+        }
+
+        var id = new DataField<string>("id");
+        DataField<float>[] features = [new("sepal_length"), new("sepal_width"), new("petal_length"), new("petal_width")];
+        var random = new Random(1);
+        await using (var stream = File.Create(path + ".partial"))
+        await using (var writer = await ParquetWriter.CreateAsync(new ParquetSchema([id, .. features]), stream, cancellationToken: cancellationToken))
+        {
+            for (var start = 0; start < rows; start += 100_000)
+            {
+                var count = Math.Min(100_000, rows - start);
+                var ids = new string[count];
+                var columns = new float[4][];
+                for (var c = 0; c < 4; c++)
+                {
+                    columns[c] = new float[count];
+                }
+
+                for (var i = 0; i < count; i++)
+                {
+                    ids[i] = (start + i).ToString(CultureInfo.InvariantCulture);
+                    var flower = NextFlower(random);
+                    (columns[0][i], columns[1][i], columns[2][i], columns[3][i]) = (flower.SepalLength, flower.SepalWidth, flower.PetalLength, flower.PetalWidth);
+                }
+
+                using var group = writer.CreateRowGroup();
+                await group.WriteAsync(id, ids, null);
+                for (var c = 0; c < 4; c++)
+                {
+                    await group.WriteAsync<float>(features[c], columns[c], null, null, cancellationToken);
+                }
+            }
+        }
+
+        File.Move(path + ".partial", path, overwrite: true);
+        return path;
+    }
+
+    /// <summary>The input copied <paramref name="repeat"/> times into a temporary CSV, ids made unique as "pass.id".</summary>
+    private static string Repeated(string input, int repeat)
+    {
+        if (repeat <= 1)
+        {
+            return input;
+        }
+
+        var lines = File.ReadAllLines(input);
+        var path = Path.Combine(Path.GetTempPath(), $"mis-batch-{Environment.ProcessId}-{repeat}.csv");
+        using var writer = new StreamWriter(path);
+        writer.WriteLine(lines[0]);
+        for (var pass = 1; pass <= repeat; pass++)
+        {
+            foreach (var line in lines.Skip(1).Where(l => l.Length > 0))
+            {
+                writer.Write(pass.ToString(CultureInfo.InvariantCulture));
+                writer.Write('.');
+                writer.WriteLine(line);
+            }
+        }
+
+        return path;
     }
 
     private string Resolve(string path)
@@ -131,14 +231,22 @@ internal sealed partial class ScoringWorker(
         return File.Exists(fromContentRoot) ? fromContentRoot : Path.Combine(AppContext.BaseDirectory, path);
     }
 
-    [LoggerMessage(1, LogLevel.Information, "Scoring {Input} ({Repeat} times over) into {Output}")]
-    private static partial void LogStarting(ILogger logger, string input, int repeat, string output);
+    private sealed class Reporter(Action<BatchScoringProgress> report) : IProgress<BatchScoringProgress>
+    {
+        public void Report(BatchScoringProgress value) => report(value);
+    }
 
-    [LoggerMessage(2, LogLevel.Information, "Scored {Rows} rows in {Seconds:0.000} s: {RowsPerSecond:N0} rows/s. Wrote {Output}")]
-    private static partial void LogDone(ILogger logger, long rows, double seconds, double rowsPerSecond, string output);
+    [LoggerMessage(1, LogLevel.Information, "Scoring {Input} into {Output}")]
+    private static partial void LogStarting(ILogger logger, string input, string output);
 
-    [LoggerMessage(3, LogLevel.Information, "Accuracy against the input's species column: {Accuracy:P1} of {Rows} rows")]
-    private static partial void LogAccuracy(ILogger logger, double accuracy, long rows);
+    [LoggerMessage(2, LogLevel.Information, "Scored {Rows} rows in {Seconds:0.000} s: {RowsPerSecond:N0} rows/s ({Rejected} rejected, {Skipped} done by an earlier run)")]
+    private static partial void LogDone(ILogger logger, long rows, double seconds, double rowsPerSecond, long rejected, long skipped);
+
+    [LoggerMessage(3, LogLevel.Information, "Naive loop (read a row, PredictAsync, INSERT): {Rows} rows in {Seconds:0.000} s: {RowsPerSecond:N0} rows/s")]
+    private static partial void LogNaive(ILogger logger, int rows, double seconds, double rowsPerSecond);
+
+    [LoggerMessage(6, LogLevel.Information, "Model limit (PredictBatchAsync on in-memory rows): {Rows} rows in {Seconds:0.000} s: {RowsPerSecond:N0} rows/s")]
+    private static partial void LogRaw(ILogger logger, int rows, double seconds, double rowsPerSecond);
 
     [LoggerMessage(4, LogLevel.Error, "Scoring failed")]
     private static partial void LogFailed(ILogger logger, Exception exception);

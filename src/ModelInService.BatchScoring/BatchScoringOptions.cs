@@ -1,0 +1,144 @@
+using System.Globalization;
+
+namespace ModelInService.BatchScoring;
+
+/// <summary>The format of an input or output file.</summary>
+public enum BatchFileFormat
+{
+    /// <summary>Taken from the file's extension: <c>.parquet</c> is Parquet, anything else is CSV.</summary>
+    Auto,
+
+    /// <summary>Comma-separated values with a header row (RFC 4180 quoting).</summary>
+    Csv,
+
+    /// <summary>Apache Parquet.</summary>
+    Parquet,
+}
+
+/// <summary>What <see cref="BatchScorer.ScoreAsync{TInput, TOutput}(IPredictor{TInput, TOutput}, BatchScoringOptions, IProgress{BatchScoringProgress}?, CancellationToken)"/> reads, how, and where it writes.</summary>
+/// <remarks>
+/// Exactly one destination: <see cref="PostgresConnectionString"/> with <see cref="PostgresTable"/> (resumable,
+/// exactly-once), or <see cref="OutputPath"/> (a CSV or Parquet file, written whole or not at all).
+/// </remarks>
+public sealed class BatchScoringOptions
+{
+    /// <summary>Gets or sets the file to score (CSV or Parquet). Required.</summary>
+    public string InputPath { get; set; } = "";
+
+    /// <summary>Gets or sets the input's format; <see cref="BatchFileFormat.Auto"/> by default.</summary>
+    public BatchFileFormat InputFormat { get; set; }
+
+    /// <summary>Gets or sets the CSV separator; a comma by default.</summary>
+    public char CsvSeparator { get; set; } = ',';
+
+    /// <summary>Gets or sets the input column whose value keys each output row. Required; its values should be unique.</summary>
+    public string IdColumn { get; set; } = "";
+
+    /// <summary>
+    /// Gets the input member to column mapping, for members whose name does not match a column. The key is the input
+    /// type's property name; the value a column name, or for an array property (<c>float[] Features</c>) the
+    /// comma-separated columns packed into it in order. Unmapped properties match a column by name, ignoring case and
+    /// underscores (<c>SepalLength</c> matches <c>sepal_length</c>).
+    /// </summary>
+    public IDictionary<string, string> ColumnMapping { get; } = new Dictionary<string, string>(StringComparer.Ordinal);
+
+    /// <summary>Gets or sets the rows per chunk: the unit of prediction calls, of commits and of resumption. 8,192 by default.</summary>
+    public int ChunkRows { get; set; } = 8192;
+
+    /// <summary>Gets or sets the chunks bound and predicted at once; 0 (the default) means the processor count. Memory is bounded by about (this + 4) chunks.</summary>
+    public int ChunksInFlight { get; set; }
+
+    /// <summary>Gets or sets the version written into every output row (<c>model_version</c>). Required: for instance <c>IModelManager.Current</c>'s name or hash.</summary>
+    public string ModelVersion { get; set; } = "";
+
+    /// <summary>Gets or sets the Npgsql connection string of the destination database.</summary>
+    public string? PostgresConnectionString { get; set; }
+
+    /// <summary>Gets or sets the destination table (created when absent; may be schema-qualified). Rejected rows go to <c>{table}_rejects</c>.</summary>
+    public string? PostgresTable { get; set; }
+
+    /// <summary>Gets or sets the checkpoint key of this job; defaults to the table name and the input file name. A rerun with the same key resumes.</summary>
+    public string? JobName { get; set; }
+
+    /// <summary>Gets or sets the output file (CSV or Parquet), the alternative to PostgreSQL. Written to <c>{path}.partial</c> and renamed at the end.</summary>
+    public string? OutputPath { get; set; }
+
+    /// <summary>Gets or sets the output file's format; <see cref="BatchFileFormat.Auto"/> by default.</summary>
+    public BatchFileFormat OutputFormat { get; set; }
+
+    /// <summary>Gets or sets where a file destination's rejected rows are written (CSV: row, id, reason); defaults to <c>{output}.rejects.csv</c>.</summary>
+    public string? RejectPath { get; set; }
+
+    /// <summary>Gets or sets how many rows may be rejected before the run stops; -1 (the default) means no limit.</summary>
+    public long MaxRejectedRows { get; set; } = -1;
+
+    /// <summary>Test hook: called at named points of the write path (after the COPY of a chunk, before its commit, after it).</summary>
+    internal Action<string, long>? FaultInjector { get; set; }
+
+    internal bool ToPostgres => PostgresConnectionString is not null;
+
+    internal int EffectiveChunksInFlight => ChunksInFlight > 0 ? ChunksInFlight : Environment.ProcessorCount;
+
+    internal string EffectiveJobName => JobName ?? $"{PostgresTable}:{Path.GetFileName(InputPath)}";
+
+    internal static BatchFileFormat Resolve(BatchFileFormat format, string path) => format != BatchFileFormat.Auto
+        ? format
+        : path.EndsWith(".parquet", StringComparison.OrdinalIgnoreCase) ? BatchFileFormat.Parquet : BatchFileFormat.Csv;
+
+    /// <summary>Checks the options and says what to change.</summary>
+    /// <exception cref="ArgumentException">An option is missing or out of range.</exception>
+    public void Validate()
+    {
+        var errors = new List<string>();
+        if (string.IsNullOrWhiteSpace(InputPath))
+        {
+            errors.Add("InputPath is required: set it to the CSV or Parquet file to score.");
+        }
+        else if (!File.Exists(InputPath))
+        {
+            errors.Add($"InputPath '{InputPath}' does not exist.");
+        }
+
+        if (string.IsNullOrWhiteSpace(IdColumn))
+        {
+            errors.Add("IdColumn is required: name the input column that keys each output row.");
+        }
+
+        if (string.IsNullOrWhiteSpace(ModelVersion))
+        {
+            errors.Add("ModelVersion is required: it is written into every output row (e.g. IModelManager.Current.Sha256).");
+        }
+
+        if (ChunkRows is < 1 or > 1_000_000)
+        {
+            errors.Add(string.Create(CultureInfo.InvariantCulture, $"ChunkRows is {ChunkRows}: set it between 1 and 1,000,000 (8,192 is a good start)."));
+        }
+
+        if (ChunksInFlight < 0)
+        {
+            errors.Add("ChunksInFlight must be 0 (one per processor) or more.");
+        }
+
+        var toPostgres = PostgresConnectionString is not null;
+        var toFile = OutputPath is not null;
+        if (toPostgres == toFile)
+        {
+            errors.Add("Set exactly one destination: PostgresConnectionString with PostgresTable, or OutputPath.");
+        }
+
+        if (toPostgres && string.IsNullOrWhiteSpace(PostgresTable))
+        {
+            errors.Add("PostgresTable is required with PostgresConnectionString: name the table the predictions go to.");
+        }
+
+        if (CsvSeparator is '"' or '\r' or '\n')
+        {
+            errors.Add("CsvSeparator cannot be a quote or a line break.");
+        }
+
+        if (errors.Count > 0)
+        {
+            throw new ArgumentException("Invalid batch scoring options: " + string.Join(" ", errors));
+        }
+    }
+}

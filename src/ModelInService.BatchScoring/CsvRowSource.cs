@@ -1,0 +1,157 @@
+using System.Globalization;
+using System.Runtime.CompilerServices;
+using nietras.SeparatedValues;
+
+namespace ModelInService.BatchScoring;
+
+/// <summary>
+/// Reads CSV with Sep: RFC 4180 quotes (unescaped), a header row, one chunk of text values at a time. A row with a
+/// different number of fields than the header (a truncated or corrupt file) stops the run with the file and line.
+/// </summary>
+internal sealed class CsvRowSource : IRowSource
+{
+    private readonly FileStream _stream;
+    private readonly SepReader _reader;
+
+    private CsvRowSource(string path, FileStream stream, SepReader reader)
+    {
+        FilePath = path;
+        _stream = stream;
+        _reader = reader;
+        ColumnNames = reader.Header.ColNames.ToArray();
+    }
+
+    public string FilePath { get; }
+
+    public IReadOnlyList<string> ColumnNames { get; }
+
+    public long? TotalRows => null;
+
+    public static CsvRowSource Open(string path, char separator)
+    {
+        var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16);
+        try
+        {
+            var reader = new SepReaderOptions(new Sep(separator)) { Unescape = true, HasHeader = true }.From(stream);
+            if (reader.Header.IsEmpty)
+            {
+                reader.Dispose();
+                throw new BatchInputException(path, "line 1", "the file is empty: a CSV input needs a header row", null);
+            }
+
+            return new CsvRowSource(path, stream, reader);
+        }
+        catch (Exception ex) when (ex is not BatchInputException)
+        {
+            stream.Dispose();
+            throw new BatchInputException(path, "line 1", "the header could not be read: " + ex.Message, ex);
+        }
+        catch
+        {
+            stream.Dispose();
+            throw;
+        }
+    }
+
+    public async IAsyncEnumerable<RowChunk> ReadAsync(IReadOnlyList<string> columns, long skipRows, int chunkRows, [EnumeratorCancellation] CancellationToken cancellationToken)
+    {
+        var indices = new int[columns.Count];
+        for (var c = 0; c < indices.Length; c++)
+        {
+            indices[c] = IndexOf(columns[c]);
+        }
+
+        long row = 0;
+        while (true)
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            var (chunk, count) = ReadChunk(indices, ref row, skipRows, chunkRows);
+            if (chunk is not null)
+            {
+                yield return chunk;
+            }
+
+            if (count < chunkRows)
+            {
+                yield break;
+            }
+
+            await Task.Yield();
+        }
+    }
+
+    private int IndexOf(string column)
+    {
+        for (var i = 0; i < ColumnNames.Count; i++)
+        {
+            if (ColumnNames[i] == column)
+            {
+                return i;
+            }
+        }
+
+        throw new BatchInputException(FilePath, "header", $"no column '{column}' (the columns are: {string.Join(", ", ColumnNames)})", null);
+    }
+
+    private (RowChunk? Chunk, int Count) ReadChunk(int[] indices, ref long row, long skipRows, int chunkRows)
+    {
+        var values = new string?[indices.Length][];
+        for (var c = 0; c < values.Length; c++)
+        {
+            values[c] = new string?[chunkRows];
+        }
+
+        var lines = new long[chunkRows];
+        var count = 0;
+        var firstRow = -1L;
+        var line = 1L;
+        try
+        {
+            while (count < chunkRows && _reader.MoveNext())
+            {
+                var current = _reader.Current;
+                line = current.LineNumberFrom;
+                if (row++ < skipRows)
+                {
+                    continue;
+                }
+
+                if (firstRow < 0)
+                {
+                    firstRow = row - 1;
+                }
+
+                for (var c = 0; c < indices.Length; c++)
+                {
+                    values[c][count] = current[indices[c]].ToString();
+                }
+
+                lines[count++] = line;
+            }
+        }
+        catch (Exception ex) when (ex is InvalidDataException or ArgumentOutOfRangeException or IndexOutOfRangeException or NotSupportedException)
+        {
+            throw new BatchInputException(FilePath, string.Create(CultureInfo.InvariantCulture, $"line {line + 1} (byte offset ~{_stream.Position})"), ex.Message, ex);
+        }
+
+        if (count == 0)
+        {
+            return (null, 0);
+        }
+
+        var columns = new SourceColumn[indices.Length];
+        for (var c = 0; c < columns.Length; c++)
+        {
+            columns[c] = new TextColumn(values[c]);
+        }
+
+        var fraction = _stream.Length > 0 ? Math.Min(1, (double)_stream.Position / _stream.Length) : 1;
+        return (new RowChunk(firstRow, count, columns, lines, fraction), count);
+    }
+
+    public ValueTask DisposeAsync()
+    {
+        _reader.Dispose();
+        return _stream.DisposeAsync();
+    }
+}

@@ -65,8 +65,10 @@ internal sealed class Predictor<TInput, TOutput> : IPredictor<TInput, TOutput>
     {
         var metrics = _host.Metrics;
         var recorder = _host.Recorder as IPredictionRecorder<TInput, TOutput>;
-        if (recordedByBatcher && !prediction.IsCompleted)
+        if (recordedByBatcher)
         {
+            // The batch executor records every row it answers before completing the request: a batched prediction
+            // that happens to be complete already by now must not be recorded a second time here.
             recorder = null;
         }
 

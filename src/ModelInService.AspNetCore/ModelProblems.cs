@@ -31,6 +31,7 @@ internal static class ModelProblems
             ModelNotReadyException notReady => Create(StatusCodes.Status503ServiceUnavailable, "Model not ready", notReady.Message, "6.6.4"),
             ModelLoadException load => Create(StatusCodes.Status503ServiceUnavailable, "Model not available", load.Message, "6.6.4"),
             ModelDeadlineExceededException deadline => Deadline(deadline),
+            ModelNonFiniteOutputException nonFinite => NonFinite(nonFinite),
             ModelInferenceException inference => Create(StatusCodes.Status500InternalServerError, "Model inference failed", inference.Message, "6.6.1"),
             BadHttpRequestException bad => BadRequest(bad, context),
             _ => null,
@@ -68,6 +69,19 @@ internal static class ModelProblems
             _ => null,
         });
         problem.Extensions["traceId"] = Activity.Current?.Id ?? context.TraceIdentifier;
+        return problem;
+    }
+
+    /// <summary>The core's refusal of a non-finite output: the same 500 problem as the JSON layer's, naming the member.</summary>
+    private static ProblemDetails NonFinite(ModelNonFiniteOutputException exception)
+    {
+        var problem = Create(StatusCodes.Status500InternalServerError, "Model produced a non-finite value", exception.Message, "6.6.1");
+        problem.Extensions["member"] = exception.MemberName;
+        if (exception.Index >= 0)
+        {
+            problem.Extensions["index"] = exception.Index;
+        }
+
         return problem;
     }
 

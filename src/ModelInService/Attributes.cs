@@ -46,7 +46,11 @@ public sealed class ModelOutputAttribute : Attribute
     public int Order { get; set; } = -1;
 }
 
-/// <summary>Accepts NaN and infinities in a <see cref="float"/> or <see cref="double"/> input member (rejected by default).</summary>
+/// <summary>
+/// Accepts NaN and infinities in a <see cref="float"/>, <see cref="double"/> or <see cref="Half"/> member, both of
+/// which are rejected by default: on an input member the request is accepted instead of failing validation; on an
+/// output member the model's value is returned instead of a <see cref="ModelNonFiniteOutputException"/>.
+/// </summary>
 [AttributeUsage(AttributeTargets.Property | AttributeTargets.Field | AttributeTargets.Parameter, AllowMultiple = false)]
 public sealed class AllowNonFiniteAttribute : Attribute
 {

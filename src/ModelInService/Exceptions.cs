@@ -107,8 +107,8 @@ public sealed class ModelNotReadyException : ModelException
     }
 }
 
-/// <summary>ONNX Runtime failed while running the model on valid input.</summary>
-public sealed class ModelInferenceException : ModelException
+/// <summary>ONNX Runtime failed while running the model on valid input, or the model's answer was not usable (see <see cref="ModelNonFiniteOutputException"/>).</summary>
+public class ModelInferenceException : ModelException
 {
     /// <summary>Initializes a new instance.</summary>
     /// <param name="modelName">The registered model name.</param>
@@ -118,6 +118,50 @@ public sealed class ModelInferenceException : ModelException
         : base(modelName, message, innerException)
     {
     }
+}
+
+/// <summary>
+/// The model produced NaN or an infinity in a floating-point output for this input (typically an input far outside
+/// the range the model was trained on). Raised by default for every <see cref="float"/>, <see cref="double"/> and
+/// <see cref="Half"/> output member; mark a member <see cref="AllowNonFiniteAttribute"/> to receive such values
+/// instead. In a batch only the rows concerned fail. HTTP 500.
+/// </summary>
+public sealed class ModelNonFiniteOutputException : ModelInferenceException
+{
+    /// <summary>Initializes a new instance.</summary>
+    /// <param name="modelName">The registered model name.</param>
+    /// <param name="outputName">The model output that held the value.</param>
+    /// <param name="memberName">The output member bound to it, e.g. <c>IrisOutput.Probabilities</c>.</param>
+    /// <param name="value">The value: NaN, positive or negative infinity.</param>
+    public ModelNonFiniteOutputException(string modelName, string outputName, string memberName, double value)
+        : this(modelName, outputName, memberName, value, -1)
+    {
+    }
+
+    private ModelNonFiniteOutputException(string modelName, string outputName, string memberName, double value, int index)
+        : base(modelName, $"Model '{modelName}' produced {Describe(value)} for this input in output '{outputName}' ({memberName}){(index >= 0 ? $" (batch item {index})" : "")}; the input is likely outside the range the model was trained on (mark the member [AllowNonFinite] to accept non-finite outputs).", null)
+    {
+        OutputName = outputName;
+        MemberName = memberName;
+        Value = value;
+        Index = index;
+    }
+
+    /// <summary>Gets the model output that held the non-finite value.</summary>
+    public string OutputName { get; }
+
+    /// <summary>Gets the output member bound to it.</summary>
+    public string MemberName { get; }
+
+    /// <summary>Gets the first non-finite value found: NaN, positive or negative infinity.</summary>
+    public double Value { get; }
+
+    /// <summary>Gets the position of the item in a <c>PredictBatchAsync</c> call, or -1 for a single prediction.</summary>
+    public int Index { get; }
+
+    internal ModelNonFiniteOutputException AtIndex(int index) => new(ModelName, OutputName, MemberName, Value, index);
+
+    private static string Describe(double value) => double.IsNaN(value) ? "NaN" : value > 0 ? "Infinity" : "-Infinity";
 }
 
 /// <summary>

@@ -152,16 +152,20 @@ internal sealed class ModelRunner : IModelRunner
     }
 
     /// <summary>
-    /// Inputs whose first dimension is free are batched along it, so they must agree on its size; checked here so the
-    /// caller gets a 400 naming the tensors instead of ONNX Runtime's error from deep inside the graph.
+    /// Inputs with a batch axis (<see cref="ModelSignature.Batching"/>: a free first dimension, a per-tensor
+    /// <see cref="ModelOptions.BatchAxes"/> such as a recurrent state's axis 1, or none for a per-run input) must agree
+    /// on its size; checked here so the caller gets a 400 naming the tensors instead of ONNX Runtime's error from deep
+    /// inside the graph (or, for tensors the graph never combines, outputs whose rows do not match).
     /// </summary>
     private void CheckBatchSizes(NamedTensor[] ordered, ModelSignature signature)
     {
         var first = -1;
+        var firstAxis = -1;
         for (var i = 0; i < ordered.Length; i++)
         {
             var spec = signature.Inputs[i];
-            if (!spec.HasDynamicBatch || ordered[i].Shape.Count != spec.Dimensions.Count)
+            var axis = signature.Batching.Find(spec.Name)?.Axis ?? -1;
+            if (axis < 0 || axis >= ordered[i].Shape.Count || ordered[i].Shape.Count != spec.Dimensions.Count)
             {
                 continue;
             }
@@ -169,11 +173,12 @@ internal sealed class ModelRunner : IModelRunner
             if (first < 0)
             {
                 first = i;
+                firstAxis = axis;
             }
-            else if (ordered[i].Shape[0] != ordered[first].Shape[0])
+            else if (ordered[i].Shape[axis] != ordered[first].Shape[firstAxis])
             {
                 throw new ModelInputException(ModelName, ordered[i].Name,
-                    $"has batch size {ordered[i].Shape[0]} (shape {TensorSpec.DescribeShape(ordered[i].Shape)}) but '{ordered[first].Name}' has {ordered[first].Shape[0]} (shape {TensorSpec.DescribeShape(ordered[first].Shape)}); inputs whose first dimension is free are batched along it and must have the same number of rows");
+                    $"has batch size {ordered[i].Shape[axis]} on its batch axis {axis} (shape {TensorSpec.DescribeShape(ordered[i].Shape)}) but '{ordered[first].Name}' has {ordered[first].Shape[firstAxis]} on its batch axis {firstAxis} (shape {TensorSpec.DescribeShape(ordered[first].Shape)}); inputs are batched along their batch axes (ModelSignature.Batching) and must have the same number of rows");
             }
         }
     }

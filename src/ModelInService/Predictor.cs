@@ -65,8 +65,10 @@ internal sealed class Predictor<TInput, TOutput> : IPredictor<TInput, TOutput>
     {
         var metrics = _host.Metrics;
         var recorder = _host.Recorder as IPredictionRecorder<TInput, TOutput>;
-        if (recordedByBatcher && !prediction.IsCompleted)
+        if (recordedByBatcher)
         {
+            // The batch executor records every row it answers before completing the request: a batched prediction
+            // that happens to be complete already by now must not be recorded a second time here.
             recorder = null;
         }
 
@@ -85,7 +87,7 @@ internal sealed class Predictor<TInput, TOutput> : IPredictor<TInput, TOutput>
 
         // Counted until recorded, so the monitor's final snapshot at shutdown waits for this prediction.
         var slot = recorder is not null ? _host.BeginRecording() : -1;
-        return ObserveWhenDoneAsync(input, prediction, started, metrics, recorder, slot);
+        return ObserveWhenDoneAsync(input, prediction, started, metrics, recorder, slot, recordedByBatcher);
     }
 
     /// <summary>Counts a rejected input for the monitor (schema-violation rule); returns false so the exception propagates unchanged.</summary>
@@ -99,7 +101,21 @@ internal sealed class Predictor<TInput, TOutput> : IPredictor<TInput, TOutput>
     private static bool UsesFallback(Exception error) =>
         error is ModelInferenceException or ModelDeadlineExceededException or ModelOverloadedException or ModelNotReadyException or ModelLoadException;
 
-    private async ValueTask<TOutput> ObserveWhenDoneAsync(TInput input, ValueTask<TOutput> prediction, long started, ModelMetrics? metrics, IPredictionRecorder<TInput, TOutput>? recorder, int slot)
+    /// <summary>
+    /// Counts a non-finite output for the monitor (with the rejected inputs) unless the batch executor counted it;
+    /// returns false so the exception goes on to the fallback or the caller.
+    /// </summary>
+    private bool NoteNonFinite(Exception error, bool recordedByBatcher)
+    {
+        if (error is ModelNonFiniteOutputException && !recordedByBatcher)
+        {
+            (_host.Recorder as Monitoring.IRejectionRecorder)?.RecordRejected();
+        }
+
+        return false;
+    }
+
+    private async ValueTask<TOutput> ObserveWhenDoneAsync(TInput input, ValueTask<TOutput> prediction, long started, ModelMetrics? metrics, IPredictionRecorder<TInput, TOutput>? recorder, int slot, bool recordedByBatcher)
     {
         TOutput output;
         try
@@ -107,6 +123,10 @@ internal sealed class Predictor<TInput, TOutput> : IPredictor<TInput, TOutput>
             try
             {
                 output = await prediction.ConfigureAwait(false);
+            }
+            catch (Exception ex) when (NoteNonFinite(ex, recordedByBatcher))
+            {
+                throw; // never reached: the filter only counts the failure
             }
             catch (Exception ex) when (_fallback is not null && UsesFallback(ex))
             {
@@ -479,6 +499,26 @@ internal sealed class Predictor<TInput, TOutput> : IPredictor<TInput, TOutput>
             catch (ModelInputException ex) when (ex.Index >= 0)
             {
                 throw ex.AtIndex(indices is null ? start + ex.Index : indices[start + ex.Index]);
+            }
+            catch (ModelNonFiniteOutputException ex)
+            {
+                // A chunk of one row (a model that cannot batch): that row's output was non-finite.
+                (host.Recorder as Monitoring.IRejectionRecorder)?.RecordRejected();
+                throw ex.AtIndex(indices is null ? start : indices[start]);
+            }
+            catch (PartialOutputException<TOutput> partial)
+            {
+                // The call returns all rows or none: it fails with the first row whose output was non-finite.
+                (host.Recorder as Monitoring.IRejectionRecorder)?.RecordRejected(partial.FailedCount);
+                for (var i = 0; i < count; i++)
+                {
+                    if (partial.Failures[i] is { } failure)
+                    {
+                        throw failure.AtIndex(indices is null ? start + i : indices[start + i]);
+                    }
+                }
+
+                throw;
             }
             finally
             {

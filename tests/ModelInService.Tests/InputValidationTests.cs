@@ -100,18 +100,18 @@ public class InputValidationTests
         var ex = await Rejects<IrisScalars, IrisOutput>(sp, "scalars", new IrisScalars { SepalLength = 5, SepalWidth = float.NaN, PetalLength = 1, PetalWidth = 0.2f });
         Assert.Equal("IrisScalars.SepalWidth", ex.MemberName);
 
-        // PetalWidth carries [AllowNonFinite]: the value reaches the model.
-        var output = await sp.GetRequiredKeyedService<IPredictor<IrisScalars, IrisOutput>>("scalars")
-            .PredictAsync(new IrisScalars { SepalLength = 5, SepalWidth = 3, PetalLength = 1, PetalWidth = float.NaN });
-        Assert.Equal(3, output.Probabilities.Length);
+        // PetalWidth carries [AllowNonFinite]: the value reaches the model, whose NaN probabilities are then refused
+        // as an output (IrisOutput does not opt out): an inference error, not a validation error.
+        await Assert.ThrowsAsync<ModelNonFiniteOutputException>(async () => await sp.GetRequiredKeyedService<IPredictor<IrisScalars, IrisOutput>>("scalars")
+            .PredictAsync(new IrisScalars { SepalLength = 5, SepalWidth = 3, PetalLength = 1, PetalWidth = float.NaN }));
     }
 
     [Fact]
     public async Task NonFinitePolicyAllow_LetsValuesThrough()
     {
         var sp = await Start(o => o.NonFiniteValues = NonFiniteValuePolicy.Allow);
-        var output = await sp.GetRequiredKeyedService<IPredictor<IrisInput, IrisOutput>>("iris").PredictAsync(new IrisInput { Features = [1, float.PositiveInfinity, 3, 4] });
-        Assert.Equal(3, output.Probabilities.Length);
+        // The value reaches the model (no ModelInputException); its non-finite probabilities are refused as an output.
+        await Assert.ThrowsAsync<ModelNonFiniteOutputException>(async () => await sp.GetRequiredKeyedService<IPredictor<IrisInput, IrisOutput>>("iris").PredictAsync(new IrisInput { Features = [1, float.PositiveInfinity, 3, 4] }));
     }
 
     [Fact]

@@ -57,6 +57,6 @@ public class ModelRunnerOutputsTests
         ]));
 
         Assert.Equal("f64", ex.MemberName);
-        Assert.Contains("has batch size 2 (shape [2,2]) but 'f32' has 3 (shape [3,3])", ex.Reason);
+        Assert.Contains("has batch size 2 on its batch axis 0 (shape [2,2]) but 'f32' has 3 on its batch axis 0 (shape [3,3])", ex.Reason);
     }
 }

@@ -600,9 +600,16 @@ internal sealed class DynamicBatcher<TInput, TOutput> : IModelBatcher
 
         var started = _time.GetTimestamp();
         TOutput[] outputs;
+        ModelNonFiniteOutputException?[]? failures = null;
         try
         {
             outputs = await _executor.ExecuteAsync(rows.AsMemory(0, count), _abort.Token).ConfigureAwait(false);
+        }
+        catch (Binding.PartialOutputException<TOutput> partial) when (partial.Outputs.Length == count)
+        {
+            // Some rows' outputs were non-finite (found per row at unpack): those rows fail, the others are answered.
+            outputs = partial.Outputs;
+            failures = partial.Failures;
         }
         catch (OperationCanceledException) when (_abort.IsCancellationRequested)
         {
@@ -643,14 +650,35 @@ internal sealed class DynamicBatcher<TInput, TOutput> : IModelBatcher
 
         // Recorded before the callers see their results (like a direct run), so a caller that awaited its answer and
         // then flushes the monitor finds it there; recording a batch costs microseconds (long vectors are capped).
-        for (var i = 0; i < count; i++)
+        var answered = 0;
+        var answers = outputs;
+        if (failures is not null)
         {
-            rows[i] = batch[start + i].Input;
+            answers = new TOutput[count];
+            for (var i = 0; i < count; i++)
+            {
+                if (failures[i] is null)
+                {
+                    rows[answered] = batch[start + i].Input;
+                    answers[answered++] = outputs[i];
+                }
+            }
+
+            Array.Resize(ref answers, answered);
+        }
+        else
+        {
+            for (var i = 0; i < count; i++)
+            {
+                rows[i] = batch[start + i].Input;
+            }
+
+            answered = count;
         }
 
         try
         {
-            _executor.Answered(rows.AsSpan(0, count), outputs);
+            _executor.Answered(rows.AsSpan(0, answered), answers);
         }
 #pragma warning disable CA1031 // Observing answered rows (the monitor) must never stop a worker.
         catch (Exception)
@@ -665,7 +693,11 @@ internal sealed class DynamicBatcher<TInput, TOutput> : IModelBatcher
         for (var i = 0; i < count; i++)
         {
             var request = batch[start + i];
-            if (request.TrySetResult(outputs[i]))
+            if (failures?[i] is { } failure)
+            {
+                Fail(request, failure, RequestOutcome.Failed);
+            }
+            else if (request.TrySetResult(outputs[i]))
             {
                 Completed(request, RequestOutcome.Success);
             }

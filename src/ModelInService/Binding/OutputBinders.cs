@@ -17,8 +17,36 @@ internal abstract class OutputBinder<TOutput>
 
     public TensorSpec Spec { get; }
 
-    /// <summary>Sets the bound members of <paramref name="results"/>[0..count) from <paramref name="value"/>.</summary>
-    public abstract void Unpack(OrtValue value, TOutput[] results, int count);
+    /// <summary>
+    /// Sets the bound members of <paramref name="results"/>[0..count) from <paramref name="value"/>. A row whose
+    /// floating-point values include NaN or an infinity (in a member without <see cref="AllowNonFiniteAttribute"/>)
+    /// gets an entry in <paramref name="failures"/> (created on the first one): only that row fails.
+    /// </summary>
+    public abstract void Unpack(OrtValue value, TOutput[] results, int count, ref ModelNonFiniteOutputException?[]? failures);
+
+    /// <summary>Sets the bound members of every row, throwing the first row's non-finite error if any.</summary>
+    public void Unpack(OrtValue value, TOutput[] results, int count)
+    {
+        ModelNonFiniteOutputException?[]? failures = null;
+        Unpack(value, results, count, ref failures);
+        if (failures is not null)
+        {
+            foreach (var failure in failures)
+            {
+                if (failure is not null)
+                {
+                    throw failure;
+                }
+            }
+        }
+    }
+
+    /// <summary>Notes the first non-finite value of row <paramref name="row"/>.</summary>
+    protected void NonFinite(ref ModelNonFiniteOutputException?[]? failures, int count, int row, string member, double value)
+    {
+        failures ??= new ModelNonFiniteOutputException?[count];
+        failures[row] ??= new ModelNonFiniteOutputException(ModelName, Spec.Name, member, value);
+    }
 
     protected ModelInferenceException Unexpected(string what) =>
         new(ModelName, $"Model '{ModelName}' returned an unexpected value for output '{Spec.Name}' ({Spec}): {what}.", null);
@@ -37,6 +65,13 @@ internal sealed class TensorOutputBinder<TOutput, T> : OutputBinder<TOutput>
     private readonly Action<TOutput, T>[]? _scalars;
     private readonly int _axis;
 
+    /// <summary>Whether a member bound to this output refuses non-finite values (floating-point outputs only).</summary>
+    private readonly bool _checkFinite;
+
+    /// <summary>Per member (column for scalars): whether it accepts non-finite values, and its name for the error.</summary>
+    private readonly bool[] _allowNonFinite;
+    private readonly string[] _memberNames;
+
     public TensorOutputBinder(string modelName, TensorSpec spec, IReadOnlyList<MemberModel> members)
         : this(modelName, spec, members, 0)
     {
@@ -46,6 +81,15 @@ internal sealed class TensorOutputBinder<TOutput, T> : OutputBinder<TOutput>
         : base(modelName, spec)
     {
         _axis = batchAxis;
+        _allowNonFinite = new bool[members.Count];
+        _memberNames = new string[members.Count];
+        for (var i = 0; i < members.Count; i++)
+        {
+            _allowNonFinite[i] = members[i].AllowNonFinite;
+            _memberNames[i] = members[i].DisplayName;
+            _checkFinite |= FiniteCheck.Applies<T>() && !members[i].AllowNonFinite;
+        }
+
         if (members[0].Shape == MemberShape.Array)
         {
             _array = members[0].CompileSetter<TOutput, T[]>();
@@ -65,7 +109,7 @@ internal sealed class TensorOutputBinder<TOutput, T> : OutputBinder<TOutput>
         }
     }
 
-    public override void Unpack(OrtValue value, TOutput[] results, int count)
+    public override void Unpack(OrtValue value, TOutput[] results, int count, ref ModelNonFiniteOutputException?[]? failures)
     {
         if (!value.IsTensor)
         {
@@ -76,6 +120,11 @@ internal sealed class TensorOutputBinder<TOutput, T> : OutputBinder<TOutput>
         if (count == 1 && _multi is null)
         {
             // One row: whatever the batch axis, its data is the whole tensor in order (no shape needed, no allocation for it).
+            if (_checkFinite && FiniteCheck.IndexOfNonFinite(source) >= 0)
+            {
+                FindNonFinite(source, 1, source.Length, ref failures);
+            }
+
             SetRow(results[0], source);
             return;
         }
@@ -112,6 +161,11 @@ internal sealed class TensorOutputBinder<TOutput, T> : OutputBinder<TOutput>
         if (_scalars is not null && rowElements != _scalars.Length)
         {
             throw Unexpected($"{rowElements} elements per row, but {_scalars.Length} scalar member{(_scalars.Length == 1 ? " is" : "s are")} bound to it");
+        }
+
+        if (_checkFinite && FiniteCheck.IndexOfNonFinite(source) >= 0)
+        {
+            FindNonFinite(source, count, count == 1 ? source.Length : inner, ref failures);
         }
 
         int[]? lengths = null;
@@ -181,6 +235,31 @@ internal sealed class TensorOutputBinder<TOutput, T> : OutputBinder<TOutput>
         }
     }
 
+    /// <summary>
+    /// The slow path, taken only when the tensor holds a non-finite value: finds the rows (and members) concerned.
+    /// Element e of a tensor split along its batch axis is ((o * count) + r) * inner + j, column o * inner + j of row r.
+    /// </summary>
+    private void FindNonFinite(ReadOnlySpan<T> source, int count, int inner, ref ModelNonFiniteOutputException?[]? failures)
+    {
+        for (var e = 0; e < source.Length; e++)
+        {
+            var v = FiniteCheck.ToDouble(source[e]);
+            if (double.IsFinite(v))
+            {
+                continue;
+            }
+
+            var block = e / inner;
+            var row = count == 1 ? 0 : block % count;
+            var column = count == 1 ? e : ((block / count) * inner) + (e % inner);
+            var member = _scalars is not null ? column : 0;
+            if (member < _allowNonFinite.Length && !_allowNonFinite[member])
+            {
+                NonFinite(ref failures, count, row, _memberNames[member], v);
+            }
+        }
+    }
+
     private void SetRow(TOutput result, ReadOnlySpan<T> row)
     {
         if (_scalars is null)
@@ -232,7 +311,7 @@ internal sealed class StringOutputBinder<TOutput> : OutputBinder<TOutput>
         }
     }
 
-    public override void Unpack(OrtValue value, TOutput[] results, int count)
+    public override void Unpack(OrtValue value, TOutput[] results, int count, ref ModelNonFiniteOutputException?[]? failures)
     {
         var info = value.GetTensorTypeAndShape();
         var total = checked((int)info.ElementCount);
@@ -285,10 +364,14 @@ internal sealed class MapOutputBinder<TOutput, TKey, TValue> : OutputBinder<TOut
 {
     private readonly Action<TOutput, Dictionary<TKey, TValue>>? _dictionary;
     private readonly Action<TOutput, TValue[]>? _array;
+    private readonly bool _checkFinite;
+    private readonly string _memberName;
 
     public MapOutputBinder(string modelName, TensorSpec spec, MemberModel member)
         : base(modelName, spec)
     {
+        _checkFinite = FiniteCheck.Applies<TValue>() && !member.AllowNonFinite;
+        _memberName = member.DisplayName;
         if (member.Shape == MemberShape.Dictionary)
         {
             _dictionary = member.CompileSetter<TOutput, Dictionary<TKey, TValue>>();
@@ -299,7 +382,7 @@ internal sealed class MapOutputBinder<TOutput, TKey, TValue> : OutputBinder<TOut
         }
     }
 
-    public override void Unpack(OrtValue value, TOutput[] results, int count)
+    public override void Unpack(OrtValue value, TOutput[] results, int count, ref ModelNonFiniteOutputException?[]? failures)
     {
         var maps = value.GetValueCount();
         if (maps != count)
@@ -314,6 +397,11 @@ internal sealed class MapOutputBinder<TOutput, TKey, TValue> : OutputBinder<TOut
             using var keys = map.GetValue(0, allocator);
             using var values = map.GetValue(1, allocator);
             ReadOnlySpan<TValue> v = MemoryMarshal.Cast<byte, TValue>(values.GetTensorMutableRawData());
+            if (_checkFinite && FiniteCheck.IndexOfNonFinite(v) is var bad and >= 0)
+            {
+                NonFinite(ref failures, count, r, _memberName, FiniteCheck.ToDouble(v[bad]));
+            }
+
             if (_array is not null)
             {
                 _array(results[r], v.ToArray());

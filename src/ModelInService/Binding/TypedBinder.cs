@@ -161,9 +161,16 @@ internal sealed class TypedBinder<TInput, TOutput> : IModelBinder
                 outputs[r] = _factory();
             }
 
+            ModelNonFiniteOutputException?[]? failures = null;
             for (var o = 0; o < Outputs.Length; o++)
             {
-                Outputs[o].Unpack(results[o], outputs, rows.Length);
+                Outputs[o].Unpack(results[o], outputs, rows.Length, ref failures);
+            }
+
+            if (failures is not null)
+            {
+                // Only the rows concerned fail: one row throws its own error, several hand the others their answers.
+                throw rows.Length == 1 ? failures[0]! : new PartialOutputException<TOutput>(ModelName, outputs, failures);
             }
 
             return outputs;

@@ -182,7 +182,7 @@ public readonly record struct MonitorMergeResult(int Merged, int TooOld, int Ahe
 /// <param name="Recorded">Predictions whose features reached the profiles.</param>
 /// <param name="Dropped">Predictions dropped because the queue was full (still counted for the volume rule).</param>
 /// <param name="Late">Predictions that arrived for an interval no longer retained.</param>
-/// <param name="SchemaViolations">Requests the validator rejected.</param>
+/// <param name="SchemaViolations">Requests the validator rejected, and predictions whose output was non-finite (<see cref="ModelNonFiniteOutputException"/>).</param>
 /// <param name="QueuedBlocks">Blocks of predictions waiting for the consumer.</param>
 /// <param name="Unsampled">Predictions left out of profiling by the sampling budget (<see cref="MonitoringOptions.MaxProfiledRowsPerSecond"/>; still counted for the volume rule).</param>
 public readonly record struct MonitorStatistics(long Recorded, long Dropped, long Late, long SchemaViolations, int QueuedBlocks, long Unsampled);

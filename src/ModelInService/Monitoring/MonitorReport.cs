@@ -27,7 +27,7 @@ public sealed class MonitorReport
     /// <summary>Gets the predictions left out of profiling by the sampling budget (<see cref="MonitoringOptions.MaxProfiledRowsPerSecond"/>); they count for volume.</summary>
     public long Unsampled { get; init; }
 
-    /// <summary>Gets the requests rejected by the validator in the window.</summary>
+    /// <summary>Gets the requests rejected by the validator in the window, and those whose output was non-finite (<see cref="ModelNonFiniteOutputException"/>).</summary>
     public required long SchemaViolations { get; init; }
 
     /// <summary>Gets the predictions per minute over the part of the window since recording began (NaN before any interval completed).</summary>

@@ -242,10 +242,14 @@ internal sealed class PredictionRecorder<TInput, TOutput> : RecorderBase, IPredi
     private bool TryEncodeRow(RecordBlock block, (TInput Input, TOutput Output) row) => TryEncode(block, row.Input, row.Output);
 }
 
-/// <summary>Counts requests the validator rejected (see docs/monitoring.md: needs a one-line hook in the predictor).</summary>
+/// <summary>
+/// Counts requests the validator rejected and predictions whose output was non-finite (see docs/monitoring.md: needs
+/// a one-line hook in the predictor).
+/// </summary>
 internal interface IRejectionRecorder
 {
-    void RecordRejected();
+    /// <summary>Counts <paramref name="requests"/> failed requests (default one).</summary>
+    void RecordRejected(int requests = 1);
 }
 
 /// <summary>Copies one member's values into a block.</summary>

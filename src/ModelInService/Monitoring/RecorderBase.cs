@@ -94,13 +94,16 @@ internal abstract class RecorderBase
 
     protected long IntervalTicks => _intervalTicks;
 
-    /// <summary>Counts one request the validator rejected (for the schema rule).</summary>
-    public void RecordRejected()
+    /// <summary>
+    /// Counts requests the validator rejected, or whose output was non-finite (for the schema rule: both are
+    /// requests the model could not answer with a usable value).
+    /// </summary>
+    public void RecordRejected(int requests = 1)
     {
         var interval = CurrentInterval();
         lock (_gate)
         {
-            CurrentFor(interval).SchemaViolations++;
+            CurrentFor(interval).SchemaViolations += requests;
         }
     }
 

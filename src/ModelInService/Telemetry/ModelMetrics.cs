@@ -15,10 +15,12 @@ internal static class Outcomes
     public const string Canceled = "canceled";
     public const string Failed = "failed";
     public const string Fallback = "fallback";
+    public const string NonFiniteOutput = "non_finite_output";
 
     public static string Of(Exception error) => error switch
     {
         ModelInputException => Invalid,
+        ModelNonFiniteOutputException => NonFiniteOutput,
         ModelOverloadedException => Rejected,
         ModelDeadlineExceededException => TimedOut,
         OperationCanceledException => Canceled,
@@ -45,7 +47,7 @@ internal sealed class ModelMetrics
     public ModelMetrics(IMeterFactory factory, ModelRegistry registry)
     {
         var meter = factory.Create(ModelMetricNames.Meter);
-        _requests = meter.CreateCounter<long>(ModelMetricNames.Requests, "{request}", "Predictions by model and outcome (success, invalid, rejected, timed_out, canceled, failed, fallback).");
+        _requests = meter.CreateCounter<long>(ModelMetricNames.Requests, "{request}", "Predictions by model and outcome (success, invalid, rejected, timed_out, canceled, failed, non_finite_output, fallback).");
         _duration = meter.CreateHistogram(ModelMetricNames.RequestDuration, "s", "Time from PredictAsync to its result, queue and cache included.", advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = SecondsBuckets });
         _queueWait = meter.CreateHistogram(ModelMetricNames.QueueWait, "s", "Time requests waited in the batcher's queue.", advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = SecondsBuckets });
         _compute = meter.CreateHistogram(ModelMetricNames.BatchCompute, "s", "Time one batch took to run (pack, model, unpack).", advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = SecondsBuckets });

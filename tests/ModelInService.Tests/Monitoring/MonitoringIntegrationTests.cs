@@ -29,11 +29,26 @@ public class MonitoringIntegrationTests
         }
     }
 
-    private static async Task<IHost> StartAsync(FakeTimeProvider time, Action<MonitoringOptions>? configure = null, Action<IServiceCollection>? more = null) =>
+    /// <summary>The iris outputs, accepting the NaN probabilities the model gives for NaN features (refused by default).</summary>
+    public sealed class LenientIrisOutput
+    {
+        [ModelOutput("label")]
+        public long Label { get; set; }
+
+        [ModelOutput("probabilities")]
+        [AllowNonFinite]
+        public float[] Probabilities { get; set; } = [];
+    }
+
+    private static Task<IHost> StartAsync(FakeTimeProvider time, Action<MonitoringOptions>? configure = null, Action<IServiceCollection>? more = null) =>
+        StartAsync<IrisOutput>(time, configure, more);
+
+    private static async Task<IHost> StartAsync<TOutput>(FakeTimeProvider time, Action<MonitoringOptions>? configure = null, Action<IServiceCollection>? more = null)
+        where TOutput : class =>
         await TestModels.StartAsync(s =>
         {
             s.AddSingleton<TimeProvider>(time);
-            s.AddModel<TrackedIris, IrisOutput>("iris", o => o.Source = ModelSource.FromFile(TestModels.IrisMlp)).UseMonitoring(o =>
+            s.AddModel<TrackedIris, TOutput>("iris", o => o.Source = ModelSource.FromFile(TestModels.IrisMlp)).UseMonitoring(o =>
             {
                 o.Windows.Clear();
                 o.Windows.Add(TimeSpan.FromMinutes(5));
@@ -236,9 +251,9 @@ public class MonitoringIntegrationTests
     {
         var time = new FakeTimeProvider(MonitorHarness.Start);
         var handler = new CollectingHandler();
-        using var host = await StartAsync(time, o => o.EvaluationInterval = TimeSpan.FromMinutes(1), s => s.AddSingleton<IModelMonitorHandler>(handler));
+        using var host = await StartAsync<LenientIrisOutput>(time, o => o.EvaluationInterval = TimeSpan.FromMinutes(1), s => s.AddSingleton<IModelMonitorHandler>(handler));
         var monitor = host.Services.GetRequiredKeyedService<IModelMonitor>("iris");
-        var predictor = host.Services.GetRequiredService<IPredictor<TrackedIris, IrisOutput>>();
+        var predictor = host.Services.GetRequiredService<IPredictor<TrackedIris, LenientIrisOutput>>();
         foreach (var features in IrisLike(100, 5))
         {
             features[0] = float.NaN;

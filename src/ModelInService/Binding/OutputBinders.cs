@@ -160,7 +160,7 @@ internal sealed class TensorOutputBinder<TOutput, T> : OutputBinder<TOutput>
         var inner = (int)(rowElements / Math.Max(outer, 1));
         if (_scalars is not null && rowElements != _scalars.Length)
         {
-            throw Unexpected($"{rowElements} elements per row, but {_scalars.Length} scalar member{(_scalars.Length == 1 ? " is" : "s are")} bound to it");
+            throw Unexpected(ScalarMismatch(rowElements));
         }
 
         if (_checkFinite && FiniteCheck.IndexOfNonFinite(source) >= 0)
@@ -260,6 +260,11 @@ internal sealed class TensorOutputBinder<TOutput, T> : OutputBinder<TOutput>
         }
     }
 
+    /// <summary>Says what a scalar-column mismatch means and the two ways out (an array member, or the batch axis).</summary>
+    private string ScalarMismatch(long rowElements) =>
+        $"{rowElements} elements per row, but {_scalars!.Length} scalar member{(_scalars.Length == 1 ? " is" : "s are")} bound to it; "
+        + $"bind a {ModelElementTypes.CSharpName(typeof(T))}[] member instead, or, if its dimension {_axis} is not the batch (an output such as [N*2]), set ModelOptions.BatchAxes[\"{Spec.Name}\"] = -1";
+
     private void SetRow(TOutput result, ReadOnlySpan<T> row)
     {
         if (_scalars is null)
@@ -270,7 +275,7 @@ internal sealed class TensorOutputBinder<TOutput, T> : OutputBinder<TOutput>
 
         if (row.Length != _scalars.Length)
         {
-            throw Unexpected($"{row.Length} elements per row, but {_scalars.Length} scalar member{(_scalars.Length == 1 ? " is" : "s are")} bound to it");
+            throw Unexpected(ScalarMismatch(row.Length));
         }
 
         for (var c = 0; c < _scalars.Length; c++)

@@ -79,6 +79,8 @@ public sealed class ExporterConventionTests(ITestOutputHelper output)
 
     public sealed class FlatOut { public float[] Flat { get; set; } = []; }
 
+    public sealed class FlatScalarOut { public float Flat { get; set; } }
+
     private static float[] Row(int i, int n) => Enumerable.Range(0, n).Select(k => (0.25f * i) - (0.5f * k)).ToArray();
 
     private static async Task<IHost> StartAsync<TIn, TOut>(string file, Action<ModelOptions>? configure = null, Action<BatchingOptions>? batching = null, ILoggerProvider? logger = null)
@@ -503,5 +505,18 @@ public sealed class ExporterConventionTests(ITestOutputHelper output)
                 Assert.Equal(inputs[i].X, results[i].Flat);
             }
         }
+    }
+
+    [Fact]
+    public async Task ScalarMemberOnAnOutputThatIsNotPerRow_SaysBothWaysOut()
+    {
+        // The error used to stop at "2 elements per row, but 1 scalar member is bound to it", leaving the user to
+        // guess whether the member or the batch axis was wrong.
+        using var host = await StartAsync<FlatIn, FlatScalarOut>("conv_output_flattened.onnx");
+        var predictor = host.Services.GetRequiredService<IPredictor<FlatIn, FlatScalarOut>>();
+        var ex = await Assert.ThrowsAsync<ModelInferenceException>(async () => await predictor.PredictAsync(new FlatIn { X = Row(1, 2) }));
+        Assert.Contains("2 elements per row, but 1 scalar member is bound to it", ex.Message);
+        Assert.Contains("bind a float[] member instead", ex.Message);
+        Assert.Contains("BatchAxes[\"flat\"] = -1", ex.Message);
     }
 }

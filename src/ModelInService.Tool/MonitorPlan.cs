@@ -17,7 +17,8 @@ internal sealed record MonitoredMember(string Member, string Tensor, TensorRole 
 /// integers as categories); numeric vectors of up to <see cref="MonitoringOptions.MaxVectorElements"/> element by
 /// element (outputs also by top value and margin), longer ones as norm, mean and
 /// <see cref="MonitoringOptions.ProjectionCount"/> random projections; string vectors per element up to the limit;
-/// dictionaries per key with top, margin and argmax; bool vectors and rectangular arrays not at all.
+/// dictionaries per key with top, margin and argmax; tabular inputs (rank &lt;= 1 or <c>[batch, F]</c>) per feature up to
+/// <see cref="MonitoringOptions.MaxTabularFeatures"/>; rectangular rows like flat vectors; bool vectors not at all.
 /// </summary>
 /// <remarks>The defaults are read from <see cref="MonitoringOptions"/>, so a changed default shows here without a change to the tool.</remarks>
 internal static class MonitorPlan
@@ -42,6 +43,13 @@ internal static class MonitorPlan
             var isBool = m.ElementType == "bool";
             var isInteger = !isString && !isBool && m.ElementType is not ("float" or "double" or "Half");
             var output = m.Tensor.Role == TensorRole.Output;
+
+            // RowDecoder's rule: a numeric input of rank <= 1, or [batch, F] with a fixed F, is tabular and profiled
+            // feature by feature up to MaxTabularFeatures; everything else up to MaxVectorElements.
+            var dims = m.Tensor.Spec.Dimensions;
+            var tabular = !output && !isString && !isBool && m.Shape != MemberShape.Rectangular && (dims.Count <= 1 || (dims.Count == 2 && dims[1] >= 0));
+            var limit = tabular ? Math.Max(options.MaxTabularFeatures, max) : max;
+            var limitName = tabular ? "MaxTabularFeatures" : "MaxVectorElements";
             MonitoredMember entry;
             if (m.Shape == MemberShape.Scalar)
             {
@@ -54,9 +62,14 @@ internal static class MonitorPlan
                 entry = new(m.Name, m.Tensor.Spec.Name, m.Tensor.Role, true,
                     $"one numeric feature per key (up to {max} keys), plus {m.Name}.top, .margin and .argmax", []);
             }
+            else if (m.Shape == MemberShape.Rectangular && (isBool || isString))
+            {
+                entry = new(m.Name, m.Tensor.Spec.Name, m.Tensor.Role, false, "not profiled (the monitor records no bool or string rectangular arrays)", []);
+            }
             else if (m.Shape == MemberShape.Rectangular)
             {
-                entry = new(m.Name, m.Tensor.Spec.Name, m.Tensor.Role, false, "not profiled (the monitor records no rectangular arrays)", []);
+                entry = new(m.Name, m.Tensor.Spec.Name, m.Tensor.Role, false,
+                    $"row-major values: element by element when a row has at most {max} values, else L2 norm, mean, {options.ProjectionCount} random projections", []);
             }
             else if (isBool)
             {
@@ -67,7 +80,7 @@ internal static class MonitorPlan
                 entry = new(m.Name, m.Tensor.Spec.Name, m.Tensor.Role, true,
                     $"categorical per element, the first {max} elements (MaxVectorElements)", []);
             }
-            else if (m.Tensor.FixedRowElements is { } n && n <= max)
+            else if (m.Tensor.FixedRowElements is { } n && n <= limit)
             {
                 var names = Enumerable.Range(0, (int)Math.Min(n, ShownFeatures)).Select(i => string.Create(CultureInfo.InvariantCulture, $"{m.Name}[{i}]")).ToList();
                 if (n > ShownFeatures)
@@ -81,7 +94,7 @@ internal static class MonitorPlan
             else if (m.Tensor.FixedRowElements is { } big)
             {
                 entry = new(m.Name, m.Tensor.Spec.Name, m.Tensor.Role, false,
-                    $"summaries of {big} values (more than MaxVectorElements = {max}): L2 norm, mean, {options.ProjectionCount} random projections", []);
+                    $"summaries of {big} values (more than {limitName} = {limit}): L2 norm, mean, {options.ProjectionCount} random projections", []);
             }
             else
             {

@@ -54,6 +54,10 @@ public class InspectCommandTests
         // Input and output batch symbols differ (DynamicDimension.0 vs .3): still the batch axis.
         Assert.Contains("Batching   batchable: the batch axis is 'x' dim 0 (p2o.DynamicDimension.0), 'sigmoid_0.tmp_0' dim 0 (p2o.DynamicDimension.3)", output, StringComparison.Ordinal);
         Assert.Contains("Buckets    shape buckets: rows of the same shape run together, keyed by x dim 2 (p2o.DynamicDimension.1), x dim 3 (p2o.DynamicDimension.2)", output, StringComparison.Ordinal);
+
+        // The monitor records rectangular rows (images) like flat vectors: the plan must not say they are dropped.
+        Assert.Contains("input  X: row-major values: element by element when a row has at most 16 values", output, StringComparison.Ordinal);
+        Assert.DoesNotContain("not profiled", output, StringComparison.Ordinal);
     }
 
     [SkippableFact]

@@ -25,6 +25,15 @@ public sealed class VadOutput
     public float[] State { get; set; } = [];
 }
 
+/// <summary>Silero VAD v5 outputs as `mis scaffold` writes them without declared axes: stateN [?,?,?] read as rows of [?,?].</summary>
+public sealed class VadScaffoldedOutput
+{
+    public float Output { get; set; }
+
+    [ModelOutput("stateN")]
+    public float[,] StateN { get; set; } = new float[0, 0];
+}
+
 /// <summary>PaddleOCR detection/classification input x [N,3,H,W]: a [3,H,W] image per row.</summary>
 public sealed class OcrImage
 {
@@ -152,6 +161,23 @@ public sealed class LibraryBatchAxesTests
         var (output, state) = VadDirect(row);
         LibraryHarness.AssertClose(output, result.Output, Tolerance, "output");
         LibraryHarness.AssertClose(state, result.State, Tolerance, "stateN");
+    }
+
+    [SkippableFact]
+    public async Task Silero_without_declared_axes_fills_a_rectangular_state_member_from_a_lone_run()
+    {
+        // Regression: stateN [?,?,?] gets the automatic batch axis 0, so a scaffolded member is float[,]; a lone run
+        // returns [2,1,128], which failed with "more dimensions per row than the 2 of the bound member".
+        Skip.IfNot(SharedData.IsAvailable, SharedData.SkipReason);
+        var (provider, predictor, _) = await StartAsync<VadInput, VadScaffoldedOutput>(Vad);
+        await using var _ = provider;
+
+        var row = VadRow(1);
+        var result = await predictor.PredictAsync(row);
+        var (output, state) = VadDirect(row);
+        Assert.Equal([2, 128], new[] { result.StateN.GetLength(0), result.StateN.GetLength(1) });
+        LibraryHarness.AssertClose(output, [result.Output], Tolerance, "output");
+        LibraryHarness.AssertClose(state, result.StateN.Cast<float>().ToArray(), Tolerance, "stateN");
     }
 
     [SkippableFact]

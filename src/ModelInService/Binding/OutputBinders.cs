@@ -172,10 +172,15 @@ internal sealed class TensorOutputBinder<TOutput, T> : OutputBinder<TOutput>
         if (_multi is not null)
         {
             lengths = new int[_multiRank];
+
+            // A lone row whose output was not split where the signature suggested (a recurrent state [2,1,128] read
+            // as [N,?,?] when the model's state axis was not declared): the row's real batch dimension has length 1,
+            // and leaving it out keeps the data's order, so the row still fits the member's rank.
+            var squeeze = axis < 0 && count == 1 && shape.Length == _multiRank + 1 ? Array.IndexOf(shape, 1L) : -1;
             var rank = 0;
             for (var i = 0; i < shape.Length; i++)
             {
-                if (i == axis)
+                if (i == axis || i == squeeze)
                 {
                     continue;
                 }

@@ -118,10 +118,14 @@ internal sealed class MonitorHarness : IDisposable
     }
 
     /// <summary>Builds a reference the way BuildReferenceAsync does, from a stream instead of a model.</summary>
-    public MonitorReference BuildReference(SyntheticStream stream, int rows)
+    public MonitorReference BuildReference(SyntheticStream stream, int rows) =>
+        BuildReference(Options, Recorder, stream.Next, rows, "synthetic", Start);
+
+    /// <summary>Builds a reference the way BuildReferenceAsync does, from rows a delegate makes, for any recorder.</summary>
+    public static MonitorReference BuildReference<TIn, TOut>(MonitoringOptions options, PredictionRecorder<TIn, TOut> recorder, Func<(TIn Row, TOut Prediction)> next, int rows, string modelName, DateTimeOffset at)
     {
-        var accumulator = new ReferenceAccumulator(new FeatureCatalog(), new ProfileFactory(Options.SketchK, Options.Seed), Options.ReferenceChunkSize);
-        var decoder = new RowDecoder(Recorder.Schema, accumulator.Catalog, Options);
+        var accumulator = new ReferenceAccumulator(new FeatureCatalog(), new ProfileFactory(options.SketchK, options.Seed), options.ReferenceChunkSize);
+        var decoder = new RowDecoder(recorder.Schema, accumulator.Catalog, options);
         var block = new RecordBlock(RecorderBase.BlockNumbers, 1024);
         var left = rows;
         while (left > 0)
@@ -130,8 +134,8 @@ internal sealed class MonitorHarness : IDisposable
             block.Reset(0);
             for (var i = 0; i < n; i++)
             {
-                var (row, prediction) = stream.Next();
-                Recorder.EncodeInto(block, row, prediction);
+                var (row, prediction) = next();
+                recorder.EncodeInto(block, row, prediction);
             }
 
             decoder.Apply(block, accumulator.Current, accumulator.Factory, null);
@@ -139,7 +143,7 @@ internal sealed class MonitorHarness : IDisposable
             left -= n;
         }
 
-        return accumulator.Build("training", "synthetic", Start, null);
+        return accumulator.Build("training", modelName, at, null);
     }
 
     public void Dispose() => Monitor.Dispose();

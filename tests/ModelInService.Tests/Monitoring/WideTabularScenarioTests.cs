@@ -147,27 +147,10 @@ public class WideTabularScenarioTests(ITestOutputHelper output)
         return new WideRow { Features = features };
     }
 
-    private static MonitorReference BuildReference(MonitoringOptions options, PredictionRecorder<WideRow, WideScore> recorder, Random random, int rows)
-    {
-        var accumulator = new ReferenceAccumulator(new FeatureCatalog(), new ProfileFactory(options.SketchK, options.Seed), options.ReferenceChunkSize);
-        var decoder = new RowDecoder(recorder.Schema, accumulator.Catalog, options);
-        var block = new RecordBlock(RecorderBase.BlockNumbers, 1024);
-        var left = rows;
-        while (left > 0)
+    private static MonitorReference BuildReference(MonitoringOptions options, PredictionRecorder<WideRow, WideScore> recorder, Random random, int rows) =>
+        MonitorHarness.BuildReference(options, recorder, () =>
         {
-            var n = Math.Min(Math.Min(RecordBlock.MaxRows, accumulator.Room), left);
-            block.Reset(0);
-            for (var i = 0; i < n; i++)
-            {
-                var row = Row(random, -1, 0);
-                recorder.EncodeInto(block, row, new WideScore { Score = row.Features[0] });
-            }
-
-            decoder.Apply(block, accumulator.Current, accumulator.Factory, null);
-            accumulator.AfterDecode();
-            left -= n;
-        }
-
-        return accumulator.Build("training", "wide", Start, null);
-    }
+            var row = Row(random, -1, 0);
+            return (row, new WideScore { Score = row.Features[0] });
+        }, rows, "wide", Start);
 }

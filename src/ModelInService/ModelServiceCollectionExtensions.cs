@@ -3,7 +3,7 @@ using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Options;
 using ModelInService.Batching;
-using ModelInService.Binding;
+using ModelInService.Schema;
 using ModelInService.Caching;
 using ModelInService.Hosting;
 

@@ -111,7 +111,7 @@ public class IrisEndToEndTests
             o.MaxConcurrency = 1;
         }));
         var predictor = host.Services.GetRequiredService<IPredictor<IrisInput, IrisOutput>>();
-        var registry = host.Services.GetRequiredService<Hosting.ModelRegistry>();
+        var registry = host.Services.GetRequiredService<ModelInService.Hosting.ModelRegistry>();
         var runtime = registry.Get("iris").Runtime;
         Assert.True(runtime.TryEnter()); // hold the only slot
 

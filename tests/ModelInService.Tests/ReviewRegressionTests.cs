@@ -3,7 +3,7 @@ using Microsoft.Extensions.Options;
 using Microsoft.Extensions.Time.Testing;
 using Microsoft.ML.OnnxRuntime;
 using ModelInService.Batching;
-using ModelInService.Binding;
+using ModelInService.Schema;
 using ModelInService.Hosting;
 using ModelInService.Tests.Batching;
 

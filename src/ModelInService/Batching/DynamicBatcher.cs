@@ -605,7 +605,7 @@ internal sealed class DynamicBatcher<TInput, TOutput> : IModelBatcher
         {
             outputs = await _executor.ExecuteAsync(rows.AsMemory(0, count), _abort.Token).ConfigureAwait(false);
         }
-        catch (Binding.PartialOutputException<TOutput> partial) when (partial.Outputs.Length == count)
+        catch (Schema.PartialOutputException<TOutput> partial) when (partial.Outputs.Length == count)
         {
             // Some rows' outputs were non-finite (found per row at unpack): those rows fail, the others are answered.
             outputs = partial.Outputs;

@@ -1,4 +1,4 @@
-using ModelInService.Binding;
+using ModelInService.Schema;
 using ModelInService.Hosting;
 
 namespace ModelInService.Batching;

@@ -1,6 +1,6 @@
 using System.Diagnostics;
-using ModelInService.Binding;
-using ModelInService.Runtime;
+using ModelInService.Schema;
+using ModelInService.Sessions;
 
 namespace ModelInService.Caching;
 

@@ -2,8 +2,8 @@ using System.Diagnostics;
 using Microsoft.Extensions.Logging;
 using ModelInService.Batching;
 using ModelInService.Caching;
-using ModelInService.Binding;
-using ModelInService.Runtime;
+using ModelInService.Schema;
+using ModelInService.Sessions;
 using ModelInService.Telemetry;
 
 namespace ModelInService.Hosting;

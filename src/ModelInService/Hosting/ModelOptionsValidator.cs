@@ -1,5 +1,5 @@
 using Microsoft.Extensions.Options;
-using ModelInService.Runtime;
+using ModelInService.Sessions;
 
 namespace ModelInService.Hosting;
 

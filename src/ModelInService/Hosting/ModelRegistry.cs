@@ -3,7 +3,7 @@ using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
-using ModelInService.Runtime;
+using ModelInService.Sessions;
 using ModelInService.Telemetry;
 
 namespace ModelInService.Hosting;

@@ -3,7 +3,7 @@ using System.Numerics;
 using System.Reflection;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
-using ModelInService.Binding;
+using ModelInService.Schema;
 using ModelInService.Hosting;
 
 namespace ModelInService.Monitoring;

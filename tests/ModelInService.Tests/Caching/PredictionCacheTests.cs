@@ -1,6 +1,6 @@
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Time.Testing;
-using ModelInService.Binding;
+using ModelInService.Schema;
 using ModelInService.Caching;
 using ModelInService.Hosting;
 

@@ -67,11 +67,11 @@ public class MonitoredFeaturesTests
         // Rows with several free dimensions bind to T[,,] members; the recorder had no writer for them, so the
         // monitor silently left them out of every profile and of the report's member list.
         var (host, _) = await StartAsync(s =>
-            s.AddModel<Binding.ExporterConventionTests.ImageIn, Binding.ExporterConventionTests.ImageOut>("two-free", o => o.Source = ModelSource.FromFile(TestModels.Path("conv_two_free_dims.onnx")))
+            s.AddModel<Schema.ExporterConventionTests.ImageIn, Schema.ExporterConventionTests.ImageOut>("two-free", o => o.Source = ModelSource.FromFile(TestModels.Path("conv_two_free_dims.onnx")))
                 .UseMonitoring(o => o.EvaluationInterval = TimeSpan.FromDays(1)));
         using var _ = host;
 
-        var predictor = host.Services.GetRequiredService<IPredictor<Binding.ExporterConventionTests.ImageIn, Binding.ExporterConventionTests.ImageOut>>();
+        var predictor = host.Services.GetRequiredService<IPredictor<Schema.ExporterConventionTests.ImageIn, Schema.ExporterConventionTests.ImageOut>>();
         var x = new float[2, 3, 4];
         for (var i = 0; i < 2; i++)
         {
@@ -84,7 +84,7 @@ public class MonitoredFeaturesTests
             }
         }
 
-        await predictor.PredictAsync(new Binding.ExporterConventionTests.ImageIn { X = x });
+        await predictor.PredictAsync(new Schema.ExporterConventionTests.ImageIn { X = x });
         var monitor = host.Services.GetRequiredKeyedService<IModelMonitor>("two-free");
         await monitor.FlushAsync();
         var report = monitor.GetReport(TimeSpan.FromMinutes(15));

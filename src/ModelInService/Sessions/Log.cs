@@ -1,0 +1,63 @@
+using Microsoft.Extensions.Logging;
+
+namespace ModelInService.Sessions;
+
+/// <summary>Log messages of the model runtime. Event ids 1000-1099; values of inputs are never logged.</summary>
+internal static partial class Log
+{
+    [LoggerMessage(EventId = 1000, EventName = "ModelLoading", Level = LogLevel.Information, Message = "Loading model '{ModelName}' from {Source}")]
+    public static partial void ModelLoading(ILogger logger, string modelName, string source);
+
+    [LoggerMessage(EventId = 1001, EventName = "ModelLoaded", Level = LogLevel.Information,
+        Message = "Model '{ModelName}' ready in {ElapsedMs} ms: {Copies} cop(ies), {MaxConcurrency} concurrent runs, {IntraOpThreads} intra-op thread(s) each, provider {Provider}; inputs {Inputs}; outputs {Outputs}; batching: {Batching}")]
+    public static partial void ModelLoaded(ILogger logger, string modelName, long elapsedMs, int copies, int maxConcurrency, int intraOpThreads, string provider, string inputs, string outputs, string batching);
+
+    [LoggerMessage(EventId = 1016, EventName = "ModelNotBatchable", Level = LogLevel.Warning,
+        Message = "Model '{ModelName}' uses batching but cannot run several rows together: {Reason}. Requests run one at a time. Set the batch axes (ModelOptions.BatchAxes), remove UseBatching(), or set BatchingOptions.RequireBatching = true to fail start-up instead.")]
+    public static partial void ModelNotBatchable(ILogger logger, string modelName, string reason);
+
+    [LoggerMessage(EventId = 1002, EventName = "ModelLoadFailed", Level = LogLevel.Error, Message = "Model '{ModelName}' failed to load")]
+    public static partial void ModelLoadFailed(ILogger logger, string modelName, Exception exception);
+
+    [LoggerMessage(EventId = 1003, EventName = "ExecutionProviderFallback", Level = LogLevel.Warning,
+        Message = "Execution provider '{Provider}' is not available for model '{ModelName}' ({Reason}); falling back to CPU. Set ExecutionProviderRequired = true to fail instead.")]
+    public static partial void ExecutionProviderFallback(ILogger logger, string modelName, string provider, string reason);
+
+    [LoggerMessage(EventId = 1004, EventName = "WarmupFailed", Level = LogLevel.Warning,
+        Message = "Warm-up of model '{ModelName}' with a synthetic input failed; the model is served anyway")]
+    public static partial void WarmupFailed(ILogger logger, string modelName, Exception exception);
+
+    [LoggerMessage(EventId = 1005, EventName = "WarmupSkipped", Level = LogLevel.Debug,
+        Message = "Warm-up of model '{ModelName}' skipped: input '{InputName}' is not a tensor")]
+    public static partial void WarmupSkipped(ILogger logger, string modelName, string inputName);
+
+    [LoggerMessage(EventId = 1006, EventName = "ModelUnloaded", Level = LogLevel.Information, Message = "Model '{ModelName}' unloaded")]
+    public static partial void ModelUnloaded(ILogger logger, string modelName);
+
+    [LoggerMessage(EventId = 1008, EventName = "ModelReloadFailed", Level = LogLevel.Error, Message = "Reloading model '{ModelName}' failed; the current version keeps serving")]
+    public static partial void ReloadFailed(ILogger logger, string modelName, Exception exception);
+
+    [LoggerMessage(EventId = 1009, EventName = "ModelVersionChanged", Level = LogLevel.Information, Message = "Model '{ModelName}' now serves version {NewVersion} (sha256 {Sha256}), replacing version {OldVersion}")]
+    public static partial void VersionChanged(ILogger logger, string modelName, long oldVersion, long newVersion, string sha256);
+
+    [LoggerMessage(EventId = 1010, EventName = "ModelFileChanged", Level = LogLevel.Information, Message = "Model file of '{ModelName}' changed ({Path}); reloading")]
+    public static partial void FileChanged(ILogger logger, string modelName, string path);
+
+    [LoggerMessage(EventId = 1011, EventName = "SharedAllocatorCreated", Level = LogLevel.Information, Message = "Model '{ModelName}' created the process-wide shared CPU arena (limit {MaxBytes} bytes; 0 = none)")]
+    public static partial void SharedAllocatorCreated(ILogger logger, string modelName, long maxBytes);
+
+    [LoggerMessage(EventId = 1012, EventName = "SharedAllocatorMismatch", Level = LogLevel.Warning, Message = "Model '{ModelName}' asks for a shared CPU arena limited to {MaxBytes} bytes, but the process-wide one already exists with {ExistingBytes} (the first model to load sets it)")]
+    public static partial void SharedAllocatorMismatch(ILogger logger, string modelName, long maxBytes, long existingBytes);
+
+    [LoggerMessage(EventId = 1013, EventName = "ModelVersionPinned", Level = LogLevel.Information, Message = "Model '{ModelName}' is pinned to version {Version} {VersionName}: reloads, rollbacks and promotions are refused until unpinned")]
+    public static partial void VersionPinned(ILogger logger, string modelName, long version, string versionName);
+
+    [LoggerMessage(EventId = 1014, EventName = "ModelVersionUnpinned", Level = LogLevel.Information, Message = "Model '{ModelName}' is no longer pinned")]
+    public static partial void VersionUnpinned(ILogger logger, string modelName);
+
+    [LoggerMessage(EventId = 1015, EventName = "ModelReloadSkippedPinned", Level = LogLevel.Warning, Message = "Model file of '{ModelName}' changed, but the model is pinned: not reloaded")]
+    public static partial void ReloadSkippedPinned(ILogger logger, string modelName);
+
+    [LoggerMessage(EventId = 1007, EventName = "ModelDisposeFailed", Level = LogLevel.Error, Message = "Model '{ModelName}' failed to unload cleanly")]
+    public static partial void ModelDisposeFailed(ILogger logger, string modelName, Exception exception);
+}

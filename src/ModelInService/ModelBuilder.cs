@@ -95,7 +95,7 @@ public sealed class ModelBuilder
     /// <exception cref="InvalidOperationException">The model was registered without C# types (batching needs <c>AddModel&lt;TIn, TOut&gt;</c>).</exception>
     public ModelBuilder UseBatching(Action<BatchingOptions>? configure = null)
     {
-        if (Registration.CreateBatcher is null)
+        if (!Registration.IsTyped)
         {
             throw new InvalidOperationException($"Model '{Name}' was registered without input and output types; batching needs AddModel<TInput, TOutput>(...).");
         }
@@ -161,7 +161,7 @@ public sealed class ModelBuilder
     /// <exception cref="InvalidOperationException">The model was registered without C# types.</exception>
     public ModelBuilder UseCaching(Action<CachingOptions>? configure = null)
     {
-        if (Registration.CreateCache is null)
+        if (!Registration.IsTyped)
         {
             throw new InvalidOperationException($"Model '{Name}' was registered without input and output types; caching needs AddModel<TInput, TOutput>(...).");
         }

@@ -2,9 +2,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Options;
-using ModelInService.Batching;
 using ModelInService.Schema;
-using ModelInService.Caching;
 using ModelInService.Hosting;
 
 namespace ModelInService;
@@ -44,21 +42,10 @@ public static class ModelServiceCollectionExtensions
     {
         var builder = Register(services, name, configure, typeof(TInput), typeof(TOutput),
             static (modelName, signature, options) => TypedBinder<TInput, TOutput>.Create(modelName, signature, options),
-            static (host, batching, time) => new DynamicBatcher<TInput, TOutput>(host.Name, batching, host.Runtime.MaxConcurrency, new RuntimeBatchExecutor<TInput, TOutput>(host), time),
-            static (caching, time) => new PredictionCache<TInput, TOutput>(caching, time));
-        services.AddKeyedSingleton<IPredictor<TInput, TOutput>>(name, static (sp, key) =>
-        {
-            var host = sp.GetRequiredService<ModelRegistry>().Get((string)key!);
-            var fallback = host.Registration.FallbackDelegate as Func<TInput, Exception, CancellationToken, ValueTask<TOutput>>;
-            if (fallback is null && host.Registration.FallbackModel is { } other)
-            {
-                // Resolved on first use: the fallback model may be registered after this one, and must not be this one.
-                var lazy = new Lazy<IPredictor<TInput, TOutput>>(() => sp.GetRequiredKeyedService<IPredictor<TInput, TOutput>>(other));
-                fallback = (input, _, ct) => lazy.Value.PredictAsync(input, ct);
-            }
+            sp => sp.GetRequiredKeyedService<IPredictor<TInput, TOutput>>(name));
 
-            return new Predictor<TInput, TOutput>(host, fallback);
-        });
+        // The chain of stages is composed once, here (see PredictionChain for the order).
+        services.AddKeyedSingleton<IPredictor<TInput, TOutput>>(name, static (sp, key) => PredictionChain.Build<TInput, TOutput>(sp, (string)key!));
         services.TryAddSingleton<IPredictor<TInput, TOutput>>(sp => sp.GetRequiredKeyedService<IPredictor<TInput, TOutput>>(name));
         return builder;
     }
@@ -72,7 +59,7 @@ public static class ModelServiceCollectionExtensions
     /// <exception cref="ArgumentException"><paramref name="name"/> is null or empty.</exception>
     /// <exception cref="InvalidOperationException">A model with the same name is already registered.</exception>
     public static ModelBuilder AddModel(this IServiceCollection services, string name, Action<ModelOptions> configure) =>
-        Register(services, name, configure, null, null, null, null, null);
+        Register(services, name, configure, null, null, null, null);
 
     private static ModelBuilder Register(
         IServiceCollection services,
@@ -81,8 +68,7 @@ public static class ModelServiceCollectionExtensions
         Type? input,
         Type? output,
         Func<string, ModelSignature, ModelOptions, IModelBinder>? bind,
-        Func<ModelHost, BatchingOptions, TimeProvider, IModelBatcher>? createBatcher,
-        Func<CachingOptions, TimeProvider, IPredictionCache>? createCache)
+        Func<IServiceProvider, object>? buildPredictor)
     {
         ArgumentNullException.ThrowIfNull(services);
         ArgumentException.ThrowIfNullOrEmpty(name);
@@ -95,7 +81,7 @@ public static class ModelServiceCollectionExtensions
             }
         }
 
-        var registration = new ModelRegistration(name, input, output, bind, createBatcher, createCache);
+        var registration = new ModelRegistration(name, input, output, bind, buildPredictor);
         services.AddSingleton(registration);
         services.AddOptions<ModelOptions>(name).Configure(configure).ValidateOnStart();
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<ModelOptions>, ModelOptionsValidator>());

@@ -1,5 +1,4 @@
 using System.Diagnostics;
-using ModelInService.Schema;
 using ModelInService.Sessions;
 
 namespace ModelInService.Caching;
@@ -9,15 +8,20 @@ namespace ModelInService.Caching;
 /// with the model version, exact LRU within entry and byte budgets, optional TTL, single-flight for identical
 /// concurrent requests, and a deep copy for every caller so a cached output cannot be mutated through an answer.
 /// </summary>
+/// <remarks>
+/// The caching stage: in the chain only when <c>UseCaching</c> was called, below validation (it never hides a
+/// validation error) and routing, above the batcher or the session run.
+/// </remarks>
 [DebuggerDisplay("{Statistics.Count} entries, {Statistics.Bytes} bytes")]
-internal sealed class PredictionCache<TInput, TOutput> : IPredictionCache
+internal sealed class PredictionCache<TInput, TOutput> : DelegatingStage<TInput, TOutput>, IPredictionCache
 {
     private readonly LruCache<TOutput> _lru;
     private readonly CachingOptions _options;
     private readonly TimeProvider _time;
     private readonly long _ttlTicks;
 
-    public PredictionCache(CachingOptions options, TimeProvider time)
+    public PredictionCache(PredictionStage<TInput, TOutput> next, CachingOptions options, TimeProvider time)
+        : base(next)
     {
         _options = options;
         _time = time;
@@ -78,39 +82,46 @@ internal sealed class PredictionCache<TInput, TOutput> : IPredictionCache
         }
     }
 
-    /// <summary>Answers from the cache, joins an identical in-flight request, or computes (and stores) the answer.</summary>
-    public ValueTask<TOutput> GetOrComputeAsync(
-        ModelRuntime runtime,
-        TypedBinder<TInput, TOutput> binder,
-        TInput input,
-        PredictionOptions? options,
-        Func<TInput, PredictionOptions?, CancellationToken, ValueTask<TOutput>> compute,
-        CancellationToken cancellationToken)
+    public override ValueTask<TOutput> PredictAsync(Serving<TInput, TOutput> serving, TInput input, PredictionOptions? options, CancellationToken cancellationToken)
     {
-        var key = binder.ComputeKey(input, runtime.Version);
+        if (!Accepts(input))
+        {
+            return Next.PredictAsync(serving, input, options, cancellationToken);
+        }
+
+        try
+        {
+            return GetOrComputeAsync(serving, input, options, cancellationToken);
+        }
+#pragma warning disable CA1031 // A throwing getter of the caller's type (hashed for the key) fails this call only.
+        catch (Exception ex)
+#pragma warning restore CA1031
+        {
+            return ValueTask.FromException<TOutput>(ex);
+        }
+    }
+
+    /// <summary>Answers from the cache, joins an identical in-flight request, or computes (and stores) the answer.</summary>
+    private ValueTask<TOutput> GetOrComputeAsync(Serving<TInput, TOutput> serving, TInput input, PredictionOptions? options, CancellationToken cancellationToken)
+    {
+        var key = serving.Binder.ComputeKey(input, serving.Runtime.Version);
         var now = _time.GetTimestamp();
         var lookup = _lru.Find(key, now);
         CountLookup(lookup.Kind != LruCache<TOutput>.LookupKind.Owner);
         return lookup.Kind switch
         {
-            LruCache<TOutput>.LookupKind.Hit => new ValueTask<TOutput>(binder.Copier.Clone(lookup.Value!)),
-            LruCache<TOutput>.LookupKind.Join => JoinAsync(lookup.Shared!, runtime, binder, input, options, compute, cancellationToken),
-            _ => OwnAsync(lookup.Owned!, binder, input, options, compute, cancellationToken),
+            LruCache<TOutput>.LookupKind.Hit => new ValueTask<TOutput>(serving.Binder.Copier.Clone(lookup.Value!)),
+            LruCache<TOutput>.LookupKind.Join => JoinAsync(lookup.Shared!, serving, input, options, cancellationToken),
+            _ => OwnAsync(lookup.Owned!, serving, input, options, cancellationToken),
         };
     }
 
-    private async ValueTask<TOutput> OwnAsync(
-        LruCache<TOutput>.Node node,
-        TypedBinder<TInput, TOutput> binder,
-        TInput input,
-        PredictionOptions? options,
-        Func<TInput, PredictionOptions?, CancellationToken, ValueTask<TOutput>> compute,
-        CancellationToken cancellationToken)
+    private async ValueTask<TOutput> OwnAsync(LruCache<TOutput>.Node node, Serving<TInput, TOutput> serving, TInput input, PredictionOptions? options, CancellationToken cancellationToken)
     {
         TOutput output;
         try
         {
-            output = await compute(input, options, cancellationToken).ConfigureAwait(false);
+            output = await Next.PredictAsync(serving, input, options, cancellationToken).ConfigureAwait(false);
         }
         catch (OperationCanceledException ex) when (cancellationToken.IsCancellationRequested)
         {
@@ -124,21 +135,16 @@ internal sealed class PredictionCache<TInput, TOutput> : IPredictionCache
             throw;
         }
 
-        // The stored instance is never handed out: every caller, the owner included, gets its own copy.
+        // The stored instance is never handed out: every caller, the owner included, gets its own copy (the same
+        // instance when the output type is immutable: the copier decides once per type).
+        var copier = serving.Binder.Copier;
         var store = _options.CacheOutput is not { } filter || filter(output!);
         var expires = _ttlTicks == long.MaxValue ? long.MaxValue : _time.GetTimestamp() + _ttlTicks;
-        _lru.Complete(node, output, store ? binder.Copier.EstimateSize(output) + 64 : 0, expires, store);
-        return binder.Copier.Clone(output);
+        _lru.Complete(node, output, store ? copier.EstimateSize(output) + 64 : 0, expires, store);
+        return copier.Clone(output);
     }
 
-    private async ValueTask<TOutput> JoinAsync(
-        Task<TOutput> shared,
-        ModelRuntime runtime,
-        TypedBinder<TInput, TOutput> binder,
-        TInput input,
-        PredictionOptions? options,
-        Func<TInput, PredictionOptions?, CancellationToken, ValueTask<TOutput>> compute,
-        CancellationToken cancellationToken)
+    private async ValueTask<TOutput> JoinAsync(Task<TOutput> shared, Serving<TInput, TOutput> serving, TInput input, PredictionOptions? options, CancellationToken cancellationToken)
     {
         TOutput output;
         try
@@ -147,10 +153,10 @@ internal sealed class PredictionCache<TInput, TOutput> : IPredictionCache
         }
         catch (OwnerCanceledException)
         {
-            return await GetOrComputeAsync(runtime, binder, input, options, compute, cancellationToken).ConfigureAwait(false);
+            return await GetOrComputeAsync(serving, input, options, cancellationToken).ConfigureAwait(false);
         }
 
-        return binder.Copier.Clone(output);
+        return serving.Binder.Copier.Clone(output);
     }
 
     /// <summary>Tells joiners that the computation they waited for was abandoned by its owner's cancellation.</summary>

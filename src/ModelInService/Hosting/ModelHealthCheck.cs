@@ -35,7 +35,7 @@ internal sealed class ModelReadinessCheck(ModelRegistry registry, string model, 
         data["version"] = runtime.Version;
         data["copies"] = runtime.Copies;
         data["maxConcurrency"] = runtime.MaxConcurrency;
-        if (host.Batcher is { } batcher && host.BatchingOptions is { } options)
+        if (host.Features.Batcher is { } batcher && host.Features.BatchingOptions is { } options)
         {
             data["queueDepth"] = batcher.QueueDepth;
             data["maxQueueSize"] = options.MaxQueueSize;

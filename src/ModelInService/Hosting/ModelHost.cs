@@ -1,16 +1,13 @@
 using System.Diagnostics;
 using Microsoft.Extensions.Logging;
-using ModelInService.Batching;
-using ModelInService.Caching;
-using ModelInService.Schema;
+using ModelInService.Routing;
 using ModelInService.Sessions;
-using ModelInService.Telemetry;
 
 namespace ModelInService.Hosting;
 
 /// <summary>The life of one registered model: not loaded, loaded (a <see cref="ModelRuntime"/>), failed, or stopped.</summary>
 [DebuggerDisplay("{Name}: {State}")]
-internal sealed class ModelHost : IDisposable
+internal sealed class ModelHost : IGenerationSource, ICandidateHost, IDisposable
 {
     /// <summary>The loaded model; null until loaded and after disposal.</summary>
     private volatile ModelRuntime? _runtime;
@@ -36,37 +33,25 @@ internal sealed class ModelHost : IDisposable
     /// <summary>The source the next reload reads (changes when a reload is given a new source).</summary>
     private ModelSource? _source;
 
-    public ModelHost(ModelRegistration registration, ModelOptions options, BatchingOptions? batching, CachingOptions? caching, TimeProvider time, ModelMetrics? metrics = null)
+    public ModelHost(ModelRegistration registration, ModelOptions options, BatchingOptions? batching, TimeProvider time)
     {
-        Metrics = metrics;
         Registration = registration;
         Options = options;
         BatchingOptions = batching;
         Time = time;
-        if (caching is not null && registration.CreateCache is not null)
-        {
-            Cache = registration.CreateCache(caching, time);
-        }
+        Candidates = new CandidateSlot(this);
     }
 
-    /// <summary>The prediction cache (a <see cref="PredictionCache{TInput, TOutput}"/>) when caching is on.</summary>
-    public IPredictionCache? Cache { get; }
+    /// <summary>The batcher and cache the model's chain was built with (for metrics and health; no stage reads them here).</summary>
+    public ModelFeatures Features { get; } = new();
 
-    /// <summary>
-    /// Receives every successful prediction (an <see cref="IPredictionRecorder{TInput, TOutput}"/>), e.g. the monitor.
-    /// Set before the host starts serving; called on the request path, so it must only enqueue.
-    /// </summary>
-    public object? Recorder { get; set; }
+    /// <summary>The candidate under canary or shadow, if any.</summary>
+    public CandidateSlot Candidates { get; }
 
+    /// <summary>The batching options when <c>UseBatching</c> was called: checked at load (RequireBatching).</summary>
     public BatchingOptions? BatchingOptions { get; }
 
-    /// <summary>The package's instruments, or null without an <c>IMeterFactory</c>.</summary>
-    public ModelMetrics? Metrics { get; }
-
     public TimeProvider Time { get; }
-
-    /// <summary>The batcher (a <see cref="DynamicBatcher{TInput, TOutput}"/>) when batching is on and the model loaded.</summary>
-    public IModelBatcher? Batcher { get; private set; }
 
     public ModelRegistration Registration { get; }
 
@@ -75,6 +60,11 @@ internal sealed class ModelHost : IDisposable
     public ModelOptions Options { get; }
 
     public string State => _runtime is not null ? "ready" : _error is not null ? "failed" : _stopped ? "stopped" : "not loaded";
+
+    /// <summary>Gets the loaded model or throws what prevents serving.</summary>
+    public ModelRuntime Current => Runtime;
+
+    public int MaxRowsPerRun => Options.MaxRowsPerRun;
 
     /// <summary>Gets the loaded model or throws what prevents serving.</summary>
     public ModelRuntime Runtime
@@ -200,21 +190,12 @@ internal sealed class ModelHost : IDisposable
         }
     }
 
-    /// <summary>The candidate under canary or shadow, if any.</summary>
-    private volatile CandidateState? _candidate;
-
-    public CandidateState? Candidate => _candidate;
-
-    /// <summary>Loads <paramref name="source"/> as a candidate beside the serving version (the serving version is untouched).</summary>
-    public async Task<ModelRuntime> StartCandidateAsync(ModelSource source, CandidateMode mode, double share, CancellationToken cancellationToken)
+    public async Task<T> UnderReloadLockAsync<T>(Func<Task<T>> action, CancellationToken cancellationToken)
     {
         await _reloadLock.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
         {
-            var loaded = await Task.Run(() => ModelLoader.Load(Name, WithSource(Options, source), _contentRoot, Registration.Bind, _logger!), cancellationToken).ConfigureAwait(false);
-            var replaced = Interlocked.Exchange(ref _candidate, new CandidateState(loaded, mode, share));
-            Retire(replaced?.Runtime);
-            return loaded;
+            return await action().ConfigureAwait(false);
         }
         finally
         {
@@ -222,43 +203,12 @@ internal sealed class ModelHost : IDisposable
         }
     }
 
-    /// <summary>Makes the candidate the serving version (like a reload, without loading again).</summary>
-    public async Task<ModelRuntime> PromoteCandidateAsync(CancellationToken cancellationToken)
-    {
-        await _reloadLock.WaitAsync(cancellationToken).ConfigureAwait(false);
-        try
-        {
-            ThrowIfPinned("promote the candidate");
-            var candidate = Interlocked.Exchange(ref _candidate, null) ?? throw new InvalidOperationException($"Model '{Name}' has no candidate to promote.");
-            Swap(candidate.Runtime, keepReplaced: Options.KeepPreviousVersion);
-            return candidate.Runtime;
-        }
-        finally
-        {
-            _reloadLock.Release();
-        }
-    }
+    public ModelRuntime LoadBeside(ModelSource source) => ModelLoader.Load(Name, WithSource(Options, source), _contentRoot, Registration.Bind, _logger!);
 
-    /// <summary>Ends the canary or shadow; the candidate is drained and unloaded.</summary>
-    public async Task StopCandidateAsync(CancellationToken cancellationToken)
+    public void Promote(ModelRuntime runtime)
     {
-        await _reloadLock.WaitAsync(cancellationToken).ConfigureAwait(false);
-        try
-        {
-            Retire(Interlocked.Exchange(ref _candidate, null)?.Runtime);
-        }
-        finally
-        {
-            _reloadLock.Release();
-        }
-    }
-
-    private static void Retire(ModelRuntime? runtime)
-    {
-        if (runtime is not null)
-        {
-            _ = Task.Run(() => runtime.Dispose(TimeSpan.FromSeconds(30)));
-        }
+        ThrowIfPinned("promote the candidate");
+        Swap(runtime, keepReplaced: Options.KeepPreviousVersion);
     }
 
     /// <summary>The file watcher when <see cref="ModelOptions.WatchForChanges"/> is on.</summary>
@@ -395,7 +345,7 @@ internal sealed class ModelHost : IDisposable
                 runtime.Info = runtime.Info with { Name = versionName };
             }
 
-            if (BatchingOptions is not null && Registration.CreateBatcher is not null && runtime.Binder is { Batchable: false } binder)
+            if (BatchingOptions is not null && runtime.Binder is { Batchable: false } binder)
             {
                 if (BatchingOptions.RequireBatching)
                 {
@@ -414,14 +364,6 @@ internal sealed class ModelHost : IDisposable
             _runtime = runtime;
             _error = null;
             StartWatching();
-            if (BatchingOptions is not null && Registration.CreateBatcher is not null && Batcher is null)
-            {
-                Batcher = Registration.CreateBatcher(this, BatchingOptions, Time);
-                if (Metrics is not null)
-                {
-                    Batcher.Statistics.Listener = Metrics.ForBatcher(Name);
-                }
-            }
         }
         catch (Exception ex)
         {
@@ -432,59 +374,13 @@ internal sealed class ModelHost : IDisposable
         }
     }
 
-    /// <summary>
-    /// Predictions whose recording (monitor) is still to happen, counted per processor stripe (every 16th int, one
-    /// cache line apart) so the request path never contends on one counter; see <see cref="WhenRecordedAsync"/>.
-    /// </summary>
-    private readonly int[] _recording = new int[16 * RecordingStripes];
-
-    private const int RecordingStripes = 16;
-
-    /// <summary>Marks a prediction whose result will be handed to the recorder once it completes; pass the result to <see cref="EndRecording"/>.</summary>
-    internal int BeginRecording()
-    {
-        var slot = (Thread.GetCurrentProcessorId() & (RecordingStripes - 1)) * 16;
-        Interlocked.Increment(ref _recording[slot]);
-        return slot;
-    }
-
-    /// <summary>The prediction marked by <see cref="BeginRecording"/> has been recorded (or failed).</summary>
-    internal void EndRecording(int slot) => Interlocked.Decrement(ref _recording[slot]);
-
-    /// <summary>Waits until every prediction answered so far has reached the recorder (after <see cref="StopAsync"/>: nothing new starts).</summary>
-    public async Task WhenRecordedAsync(CancellationToken cancellationToken)
-    {
-        // Only at shutdown, and only for the continuations of already answered requests: a short poll is simplest.
-        while (Outstanding() > 0)
-        {
-            await Task.Delay(1, cancellationToken).ConfigureAwait(false);
-        }
-
-        int Outstanding()
-        {
-            var sum = 0;
-            for (var i = 0; i < _recording.Length; i += 16)
-            {
-                sum += Volatile.Read(ref _recording[i]);
-            }
-
-            return sum;
-        }
-    }
-
-    /// <summary>
-    /// Whether serving-path predictions are recorded by the batch executor (a batcher and no cache: every such request
-    /// is one row of a batch) rather than by the predictor after each call.
-    /// </summary>
-    public bool RecordsInBatches => Batcher is not null && Cache is null;
-
     /// <summary>Drains the batcher (new requests are refused, queued ones run or fail after the drain timeout).</summary>
     public async Task StopAsync()
     {
         _stopped = true;
-        if (Batcher is { } batcher)
+        if (Features.Batcher is { } batcher)
         {
-            await batcher.StopAsync(BatchingOptions!.DrainTimeout).ConfigureAwait(false);
+            await batcher.StopAsync(Features.BatchingOptions!.DrainTimeout).ConfigureAwait(false);
         }
     }
 
@@ -492,7 +388,7 @@ internal sealed class ModelHost : IDisposable
     {
         _stopped = true;
         Watcher?.Dispose();
-        if (Batcher is { } batcher)
+        if (Features.Batcher is { } batcher)
         {
             // Without a host stop (plain ServiceProvider), still answer everything that is queued; bounded, because a
             // stop already in progress may be draining for its full timeout.
@@ -509,9 +405,7 @@ internal sealed class ModelHost : IDisposable
         var previous = _previous;
         _previous = null;
         previous?.Dispose();
-        var candidate = _candidate;
-        _candidate = null;
-        candidate?.Runtime.Dispose();
+        Candidates.Dispose();
     }
 
     private Exception NotServing()
@@ -526,57 +420,4 @@ internal sealed class ModelHost : IDisposable
             ? new ModelNotReadyException(Name, $"Model '{Name}' is stopped: the host is shutting down.")
             : new ModelNotReadyException(Name, $"Model '{Name}' is not loaded yet. Models load when the host starts (IHost.StartAsync); in a plain ServiceProvider call ModelServiceProviderExtensions.StartModelsAsync first.");
     }
-}
-
-/// <summary>What <c>AddModel</c> recorded: the name and, for typed models, how to bind the schema and build a batcher.</summary>
-internal sealed class ModelRegistration(
-    string name,
-    Type? inputType,
-    Type? outputType,
-    Func<string, ModelSignature, ModelOptions, IModelBinder>? bind,
-    Func<ModelHost, BatchingOptions, TimeProvider, IModelBatcher>? createBatcher,
-    Func<CachingOptions, TimeProvider, IPredictionCache>? createCache)
-{
-    public string Name { get; } = name;
-
-    public Type? InputType { get; } = inputType;
-
-    public Type? OutputType { get; } = outputType;
-
-    public Func<string, ModelSignature, ModelOptions, IModelBinder>? Bind { get; } = bind;
-
-    public Func<ModelHost, BatchingOptions, TimeProvider, IModelBatcher>? CreateBatcher { get; } = createBatcher;
-
-    public Func<CachingOptions, TimeProvider, IPredictionCache>? CreateCache { get; } = createCache;
-
-    /// <summary>Set by <see cref="ModelBuilder.UseBatching"/>.</summary>
-    public bool UseBatching { get; set; }
-
-    /// <summary>Set by <see cref="ModelBuilder.UseFallback{TInput, TOutput}"/>: a <c>Func&lt;TInput, Exception, CancellationToken, ValueTask&lt;TOutput&gt;&gt;</c>.</summary>
-    public object? FallbackDelegate { get; set; }
-
-    /// <summary>Set by <see cref="ModelBuilder.UseFallback(string)"/>: another registered model with the same types.</summary>
-    public string? FallbackModel { get; set; }
-
-    /// <summary>Set by <see cref="ModelBuilder.UseCaching"/>.</summary>
-    public bool UseCaching { get; set; }
-}
-
-/// <summary>Observes successful predictions (the monitor). Must not block: it runs on the request path.</summary>
-internal interface IPredictionRecorder<TInput, TOutput>
-{
-    void Record(TInput input, TOutput output);
-
-    /// <summary>Records the rows of one batch the model answered (one clock read for all of them).</summary>
-    void RecordBatch(ReadOnlySpan<TInput> inputs, ReadOnlySpan<TOutput> outputs);
-}
-
-/// <summary>The type-erased face of a <see cref="DynamicBatcher{TInput, TOutput}"/> that the host manages.</summary>
-internal interface IModelBatcher : IDisposable
-{
-    BatcherStatistics Statistics { get; }
-
-    int QueueDepth { get; }
-
-    Task StopAsync(TimeSpan drainTimeout);
 }

@@ -41,7 +41,7 @@ internal sealed class ModelManager(ModelHost host) : IModelManager
 
     public void Unpin() => host.Unpin();
 
-    public CandidateReport? Candidate => host.Candidate?.Report();
+    public CandidateReport? Candidate => host.Candidates.Current?.Report();
 
     public async Task<ModelVersionInfo> StartCanaryAsync(ModelSource source, double share, CancellationToken cancellationToken = default)
     {
@@ -51,19 +51,19 @@ internal sealed class ModelManager(ModelHost host) : IModelManager
             throw new ArgumentOutOfRangeException(nameof(share), share, "The canary share must be between 0 and 1.");
         }
 
-        return (await host.StartCandidateAsync(source, CandidateMode.Canary, share, cancellationToken).ConfigureAwait(false)).Info;
+        return (await host.Candidates.StartAsync(source, CandidateMode.Canary, share, cancellationToken).ConfigureAwait(false)).Info;
     }
 
     public async Task<ModelVersionInfo> StartShadowAsync(ModelSource source, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(source);
-        return (await host.StartCandidateAsync(source, CandidateMode.Shadow, 1, cancellationToken).ConfigureAwait(false)).Info;
+        return (await host.Candidates.StartAsync(source, CandidateMode.Shadow, 1, cancellationToken).ConfigureAwait(false)).Info;
     }
 
     public async Task<ModelVersionInfo> PromoteCandidateAsync(CancellationToken cancellationToken = default) =>
-        (await host.PromoteCandidateAsync(cancellationToken).ConfigureAwait(false)).Info;
+        (await host.Candidates.PromoteAsync(host.Name, cancellationToken).ConfigureAwait(false)).Info;
 
-    public Task StopCandidateAsync(CancellationToken cancellationToken = default) => host.StopCandidateAsync(cancellationToken);
+    public Task StopCandidateAsync(CancellationToken cancellationToken = default) => host.Candidates.StopAsync(cancellationToken);
 
     public async Task<ModelVersionInfo> RollbackAsync(CancellationToken cancellationToken = default) =>
         (await host.RollbackAsync(cancellationToken).ConfigureAwait(false)).Info;

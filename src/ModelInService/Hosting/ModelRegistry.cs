@@ -15,12 +15,13 @@ internal sealed class ModelRegistry : IDisposable
     private readonly ILogger _logger;
     private readonly string? _contentRoot;
     private readonly SemaphoreSlim _startLock = new(1, 1);
+    private readonly IServiceProvider _services;
 
     public ModelRegistry(
         IEnumerable<ModelRegistration> registrations,
         IOptionsMonitor<ModelOptions> options,
         IOptionsMonitor<BatchingOptions> batching,
-        IOptionsMonitor<CachingOptions> caching,
+        IServiceProvider services,
         ILoggerFactory? loggerFactory = null,
         IHostEnvironment? environment = null,
         TimeProvider? timeProvider = null,
@@ -28,12 +29,12 @@ internal sealed class ModelRegistry : IDisposable
     {
         _logger = (loggerFactory ?? NullLoggerFactory.Instance).CreateLogger("ModelInService");
         _contentRoot = environment?.ContentRootPath;
+        _services = services;
         Metrics = meterFactory is null ? null : new ModelMetrics(meterFactory, this);
         foreach (var registration in registrations)
         {
             var batchingOptions = registration.UseBatching ? batching.Get(registration.Name) : null;
-            var cachingOptions = registration.UseCaching ? caching.Get(registration.Name) : null;
-            _hosts[registration.Name] = new ModelHost(registration, options.Get(registration.Name), batchingOptions, cachingOptions, timeProvider ?? TimeProvider.System, Metrics);
+            _hosts[registration.Name] = new ModelHost(registration, options.Get(registration.Name), batchingOptions, timeProvider ?? TimeProvider.System);
         }
     }
 
@@ -77,6 +78,16 @@ internal sealed class ModelRegistry : IDisposable
                 }
             }
 
+            // Compose every typed model's chain now, not on the first request, and start what needs the loaded model
+            // (its batcher, which metrics and health then see). A chain resolved before the start is started here too.
+            foreach (var host in _hosts.Values)
+            {
+                if (host.Registration.BuildPredictor?.Invoke(_services) is IStartableChain chain && host.IsLoaded)
+                {
+                    chain.Start();
+                }
+            }
+
             if (errors.Count == 1)
             {
                 throw errors[0];
@@ -96,8 +107,6 @@ internal sealed class ModelRegistry : IDisposable
     public Task StopAsync() => Task.WhenAll(_hosts.Values.Select(h => h.StopAsync()));
 
     /// <summary>Waits until every answered prediction has been handed to its model's recorder (the monitor's final snapshot needs them).</summary>
-    public Task WhenRecordedAsync(CancellationToken cancellationToken) => Task.WhenAll(_hosts.Values.Select(h => h.WhenRecordedAsync(cancellationToken)));
-
     public void Dispose()
     {
         foreach (var host in _hosts.Values)

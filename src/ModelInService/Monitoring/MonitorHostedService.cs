@@ -86,7 +86,10 @@ internal sealed class MonitorHostedService : IHostedService, IDisposable
                 // Stop accepting and drain the batchers (idempotent: the loader's stop awaits the same drain), so the
                 // final snapshot holds every prediction that was answered.
                 await _models.StopAsync().WaitAsync(cancellationToken).ConfigureAwait(false);
-                await _models.WhenRecordedAsync(cancellationToken).ConfigureAwait(false);
+                foreach (var monitor in _registry.Monitors)
+                {
+                    await ((RecorderBase)monitor.Recorder).WhenRecordedAsync(cancellationToken).ConfigureAwait(false);
+                }
             }
             catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
             {

@@ -63,7 +63,6 @@ internal sealed class MonitorRegistry : IDisposable
                 () => services.GetServices<IModelMonitorHandler>(),
                 logger,
                 new MonitorMetrics(meterFactory, name));
-            host.Recorder = recorder;
             _monitors[name] = monitor;
 
             if (pipelines.FirstOrDefault(p => p.Name == name) is { } pipeline)

@@ -12,6 +12,47 @@ namespace ModelInService.Monitoring;
 [DebuggerDisplay("{Schema.Slots.Count} slots, {_channel.Reader.Count} queued blocks, {_droppedTotal} dropped")]
 internal abstract class RecorderBase
 {
+    /// <summary>
+    /// Predictions whose recording is still to happen (a request answered asynchronously, recorded in its
+    /// continuation), counted per processor stripe (every 16th int, one cache line apart) so the request path never
+    /// contends on one counter; see <see cref="WhenRecordedAsync"/>.
+    /// </summary>
+    private readonly int[] _pending = new int[16 * PendingStripes];
+
+    private const int PendingStripes = 16;
+
+    /// <summary>Marks a prediction whose result will be recorded once it completes; pass the result to <see cref="EndPending"/>.</summary>
+    public int BeginPending()
+    {
+        var slot = (Thread.GetCurrentProcessorId() & (PendingStripes - 1)) * 16;
+        Interlocked.Increment(ref _pending[slot]);
+        return slot;
+    }
+
+    /// <summary>The prediction marked by <see cref="BeginPending"/> was recorded (or failed).</summary>
+    public void EndPending(int slot) => Interlocked.Decrement(ref _pending[slot]);
+
+    /// <summary>Waits until every prediction answered so far has been recorded (at shutdown, after the batchers drained).</summary>
+    public async Task WhenRecordedAsync(CancellationToken cancellationToken)
+    {
+        // Only at shutdown, and only for the continuations of already answered requests: a short poll is simplest.
+        while (Outstanding() > 0)
+        {
+            await Task.Delay(1, cancellationToken).ConfigureAwait(false);
+        }
+
+        int Outstanding()
+        {
+            var sum = 0;
+            for (var i = 0; i < _pending.Length; i += 16)
+            {
+                sum += Volatile.Read(ref _pending[i]);
+            }
+
+            return sum;
+        }
+    }
+
     /// <summary>Numbers per block: keeps a block near 128 KB, so the queue's memory is bounded whatever the row width.</summary>
     internal const int BlockNumbers = 16 * 1024;
 

@@ -2,7 +2,7 @@ using System.IO.Hashing;
 using System.Runtime.InteropServices;
 using ModelInService.Sessions;
 
-namespace ModelInService.Hosting;
+namespace ModelInService.Routing;
 
 /// <summary>A candidate generation under canary or shadow, with its counters.</summary>
 internal sealed class CandidateState(ModelRuntime runtime, CandidateMode mode, double share)

@@ -52,11 +52,11 @@ internal sealed class ModelMetrics
         _queueWait = meter.CreateHistogram(ModelMetricNames.QueueWait, "s", "Time requests waited in the batcher's queue.", advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = SecondsBuckets });
         _compute = meter.CreateHistogram(ModelMetricNames.BatchCompute, "s", "Time one batch took to run (pack, model, unpack).", advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = SecondsBuckets });
         _batchSize = meter.CreateHistogram(ModelMetricNames.BatchSize, "{item}", "Requests per batch.", advice: new InstrumentAdvice<int> { HistogramBucketBoundaries = SizeBuckets });
-        meter.CreateObservableGauge(ModelMetricNames.QueueDepth, () => Observe(registry, static h => h.Batcher is { } b ? b.QueueDepth : (long?)null), "{request}", "Requests waiting in the batcher's queue.");
+        meter.CreateObservableGauge(ModelMetricNames.QueueDepth, () => Observe(registry, static h => h.Features.Batcher is { } b ? b.QueueDepth : (long?)null), "{request}", "Requests waiting in the batcher's queue.");
         meter.CreateObservableCounter(ModelMetricNames.CacheRequests, () => ObserveCache(registry), "{request}", "Cache lookups by result (hit, miss, join, bypass).");
-        meter.CreateObservableCounter(ModelMetricNames.CacheEvictions, () => Observe(registry, static h => h.Cache?.Statistics.Evictions), "{entry}", "Entries evicted from the prediction cache.");
-        meter.CreateObservableGauge(ModelMetricNames.CacheEntries, () => Observe(registry, static h => h.Cache?.Statistics.Count), "{entry}", "Entries in the prediction cache.");
-        meter.CreateObservableGauge(ModelMetricNames.CacheBytes, () => Observe(registry, static h => h.Cache?.Statistics.Bytes), "By", "Estimated bytes held by the prediction cache.");
+        meter.CreateObservableCounter(ModelMetricNames.CacheEvictions, () => Observe(registry, static h => h.Features.Cache?.Statistics.Evictions), "{entry}", "Entries evicted from the prediction cache.");
+        meter.CreateObservableGauge(ModelMetricNames.CacheEntries, () => Observe(registry, static h => h.Features.Cache?.Statistics.Count), "{entry}", "Entries in the prediction cache.");
+        meter.CreateObservableGauge(ModelMetricNames.CacheBytes, () => Observe(registry, static h => h.Features.Cache?.Statistics.Bytes), "By", "Estimated bytes held by the prediction cache.");
         meter.CreateObservableGauge(ModelMetricNames.ModelVersion, () => Observe(registry, static h => h.IsLoaded ? h.Runtime.Version : null), "{version}", "The version number of the model generation serving requests.");
     }
 
@@ -88,7 +88,7 @@ internal sealed class ModelMetrics
     {
         foreach (var host in registry.Hosts)
         {
-            if (host.Cache is not { } cache)
+            if (host.Features.Cache is not { } cache)
             {
                 continue;
             }

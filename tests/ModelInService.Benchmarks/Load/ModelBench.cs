@@ -738,7 +738,7 @@ internal sealed class ModelBench<TIn, TOut, T>(Workload<TIn, TOut, T> workload, 
     }
 
     private static BatcherStatistics? StatisticsOf(ServiceProvider provider) =>
-        provider.GetRequiredService<ModelRegistry>().Get(ModelName).Batcher?.Statistics;
+        provider.GetRequiredService<ModelRegistry>().Get(ModelName).Features.Batcher?.Statistics;
 
     private async Task<(LoadRow Row, WindowResult Result)> ServeAsync(ServeConfig config, TimeSpan window, string mode)
     {
@@ -777,7 +777,7 @@ internal sealed class ModelBench<TIn, TOut, T>(Workload<TIn, TOut, T> workload, 
                 label += Invariant($"; monitor recorded {m.Recorded:N0}, dropped {m.Dropped:N0} ({(m.Recorded + m.Dropped == 0 ? 0 : m.Dropped / (double)(m.Recorded + m.Dropped)):P1})");
             }
 
-            if (provider.GetRequiredService<ModelRegistry>().Get(ModelName).Cache is { } cache)
+            if (provider.GetRequiredService<ModelRegistry>().Get(ModelName).Features.Cache is { } cache)
             {
                 var c = cache.Statistics;
                 var lookups = c.Hits + c.Joins + c.Misses + cache.Bypassed;
@@ -836,7 +836,7 @@ internal sealed class ModelBench<TIn, TOut, T>(Workload<TIn, TOut, T> workload, 
         }
     }
 
-    private static object? BatcherOf(ServiceProvider provider) => provider.GetRequiredService<ModelRegistry>().Get(ModelName).Batcher;
+    private static object? BatcherOf(ServiceProvider provider) => provider.GetRequiredService<ModelRegistry>().Get(ModelName).Features.Batcher;
 
     private async Task HalfLoadAsync(ServeConfig config, double saturated, string mode)
     {

@@ -23,7 +23,7 @@ public class BatchingIntegrationTests
         }));
 
         Assert.All(results, r => Assert.Equal(r.Expected, r.Actual));
-        var stats = host.Services.GetRequiredService<ModelRegistry>().Get("iris_mlp").Batcher!.Statistics;
+        var stats = host.Services.GetRequiredService<ModelRegistry>().Get("iris_mlp").Features.Batcher!.Statistics;
         Assert.Equal(300, stats.Succeeded);
         Assert.True(stats.LargestBatch > 1, "concurrent requests should share batches");
         Assert.True(stats.LargestBatch <= 16);
@@ -54,7 +54,7 @@ public class BatchingIntegrationTests
         var ex = await Assert.ThrowsAsync<ModelInputException>(async () => await predictor.PredictAsync(new IrisInput { Features = [1, 2] }));
 
         Assert.Equal("IrisInput.Features", ex.MemberName);
-        var stats = host.Services.GetRequiredService<ModelRegistry>().Get("iris_mlp").Batcher!.Statistics;
+        var stats = host.Services.GetRequiredService<ModelRegistry>().Get("iris_mlp").Features.Batcher!.Statistics;
         Assert.Equal(0, stats.Succeeded + stats.Failed + stats.Rejected);
     }
 
@@ -95,7 +95,7 @@ public class BatchingIntegrationTests
         var labels = await Task.WhenAll(Enumerable.Range(0, 30).Select(async i => (await predictor.PredictAsync(new IrisInput { Features = i % 2 == 0 ? IrisSamples.Setosa : IrisSamples.Virginica })).Label));
 
         Assert.Equal(Enumerable.Range(0, 30).Select(i => i % 2 == 0 ? 0L : 2L), labels);
-        Assert.Equal(1, host.Services.GetRequiredService<ModelRegistry>().Get("iris_mlp_fixed").Batcher!.Statistics.LargestBatch);
+        Assert.Equal(1, host.Services.GetRequiredService<ModelRegistry>().Get("iris_mlp_fixed").Features.Batcher!.Statistics.LargestBatch);
     }
 
     [Fact]

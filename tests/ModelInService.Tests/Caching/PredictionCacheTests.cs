@@ -3,6 +3,7 @@ using Microsoft.Extensions.Time.Testing;
 using ModelInService.Schema;
 using ModelInService.Caching;
 using ModelInService.Hosting;
+using ModelInService.Sessions;
 
 namespace ModelInService.Tests.Caching;
 
@@ -23,7 +24,7 @@ public class PredictionCacheTests
                 builder.UseBatching();
             }
         });
-        var stats = host.Services.GetRequiredService<ModelRegistry>().Get("iris_mlp").Cache!.Statistics;
+        var stats = host.Services.GetRequiredService<ModelRegistry>().Get("iris_mlp").Features.Cache!.Statistics;
         return (new IHostLike(host), host.Services.GetRequiredService<IPredictor<IrisInput, IrisOutput>>(), stats);
     }
 
@@ -149,8 +150,6 @@ public class PredictionCacheTests
         using var _ = host;
         var modelHost = host.Services.GetRequiredService<ModelRegistry>().Get("iris_mlp");
         var runtime = modelHost.Runtime;
-        var binder = (TypedBinder<IrisInput, IrisOutput>)runtime.Binder!;
-        var cache = (PredictionCache<IrisInput, IrisOutput>)modelHost.Cache!;
         var gate = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         var calls = 0;
         async ValueTask<IrisOutput> Compute(IrisInput input, PredictionOptions? options, CancellationToken ct)
@@ -160,7 +159,10 @@ public class PredictionCacheTests
             return new IrisOutput { Label = 7, Probabilities = [0.1f, 0.2f, 0.7f] };
         }
 
-        var callers = Enumerable.Range(0, 32).Select(_ => cache.GetOrComputeAsync(runtime, binder, new IrisInput { Features = IrisSamples.Setosa }, null, Compute, default).AsTask()).ToArray();
+        var cache = new PredictionCache<IrisInput, IrisOutput>(new ComputeStage<IrisInput, IrisOutput>(Compute), new CachingOptions(), TimeProvider.System);
+        var serving = Serving<IrisInput, IrisOutput>.Of(runtime);
+
+        var callers = Enumerable.Range(0, 32).Select(_ => cache.PredictAsync(serving, new IrisInput { Features = IrisSamples.Setosa }, null, default).AsTask()).ToArray();
         gate.SetResult();
         var results = await Task.WhenAll(callers);
 
@@ -177,8 +179,6 @@ public class PredictionCacheTests
         using var _ = host;
         var modelHost = host.Services.GetRequiredService<ModelRegistry>().Get("iris_mlp");
         var runtime = modelHost.Runtime;
-        var binder = (TypedBinder<IrisInput, IrisOutput>)runtime.Binder!;
-        var cache = (PredictionCache<IrisInput, IrisOutput>)modelHost.Cache!;
         var calls = 0;
         async ValueTask<IrisOutput> Compute(IrisInput input, PredictionOptions? options, CancellationToken ct)
         {
@@ -190,9 +190,12 @@ public class PredictionCacheTests
             return new IrisOutput { Label = 3 };
         }
 
+        var cache = new PredictionCache<IrisInput, IrisOutput>(new ComputeStage<IrisInput, IrisOutput>(Compute), new CachingOptions(), TimeProvider.System);
+        var serving = Serving<IrisInput, IrisOutput>.Of(runtime);
+
         using var cts = new CancellationTokenSource();
-        var owner = cache.GetOrComputeAsync(runtime, binder, new IrisInput { Features = IrisSamples.Setosa }, null, Compute, cts.Token).AsTask();
-        var joiner = cache.GetOrComputeAsync(runtime, binder, new IrisInput { Features = IrisSamples.Setosa }, null, Compute, default).AsTask();
+        var owner = cache.PredictAsync(serving, new IrisInput { Features = IrisSamples.Setosa }, null, cts.Token).AsTask();
+        var joiner = cache.PredictAsync(serving, new IrisInput { Features = IrisSamples.Setosa }, null, default).AsTask();
         await cts.CancelAsync();
 
         await Assert.ThrowsAnyAsync<OperationCanceledException>(() => owner);
@@ -219,7 +222,7 @@ public class PredictionCacheTests
     {
         var (host, predictor, stats) = await StartAsync();
         using var _ = host;
-        var cache = host.Services.GetRequiredService<ModelRegistry>().Get("iris_mlp").Cache!;
+        var cache = host.Services.GetRequiredService<ModelRegistry>().Get("iris_mlp").Features.Cache!;
         for (var i = 0; i < 1100; i++)
         {
             await predictor.PredictAsync(new IrisInput { Features = [4 + (i * 0.001f), 3, 1, 0.2f] });
@@ -247,4 +250,11 @@ public class PredictionCacheTests
         var services = new ServiceCollection();
         Assert.Throws<InvalidOperationException>(() => services.AddModel("raw", o => o.Source = ModelSource.FromFile(TestModels.IrisMlp)).UseCaching());
     }
+}
+
+/// <summary>A terminal stage that answers with a delegate (the cache's next stage in the single-flight tests).</summary>
+internal sealed class ComputeStage<TInput, TOutput>(Func<TInput, PredictionOptions?, CancellationToken, ValueTask<TOutput>> compute) : PredictionStage<TInput, TOutput>
+{
+    public override ValueTask<TOutput> PredictAsync(Serving<TInput, TOutput> serving, TInput input, PredictionOptions? options, CancellationToken cancellationToken) =>
+        compute(input, options, cancellationToken);
 }

@@ -39,7 +39,7 @@ public class FallbackTests
         var predictor = host.Services.GetRequiredKeyedService<IPredictor<IrisInput, IrisOutput>>("primary");
 
         var first = predictor.PredictAsync(new IrisInput { Features = IrisSamples.Virginica }).AsTask();
-        while (registry.Get("primary").Batcher!.QueueDepth != 0)
+        while (registry.Get("primary").Features.Batcher!.QueueDepth != 0)
         {
             await Task.Yield(); // the worker takes it and waits for the busy slot
         }

@@ -55,7 +55,7 @@ public class HealthCheckTests
         Assert.True(runtime.TryEnter()); // hold the only slot: requests pile up in the queue
         var predictor = host.Services.GetRequiredService<IPredictor<IrisInput, IrisOutput>>();
         var pending = Enumerable.Range(0, 5).Select(_ => predictor.PredictAsync(new IrisInput { Features = IrisSamples.Setosa }).AsTask()).ToArray();
-        for (var i = 0; i < 200 && registry.Get("iris").Batcher!.QueueDepth < 4; i++)
+        for (var i = 0; i < 200 && registry.Get("iris").Features.Batcher!.QueueDepth < 4; i++)
         {
             await Task.Yield();
         }

@@ -70,7 +70,7 @@ public class ReloadTests
     {
         using var host = await TestModels.StartAsync(s => s.AddModel<IrisInput, IrisOutput>(TestModels.IrisMlp).UseCaching());
         var predictor = host.Services.GetRequiredService<IPredictor<IrisInput, IrisOutput>>();
-        var stats = host.Services.GetRequiredService<ModelRegistry>().Get("iris_mlp").Cache!.Statistics;
+        var stats = host.Services.GetRequiredService<ModelRegistry>().Get("iris_mlp").Features.Cache!.Statistics;
         await predictor.PredictAsync(new IrisInput { Features = IrisSamples.Setosa });
         await predictor.PredictAsync(new IrisInput { Features = IrisSamples.Setosa });
         Assert.Equal(1, stats.Hits);

@@ -22,8 +22,8 @@ public class UnregisteredPredictorTests
 
         var ex = Assert.Throws<InvalidOperationException>(() => provider.GetRequiredService<IPredictor<IrisInput, OtherOutput>>());
 
-        Assert.Contains("No model serves IPredictor<ModelInService.Tests.IrisInput, ModelInService.Tests.UnregisteredPredictorTests+OtherOutput>", ex.Message);
-        Assert.Contains("'iris' (IPredictor<ModelInService.Tests.IrisInput, ModelInService.Tests.IrisOutput>)", ex.Message);
+        Assert.Contains($"No model serves IPredictor<{typeof(IrisInput).FullName}, {typeof(OtherOutput).FullName}>", ex.Message);
+        Assert.Contains($"'iris' (IPredictor<{typeof(IrisInput).FullName}, {typeof(IrisOutput).FullName}>)", ex.Message);
         Assert.Contains("'raw' (named tensors: IModelRunner)", ex.Message);
 
         // Registered types still resolve to their model, un-keyed, keyed and as an enumerable.

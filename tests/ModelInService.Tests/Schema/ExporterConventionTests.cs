@@ -145,7 +145,7 @@ public sealed class ExporterConventionTests(ITestOutputHelper output)
 
     private static ModelBatchingInfo Batching(IHost host) => host.Services.GetRequiredKeyedService<IModelManager>("m").Signature.Batching;
 
-    private static BatcherStatistics Stats(IHost host) => host.Services.GetRequiredService<ModelRegistry>().Get("m").Batcher!.Statistics;
+    private static BatcherStatistics Stats(IHost host) => host.Services.GetRequiredService<ModelRegistry>().Get("m").Features.Batcher!.Statistics;
 
     // ---- defect 1: a free first dimension is the batch whatever its symbol ----
 

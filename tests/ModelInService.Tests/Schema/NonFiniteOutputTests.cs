@@ -190,7 +190,7 @@ public sealed class NonFiniteOutputTests
             }
         }
 
-        var statistics = host.Services.GetRequiredService<ModelRegistry>().Get("m").Batcher!.Statistics;
+        var statistics = host.Services.GetRequiredService<ModelRegistry>().Get("m").Features.Batcher!.Statistics;
         Assert.Equal(0, statistics.PoisonSplits);
     }
 

@@ -90,12 +90,14 @@ public static class ModelServiceCollectionExtensions
 
         // Behind the closed registrations: resolving IPredictor<TIn, TOut> for types no model serves lists the models.
         services.TryAdd(ServiceDescriptor.Singleton(typeof(IPredictor<,>), typeof(UnregisteredPredictor<,>)));
-        services.AddKeyedSingleton<IModelRunner>(name, static (sp, key) => new ModelRunner(sp.GetRequiredService<ModelRegistry>().Get((string)key!)));
+        services.AddKeyedSingleton<IModelRunner>(name, static (sp, key) => RunnerFor(sp.GetRequiredService<ModelRegistry>().Get((string)key!)));
         services.TryAddSingleton<IModelRunner>(sp => sp.GetRequiredKeyedService<IModelRunner>(name));
         services.AddKeyedSingleton<IModelManager>(name, static (sp, key) => new ModelManager(sp.GetRequiredService<ModelRegistry>().Get((string)key!)));
         services.TryAddSingleton<IModelManager>(sp => sp.GetRequiredKeyedService<IModelManager>(name));
         return new ModelBuilder(services, name, registration);
     }
+
+    private static ModelRunner RunnerFor(ModelHost host) => new(host, host.Options);
 }
 
 /// <summary>Starts models without a generic host (console tools, tests).</summary>

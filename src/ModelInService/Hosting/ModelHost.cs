@@ -1,13 +1,16 @@
 using System.Diagnostics;
 using Microsoft.Extensions.Logging;
+using ModelInService.Batching;
+using ModelInService.Caching;
 using ModelInService.Routing;
 using ModelInService.Sessions;
+using ModelInService.Telemetry;
 
 namespace ModelInService.Hosting;
 
 /// <summary>The life of one registered model: not loaded, loaded (a <see cref="ModelRuntime"/>), failed, or stopped.</summary>
 [DebuggerDisplay("{Name}: {State}")]
-internal sealed class ModelHost : IGenerationSource, ICandidateHost, IDisposable
+internal sealed class ModelHost : IGenerationSource, ICandidateHost, IObservedModel, IDisposable
 {
     /// <summary>The loaded model; null until loaded and after disposal.</summary>
     private volatile ModelRuntime? _runtime;
@@ -82,6 +85,15 @@ internal sealed class ModelHost : IGenerationSource, ICandidateHost, IDisposable
     }
 
     public bool IsLoaded => _runtime is not null;
+
+    /// <inheritdoc/>
+    IModelBatcher? IObservedModel.Batcher => Features.Batcher;
+
+    /// <inheritdoc/>
+    IPredictionCache? IObservedModel.Cache => Features.Cache;
+
+    /// <inheritdoc/>
+    long? IObservedModel.ServingVersion => _runtime?.Version;
 
     /// <summary>The generation kept for rollback, if any.</summary>
     public ModelRuntime? Previous => _previous;

@@ -30,7 +30,7 @@ internal sealed class ModelRegistry : IDisposable
         _logger = (loggerFactory ?? NullLoggerFactory.Instance).CreateLogger("ModelInService");
         _contentRoot = environment?.ContentRootPath;
         _services = services;
-        Metrics = meterFactory is null ? null : new ModelMetrics(meterFactory, this);
+        Metrics = meterFactory is null ? null : new ModelMetrics(meterFactory, () => Hosts);
         foreach (var registration in registrations)
         {
             var batchingOptions = registration.UseBatching ? batching.Get(registration.Name) : null;

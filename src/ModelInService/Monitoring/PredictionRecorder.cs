@@ -4,7 +4,6 @@ using System.Reflection;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using ModelInService.Schema;
-using ModelInService.Hosting;
 
 namespace ModelInService.Monitoring;
 
@@ -240,16 +239,6 @@ internal sealed class PredictionRecorder<TInput, TOutput> : RecorderBase, IPredi
     }
 
     private bool TryEncodeRow(RecordBlock block, (TInput Input, TOutput Output) row) => TryEncode(block, row.Input, row.Output);
-}
-
-/// <summary>
-/// Counts requests the validator rejected and predictions whose output was non-finite (see docs/monitoring.md: needs
-/// a one-line hook in the predictor).
-/// </summary>
-internal interface IRejectionRecorder
-{
-    /// <summary>Counts <paramref name="requests"/> failed requests (default one).</summary>
-    void RecordRejected(int requests = 1);
 }
 
 /// <summary>Copies one member's values into a block.</summary>

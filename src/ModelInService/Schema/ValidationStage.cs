@@ -1,4 +1,3 @@
-using ModelInService.Monitoring;
 using ModelInService.Sessions;
 
 namespace ModelInService.Schema;

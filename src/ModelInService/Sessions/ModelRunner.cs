@@ -1,6 +1,5 @@
 using System.Globalization;
 using Microsoft.ML.OnnxRuntime;
-using ModelInService.Hosting;
 using ModelInService.Sessions;
 
 namespace ModelInService;
@@ -8,20 +7,26 @@ namespace ModelInService;
 /// <summary>The named-tensor runner: checks each tensor against the signature, then runs the model once.</summary>
 internal sealed class ModelRunner : IModelRunner
 {
-    private readonly ModelHost _host;
+    private readonly IGenerationSource _host;
 
-    public ModelRunner(ModelHost host) => _host = host;
+    private readonly ModelOptions _options;
+
+    public ModelRunner(IGenerationSource host, ModelOptions options)
+    {
+        _host = host;
+        _options = options;
+    }
 
     public string ModelName => _host.Name;
 
-    public ModelSignature Signature => _host.Runtime.Signature;
+    public ModelSignature Signature => _host.Current.Signature;
 
     public async ValueTask<IReadOnlyList<NamedTensor>> RunAsync(IReadOnlyList<NamedTensor> inputs, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(inputs);
-        var runtime = _host.Runtime;
+        var runtime = _host.Current;
         var signature = runtime.Signature;
-        var ordered = Validate(inputs, signature, _host.Options);
+        var ordered = Validate(inputs, signature, _options);
         cancellationToken.ThrowIfCancellationRequested();
         var current = await _host.EnterCurrentAsync(cancellationToken).ConfigureAwait(false);
         try

@@ -1,7 +1,7 @@
 using System.Diagnostics;
 using System.Diagnostics.Metrics;
 using ModelInService.Batching;
-using ModelInService.Hosting;
+using ModelInService.Caching;
 
 namespace ModelInService.Telemetry;
 
@@ -44,7 +44,7 @@ internal sealed class ModelMetrics
     private readonly Histogram<double> _compute;
     private readonly Histogram<int> _batchSize;
 
-    public ModelMetrics(IMeterFactory factory, ModelRegistry registry)
+    public ModelMetrics(IMeterFactory factory, Func<IEnumerable<IObservedModel>> registry)
     {
         var meter = factory.Create(ModelMetricNames.Meter);
         _requests = meter.CreateCounter<long>(ModelMetricNames.Requests, "{request}", "Predictions by model and outcome (success, invalid, rejected, timed_out, canceled, failed, non_finite_output, fallback).");
@@ -52,12 +52,12 @@ internal sealed class ModelMetrics
         _queueWait = meter.CreateHistogram(ModelMetricNames.QueueWait, "s", "Time requests waited in the batcher's queue.", advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = SecondsBuckets });
         _compute = meter.CreateHistogram(ModelMetricNames.BatchCompute, "s", "Time one batch took to run (pack, model, unpack).", advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = SecondsBuckets });
         _batchSize = meter.CreateHistogram(ModelMetricNames.BatchSize, "{item}", "Requests per batch.", advice: new InstrumentAdvice<int> { HistogramBucketBoundaries = SizeBuckets });
-        meter.CreateObservableGauge(ModelMetricNames.QueueDepth, () => Observe(registry, static h => h.Features.Batcher is { } b ? b.QueueDepth : (long?)null), "{request}", "Requests waiting in the batcher's queue.");
+        meter.CreateObservableGauge(ModelMetricNames.QueueDepth, () => Observe(registry, static h => h.Batcher is { } b ? b.QueueDepth : (long?)null), "{request}", "Requests waiting in the batcher's queue.");
         meter.CreateObservableCounter(ModelMetricNames.CacheRequests, () => ObserveCache(registry), "{request}", "Cache lookups by result (hit, miss, join, bypass).");
-        meter.CreateObservableCounter(ModelMetricNames.CacheEvictions, () => Observe(registry, static h => h.Features.Cache?.Statistics.Evictions), "{entry}", "Entries evicted from the prediction cache.");
-        meter.CreateObservableGauge(ModelMetricNames.CacheEntries, () => Observe(registry, static h => h.Features.Cache?.Statistics.Count), "{entry}", "Entries in the prediction cache.");
-        meter.CreateObservableGauge(ModelMetricNames.CacheBytes, () => Observe(registry, static h => h.Features.Cache?.Statistics.Bytes), "By", "Estimated bytes held by the prediction cache.");
-        meter.CreateObservableGauge(ModelMetricNames.ModelVersion, () => Observe(registry, static h => h.IsLoaded ? h.Runtime.Version : null), "{version}", "The version number of the model generation serving requests.");
+        meter.CreateObservableCounter(ModelMetricNames.CacheEvictions, () => Observe(registry, static h => h.Cache?.Statistics.Evictions), "{entry}", "Entries evicted from the prediction cache.");
+        meter.CreateObservableGauge(ModelMetricNames.CacheEntries, () => Observe(registry, static h => h.Cache?.Statistics.Count), "{entry}", "Entries in the prediction cache.");
+        meter.CreateObservableGauge(ModelMetricNames.CacheBytes, () => Observe(registry, static h => h.Cache?.Statistics.Bytes), "By", "Estimated bytes held by the prediction cache.");
+        meter.CreateObservableGauge(ModelMetricNames.ModelVersion, () => Observe(registry, static h => h.ServingVersion), "{version}", "The version number of the model generation serving requests.");
     }
 
     public void RequestCompleted(string model, string outcome, long startedTimestamp)
@@ -73,9 +73,9 @@ internal sealed class ModelMetrics
     /// <summary>A listener for one model's batcher.</summary>
     public IBatcherListener ForBatcher(string model) => new BatcherListener(this, model);
 
-    private static IEnumerable<Measurement<long>> Observe(ModelRegistry registry, Func<ModelHost, long?> read)
+    private static IEnumerable<Measurement<long>> Observe(Func<IEnumerable<IObservedModel>> registry, Func<IObservedModel, long?> read)
     {
-        foreach (var host in registry.Hosts)
+        foreach (var host in registry())
         {
             if (read(host) is { } value)
             {
@@ -84,11 +84,11 @@ internal sealed class ModelMetrics
         }
     }
 
-    private static IEnumerable<Measurement<long>> ObserveCache(ModelRegistry registry)
+    private static IEnumerable<Measurement<long>> ObserveCache(Func<IEnumerable<IObservedModel>> registry)
     {
-        foreach (var host in registry.Hosts)
+        foreach (var host in registry())
         {
-            if (host.Features.Cache is not { } cache)
+            if (host.Cache is not { } cache)
             {
                 continue;
             }

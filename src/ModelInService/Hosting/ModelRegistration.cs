@@ -24,15 +24,15 @@ internal sealed class ModelRegistration(
     /// <summary>Whether the model has C# input and output types (batching, caching and fallback need them).</summary>
     public bool IsTyped => InputType is not null;
 
-    /// <summary>Set by <see cref="ModelBuilder.UseBatching"/>.</summary>
+    /// <summary>Set by <see cref="BatchingBuilderExtensions.UseBatching"/>.</summary>
     public bool UseBatching { get; set; }
 
-    /// <summary>Set by <see cref="ModelBuilder.UseFallback{TInput, TOutput}"/>: a <c>Func&lt;TInput, Exception, CancellationToken, ValueTask&lt;TOutput&gt;&gt;</c>.</summary>
+    /// <summary>Set by <see cref="FallbackBuilderExtensions.UseFallback{TInput, TOutput}"/>: a <c>Func&lt;TInput, Exception, CancellationToken, ValueTask&lt;TOutput&gt;&gt;</c>.</summary>
     public object? FallbackDelegate { get; set; }
 
-    /// <summary>Set by <see cref="ModelBuilder.UseFallback(string)"/>: another registered model with the same types.</summary>
+    /// <summary>Set by <see cref="FallbackBuilderExtensions.UseFallback(ModelBuilder, string)"/>: another registered model with the same types.</summary>
     public string? FallbackModel { get; set; }
 
-    /// <summary>Set by <see cref="ModelBuilder.UseCaching"/>.</summary>
+    /// <summary>Set by <see cref="CachingBuilderExtensions.UseCaching"/>.</summary>
     public bool UseCaching { get; set; }
 }

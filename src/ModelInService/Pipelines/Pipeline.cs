@@ -100,7 +100,7 @@ internal sealed class PipelinePredictor<TRequest, TInput, TOutput, TResponse> : 
     }
 }
 
-/// <summary>Registration of pipelines (see <see cref="ModelBuilder.WithPipeline{TRequest, TInput, TOutput, TResponse}(Func{TRequest, TInput}, Func{TRequest, TOutput, TResponse})"/>).</summary>
+/// <summary>Registration of pipelines (see <see cref="PipelineBuilderExtensions.WithPipeline{TRequest, TInput, TOutput, TResponse}(ModelBuilder, Func{TRequest, TInput}, Func{TRequest, TOutput, TResponse})"/>).</summary>
 internal static class Pipelines
 {
     public static void Register<TRequest, TInput, TOutput, TResponse>(ModelBuilder builder, Func<TRequest, CancellationToken, ValueTask<TInput>> preprocess, Func<TRequest, TOutput, TResponse> postprocess)

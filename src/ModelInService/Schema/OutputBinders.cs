@@ -1,5 +1,7 @@
+using System.Buffers;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
+using System.Text;
 using Microsoft.ML.OnnxRuntime;
 
 namespace ModelInService.Schema;
@@ -400,6 +402,195 @@ internal sealed class MapOutputBinder<TOutput, TKey, TValue> : OutputBinder<TOut
             throw Unexpected($"{maps} maps for {count} rows");
         }
 
+        if (!TryUnpackShared(value, results, count, ref failures))
+        {
+            UnpackPerRow(value, results, count, ref failures);
+        }
+    }
+
+    /// <summary>
+    /// The fast path: every map of a ZipMap output has the same keys, so the keys are decoded once (from row 0) and
+    /// each row only contributes its values, read through the C API with no managed object per row. Returns false,
+    /// having touched neither <paramref name="results"/> nor <paramref name="failures"/>, when the C API is not
+    /// available, a call fails, or a row's keys differ from row 0's (the caller then takes the per-row path).
+    /// </summary>
+    internal unsafe bool TryUnpackShared(OrtValue value, TOutput[] results, int count, ref ModelNonFiniteOutputException?[]? failures)
+    {
+        if (OrtMapApi.Instance is not { } api || count < 1 || (typeof(TKey) != typeof(long) && typeof(TKey) != typeof(string)))
+        {
+            return false;
+        }
+
+        var sequence = OrtMapApi.Handle(value);
+        var width = 0;
+        long[]? longKeys = null;
+        byte[]? keyBytes = null;
+        nuint[]? keyOffsets = null;
+        var keyLength = 0;
+        byte[]? scratchBytes = null;
+        nuint[]? scratchOffsets = null;
+        TValue[]? buffer = null;
+        try
+        {
+            for (var r = 0; r < count; r++)
+            {
+                if (!api.TryGetValue(sequence, r, out var map))
+                {
+                    return false;
+                }
+
+                nint keys = 0, values = 0;
+                try
+                {
+                    if (!api.TryGetValue(map, 0, out keys) || !api.TryElementCount(keys, out var n) || (r > 0 && n != width))
+                    {
+                        return false;
+                    }
+
+                    if (r == 0)
+                    {
+                        width = n;
+                        buffer = ArrayPool<TValue>.Shared.Rent(Math.Max(1, count * width));
+                    }
+
+                    if (width > 0)
+                    {
+                        if (typeof(TKey) == typeof(long))
+                        {
+                            if (!api.TryTensorData(keys, out var k))
+                            {
+                                return false;
+                            }
+
+                            var row = new ReadOnlySpan<long>(k, width);
+                            if (r == 0)
+                            {
+                                longKeys = row.ToArray();
+                            }
+                            else if (!row.SequenceEqual(longKeys))
+                            {
+                                return false;
+                            }
+                        }
+                        else
+                        {
+                            if (!api.TryStringLength(keys, out var length) || (r > 0 && length != keyLength))
+                            {
+                                return false;
+                            }
+
+                            if (r == 0)
+                            {
+                                keyLength = length;
+                                keyBytes = new byte[length];
+                                keyOffsets = new nuint[width];
+                                if (!api.TryStringContent(keys, keyBytes, keyOffsets))
+                                {
+                                    return false;
+                                }
+                            }
+                            else
+                            {
+                                scratchBytes ??= ArrayPool<byte>.Shared.Rent(Math.Max(1, keyLength));
+                                scratchOffsets ??= ArrayPool<nuint>.Shared.Rent(width);
+                                if (!api.TryStringContent(keys, scratchBytes.AsSpan(0, keyLength), scratchOffsets.AsSpan(0, width))
+                                    || !scratchBytes.AsSpan(0, keyLength).SequenceEqual(keyBytes)
+                                    || !scratchOffsets.AsSpan(0, width).SequenceEqual(keyOffsets))
+                                {
+                                    return false;
+                                }
+                            }
+                        }
+
+                        // A map's values come in the order of its keys (ONNX Runtime keeps a sorted std::map).
+                        if (!api.TryGetValue(map, 1, out values) || !api.TryTensorData(values, out var v))
+                        {
+                            return false;
+                        }
+
+                        new ReadOnlySpan<TValue>(v, width).CopyTo(buffer.AsSpan(r * width, width));
+                    }
+                }
+                finally
+                {
+                    api.Release(values);
+                    api.Release(keys);
+                    api.Release(map);
+                }
+            }
+
+            GC.KeepAlive(value);
+            Distribute(buffer!, width, longKeys, keyBytes, keyOffsets, results, count, ref failures);
+            return true;
+        }
+        finally
+        {
+            if (buffer is not null)
+            {
+                ArrayPool<TValue>.Shared.Return(buffer);
+            }
+
+            if (scratchBytes is not null)
+            {
+                ArrayPool<byte>.Shared.Return(scratchBytes);
+            }
+
+            if (scratchOffsets is not null)
+            {
+                ArrayPool<nuint>.Shared.Return(scratchOffsets);
+            }
+        }
+    }
+
+    /// <summary>Builds every row's member from the shared keys and its slice of <paramref name="buffer"/>.</summary>
+    private void Distribute(TValue[] buffer, int width, long[]? longKeys, byte[]? keyBytes, nuint[]? keyOffsets, TOutput[] results, int count, ref ModelNonFiniteOutputException?[]? failures)
+    {
+        TKey[]? keys = null;
+        if (_dictionary is not null)
+        {
+            keys = new TKey[width];
+            for (var i = 0; i < width; i++)
+            {
+                if (typeof(TKey) == typeof(long))
+                {
+                    keys[i] = (TKey)(object)longKeys![i];
+                }
+                else
+                {
+                    var start = (int)keyOffsets![i];
+                    var end = i + 1 < width ? (int)keyOffsets[i + 1] : keyBytes!.Length;
+                    keys[i] = (TKey)(object)Encoding.UTF8.GetString(keyBytes!, start, end - start);
+                }
+            }
+        }
+
+        for (var r = 0; r < count; r++)
+        {
+            ReadOnlySpan<TValue> v = buffer.AsSpan(r * width, width);
+            if (_checkFinite && FiniteCheck.IndexOfNonFinite(v) is var bad and >= 0)
+            {
+                NonFinite(ref failures, count, r, _memberName, FiniteCheck.ToDouble(v[bad]));
+            }
+
+            if (_array is not null)
+            {
+                _array(results[r], v.ToArray());
+                continue;
+            }
+
+            var dictionary = new Dictionary<TKey, TValue>(width);
+            for (var i = 0; i < width; i++)
+            {
+                dictionary[keys![i]] = v[i];
+            }
+
+            _dictionary!(results[r], dictionary);
+        }
+    }
+
+    /// <summary>The plain managed path: three <see cref="OrtValue"/>s per row, keys decoded for every row.</summary>
+    internal void UnpackPerRow(OrtValue value, TOutput[] results, int count, ref ModelNonFiniteOutputException?[]? failures)
+    {
         var allocator = OrtAllocator.DefaultInstance;
         for (var r = 0; r < count; r++)
         {

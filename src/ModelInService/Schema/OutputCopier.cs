@@ -17,8 +17,24 @@ internal sealed class OutputCopier<TOutput>
         _members = members.Select(Create).ToArray();
     }
 
+    /// <summary>
+    /// Gets whether no instance of <typeparamref name="TOutput"/> can change once built: every instance field of the
+    /// type and its base types is readonly (get-only or init-only properties, readonly fields) and of an immutable type
+    /// (primitives, strings, enums, decimal, date and time types, or a type that passes the same test; arrays,
+    /// dictionaries and interfaces do not). <see cref="Clone"/> then returns its argument: the cache hands out the
+    /// stored instance itself (when it is exactly a <typeparamref name="TOutput"/>, not a derived type). Decided once per
+    /// type.
+    /// </summary>
+    public static bool IsImmutable => Immutability.OfOutput;
+
+    /// <summary>A copy no caller of the original can change, or the same instance when <see cref="IsImmutable"/>.</summary>
     public TOutput Clone(TOutput source)
     {
+        if (IsImmutable && (typeof(TOutput).IsValueType || source is null || source.GetType() == typeof(TOutput)))
+        {
+            return source;
+        }
+
         var copy = _factory();
         foreach (var member in _members)
         {
@@ -274,6 +290,59 @@ internal sealed class OutputCopier<TOutput>
             }
 
             return 80 + (map.Count * (24L + Unsafe.SizeOf<TKey>() + Unsafe.SizeOf<TValue>()));
+        }
+    }
+
+    /// <summary>The immutability test, run once per output type.</summary>
+    private static class Immutability
+    {
+        public static readonly bool OfOutput = IsImmutable(typeof(TOutput), []);
+
+        private static bool IsImmutable(Type type, HashSet<Type> visiting)
+        {
+            if (type.IsPrimitive || type.IsEnum || type == typeof(string) || type == typeof(decimal) || type == typeof(Half)
+                || type == typeof(Int128) || type == typeof(UInt128) || type == typeof(DateTime) || type == typeof(DateTimeOffset)
+                || type == typeof(TimeSpan) || type == typeof(DateOnly) || type == typeof(TimeOnly) || type == typeof(Guid))
+            {
+                return true;
+            }
+
+            if (Nullable.GetUnderlyingType(type) is { } underlying)
+            {
+                return IsImmutable(underlying, visiting);
+            }
+
+            // Interfaces, abstract and open types may hide anything; arrays, pointers and delegates are mutable or opaque.
+            if (type.IsInterface || type.IsAbstract || type.IsArray || type.IsPointer || type.IsByRef || type.ContainsGenericParameters
+                || typeof(Delegate).IsAssignableFrom(type) || type == typeof(object))
+            {
+                return false;
+            }
+
+            // A non-sealed class could be the base of a mutable runtime type. The output type itself may be one: Clone
+            // checks the instance's exact type.
+            if (!type.IsValueType && !type.IsSealed && type != typeof(TOutput))
+            {
+                return false;
+            }
+
+            if (!visiting.Add(type))
+            {
+                return true; // a cycle: the type is judged by its other fields
+            }
+
+            for (var t = type; t is not null && t != typeof(object) && t != typeof(ValueType); t = t.BaseType)
+            {
+                foreach (var field in t.GetFields(System.Reflection.BindingFlags.Instance | System.Reflection.BindingFlags.Public | System.Reflection.BindingFlags.NonPublic | System.Reflection.BindingFlags.DeclaredOnly))
+                {
+                    if (!field.IsInitOnly || !IsImmutable(field.FieldType, visiting))
+                    {
+                        return false;
+                    }
+                }
+            }
+
+            return true;
         }
     }
 }

@@ -258,3 +258,51 @@ internal sealed class ComputeStage<TInput, TOutput>(Func<TInput, PredictionOptio
     public override ValueTask<TOutput> PredictAsync(Serving<TInput, TOutput> serving, TInput input, PredictionOptions? options, CancellationToken cancellationToken) =>
         compute(input, options, cancellationToken);
 }
+
+/// <summary>An output type whose instances cannot change: the cache hands out the stored instance.</summary>
+public sealed class IrisScores
+{
+    [ModelOutput("label")]
+    public long Label { get; init; }
+
+    [ModelOutput("probabilities", Order = 0)]
+    public float Setosa { get; init; }
+
+    [ModelOutput("probabilities", Order = 1)]
+    public float Versicolor { get; init; }
+
+    [ModelOutput("probabilities", Order = 2)]
+    public float Virginica { get; init; }
+}
+
+public sealed class ImmutableOutputCacheTests
+{
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task ImmutableOutput_IsHandedOutWithoutACopy(bool batching)
+    {
+        using var host = await TestModels.StartAsync(s =>
+        {
+            var builder = s.AddModel<IrisInput, IrisScores>(TestModels.IrisMlp).UseCaching();
+            if (batching)
+            {
+                builder.UseBatching();
+            }
+        });
+        var predictor = host.Services.GetRequiredService<IPredictor<IrisInput, IrisScores>>();
+
+        var first = await predictor.PredictAsync(new IrisInput { Features = IrisSamples.Virginica });
+        var second = await predictor.PredictAsync(new IrisInput { Features = [.. IrisSamples.Virginica] });
+        var other = await predictor.PredictAsync(new IrisInput { Features = IrisSamples.Setosa });
+
+        Assert.True(OutputCopier<IrisScores>.IsImmutable);
+        Assert.Equal(2, first.Label);
+        Assert.True(first.Virginica > first.Setosa);
+        Assert.Same(first, second);
+        Assert.NotSame(first, other);
+        Assert.Equal(0, other.Label);
+        var stats = host.Services.GetRequiredService<ModelRegistry>().Get("iris_mlp").Features.Cache!.Statistics;
+        Assert.Equal(1, stats.Hits);
+    }
+}

@@ -28,10 +28,16 @@ public sealed class FakePredictor<TInput, TOutput> : IPredictor<TInput, TOutput>
     private readonly List<FakePredictorCall<TInput>> _calls = [];
     private Func<TInput, CancellationToken, ValueTask<TOutput>>? _answer;
 
+    /// <summary>Initializes a fake named <c>fake</c> with no answer yet: configure one with <see cref="AnswerWith(Func{TInput, TOutput})"/> or <see cref="Enqueue(TOutput)"/>.</summary>
+    public FakePredictor()
+        : this("fake")
+    {
+    }
+
     /// <summary>Initializes a fake with no answer yet: configure one with <see cref="AnswerWith(Func{TInput, TOutput})"/> or <see cref="Enqueue(TOutput)"/>.</summary>
     /// <param name="modelName">The name <see cref="ModelName"/> and the exceptions built by the fake carry.</param>
     /// <exception cref="ArgumentException"><paramref name="modelName"/> is null or empty.</exception>
-    public FakePredictor(string modelName = "fake")
+    public FakePredictor(string modelName)
     {
         ArgumentException.ThrowIfNullOrEmpty(modelName);
         ModelName = modelName;

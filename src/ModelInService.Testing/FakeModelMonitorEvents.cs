@@ -1,0 +1,237 @@
+using System.Globalization;
+
+namespace ModelInService.Testing;
+
+/// <summary>
+/// Stands in for the model monitor's event side in unit tests of <see cref="IModelMonitorHandler"/> implementations:
+/// builds <see cref="ModelMonitorEvent"/>s as the monitor's evaluation does, and delivers them to handlers as the
+/// monitor does: every handler concurrently, each handler's events in order, under <see cref="HandlerTimeout"/>, a
+/// handler that throws or times out isolated from the others. Records what was raised and which handlers failed.
+/// </summary>
+/// <remarks>Thread-safe.</remarks>
+public sealed class FakeModelMonitorEvents
+{
+    private readonly object _gate = new();
+    private readonly List<IModelMonitorHandler> _handlers = [];
+    private readonly List<ModelMonitorEvent> _raised = [];
+    private readonly List<FakeHandlerFailure> _failures = [];
+    private readonly TimeProvider _time;
+
+    /// <summary>Initializes a new instance.</summary>
+    /// <param name="modelName">The model name the built events carry.</param>
+    /// <param name="timeProvider">The clock for event timestamps and the handler timeout (e.g. a <c>FakeTimeProvider</c>); the system clock by default.</param>
+    /// <exception cref="ArgumentException"><paramref name="modelName"/> is null or empty.</exception>
+    public FakeModelMonitorEvents(string modelName = "fake", TimeProvider? timeProvider = null)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(modelName);
+        ModelName = modelName;
+        _time = timeProvider ?? TimeProvider.System;
+    }
+
+    /// <summary>Gets the model name the built events carry.</summary>
+    public string ModelName { get; }
+
+    /// <summary>Gets or sets the window the built events say they cover.</summary>
+    /// <value>Default 1 hour.</value>
+    public TimeSpan Window { get; set; } = TimeSpan.FromHours(1);
+
+    /// <summary>Gets or sets how long each handler may take for the events of one <see cref="RaiseAsync(IReadOnlyList{ModelMonitorEvent}, CancellationToken)"/>, as the monitor's <c>MonitoringOptions.HandlerTimeout</c>.</summary>
+    /// <value>Default 10 seconds (the monitor's default).</value>
+    public TimeSpan HandlerTimeout { get; set; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>Gets a copy of the events raised so far, in order.</summary>
+    public IReadOnlyList<ModelMonitorEvent> Raised
+    {
+        get
+        {
+            lock (_gate)
+            {
+                return [.. _raised];
+            }
+        }
+    }
+
+    /// <summary>Gets a copy of the handler failures so far (an exception or a timeout), in the order they happened.</summary>
+    public IReadOnlyList<FakeHandlerFailure> Failures
+    {
+        get
+        {
+            lock (_gate)
+            {
+                return [.. _failures];
+            }
+        }
+    }
+
+    /// <summary>Adds a handler that receives the events raised from now on.</summary>
+    /// <param name="handler">The handler.</param>
+    /// <returns>This instance.</returns>
+    /// <exception cref="ArgumentNullException"><paramref name="handler"/> is null.</exception>
+    public FakeModelMonitorEvents AddHandler(IModelMonitorHandler handler)
+    {
+        ArgumentNullException.ThrowIfNull(handler);
+        lock (_gate)
+        {
+            _handlers.Add(handler);
+        }
+
+        return this;
+    }
+
+    /// <summary>Builds a <see cref="ModelMonitorEventKind.DriftDetected"/> event, worded as the monitor words it.</summary>
+    /// <param name="feature">The feature.</param>
+    /// <param name="distance">The distance observed.</param>
+    /// <param name="threshold">The threshold it rose above.</param>
+    /// <param name="metric">The distance's name, e.g. <c>NormalizedWasserstein</c>, <c>KolmogorovSmirnov</c>, <c>CramersV</c>.</param>
+    /// <param name="sampleSize">The observations behind the distance.</param>
+    /// <returns>The event (not raised).</returns>
+    public ModelMonitorEvent DriftDetected(string feature, double distance, double threshold, string metric = "NormalizedWasserstein", long sampleSize = 1000) =>
+        Build(ModelMonitorEventKind.DriftDetected, feature, metric, distance, threshold, sampleSize,
+            Invariant($"'{feature}' drifted: {metric} {distance:0.####} > {threshold:0.####} over the last {Window} (n = {sampleSize})"));
+
+    /// <summary>Builds a <see cref="ModelMonitorEventKind.DriftResolved"/> event.</summary>
+    /// <param name="feature">The feature.</param>
+    /// <param name="distance">The distance observed.</param>
+    /// <param name="exitThreshold">The exit threshold it fell below.</param>
+    /// <param name="metric">The distance's name.</param>
+    /// <param name="sampleSize">The observations behind the distance.</param>
+    /// <returns>The event (not raised).</returns>
+    public ModelMonitorEvent DriftResolved(string feature, double distance, double exitThreshold, string metric = "NormalizedWasserstein", long sampleSize = 1000) =>
+        Build(ModelMonitorEventKind.DriftResolved, feature, metric, distance, exitThreshold, sampleSize,
+            Invariant($"'{feature}' is stable again: {metric} {distance:0.####} < {exitThreshold:0.####} over the last {Window} (n = {sampleSize})"));
+
+    /// <summary>Builds a <see cref="ModelMonitorEventKind.DatasetDriftDetected"/> event (no feature; rule <c>dataset</c>).</summary>
+    /// <param name="driftedShare">The share of input features that drift, 0 to 1.</param>
+    /// <param name="rule">The share that makes the dataset drift.</param>
+    /// <param name="sampleSize">The predictions in the window.</param>
+    /// <returns>The event (not raised).</returns>
+    public ModelMonitorEvent DatasetDriftDetected(double driftedShare, double rule = 0.5, long sampleSize = 1000) =>
+        Build(ModelMonitorEventKind.DatasetDriftDetected, null, "dataset", driftedShare, rule, sampleSize,
+            Invariant($"{driftedShare:P0} of input features drift (rule {rule:P0}) over the last {Window}"));
+
+    /// <summary>Builds a <see cref="ModelMonitorEventKind.DatasetDriftResolved"/> event.</summary>
+    /// <param name="driftedShare">The share of input features that drift, 0 to 1.</param>
+    /// <param name="rule">The share that makes the dataset drift.</param>
+    /// <param name="sampleSize">The predictions in the window.</param>
+    /// <returns>The event (not raised).</returns>
+    public ModelMonitorEvent DatasetDriftResolved(double driftedShare, double rule = 0.5, long sampleSize = 1000) =>
+        Build(ModelMonitorEventKind.DatasetDriftResolved, null, "dataset", driftedShare, rule, sampleSize,
+            Invariant($"{driftedShare:P0} of input features drift (rule {rule:P0}) over the last {Window}"));
+
+    /// <summary>Builds a <see cref="ModelMonitorEventKind.QualityViolation"/> event.</summary>
+    /// <param name="rule">The rule: <c>missing</c>, <c>range</c>, <c>unseen</c>, <c>volume</c> or <c>schema</c>.</param>
+    /// <param name="feature">The feature, or null for a dataset-level rule (volume, schema).</param>
+    /// <param name="observed">The observed value, e.g. the share of values meeting the rule.</param>
+    /// <param name="expected">The threshold or <c>mostly</c> it was compared with.</param>
+    /// <param name="sampleSize">The observations behind the value.</param>
+    /// <returns>The event (not raised).</returns>
+    public ModelMonitorEvent QualityViolation(string rule, string? feature, double observed, double expected, long sampleSize = 1000) =>
+        Build(ModelMonitorEventKind.QualityViolation, feature, rule, observed, expected, sampleSize,
+            Invariant($"{(feature is null ? "" : $"'{feature}' ")}{rule}: {observed:0.####} vs {expected:0.####} over the last {Window} (n = {sampleSize})"));
+
+    /// <summary>Builds a <see cref="ModelMonitorEventKind.QualityResolved"/> event.</summary>
+    /// <param name="rule">The rule.</param>
+    /// <param name="feature">The feature, or null for a dataset-level rule.</param>
+    /// <param name="observed">The observed value.</param>
+    /// <param name="expected">The threshold it was compared with.</param>
+    /// <param name="sampleSize">The observations behind the value.</param>
+    /// <returns>The event (not raised).</returns>
+    public ModelMonitorEvent QualityResolved(string rule, string? feature, double observed, double expected, long sampleSize = 1000) =>
+        Build(ModelMonitorEventKind.QualityResolved, feature, rule, observed, expected, sampleSize,
+            Invariant($"{(feature is null ? "" : $"'{feature}' ")}{rule} holds again: {observed:0.####} vs {expected:0.####} over the last {Window} (n = {sampleSize})"));
+
+    /// <summary>Raises events: records them and delivers them to every handler.</summary>
+    /// <param name="events">The events, delivered in this order to each handler.</param>
+    /// <returns>A task that completes when every handler finished, failed or timed out.</returns>
+    /// <exception cref="ArgumentNullException"><paramref name="events"/> is null.</exception>
+    public Task RaiseAsync(params ModelMonitorEvent[] events) => RaiseAsync(events, CancellationToken.None);
+
+    /// <summary>Raises events: records them and delivers them to every handler.</summary>
+    /// <param name="events">The events, delivered in this order to each handler.</param>
+    /// <param name="cancellationToken">Passed on to the handlers (with the timeout); canceling is not a handler failure.</param>
+    /// <returns>A task that completes when every handler finished, failed or timed out.</returns>
+    /// <exception cref="ArgumentNullException"><paramref name="events"/> is null.</exception>
+    public async Task RaiseAsync(IReadOnlyList<ModelMonitorEvent> events, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(events);
+        IModelMonitorHandler[] handlers;
+        lock (_gate)
+        {
+            _raised.AddRange(events);
+            handlers = [.. _handlers];
+        }
+
+        if (events.Count == 0 || handlers.Length == 0)
+        {
+            return;
+        }
+
+        await Task.WhenAll(handlers.Select(h => RunHandlerAsync(h, events, cancellationToken))).ConfigureAwait(false);
+    }
+
+    private async Task RunHandlerAsync(IModelMonitorHandler handler, IReadOnlyList<ModelMonitorEvent> events, CancellationToken cancellationToken)
+    {
+        await Task.Yield();
+        using var timeout = new CancellationTokenSource(HandlerTimeout, _time);
+        using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, timeout.Token);
+        try
+        {
+            await RunAll(handler, events, linked.Token).WaitAsync(linked.Token).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            // Canceled by the caller: not a handler failure.
+        }
+        catch (OperationCanceledException) when (timeout.IsCancellationRequested)
+        {
+            AddFailure(new FakeHandlerFailure(handler, null));
+        }
+#pragma warning disable CA1031 // Isolation, as in the monitor: one failing handler must not stop the others.
+        catch (Exception ex)
+#pragma warning restore CA1031
+        {
+            AddFailure(new FakeHandlerFailure(handler, ex));
+        }
+
+        static async Task RunAll(IModelMonitorHandler handler, IReadOnlyList<ModelMonitorEvent> events, CancellationToken token)
+        {
+            foreach (var e in events)
+            {
+                await handler.HandleAsync(e, token).ConfigureAwait(false);
+            }
+        }
+    }
+
+    private void AddFailure(FakeHandlerFailure failure)
+    {
+        lock (_gate)
+        {
+            _failures.Add(failure);
+        }
+    }
+
+    private ModelMonitorEvent Build(ModelMonitorEventKind kind, string? feature, string rule, double value, double threshold, long sampleSize, string message) => new()
+    {
+        ModelName = ModelName,
+        Kind = kind,
+        Window = Window,
+        Feature = feature,
+        Rule = rule,
+        Value = value,
+        Threshold = threshold,
+        SampleSize = sampleSize,
+        Timestamp = _time.GetUtcNow(),
+        Message = message,
+    };
+
+    private static string Invariant(FormattableString text) => text.ToString(CultureInfo.InvariantCulture);
+}
+
+/// <summary>A handler that failed while <see cref="FakeModelMonitorEvents"/> delivered events to it.</summary>
+/// <param name="Handler">The handler.</param>
+/// <param name="Exception">What it threw, or <see langword="null"/> when it timed out.</param>
+public sealed record FakeHandlerFailure(IModelMonitorHandler Handler, Exception? Exception)
+{
+    /// <summary>Gets whether the handler did not finish within <see cref="FakeModelMonitorEvents.HandlerTimeout"/>.</summary>
+    public bool TimedOut => Exception is null;
+}

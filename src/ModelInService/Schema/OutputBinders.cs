@@ -450,7 +450,7 @@ internal sealed class MapOutputBinder<TOutput, TKey, TValue> : OutputBinder<TOut
                     if (r == 0)
                     {
                         width = n;
-                        buffer = ArrayPool<TValue>.Shared.Rent(Math.Max(1, count * width));
+                        buffer = ArrayPool<TValue>.Shared.Rent(Math.Max(1, checked(count * width)));
                     }
 
                     if (width > 0)
@@ -519,12 +519,12 @@ internal sealed class MapOutputBinder<TOutput, TKey, TValue> : OutputBinder<TOut
                 }
             }
 
-            GC.KeepAlive(value);
             Distribute(buffer!, width, longKeys, keyBytes, keyOffsets, results, count, ref failures);
             return true;
         }
         finally
         {
+            GC.KeepAlive(value); // its native value was read through a raw handle
             if (buffer is not null)
             {
                 ArrayPool<TValue>.Shared.Return(buffer);

@@ -53,7 +53,7 @@ internal static class BatcherOnly
             var batcher = new DynamicBatcher<IrisInput, IrisOutput>("noop", options, workers, new NoopExecutor(spin), TimeProvider.System);
             using var sampler = allocations ? new AllocationSampler() : null;
             long batches0 = 0, batches1 = 0, items0 = 0, items1 = 0;
-            var result = await ClosedLoop.RunAsync(inputs, settings.Callers, x => batcher.EnqueueAsync(x, null, default), null, warmup, window,
+            var result = await ClosedLoop.RunAsync(inputs, settings.Callers, x => batcher.EnqueueAsync(x, 0, null, default), null, warmup, window,
                 () =>
                 {
                     (batches0, items0) = (batcher.Statistics.Batches, batcher.Statistics.BatchedItems);
@@ -111,12 +111,6 @@ internal static class BatcherOnly
         private readonly long _spinTicks = (long)(spinMicros * Stopwatch.Frequency / 1e6);
 
         public int MaxRowsPerRun => int.MaxValue;
-
-        public long BucketOf(IrisInput input) => 0;
-
-        public void Answered(ReadOnlySpan<IrisInput> inputs, IrisOutput[] outputs)
-        {
-        }
 
         public ValueTask<IrisOutput[]> ExecuteAsync(ReadOnlyMemory<IrisInput> rows, CancellationToken cancellationToken)
         {

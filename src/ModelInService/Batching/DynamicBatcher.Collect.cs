@@ -1,3 +1,5 @@
+using System.Runtime.CompilerServices;
+
 namespace ModelInService.Batching;
 
 internal sealed partial class DynamicBatcher<TInput, TOutput>
@@ -86,6 +88,7 @@ internal sealed partial class DynamicBatcher<TInput, TOutput>
     }
 
     /// <summary>Waits for the first request of a batch; null once the workers must stop.</summary>
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))] // one per batch: pooled, not allocated
     private async ValueTask<Request?> TakeFirstAsync()
     {
         while (!_stopTaking.IsCancellationRequested)
@@ -102,6 +105,7 @@ internal sealed partial class DynamicBatcher<TInput, TOutput>
     }
 
     /// <summary>Adds requests to <paramref name="batch"/> until it is full, MaxDelay passes, or (work-conserving) the model is idle.</summary>
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))] // one per batch: pooled, not allocated
     private async ValueTask CollectAsync(List<Request> batch)
     {
         var due = batch[0].Enqueued + _maxDelayTicks;

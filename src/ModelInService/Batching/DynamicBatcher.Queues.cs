@@ -87,6 +87,17 @@ internal sealed partial class DynamicBatcher<TInput, TOutput>
         }
     }
 
+    /// <summary>Whether the priority's queue has an entry (without looking at it: a ConcurrentQueue peek freezes its segment).</summary>
+    private bool HasEntries(int priority)
+    {
+        if (_channels is { } channels)
+        {
+            return channels[priority].Reader.TryPeek(out _);
+        }
+
+        return !_concurrentQueues![priority].IsEmpty;
+    }
+
     private bool TryPeek(int priority, out Request head)
     {
         if (_channels is { } channels)
@@ -123,16 +134,14 @@ internal sealed partial class DynamicBatcher<TInput, TOutput>
                 var oldest = long.MaxValue;
                 for (var p = 0; p < Priorities; p++)
                 {
-                    if (!TryPeek(p, out var head))
-                    {
-                        continue;
-                    }
-
                     if (chosen < 0)
                     {
-                        chosen = p;
+                        if (HasEntries(p))
+                        {
+                            chosen = p;
+                        }
                     }
-                    else if (head.Enqueued < oldest)
+                    else if (TryPeek(p, out var head) && head.Enqueued < oldest)
                     {
                         starving = p;
                         oldest = head.Enqueued;
@@ -163,7 +172,7 @@ internal sealed partial class DynamicBatcher<TInput, TOutput>
                 {
                     // Past its deadline: serve it only after every on-time request. Its queue count moves with it.
                     _delayed.Enqueue(request);
-                    if (!TryPeek(0, out _) && !TryPeek(1, out _) && !TryPeek(2, out _))
+                    if (!HasEntries(0) && !HasEntries(1) && !HasEntries(2))
                     {
                         return _delayed.Dequeue();
                     }

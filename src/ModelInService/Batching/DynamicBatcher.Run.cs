@@ -1,9 +1,12 @@
+using System.Runtime.CompilerServices;
+
 namespace ModelInService.Batching;
 
 internal sealed partial class DynamicBatcher<TInput, TOutput>
 {
     /// <summary>Runs a formed batch: its live requests, one run per bucket, in arrival order.</summary>
-    private async Task RunAsync(List<Request> batch, TInput[] rows)
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))] // one per batch: pooled, not allocated
+    private async ValueTask RunAsync(List<Request> batch, TInput[] rows)
     {
         // Requests canceled or timed out while the batch was forming never reach the model. The batch list itself
         // stays whole: the worker lets go of every request in it afterwards.
@@ -58,7 +61,8 @@ internal sealed partial class DynamicBatcher<TInput, TOutput>
         }
     }
 
-    private async Task RunRangeAsync(List<Request> batch, int start, int count, TInput[] rows)
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))] // one per batch: pooled, not allocated
+    private async ValueTask RunRangeAsync(List<Request> batch, int start, int count, TInput[] rows)
     {
         // Requests answered meanwhile (canceled, timed out) are not run again, not even when a split reruns a half.
         var live = 0;

@@ -8,16 +8,17 @@ namespace ModelInService.Benchmarks.Load;
 /// Diagnostic: the library's <see cref="DynamicBatcher{TInput, TOutput}"/> driven by the same 64 closed-loop callers,
 /// with an executor that does no model work (optionally spinning a fixed time per batch). What it measures is the
 /// cost of the batching machinery alone: queueing, waking workers, deadline timers, completing requests.
-/// <c>load --batcher-only [--seconds S] [--callers N] [--alloc-profile]</c>.
+/// <c>load --batcher-only [--seconds S] [--callers N] [--alloc-profile] [--queue channel|concurrent]</c>: <c>--queue</c>
+/// picks the structure behind the priority queues (<see cref="BatchQueueKind"/>; channels by default).
 /// </summary>
 internal static class BatcherOnly
 {
-    public static async Task<int> RunAsync(LoadSettings settings, bool allocations)
+    public static async Task<int> RunAsync(LoadSettings settings, bool allocations, BatchQueueKind queueKind = BatchQueueKind.Channel)
     {
         var warmup = TimeSpan.FromSeconds(1);
         var window = TimeSpan.FromSeconds(settings.Seconds);
         var inputs = Enumerable.Range(0, 256).Select(i => new IrisInput { Features = [i, 1, 2, 3] }).ToArray();
-        Console.WriteLine(Invariant($"Batcher only: {settings.Callers} closed-loop callers, no-op executor, {settings.Seconds:0.#} s windows, {Environment.ProcessorCount} cores"));
+        Console.WriteLine(Invariant($"Batcher only: {settings.Callers} closed-loop callers, no-op executor, {settings.Seconds:0.#} s windows, {Environment.ProcessorCount} cores, queues: {queueKind}"));
         Console.WriteLine();
         Console.WriteLine("| case | requests/s | p50 ms | p99 ms | B/req | CPU us/req | pool items/req | lock cont./1k | mean batch | batches/s |");
         Console.WriteLine("|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|");
@@ -50,7 +51,7 @@ internal static class BatcherOnly
         {
             var options = new BatchingOptions();
             configure(options);
-            var batcher = new DynamicBatcher<IrisInput, IrisOutput>("noop", options, workers, new NoopExecutor(spin), TimeProvider.System);
+            var batcher = new DynamicBatcher<IrisInput, IrisOutput>("noop", options, workers, new NoopExecutor(spin), TimeProvider.System, queueKind);
             using var sampler = allocations ? new AllocationSampler() : null;
             long batches0 = 0, batches1 = 0, items0 = 0, items1 = 0;
             var result = await ClosedLoop.RunAsync(inputs, settings.Callers, x => batcher.EnqueueAsync(x, 0, null, default), null, warmup, window,

@@ -29,6 +29,12 @@ internal sealed partial class DynamicBatcher<TInput, TOutput>
     /// <summary>Wakes the collecting worker: arrivals, the batch timer, the model going idle, stopping.</summary>
     private readonly Doorbell _doorbell = new();
 
+    /// <summary>
+    /// Entries per priority: raised after a write, lowered after a read. A count above zero means an entry is there
+    /// (one reader at a time), so the reader looks only at queues that have entries: one channel lock per take.
+    /// </summary>
+    private readonly int[] _counts = new int[Priorities];
+
     /// <summary>Consecutive takes from a higher priority while a lower queue was waiting (starvation guard).</summary>
     private int _streak;
 
@@ -60,19 +66,26 @@ internal sealed partial class DynamicBatcher<TInput, TOutput>
     {
         if (_channels is { } channels)
         {
-            return channels[request.Priority].Writer.TryWrite(request);
-        }
-
-        lock (_acceptLock)
-        {
-            if (!_accepting)
+            if (!channels[request.Priority].Writer.TryWrite(request))
             {
                 return false;
             }
-
-            _concurrentQueues![request.Priority].Enqueue(request);
-            return true;
         }
+        else
+        {
+            lock (_acceptLock)
+            {
+                if (!_accepting)
+                {
+                    return false;
+                }
+
+                _concurrentQueues![request.Priority].Enqueue(request);
+            }
+        }
+
+        Interlocked.Increment(ref _counts[request.Priority]);
+        return true;
     }
 
     /// <summary>Refuses every later write. Under <see cref="_acceptLock"/>.</summary>
@@ -87,16 +100,8 @@ internal sealed partial class DynamicBatcher<TInput, TOutput>
         }
     }
 
-    /// <summary>Whether the priority's queue has an entry (without looking at it: a ConcurrentQueue peek freezes its segment).</summary>
-    private bool HasEntries(int priority)
-    {
-        if (_channels is { } channels)
-        {
-            return channels[priority].Reader.TryPeek(out _);
-        }
-
-        return !_concurrentQueues![priority].IsEmpty;
-    }
+    /// <summary>Whether the priority's queue has an entry (without a lock, and without peeking: a ConcurrentQueue peek freezes its segment).</summary>
+    private bool HasEntries(int priority) => Volatile.Read(ref _counts[priority]) > 0;
 
     private bool TryPeek(int priority, out Request head)
     {
@@ -110,12 +115,15 @@ internal sealed partial class DynamicBatcher<TInput, TOutput>
 
     private bool TryRead(int priority, out Request request)
     {
-        if (_channels is { } channels)
+        var read = _channels is { } channels
+            ? channels[priority].Reader.TryRead(out request!)
+            : _concurrentQueues![priority].TryDequeue(out request!);
+        if (read)
         {
-            return channels[priority].Reader.TryRead(out request!);
+            Interlocked.Decrement(ref _counts[priority]);
         }
 
-        return _concurrentQueues![priority].TryDequeue(out request!);
+        return read;
     }
 
     /// <summary>
@@ -141,7 +149,7 @@ internal sealed partial class DynamicBatcher<TInput, TOutput>
                             chosen = p;
                         }
                     }
-                    else if (TryPeek(p, out var head) && head.Enqueued < oldest)
+                    else if (HasEntries(p) && TryPeek(p, out var head) && head.Enqueued < oldest)
                     {
                         starving = p;
                         oldest = head.Enqueued;
@@ -166,7 +174,7 @@ internal sealed partial class DynamicBatcher<TInput, TOutput>
                     _streak = 0;
                 }
 
-                // One reader at a time (this lock): the head just seen is still there.
+                // One reader at a time (this lock): a queue whose count is above zero has an entry.
                 TryRead(chosen, out var request);
                 if (_options.DeadlineAction == DeadlineAction.Delay && request.IsExpired && !request.IsClaimed)
                 {

@@ -214,6 +214,11 @@ internal sealed partial class DynamicBatcher<TInput, TOutput>
         /// <summary>Drops the cancellation callback before the answer is published; waits for it if it is running elsewhere.</summary>
         private void Disarm()
         {
+            if (!_token.CanBeCanceled)
+            {
+                return; // nothing was registered
+            }
+
             CancellationTokenRegistration registration;
             lock (this)
             {

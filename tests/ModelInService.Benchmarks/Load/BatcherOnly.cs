@@ -8,12 +8,13 @@ namespace ModelInService.Benchmarks.Load;
 /// Diagnostic: the library's <see cref="DynamicBatcher{TInput, TOutput}"/> driven by the same 64 closed-loop callers,
 /// with an executor that does no model work (optionally spinning a fixed time per batch). What it measures is the
 /// cost of the batching machinery alone: queueing, waking workers, deadline timers, completing requests.
-/// <c>load --batcher-only [--seconds S] [--callers N] [--alloc-profile] [--queue channel|concurrent]</c>: <c>--queue</c>
-/// picks the structure behind the priority queues (<see cref="BatchQueueKind"/>; channels by default).
+/// <c>load --batcher-only [--seconds S] [--callers N] [--alloc-profile] [--queue channel|concurrent] [--case TEXT]</c>:
+/// <c>--queue</c> picks the structure behind the priority queues (<see cref="BatchQueueKind"/>; channels by default),
+/// <c>--case</c> runs only the cases whose name contains TEXT (and the floor), for more rounds in the same time.
 /// </summary>
 internal static class BatcherOnly
 {
-    public static async Task<int> RunAsync(LoadSettings settings, bool allocations, BatchQueueKind queueKind = BatchQueueKind.Channel)
+    public static async Task<int> RunAsync(LoadSettings settings, bool allocations, BatchQueueKind queueKind = BatchQueueKind.Channel, string? only = null)
     {
         var warmup = TimeSpan.FromSeconds(1);
         var window = TimeSpan.FromSeconds(settings.Seconds);
@@ -49,6 +50,11 @@ internal static class BatcherOnly
         };
         foreach (var (name, workers, configure, spin) in cases)
         {
+            if (only is not null && !name.Contains(only, StringComparison.Ordinal))
+            {
+                continue;
+            }
+
             var options = new BatchingOptions();
             configure(options);
             var batcher = new DynamicBatcher<IrisInput, IrisOutput>("noop", options, workers, new NoopExecutor(spin), TimeProvider.System, queueKind);

@@ -5,8 +5,8 @@ using ModelInService.Hosting;
 namespace ModelInService.Batching;
 
 /// <summary>
-/// Collects concurrent single predictions into batches. Requests wait in bounded per-priority queues (channels,
-/// <see cref="BatchQueueKind"/>); one worker per pool slot takes the first request, keeps taking until
+/// Collects concurrent single predictions into batches. Requests wait in bounded per-priority queues
+/// (<see cref="BatchQueueKind"/>: concurrent queues by default, where bounded channels measured slower); one worker per pool slot takes the first request, keeps taking until
 /// <see cref="BatchingOptions.MaxBatchSize"/> or until <see cref="BatchingOptions.MaxDelay"/> has passed since that first
 /// request arrived, then runs the batch. Every request completes exactly once: with its own output, or with a typed
 /// error (overloaded, deadline, canceled, shutting down, or the model's failure isolated by bisecting the batch).
@@ -64,7 +64,7 @@ internal sealed partial class DynamicBatcher<TInput, TOutput> : IModelBatcher
     private volatile bool _draining;
     private Task? _stopping;
 
-    public DynamicBatcher(string modelName, BatchingOptions options, int workers, IBatchExecutor<TInput, TOutput> executor, TimeProvider time, BatchQueueKind queueKind = BatchQueueKind.Channel)
+    public DynamicBatcher(string modelName, BatchingOptions options, int workers, IBatchExecutor<TInput, TOutput> executor, TimeProvider time, BatchQueueKind queueKind = BatchQueueKind.ConcurrentQueue)
     {
         ModelName = modelName;
         _options = options;

@@ -9,12 +9,12 @@ namespace ModelInService.Benchmarks.Load;
 /// with an executor that does no model work (optionally spinning a fixed time per batch). What it measures is the
 /// cost of the batching machinery alone: queueing, waking workers, deadline timers, completing requests.
 /// <c>load --batcher-only [--seconds S] [--callers N] [--alloc-profile] [--queue channel|concurrent] [--case TEXT]</c>:
-/// <c>--queue</c> picks the structure behind the priority queues (<see cref="BatchQueueKind"/>; channels by default),
+/// <c>--queue</c> picks the structure behind the priority queues (<see cref="BatchQueueKind"/>; the batcher's default, concurrent queues, unless given),
 /// <c>--case</c> runs only the cases whose name contains TEXT (and the floor), for more rounds in the same time.
 /// </summary>
 internal static class BatcherOnly
 {
-    public static async Task<int> RunAsync(LoadSettings settings, bool allocations, BatchQueueKind queueKind = BatchQueueKind.Channel, string? only = null)
+    public static async Task<int> RunAsync(LoadSettings settings, bool allocations, BatchQueueKind queueKind = BatchQueueKind.ConcurrentQueue, string? only = null)
     {
         var warmup = TimeSpan.FromSeconds(1);
         var window = TimeSpan.FromSeconds(settings.Seconds);

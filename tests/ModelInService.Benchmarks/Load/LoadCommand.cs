@@ -52,9 +52,9 @@ internal static class LoadCommand
         var settings = LoadSettings.Parse(args);
         if (args.Contains("--batcher-only"))
         {
-            var queue = Array.IndexOf(args, "--queue") is var at and >= 0 && at + 1 < args.Length && args[at + 1] == "concurrent"
-                ? ModelInService.Batching.BatchQueueKind.ConcurrentQueue
-                : ModelInService.Batching.BatchQueueKind.Channel;
+            var queue = Array.IndexOf(args, "--queue") is var at and >= 0 && at + 1 < args.Length && args[at + 1] == "channel"
+                ? ModelInService.Batching.BatchQueueKind.Channel
+                : ModelInService.Batching.BatchQueueKind.ConcurrentQueue;
             var only = Array.IndexOf(args, "--case") is var c and >= 0 && c + 1 < args.Length ? args[c + 1] : null;
             return await BatcherOnly.RunAsync(settings, settings.AllocationProfile, queue, only);
         }

@@ -90,7 +90,7 @@ public class ReviewRegressionTests
         var batcher = new DynamicBatcher<int, int>("fake", new BatchingOptions { MaxBatchSize = 2, MaxDelay = TimeSpan.Zero }, 1, new FakeExecutor(time), time);
         batcher.Statistics.Listener = new ThrowingListener();
 
-        var results = await Task.WhenAll(Enumerable.Range(1, 6).Select(i => batcher.EnqueueAsync(i, null, default).AsTask())).WaitAsync(TimeSpan.FromSeconds(10));
+        var results = await Task.WhenAll(Enumerable.Range(1, 6).Select(i => batcher.EnqueueAsync(i, 0, null, default).AsTask())).WaitAsync(TimeSpan.FromSeconds(10));
 
         Assert.Equal([11, 21, 31, 41, 51, 61], results);
         Assert.True(batcher.Statistics.ListenerErrors > 0);
@@ -105,11 +105,11 @@ public class ReviewRegressionTests
         var batcher = new DynamicBatcher<int, int>("fake", new BatchingOptions { MaxQueueSize = 2, MaxDelay = TimeSpan.Zero }, 1, executor, time);
         for (var i = 0; i < 5; i++)
         {
-            Assert.Throws<InvalidOperationException>(() => batcher.EnqueueAsync(-1, null, default));
+            Assert.Throws<InvalidOperationException>(() => batcher.EnqueueAsync(-1, executor.BucketOf(-1), null, default)); // the caller computes the bucket first
         }
 
         Assert.Equal(0, batcher.QueueDepth);
-        Assert.Equal(11, await batcher.EnqueueAsync(1, null, default).AsTask().WaitAsync(TimeSpan.FromSeconds(10)));
+        Assert.Equal(11, await batcher.EnqueueAsync(1, 0, null, default).AsTask().WaitAsync(TimeSpan.FromSeconds(10)));
         await batcher.StopAsync(TimeSpan.FromSeconds(1));
     }
 

@@ -25,7 +25,8 @@ internal sealed class BatchingStage<TInput, TOutput>(Func<DynamicBatcher<TInput,
     {
         try
         {
-            return Batcher.EnqueueAsync(input, options, cancellationToken);
+            // The bucket is computed here, before the batcher takes a queue place: a throwing getter costs nothing there.
+            return Batcher.EnqueueAsync(input, serving.Binder.BucketOf(input), options, cancellationToken);
         }
 #pragma warning disable CA1031 // Stages answer failures through the task.
         catch (Exception ex)

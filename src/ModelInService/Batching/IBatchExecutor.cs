@@ -6,14 +6,10 @@ internal interface IBatchExecutor<TInput, TOutput>
     /// <summary>Gets the most rows one run may take (1 for models with a fixed batch dimension).</summary>
     int MaxRowsPerRun { get; }
 
-    /// <summary>Gets the bucket of an input: rows of different buckets (e.g. text lengths) never run together.</summary>
-    long BucketOf(TInput input);
-
-    /// <summary>Runs the rows and returns one output per row, in order. Throws for a failed run.</summary>
+    /// <summary>
+    /// Runs the rows and returns one output per row, in order. Throws for a failed run. Whatever observes answered
+    /// rows (the monitor) records them here, after a successful run and before returning: the callers get their
+    /// results only after this returns.
+    /// </summary>
     ValueTask<TOutput[]> ExecuteAsync(ReadOnlyMemory<TInput> rows, CancellationToken cancellationToken);
-
-    /// <summary>Called on the worker after a successful run, just before its callers get their results (the monitor records the rows here).</summary>
-    /// <param name="inputs">The rows that ran.</param>
-    /// <param name="outputs">Their outputs.</param>
-    void Answered(ReadOnlySpan<TInput> inputs, TOutput[] outputs);
 }

@@ -13,13 +13,6 @@ internal sealed class RuntimeBatchExecutor<TInput, TOutput>(IGenerationSource so
 {
     public int MaxRowsPerRun => Serving<TInput, TOutput>.Of(source.Current).Binder.Batchable ? source.MaxRowsPerRun : 1;
 
-    public long BucketOf(TInput input) => Serving<TInput, TOutput>.Of(source.Current).Binder.BucketOf(input);
-
-    public void Answered(ReadOnlySpan<TInput> inputs, TOutput[] outputs)
-    {
-        // Recorded in ExecuteAsync.
-    }
-
     public async ValueTask<TOutput[]> ExecuteAsync(ReadOnlyMemory<TInput> rows, CancellationToken cancellationToken)
     {
         // Follows reloads: queued requests run on whichever generation serves when their batch starts.
@@ -44,6 +37,8 @@ internal sealed class RuntimeBatchExecutor<TInput, TOutput>(IGenerationSource so
             runtime.Exit();
         }
 
+        // Recorded before the callers see their results (like a direct run), so a caller that awaited its answer and
+        // then flushes the monitor finds it there; recording a batch costs microseconds (long vectors are capped).
         recorder?.RecordBatch(rows.Span, outputs);
         return outputs;
     }

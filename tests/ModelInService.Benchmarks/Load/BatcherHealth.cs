@@ -40,17 +40,13 @@ internal static class BatcherHealth
             }
         }
 
-        if (Field("_available") is SemaphoreSlim available)
-        {
-            parts.Add($"_available.CurrentCount={available.CurrentCount}");
-        }
-
-        if (Field("_queues") is Array queues)
+        if ((Field("_channels") ?? Field("_concurrentQueues")) is Array queues)
         {
             var counts = new List<string>();
             foreach (var queue in queues)
             {
-                counts.Add(queue?.GetType().GetProperty("Count")?.GetValue(queue)?.ToString() ?? "?");
+                var counted = queue?.GetType().GetProperty("Reader")?.GetValue(queue) ?? queue;
+                counts.Add(counted?.GetType().GetProperty("Count")?.GetValue(counted)?.ToString() ?? "?");
             }
 
             parts.Add($"queue lengths=[{string.Join(",", counts)}]");

@@ -8,16 +8,18 @@ namespace ModelInService.Benchmarks.Load;
 /// Diagnostic: the library's <see cref="DynamicBatcher{TInput, TOutput}"/> driven by the same 64 closed-loop callers,
 /// with an executor that does no model work (optionally spinning a fixed time per batch). What it measures is the
 /// cost of the batching machinery alone: queueing, waking workers, deadline timers, completing requests.
-/// <c>load --batcher-only [--seconds S] [--callers N] [--alloc-profile]</c>.
+/// <c>load --batcher-only [--seconds S] [--callers N] [--alloc-profile] [--queue channel|concurrent] [--case TEXT]</c>:
+/// <c>--queue</c> picks the structure behind the priority queues (<see cref="BatchQueueKind"/>; the batcher's default, concurrent queues, unless given),
+/// <c>--case</c> runs only the cases whose name contains TEXT (and the floor), for more rounds in the same time.
 /// </summary>
 internal static class BatcherOnly
 {
-    public static async Task<int> RunAsync(LoadSettings settings, bool allocations)
+    public static async Task<int> RunAsync(LoadSettings settings, bool allocations, BatchQueueKind queueKind = BatchQueueKind.ConcurrentQueue, string? only = null)
     {
         var warmup = TimeSpan.FromSeconds(1);
         var window = TimeSpan.FromSeconds(settings.Seconds);
         var inputs = Enumerable.Range(0, 256).Select(i => new IrisInput { Features = [i, 1, 2, 3] }).ToArray();
-        Console.WriteLine(Invariant($"Batcher only: {settings.Callers} closed-loop callers, no-op executor, {settings.Seconds:0.#} s windows, {Environment.ProcessorCount} cores"));
+        Console.WriteLine(Invariant($"Batcher only: {settings.Callers} closed-loop callers, no-op executor, {settings.Seconds:0.#} s windows, {Environment.ProcessorCount} cores, queues: {queueKind}"));
         Console.WriteLine();
         Console.WriteLine("| case | requests/s | p50 ms | p99 ms | B/req | CPU us/req | pool items/req | lock cont./1k | mean batch | batches/s |");
         Console.WriteLine("|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|");
@@ -48,12 +50,17 @@ internal static class BatcherOnly
         };
         foreach (var (name, workers, configure, spin) in cases)
         {
+            if (only is not null && !name.Contains(only, StringComparison.Ordinal))
+            {
+                continue;
+            }
+
             var options = new BatchingOptions();
             configure(options);
-            var batcher = new DynamicBatcher<IrisInput, IrisOutput>("noop", options, workers, new NoopExecutor(spin), TimeProvider.System);
+            var batcher = new DynamicBatcher<IrisInput, IrisOutput>("noop", options, workers, new NoopExecutor(spin), TimeProvider.System, queueKind);
             using var sampler = allocations ? new AllocationSampler() : null;
             long batches0 = 0, batches1 = 0, items0 = 0, items1 = 0;
-            var result = await ClosedLoop.RunAsync(inputs, settings.Callers, x => batcher.EnqueueAsync(x, null, default), null, warmup, window,
+            var result = await ClosedLoop.RunAsync(inputs, settings.Callers, x => batcher.EnqueueAsync(x, 0, null, default), null, warmup, window,
                 () =>
                 {
                     (batches0, items0) = (batcher.Statistics.Batches, batcher.Statistics.BatchedItems);
@@ -111,12 +118,6 @@ internal static class BatcherOnly
         private readonly long _spinTicks = (long)(spinMicros * Stopwatch.Frequency / 1e6);
 
         public int MaxRowsPerRun => int.MaxValue;
-
-        public long BucketOf(IrisInput input) => 0;
-
-        public void Answered(ReadOnlySpan<IrisInput> inputs, IrisOutput[] outputs)
-        {
-        }
 
         public ValueTask<IrisOutput[]> ExecuteAsync(ReadOnlyMemory<IrisInput> rows, CancellationToken cancellationToken)
         {

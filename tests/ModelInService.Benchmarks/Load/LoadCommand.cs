@@ -33,7 +33,7 @@ internal static class LoadCommand
         {
             Console.WriteLine("load [--quick] [--seconds S] [--callers N] [--json PATH] [--models iris,xgboost,forest,mnist,nnsplit,superres] [--modes naive,limit,mlnet,batched,cache,monitor[,plain,halfload]] [--rounds N] [--ablations] [--alloc-profile]");
             Console.WriteLine("load --compare A.json B.json [...]   (variability between runs)");
-            Console.WriteLine("load --batcher-only [--seconds S] [--alloc-profile]   (the batcher with a no-op model)");
+            Console.WriteLine("load --batcher-only [--seconds S] [--alloc-profile] [--queue channel|concurrent] [--case TEXT]   (the batcher with a no-op model)");
             Console.WriteLine("load --timers   (how late timer-based and blocking waits fire on this machine)");
             Console.WriteLine("--modes also takes batched-default (only the default configuration; for profiling); --alloc-profile samples allocations by type");
             return 0;
@@ -52,7 +52,11 @@ internal static class LoadCommand
         var settings = LoadSettings.Parse(args);
         if (args.Contains("--batcher-only"))
         {
-            return await BatcherOnly.RunAsync(settings, settings.AllocationProfile);
+            var queue = Array.IndexOf(args, "--queue") is var at and >= 0 && at + 1 < args.Length && args[at + 1] == "channel"
+                ? ModelInService.Batching.BatchQueueKind.Channel
+                : ModelInService.Batching.BatchQueueKind.ConcurrentQueue;
+            var only = Array.IndexOf(args, "--case") is var c and >= 0 && c + 1 < args.Length ? args[c + 1] : null;
+            return await BatcherOnly.RunAsync(settings, settings.AllocationProfile, queue, only);
         }
 
         var started = Stopwatch.GetTimestamp();

@@ -70,7 +70,11 @@ public class BatcherScheduleProperties
         Assert.True(watch.Elapsed < TimeSpan.FromMinutes(5), $"{Schedules} schedules took {watch.Elapsed}");
     }
 
-    private sealed record Tracked(int Id, Task<int> Task, CancellationTokenSource? Cancel, ScheduleStep ScheduleStep);
+    /// <summary>One request. <see cref="Call"/> is read after stop (a Task made by AsTask() from a pooled request completes one thread-pool hop after the answer).</summary>
+    private sealed record Tracked(int Id, ValueTask<int> Call, CancellationTokenSource? Cancel, ScheduleStep ScheduleStep)
+    {
+        public Task<int> Task { get; set; } = null!;
+    }
 
     private static async Task<bool> RunAsync(Schedule s)
     {
@@ -115,7 +119,7 @@ public class BatcherScheduleProperties
                     var call = step.TimeoutMs > 0 || step.Priority != 1
                         ? new PredictionOptions { Priority = (PredictionPriority)step.Priority, Timeout = step.TimeoutMs > 0 ? TimeSpan.FromMilliseconds(step.TimeoutMs) : null }
                         : null;
-                    tracked.Add(new Tracked(id, batcher.EnqueueAsync(id, call, cts?.Token ?? default).AsTask(), cts, step));
+                    tracked.Add(new Tracked(id, batcher.EnqueueAsync(id, executor.BucketOf(id), call, cts?.Token ?? default), cts, step));
                     break;
                 case StepKind.Advance:
                     time.Advance(TimeSpan.FromMilliseconds(step.Value));
@@ -147,6 +151,15 @@ public class BatcherScheduleProperties
 
         await stop;
         var errors = new List<string>();
+        foreach (var r in tracked)
+        {
+            if (!r.Call.IsCompleted)
+            {
+                errors.Add($"request {r.Id} still pending after stop");
+            }
+
+            r.Task = r.Call.AsTask();
+        }
 
         // Answered rows (what the monitor records): each run row once, after its run succeeded; never a poison row.
         var answered = executor.AnsweredRows.GroupBy(x => x).ToDictionary(g => g.Key, g => g.Count());

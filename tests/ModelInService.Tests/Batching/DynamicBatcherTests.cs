@@ -31,7 +31,7 @@ public class DynamicBatcherTests
     public async Task FullBatch_IsDispatchedWithoutWaitingForMaxDelay()
     {
         var (batcher, executor, _) = Create(o => o.MaxBatchSize = 4);
-        var tasks = Enumerable.Range(1, 4).Select(i => batcher.EnqueueAsync(i, null, default).AsTask()).ToArray();
+        var tasks = Enumerable.Range(1, 4).Select(i => batcher.EnqueueAsync(i, 0, null, default).AsTask()).ToArray();
 
         var results = await Task.WhenAll(tasks).WaitAsync(Wait); // no fake time advanced: only the size can dispatch
 
@@ -43,10 +43,10 @@ public class DynamicBatcherTests
     public async Task PartialBatch_IsDispatchedWhenMaxDelayHasPassedSinceItsFirstRequest()
     {
         var (batcher, executor, time) = Create();
-        var first = batcher.EnqueueAsync(1, null, default).AsTask();
-        var second = batcher.EnqueueAsync(2, null, default).AsTask();
+        var first = batcher.EnqueueAsync(1, 0, null, default).AsTask();
+        var second = batcher.EnqueueAsync(2, 0, null, default).AsTask();
         time.Advance(TimeSpan.FromMilliseconds(9));
-        var third = batcher.EnqueueAsync(3, null, default).AsTask();
+        var third = batcher.EnqueueAsync(3, 0, null, default).AsTask();
         Assert.False(first.IsCompleted);
 
         var run = await NextRun(executor, () => { time.Advance(TimeSpan.FromMilliseconds(1)); return Task.CompletedTask; });
@@ -59,7 +59,7 @@ public class DynamicBatcherTests
     public async Task PreferredBatchSize_DispatchesAtOnceWhenNothingElseWaits()
     {
         var (batcher, executor, _) = Create(o => o.PreferredBatchSizes.Add(2));
-        var tasks = new[] { batcher.EnqueueAsync(1, null, default).AsTask(), batcher.EnqueueAsync(2, null, default).AsTask() };
+        var tasks = new[] { batcher.EnqueueAsync(1, 0, null, default).AsTask(), batcher.EnqueueAsync(2, 0, null, default).AsTask() };
         Assert.Equal(new[] { 11, 21 }, await Task.WhenAll(tasks).WaitAsync(Wait));
         Assert.True(executor.Batches.All(b => b.Length <= 2));
     }
@@ -69,11 +69,11 @@ public class DynamicBatcherTests
     {
         var (batcher, executor, _) = Create(o => { o.MaxQueueSize = 3; o.MaxBatchSize = 1; });
         executor.Gate = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        var running = batcher.EnqueueAsync(0, null, default).AsTask();
+        var running = batcher.EnqueueAsync(0, 0, null, default).AsTask();
         await NextRun(executor); // request 0 left the queue and runs
-        var queued = Enumerable.Range(1, 3).Select(i => batcher.EnqueueAsync(i, null, default).AsTask()).ToArray();
+        var queued = Enumerable.Range(1, 3).Select(i => batcher.EnqueueAsync(i, 0, null, default).AsTask()).ToArray();
 
-        var rejected = batcher.EnqueueAsync(99, null, default);
+        var rejected = batcher.EnqueueAsync(99, 0, null, default);
 
         Assert.True(rejected.IsCompleted);
         var ex = await Assert.ThrowsAsync<ModelOverloadedException>(async () => await rejected);
@@ -92,20 +92,22 @@ public class DynamicBatcherTests
     {
         var (batcher, executor, time) = Create(o => { o.MaxBatchSize = 1; o.DefaultTimeout = TimeSpan.FromMilliseconds(100); });
         executor.Gate = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        var running = batcher.EnqueueAsync(1, null, default).AsTask();
+        // The ValueTasks themselves are observed: a Task made by AsTask() from a pooled request completes one
+        // thread-pool hop after the answer, the ValueTask at once.
+        var running = batcher.EnqueueAsync(1, 0, null, default);
         await NextRun(executor);
-        var queued = batcher.EnqueueAsync(2, new PredictionOptions { Timeout = TimeSpan.FromMilliseconds(50) }, default).AsTask();
+        var queued = batcher.EnqueueAsync(2, 0, new PredictionOptions { Timeout = TimeSpan.FromMilliseconds(50) }, default);
 
         time.Advance(TimeSpan.FromMilliseconds(49));
         Assert.False(queued.IsCompleted);
         time.Advance(TimeSpan.FromMilliseconds(1));
         Assert.True(queued.IsCompleted); // the timer completed it inside Advance: on time to the tick
-        var queuedError = await Assert.ThrowsAsync<ModelDeadlineExceededException>(() => queued);
+        var queuedError = await Assert.ThrowsAsync<ModelDeadlineExceededException>(() => queued.AsTask());
         Assert.Equal(TimeSpan.FromMilliseconds(50), queuedError.Timeout);
 
         time.Advance(TimeSpan.FromMilliseconds(50));
         Assert.True(running.IsCompleted); // its batch is still running (gate closed)
-        await Assert.ThrowsAsync<ModelDeadlineExceededException>(() => running);
+        await Assert.ThrowsAsync<ModelDeadlineExceededException>(() => running.AsTask());
         Assert.Equal(1, batcher.QueueDepth); // the bound counts entries until a worker dequeues them: a real memory bound
         executor.Gate.SetResult();
         await batcher.StopAsync(TimeSpan.FromSeconds(1)).WaitAsync(Wait);
@@ -118,7 +120,7 @@ public class DynamicBatcherTests
     {
         var (batcher, executor, time) = Create(o => { o.MaxBatchSize = 1; o.DefaultTimeout = TimeSpan.FromMilliseconds(100); });
         executor.Gate = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        var request = batcher.EnqueueAsync(1, new PredictionOptions { Timeout = TimeSpan.FromSeconds(5) }, default).AsTask();
+        var request = batcher.EnqueueAsync(1, 0, new PredictionOptions { Timeout = TimeSpan.FromSeconds(5) }, default).AsTask();
         time.Advance(TimeSpan.FromMilliseconds(100));
         var error = await Assert.ThrowsAsync<ModelDeadlineExceededException>(() => request);
         Assert.Equal(TimeSpan.FromMilliseconds(100), error.Timeout);
@@ -130,8 +132,8 @@ public class DynamicBatcherTests
     {
         var (batcher, executor, time) = Create();
         using var cts = new CancellationTokenSource();
-        var keep = batcher.EnqueueAsync(1, null, default).AsTask();
-        var cancel = batcher.EnqueueAsync(2, null, cts.Token).AsTask();
+        var keep = batcher.EnqueueAsync(1, 0, null, default).AsTask();
+        var cancel = batcher.EnqueueAsync(2, 0, null, cts.Token).AsTask();
         await cts.CancelAsync();
         await Assert.ThrowsAnyAsync<OperationCanceledException>(() => cancel);
 
@@ -148,9 +150,9 @@ public class DynamicBatcherTests
         var (batcher, executor, _) = Create(o => o.MaxBatchSize = 3);
         executor.Gate = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         using var cts = new CancellationTokenSource();
-        var a = batcher.EnqueueAsync(1, null, default).AsTask();
-        var b = batcher.EnqueueAsync(2, null, cts.Token).AsTask();
-        var c = batcher.EnqueueAsync(3, null, default).AsTask();
+        var a = batcher.EnqueueAsync(1, 0, null, default).AsTask();
+        var b = batcher.EnqueueAsync(2, 0, null, cts.Token).AsTask();
+        var c = batcher.EnqueueAsync(3, 0, null, default).AsTask();
         var run = await NextRun(executor);
         Assert.Equal(new[] { 1, 2, 3 }, run);
 
@@ -166,7 +168,7 @@ public class DynamicBatcherTests
     {
         var (batcher, executor, _) = Create(o => o.MaxBatchSize = 8);
         executor.Poison.Add(5);
-        var tasks = Enumerable.Range(1, 8).Select(i => batcher.EnqueueAsync(i, null, default).AsTask()).ToArray();
+        var tasks = Enumerable.Range(1, 8).Select(i => batcher.EnqueueAsync(i, 0, null, default).AsTask()).ToArray();
 
         await Task.WhenAny(Task.WhenAll(tasks), Task.Delay(Wait));
 
@@ -192,10 +194,10 @@ public class DynamicBatcherTests
     {
         var (batcher, executor, _) = Create(o => { o.MaxBatchSize = 1; o.StarvationLimit = 2; });
         executor.Gate = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        var blocker = batcher.EnqueueAsync(0, null, default).AsTask();
+        var blocker = batcher.EnqueueAsync(0, 0, null, default).AsTask();
         await NextRun(executor);
-        var low = batcher.EnqueueAsync(100, new PredictionOptions { Priority = PredictionPriority.Low }, default).AsTask();
-        var high = Enumerable.Range(1, 6).Select(i => batcher.EnqueueAsync(i, new PredictionOptions { Priority = PredictionPriority.High }, default).AsTask()).ToArray();
+        var low = batcher.EnqueueAsync(100, 0, new PredictionOptions { Priority = PredictionPriority.Low }, default).AsTask();
+        var high = Enumerable.Range(1, 6).Select(i => batcher.EnqueueAsync(i, 0, new PredictionOptions { Priority = PredictionPriority.High }, default).AsTask()).ToArray();
 
         executor.Gate.SetResult();
         await Task.WhenAll(high.Append(low).Append(blocker)).WaitAsync(Wait);
@@ -211,11 +213,11 @@ public class DynamicBatcherTests
     {
         var (batcher, executor, time) = Create(o => { o.MaxBatchSize = 1; o.DeadlineAction = DeadlineAction.Delay; o.DefaultTimeout = TimeSpan.FromMilliseconds(20); });
         executor.Gate = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        var blocker = batcher.EnqueueAsync(0, null, default).AsTask();
+        var blocker = batcher.EnqueueAsync(0, 0, null, default).AsTask();
         await NextRun(executor);
-        var late = batcher.EnqueueAsync(1, null, default).AsTask();
+        var late = batcher.EnqueueAsync(1, 0, null, default).AsTask();
         time.Advance(TimeSpan.FromMilliseconds(30)); // 1 is now past its deadline, but kept
-        var onTime = batcher.EnqueueAsync(2, null, default).AsTask();
+        var onTime = batcher.EnqueueAsync(2, 0, null, default).AsTask();
         Assert.False(late.IsCompleted);
 
         executor.Gate.SetResult();
@@ -228,7 +230,7 @@ public class DynamicBatcherTests
     {
         var (batcher, executor, time) = Create(o => o.MaxBatchSize = 8);
         executor.Bucket = i => i % 2;
-        var tasks = Enumerable.Range(1, 6).Select(i => batcher.EnqueueAsync(i, null, default).AsTask()).ToArray();
+        var tasks = Enumerable.Range(1, 6).Select(i => batcher.EnqueueAsync(i, executor.BucketOf(i), null, default).AsTask()).ToArray();
         time.Advance(TimeSpan.FromMilliseconds(10));
 
         Assert.Equal(new[] { 11, 21, 31, 41, 51, 61 }, await Task.WhenAll(tasks).WaitAsync(Wait));
@@ -239,7 +241,7 @@ public class DynamicBatcherTests
     public async Task FixedBatchModel_RunsRequestsIndividuallyAcrossWorkers()
     {
         var (batcher, executor, _) = Create(o => o.MaxBatchSize = 32, workers: 2, maxRows: 1);
-        var tasks = Enumerable.Range(1, 10).Select(i => batcher.EnqueueAsync(i, null, default).AsTask()).ToArray();
+        var tasks = Enumerable.Range(1, 10).Select(i => batcher.EnqueueAsync(i, 0, null, default).AsTask()).ToArray();
         Assert.Equal(Enumerable.Range(1, 10).Select(FakeExecutor.Expected), await Task.WhenAll(tasks).WaitAsync(Wait));
         Assert.All(executor.Batches, b => Assert.Single(b));
         Assert.Equal(1, batcher.EffectiveMaxBatchSize);
@@ -249,10 +251,10 @@ public class DynamicBatcherTests
     public async Task Stop_DrainsQueuedRequests_AndRefusesNewOnes()
     {
         var (batcher, _, time) = Create();
-        var queued = Enumerable.Range(1, 3).Select(i => batcher.EnqueueAsync(i, null, default).AsTask()).ToArray();
+        var queued = Enumerable.Range(1, 3).Select(i => batcher.EnqueueAsync(i, 0, null, default).AsTask()).ToArray();
 
         var stop = batcher.StopAsync(TimeSpan.FromSeconds(5));
-        var refused = batcher.EnqueueAsync(9, null, default);
+        var refused = batcher.EnqueueAsync(9, 0, null, default);
         time.Advance(TimeSpan.FromMilliseconds(10)); // the forming batch reaches MaxDelay and runs
         await stop.WaitAsync(Wait);
 
@@ -266,9 +268,9 @@ public class DynamicBatcherTests
     {
         var (batcher, executor, time) = Create(o => o.MaxBatchSize = 1);
         executor.Gate = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously); // never released
-        var running = batcher.EnqueueAsync(1, null, default).AsTask();
+        var running = batcher.EnqueueAsync(1, 0, null, default).AsTask();
         await NextRun(executor);
-        var queued = Enumerable.Range(2, 3).Select(i => batcher.EnqueueAsync(i, null, default).AsTask()).ToArray();
+        var queued = Enumerable.Range(2, 3).Select(i => batcher.EnqueueAsync(i, 0, null, default).AsTask()).ToArray();
 
         var stop = batcher.StopAsync(TimeSpan.FromSeconds(1));
         time.Advance(TimeSpan.FromSeconds(1));
@@ -299,7 +301,7 @@ public class DynamicBatcherStressTests
             for (var i = 0; i < 500; i++)
             {
                 var id = (c * 1000) + i;
-                Assert.Equal(FakeExecutor.Expected(id), await batcher.EnqueueAsync(id, null, default));
+                Assert.Equal(FakeExecutor.Expected(id), await batcher.EnqueueAsync(id, 0, null, default));
             }
         }));
 

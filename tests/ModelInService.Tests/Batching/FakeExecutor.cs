@@ -37,18 +37,11 @@ internal sealed class FakeExecutor : IBatchExecutor<int, int>
 
     public static int Expected(int input) => (input * 10) + 1;
 
+    /// <summary>The bucket a caller passes for <paramref name="input"/> (the stage asks the binder; tests ask this).</summary>
     public long BucketOf(int input) => Bucket(input);
 
-    /// <summary>Rows reported as answered (after their callers got results), in order.</summary>
-    public System.Collections.Concurrent.ConcurrentQueue<int> AnsweredRows { get; } = new();
-
-    public void Answered(ReadOnlySpan<int> inputs, int[] outputs)
-    {
-        foreach (var input in inputs)
-        {
-            AnsweredRows.Enqueue(input);
-        }
-    }
+    /// <summary>Rows recorded as answered (after a successful run, before its callers get results), in order.</summary>
+    public ConcurrentQueue<int> AnsweredRows { get; } = new();
 
     public async ValueTask<int[]> ExecuteAsync(ReadOnlyMemory<int> rows, CancellationToken cancellationToken)
     {
@@ -77,6 +70,12 @@ internal sealed class FakeExecutor : IBatchExecutor<int, int>
         for (var i = 0; i < copy.Length; i++)
         {
             outputs[i] = Expected(copy[i]);
+        }
+
+        // Like the real executor: the monitor records a successful run's rows before the run returns.
+        foreach (var row in copy)
+        {
+            AnsweredRows.Enqueue(row);
         }
 
         return outputs;

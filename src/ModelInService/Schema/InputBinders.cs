@@ -126,7 +126,7 @@ internal sealed class NumericInputBinder<TInput, T> : InputBinder<TInput>
     public NumericInputBinder(string modelName, TensorSpec spec, RowShape shape, IReadOnlyList<MemberModel> members, ModelOptions options)
         : base(modelName, spec, shape, members, options)
     {
-        _ortType = ModelElementTypes.ToOrt(spec.ElementType);
+        _ortType = OrtElementTypes.ToOrt(spec.ElementType);
         var floating = typeof(T) == typeof(float) || typeof(T) == typeof(double) || typeof(T) == typeof(Half);
         _checkFinite = new bool[members.Count];
         for (var i = 0; i < members.Count; i++)

@@ -298,7 +298,7 @@ internal static class ModelLoader
                 symbolic[i] = i < meta.SymbolicDimensions.Length ? meta.SymbolicDimensions[i] ?? "" : "";
             }
 
-            return new TensorSpec(name, ModelValueKind.Tensor, ModelElementTypes.FromOrt(meta.ElementDataType), dims, symbolic);
+            return new TensorSpec(name, ModelValueKind.Tensor, OrtElementTypes.FromOrt(meta.ElementDataType), dims, symbolic);
         }
 
         if (meta.OnnxValueType == OnnxValueType.ONNX_TYPE_SEQUENCE)
@@ -307,7 +307,7 @@ internal static class ModelLoader
             if (element.OnnxValueType == OnnxValueType.ONNX_TYPE_MAP)
             {
                 var map = element.AsMapMetadata();
-                return new TensorSpec(name, ModelValueKind.SequenceOfMaps, ModelElementTypes.FromOrt(map.ValueMetadata.ElementDataType), [], [], ModelElementTypes.FromOrt(map.KeyDataType));
+                return new TensorSpec(name, ModelValueKind.SequenceOfMaps, OrtElementTypes.FromOrt(map.ValueMetadata.ElementDataType), [], [], OrtElementTypes.FromOrt(map.KeyDataType));
             }
         }
 
@@ -377,7 +377,7 @@ internal static class ModelLoader
             return OrtValue.CreateTensorWithEmptyStrings(OrtAllocator.DefaultInstance, shape);
         }
 
-        var value = OrtValue.CreateAllocatedTensorValue(OrtAllocator.DefaultInstance, ModelElementTypes.ToOrt(spec.ElementType), shape);
+        var value = OrtValue.CreateAllocatedTensorValue(OrtAllocator.DefaultInstance, OrtElementTypes.ToOrt(spec.ElementType), shape);
         value.GetTensorMutableRawData().Clear();
         return value;
     }

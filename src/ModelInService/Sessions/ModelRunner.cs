@@ -276,7 +276,7 @@ internal sealed class ModelRunner : IModelRunner
 
         var value = tensor.ElementType == ModelElementType.String
             ? OrtValue.CreateTensorWithEmptyStrings(OrtAllocator.DefaultInstance, shape)
-            : OrtValue.CreateAllocatedTensorValue(OrtAllocator.DefaultInstance, ModelElementTypes.ToOrt(tensor.ElementType), shape);
+            : OrtValue.CreateAllocatedTensorValue(OrtAllocator.DefaultInstance, OrtElementTypes.ToOrt(tensor.ElementType), shape);
         try
         {
             if (tensor.Data is string[] strings)

@@ -8,7 +8,7 @@ public class LogEventIdTests
     [Fact]
     public void EveryLoggerMessage_HasAUniqueEventIdAndName()
     {
-        var messages = typeof(IModelRunner).Assembly.GetTypes()
+        var messages = typeof(ModelBuilder).Assembly.GetTypes()
             .SelectMany(t => t.GetMethods(BindingFlags.Static | BindingFlags.Public | BindingFlags.NonPublic))
             .Select(m => (Method: m, Attribute: m.GetCustomAttribute<LoggerMessageAttribute>()))
             .Where(x => x.Attribute is not null)

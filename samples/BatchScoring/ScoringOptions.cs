@@ -29,4 +29,20 @@ public sealed class ScoringOptions
 
     /// <summary>Rows per chunk (prediction call, commit, resume unit).</summary>
     public int ChunkRows { get; set; } = 8192;
+
+    /// <summary>
+    /// The model: <c>iris</c> (the repository's Iris MLP, typed as <see cref="IrisFlower"/>) or <c>xgboost</c> (the
+    /// shared tract xgboost classifier at <see cref="XgboostPath"/>, float32 [?,13], scored through the untyped
+    /// <c>IModelRunner</c> path; generated rows have columns input_0..input_12).
+    /// </summary>
+    public string Model { get; set; } = "iris";
+
+    /// <summary>The xgboost model file (read-only, outside the repository); relative to the current directory, which <c>dotnet run --project samples/BatchScoring</c> sets to the project folder.</summary>
+    public string XgboostPath { get; set; } = "../../../shared/models/tabular/tract_xgboost_classifier_tree/model.onnx";
+
+    /// <summary>Score iris through the untyped <c>IModelRunner</c> path (columns straight into the tensor) instead of <c>IPredictor&lt;IrisFlower, IrisPrediction&gt;</c>.</summary>
+    public bool Untyped { get; set; }
+
+    /// <summary>PostgreSQL connections copying chunks at once (commits stay in input order).</summary>
+    public int Connections { get; set; } = 1;
 }

@@ -22,6 +22,7 @@ internal sealed partial class ScoringWorker(
     IOptions<ScoringOptions> options,
     IHostEnvironment environment,
     IHostApplicationLifetime lifetime,
+    IServiceProvider services,
     ILogger<ScoringWorker> logger) : BackgroundService
 {
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
@@ -29,17 +30,30 @@ internal sealed partial class ScoringWorker(
         var settings = options.Value;
         try
         {
-            var input = settings.Rows > 0 ? await GeneratedAsync(settings.Rows, stoppingToken) : Repeated(Resolve(settings.Input), settings.Repeat);
-            var version = model.Current.Name ?? $"{model.ModelName}@{model.Current.Sha256}";
-            var scoring = new BatchScoringOptions { InputPath = input, IdColumn = "id", ModelVersion = version, ChunkRows = settings.ChunkRows };
+            var xgboost = string.Equals(settings.Model, "xgboost", StringComparison.OrdinalIgnoreCase);
+            // The untyped path: the shared xgboost model (no C# types here), or iris when asked (--Scoring:Untyped=true).
+            var runner = xgboost ? services.GetRequiredKeyedService<IModelRunner>("xgboost") : settings.Untyped ? services.GetRequiredService<IModelRunner>() : null;
+            if (xgboost && settings.Rows <= 0)
+            {
+                throw new InvalidOperationException("--Scoring:Model=xgboost scores generated rows: set --Scoring:Rows.");
+            }
+
+            var input = settings.Rows > 0 ? await GeneratedAsync(xgboost, settings.Rows, stoppingToken) : Repeated(Resolve(settings.Input), settings.Repeat);
+            var version = xgboost ? "tract_xgboost_classifier_tree" : model.Current.Name ?? $"{model.ModelName}@{model.Current.Sha256}";
+            var scoring = new BatchScoringOptions { InputPath = input, IdColumn = "id", ModelVersion = version, ChunkRows = settings.ChunkRows, PostgresConnections = settings.Connections };
             if (settings.Postgres is { } connection)
             {
                 scoring.PostgresConnectionString = connection;
                 scoring.PostgresTable = settings.Table;
                 if (settings.NaiveRows > 0)
                 {
-                    await NaiveAsync(connection, settings.NaiveRows, version, stoppingToken);
-                    await RawAsync(Math.Max(settings.Rows, 100_000), settings.ChunkRows, stoppingToken);
+                    await NaiveAsync(connection, runner, xgboost, settings.NaiveRows, version, stoppingToken);
+                    if (!xgboost)
+                    {
+                        await RawAsync(Math.Max(settings.Rows, 100_000), settings.ChunkRows, stoppingToken);
+                    }
+
+                    await RawTensorAsync(runner ?? services.GetRequiredService<IModelRunner>(), xgboost, Math.Max(settings.Rows, 100_000), settings.ChunkRows, stoppingToken);
                 }
             }
             else
@@ -47,9 +61,13 @@ internal sealed partial class ScoringWorker(
                 scoring.OutputPath = Path.GetFullPath(settings.Output);
             }
 
-            LogStarting(logger, input, settings.Postgres is null ? scoring.OutputPath! : settings.Table);
-            var result = await WithProgressAsync(progress => scorer.ScoreAsync(predictor, scoring, progress, stoppingToken));
+            LogStarting(logger, input, settings.Postgres is null ? scoring.OutputPath! : settings.Table, runner is null ? "IPredictor<IrisFlower, IrisPrediction>" : "IModelRunner");
+            var result = await WithProgressAsync(progress => runner is null
+                ? scorer.ScoreAsync(predictor, scoring, progress, stoppingToken)
+                : scorer.ScoreAsync(runner, scoring, progress, stoppingToken));
             LogDone(logger, result.RowsWritten, result.Elapsed.TotalSeconds, result.RowsPerSecond, result.RowsRejected, result.RowsSkipped);
+            using var self = Process.GetCurrentProcess();
+            LogPeak(logger, self.PeakWorkingSet64 / (1024.0 * 1024.0));
         }
         catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
         {
@@ -99,8 +117,8 @@ internal sealed partial class ScoringWorker(
         }));
     }
 
-    /// <summary>The baseline: one row at a time, <c>PredictAsync</c>, an autocommitted INSERT.</summary>
-    private async Task NaiveAsync(string connectionString, int rows, string version, CancellationToken cancellationToken)
+    /// <summary>The baseline: one row at a time, <c>PredictAsync</c> (or <c>RunAsync</c> of one row), an autocommitted INSERT.</summary>
+    private async Task NaiveAsync(string connectionString, IModelRunner? runner, bool xgboost, int rows, string version, CancellationToken cancellationToken)
     {
         await using var connection = new NpgsqlConnection(connectionString);
         await connection.OpenAsync(cancellationToken);
@@ -113,19 +131,56 @@ internal sealed partial class ScoringWorker(
         var stopwatch = Stopwatch.StartNew();
         for (var i = 0; i < rows; i++)
         {
-            var flower = NextFlower(random);
-            var prediction = await predictor.PredictAsync(flower, cancellationToken);
+            long label;
+            float[] probabilities;
+            if (runner is null)
+            {
+                var prediction = await predictor.PredictAsync(NextFlower(random), cancellationToken);
+                (label, probabilities) = (prediction.Label, prediction.Probabilities);
+            }
+            else
+            {
+                var row = xgboost ? NextWine(random) : Flat(NextFlower(random));
+                var outputs = await runner.RunAsync([NamedTensor.Create(runner.Signature.Inputs[0].Name, row, 1, row.Length)], cancellationToken);
+                (label, probabilities) = (((long[])outputs[0].Data)[0], (float[])outputs[1].Data);
+            }
+
             await using var insert = new NpgsqlCommand("INSERT INTO naive_scores VALUES (@id, @v, now(), @l, @p0, @p1, @p2)", connection);
             insert.Parameters.AddWithValue("id", i.ToString(CultureInfo.InvariantCulture));
             insert.Parameters.AddWithValue("v", version);
-            insert.Parameters.AddWithValue("l", prediction.Label);
-            insert.Parameters.AddWithValue("p0", prediction.Probabilities[0]);
-            insert.Parameters.AddWithValue("p1", prediction.Probabilities[1]);
-            insert.Parameters.AddWithValue("p2", prediction.Probabilities[2]);
+            insert.Parameters.AddWithValue("l", label);
+            insert.Parameters.AddWithValue("p0", probabilities[0]);
+            insert.Parameters.AddWithValue("p1", probabilities[1]);
+            insert.Parameters.AddWithValue("p2", probabilities[2]);
             await insert.ExecuteNonQueryAsync(cancellationToken);
         }
 
         LogNaive(logger, rows, stopwatch.Elapsed.TotalSeconds, rows / stopwatch.Elapsed.TotalSeconds);
+    }
+
+    /// <summary>The untyped limit: <c>IModelRunner.RunAsync</c> on tensors already built in memory, chunks as the pipeline sends them, one per core at once.</summary>
+    private async Task RawTensorAsync(IModelRunner runner, bool xgboost, int rows, int chunkRows, CancellationToken cancellationToken)
+    {
+        var random = new Random(1);
+        var name = runner.Signature.Inputs[0].Name;
+        var width = xgboost ? 13 : 4;
+        var chunks = new List<NamedTensor>();
+        for (var start = 0; start < rows; start += chunkRows)
+        {
+            var count = Math.Min(chunkRows, rows - start);
+            var data = new float[count * width];
+            for (var r = 0; r < count; r++)
+            {
+                (xgboost ? NextWine(random) : Flat(NextFlower(random))).CopyTo(data, r * width);
+            }
+
+            chunks.Add(NamedTensor.Create(name, data, count, width));
+        }
+
+        var stopwatch = Stopwatch.StartNew();
+        await Parallel.ForEachAsync(chunks, new ParallelOptions { MaxDegreeOfParallelism = Environment.ProcessorCount, CancellationToken = cancellationToken },
+            async (chunk, token) => await runner.RunAsync([chunk], token));
+        LogRawTensor(logger, rows, stopwatch.Elapsed.TotalSeconds, rows / stopwatch.Elapsed.TotalSeconds);
     }
 
     /// <summary>The model's limit: <c>PredictBatchAsync</c> over rows already in memory, chunks as the pipeline sends them, one per core at once.</summary>
@@ -141,6 +196,22 @@ internal sealed partial class ScoringWorker(
         LogRaw(logger, rows, stopwatch.Elapsed.TotalSeconds, rows / stopwatch.Elapsed.TotalSeconds);
     }
 
+    // A wine row from the model's io.npz, jittered by +-30% per feature so the trees take different paths.
+    private static readonly float[] Wine = [14.23f, 1.71f, 2.43f, 15.6f, 127f, 2.8f, 3.06f, 0.28f, 2.29f, 5.64f, 1.04f, 3.92f, 1065f];
+
+    private static float[] NextWine(Random random)
+    {
+        var row = new float[Wine.Length];
+        for (var i = 0; i < row.Length; i++)
+        {
+            row[i] = Wine[i] * (0.7f + (0.6f * random.NextSingle()));
+        }
+
+        return row;
+    }
+
+    private static float[] Flat(IrisFlower f) => [f.SepalLength, f.SepalWidth, f.PetalLength, f.PetalWidth];
+
     private static IrisFlower NextFlower(Random random) => new()
     {
         SepalLength = (float)(4 + random.NextDouble() * 4),
@@ -149,17 +220,19 @@ internal sealed partial class ScoringWorker(
         PetalWidth = (float)(random.NextDouble() * 2.5),
     };
 
-    /// <summary>A Parquet file of <paramref name="rows"/> seeded iris rows (row groups of 100,000), made once.</summary>
-    private static async Task<string> GeneratedAsync(int rows, CancellationToken cancellationToken)
+    /// <summary>A Parquet file of <paramref name="rows"/> seeded iris (or xgboost wine) rows, row groups of 100,000, made once.</summary>
+    private static async Task<string> GeneratedAsync(bool xgboost, int rows, CancellationToken cancellationToken)
     {
-        var path = Path.Combine(Path.GetTempPath(), $"mis-iris-{rows}.parquet");
+        var path = Path.Combine(Path.GetTempPath(), $"mis-{(xgboost ? "wine" : "iris")}-{rows}.parquet");
         if (File.Exists(path))
         {
             return path;
         }
 
         var id = new DataField<string>("id");
-        DataField<float>[] features = [new("sepal_length"), new("sepal_width"), new("petal_length"), new("petal_width")];
+        DataField<float>[] features = xgboost
+            ? [.. Enumerable.Range(0, 13).Select(i => new DataField<float>($"input_{i}"))]
+            : [new("sepal_length"), new("sepal_width"), new("petal_length"), new("petal_width")];
         var random = new Random(1);
         await using (var stream = File.Create(path + ".partial"))
         await using (var writer = await ParquetWriter.CreateAsync(new ParquetSchema([id, .. features]), stream, cancellationToken: cancellationToken))
@@ -168,8 +241,8 @@ internal sealed partial class ScoringWorker(
             {
                 var count = Math.Min(100_000, rows - start);
                 var ids = new string[count];
-                var columns = new float[4][];
-                for (var c = 0; c < 4; c++)
+                var columns = new float[features.Length][];
+                for (var c = 0; c < columns.Length; c++)
                 {
                     columns[c] = new float[count];
                 }
@@ -177,13 +250,16 @@ internal sealed partial class ScoringWorker(
                 for (var i = 0; i < count; i++)
                 {
                     ids[i] = (start + i).ToString(CultureInfo.InvariantCulture);
-                    var flower = NextFlower(random);
-                    (columns[0][i], columns[1][i], columns[2][i], columns[3][i]) = (flower.SepalLength, flower.SepalWidth, flower.PetalLength, flower.PetalWidth);
+                    var row = xgboost ? NextWine(random) : Flat(NextFlower(random));
+                    for (var c = 0; c < columns.Length; c++)
+                    {
+                        columns[c][i] = row[c];
+                    }
                 }
 
                 using var group = writer.CreateRowGroup();
                 await group.WriteAsync(id, ids, null);
-                for (var c = 0; c < 4; c++)
+                for (var c = 0; c < columns.Length; c++)
                 {
                     await group.WriteAsync<float>(features[c], columns[c], null, null, cancellationToken);
                 }
@@ -236,8 +312,14 @@ internal sealed partial class ScoringWorker(
         public void Report(BatchScoringProgress value) => report(value);
     }
 
-    [LoggerMessage(1, LogLevel.Information, "Scoring {Input} into {Output}")]
-    private static partial void LogStarting(ILogger logger, string input, string output);
+    [LoggerMessage(1, LogLevel.Information, "Scoring {Input} into {Output} through {Path}")]
+    private static partial void LogStarting(ILogger logger, string input, string output, string path);
+
+    [LoggerMessage(7, LogLevel.Information, "Model limit, untyped (IModelRunner.RunAsync on tensors in memory): {Rows} rows in {Seconds:0.000} s: {RowsPerSecond:N0} rows/s")]
+    private static partial void LogRawTensor(ILogger logger, int rows, double seconds, double rowsPerSecond);
+
+    [LoggerMessage(8, LogLevel.Information, "Peak working set: {Megabytes:N0} MB")]
+    private static partial void LogPeak(ILogger logger, double megabytes);
 
     [LoggerMessage(2, LogLevel.Information, "Scored {Rows} rows in {Seconds:0.000} s: {RowsPerSecond:N0} rows/s ({Rejected} rejected, {Skipped} done by an earlier run)")]
     private static partial void LogDone(ILogger logger, long rows, double seconds, double rowsPerSecond, long rejected, long skipped);
@@ -245,7 +327,7 @@ internal sealed partial class ScoringWorker(
     [LoggerMessage(3, LogLevel.Information, "Naive loop (read a row, PredictAsync, INSERT): {Rows} rows in {Seconds:0.000} s: {RowsPerSecond:N0} rows/s")]
     private static partial void LogNaive(ILogger logger, int rows, double seconds, double rowsPerSecond);
 
-    [LoggerMessage(6, LogLevel.Information, "Model limit (PredictBatchAsync on in-memory rows): {Rows} rows in {Seconds:0.000} s: {RowsPerSecond:N0} rows/s")]
+    [LoggerMessage(6, LogLevel.Information, "Model limit, typed (PredictBatchAsync on in-memory rows): {Rows} rows in {Seconds:0.000} s: {RowsPerSecond:N0} rows/s")]
     private static partial void LogRaw(ILogger logger, int rows, double seconds, double rowsPerSecond);
 
     [LoggerMessage(4, LogLevel.Error, "Scoring failed")]

@@ -53,31 +53,98 @@ public sealed partial class BatchScorer
         ArgumentNullException.ThrowIfNull(predictor);
         ArgumentNullException.ThrowIfNull(options);
         options.Validate();
-        var stopwatch = Stopwatch.StartNew();
-
-        var source = await RowSources.OpenAsync(options.InputPath, options.InputFormat, options.CsvSeparator, cancellationToken).ConfigureAwait(false);
+        var source = await OpenAsync(options, cancellationToken).ConfigureAwait(false);
         await using var sourceScope = source.ConfigureAwait(false);
+        var binder = InputBinder<TInput>.Create(source.ColumnNames, options.IdColumn, options.ColumnMapping, options.InputPath);
+        return await RunAsync(source, new TypedChunkScorer<TInput, TOutput>(predictor, binder, _time), options, progress, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// Scores <see cref="BatchScoringOptions.InputPath"/> through a model's untyped runner: columns are bound straight
+    /// into the input tensors (no object per row) and every output tensor becomes columns.
+    /// </summary>
+    /// <remarks>
+    /// <para>Supported: a batchable model whose inputs are float32, float64, int64, int32 or string tensors batched on
+    /// axis 0 with every other dimension fixed (a row of F values comes from F columns, row-major), and whose outputs
+    /// are tensors (float32, float64, int64, int32, bool, string) batched on axis 0 with fixed row shapes, or
+    /// ZipMap-style sequences of maps. Anything else is refused with a <see cref="NotSupportedException"/> naming the
+    /// tensor.</para>
+    /// <para>An input's columns: <see cref="BatchScoringOptions.ColumnMapping"/>[input name]; else, for one value per
+    /// row, a column of the input's name; else the model's <c>feature_names</c> metadata (one input); else columns
+    /// <c>name_0</c>...<c>name_{F-1}</c>; else, for a model with one input, every column but the id in file order when
+    /// there are exactly F. Outputs are written as <c>name</c> (one value per row), <c>name_0</c>... (several), or
+    /// <c>name_{key}</c> per map key, with characters other than letters, digits and <c>_</c> replaced by <c>_</c>.
+    /// Rows with an empty id, a null, a value that is not a number, a non-finite value (float inputs) or a non-integer
+    /// (integer inputs) are rejected with the reason.</para>
+    /// </remarks>
+    /// <param name="runner">The model (<c>AddModel(name, ...)</c> or any registration: <see cref="IModelRunner"/>).</param>
+    /// <param name="options">What to read and where to write; validated first. <see cref="BatchScoringOptions.ColumnMapping"/> is keyed by model input name.</param>
+    /// <param name="progress">Told after each committed chunk; may be null.</param>
+    /// <param name="cancellationToken">Stops the run; committed chunks stay, and a rerun of the job resumes after them (PostgreSQL).</param>
+    /// <returns>The counts of this run.</returns>
+    /// <exception cref="ArgumentException">The options are invalid.</exception>
+    /// <exception cref="NotSupportedException">The model's inputs or outputs cannot be bound from columns; the message says which and why.</exception>
+    /// <exception cref="BatchInputException">The input is unreadable or lacks a column.</exception>
+    public async Task<BatchScoringResult> ScoreAsync(IModelRunner runner, BatchScoringOptions options,
+        IProgress<BatchScoringProgress>? progress = null, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(runner);
+        ArgumentNullException.ThrowIfNull(options);
+        options.Validate();
+        var source = await OpenAsync(options, cancellationToken).ConfigureAwait(false);
+        await using var sourceScope = source.ConfigureAwait(false);
+        var binding = TensorBinding.Create(runner.Signature, source.ColumnNames, options.IdColumn, options.ColumnMapping, options.InputPath);
+        return await RunAsync(source, new TensorChunkScorer(runner, binding, _time), options, progress, cancellationToken).ConfigureAwait(false);
+    }
+
+    private static async Task<IRowSource> OpenAsync(BatchScoringOptions options, CancellationToken cancellationToken)
+    {
+        var source = await RowSources.OpenAsync(options.InputPath, options.InputFormat, options.CsvSeparator, cancellationToken).ConfigureAwait(false);
         if (!source.ColumnNames.Contains(options.IdColumn))
         {
+            await source.DisposeAsync().ConfigureAwait(false);
             throw new BatchInputException(options.InputPath, "header", $"no id column '{options.IdColumn}' (the columns are: {string.Join(", ", source.ColumnNames)}); set IdColumn", null);
         }
 
-        var binder = InputBinder<TInput>.Create(source.ColumnNames, options.IdColumn, options.ColumnMapping, options.InputPath);
-        IScoreSink<TOutput> sink = options.ToPostgres ? new PostgresSink<TOutput>(options) : new FileSink<TOutput>(options);
+        return source;
+    }
+
+    private async Task<BatchScoringResult> RunAsync(IRowSource source, IChunkScorer scorer, BatchScoringOptions options,
+        IProgress<BatchScoringProgress>? progress, CancellationToken cancellationToken)
+    {
+        var stopwatch = Stopwatch.StartNew();
+        IScoreSink sink = options.ToPostgres ? new PostgresSink(options) : new FileSink(options);
         await using var sinkScope = sink.ConfigureAwait(false);
         var skipped = await sink.OpenAsync(cancellationToken).ConfigureAwait(false);
         Log.Starting(_logger, options.InputPath, options.ToPostgres ? options.PostgresTable! : options.OutputPath!, skipped);
 
         using var failed = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         var token = failed.Token;
-        var scored = Channel.CreateBounded<Task<ScoredChunk<TOutput>>>(new BoundedChannelOptions(options.EffectiveChunksInFlight) { SingleReader = true, SingleWriter = true });
+        var stages = new StageTimes();
+        var scored = Channel.CreateBounded<Task<ScoredChunk>>(new BoundedChannelOptions(options.EffectiveChunksInFlight) { SingleReader = true, SingleWriter = true });
         var producer = Task.Run(async () =>
         {
             try
             {
-                await foreach (var chunk in source.ReadAsync(binder.Columns, skipped, options.ChunkRows, token).ConfigureAwait(false))
+                var enumerator = source.ReadAsync(scorer.Columns, skipped, options.ChunkRows, token).GetAsyncEnumerator(token);
+                await using var enumeratorScope = enumerator.ConfigureAwait(false);
+                while (true)
                 {
-                    await scored.Writer.WriteAsync(Task.Run(() => PredictAsync(predictor, binder, chunk, token), token), token).ConfigureAwait(false);
+                    var readStarted = Stopwatch.GetTimestamp();
+                    if (!await enumerator.MoveNextAsync().ConfigureAwait(false))
+                    {
+                        break;
+                    }
+
+                    StageTimes.Add(ref stages.Read, readStarted);
+                    var chunk = enumerator.Current;
+                    await scored.Writer.WriteAsync(Task.Run(async () =>
+                    {
+                        var started = Stopwatch.GetTimestamp();
+                        var result = await scorer.ScoreAsync(chunk, token).ConfigureAwait(false);
+                        StageTimes.Add(ref stages.Score, started);
+                        return result;
+                    }, token), token).ConfigureAwait(false);
                 }
 
                 scored.Writer.Complete();
@@ -93,18 +160,21 @@ public sealed partial class BatchScorer
         {
             await foreach (var pending in scored.Reader.ReadAllAsync(token).ConfigureAwait(false))
             {
+                var waitStarted = Stopwatch.GetTimestamp();
                 var chunk = await pending.ConfigureAwait(false);
+                StageTimes.Add(ref stages.WaitScore, waitStarted);
                 var writeStarted = Stopwatch.GetTimestamp();
                 await sink.WriteAsync(chunk, token).ConfigureAwait(false);
                 _chunkWrite.Record(Stopwatch.GetElapsedTime(writeStarted).TotalSeconds);
-                _rowsWritten.Add(chunk.Outputs.Count);
+                StageTimes.Add(ref stages.Write, writeStarted);
+                _rowsWritten.Add(chunk.Rows);
                 _rowsRejected.Add(chunk.Rejects.Count);
                 foreach (var reject in chunk.Rejects)
                 {
                     Log.Rejected(_logger, reject.Row + 1, reject.Id, reject.Reason);
                 }
 
-                written += chunk.Outputs.Count;
+                written += chunk.Rows;
                 rejected += chunk.Rejects.Count;
                 done += chunk.InputRows;
                 chunks++;
@@ -122,7 +192,9 @@ public sealed partial class BatchScorer
             }
 
             await producer.ConfigureAwait(false);
+            var completeStarted = Stopwatch.GetTimestamp();
             await sink.CompleteAsync(token).ConfigureAwait(false);
+            StageTimes.Add(ref stages.Write, completeStarted);
         }
         catch
         {
@@ -139,57 +211,21 @@ public sealed partial class BatchScorer
 
         var result = new BatchScoringResult(written, rejected, skipped, chunks, stopwatch.Elapsed);
         Log.Done(_logger, written, rejected, skipped, result.Elapsed.TotalSeconds, result.RowsPerSecond);
+        Log.Stages(_logger, StageTimes.Seconds(stages.Read), StageTimes.Seconds(stages.Score), StageTimes.Seconds(stages.WaitScore), StageTimes.Seconds(stages.Write));
         return result;
     }
 
-    private ScoredChunk<TOutput> PredictAsyncResult<TOutput>(long firstRow, int rows, string[] ids, IReadOnlyList<TOutput> outputs, List<RejectedRow> rejects, double fraction) =>
-        new(firstRow, rows, ids, outputs, rejects, _time.GetUtcNow(), fraction);
-
-    private async Task<ScoredChunk<TOutput>> PredictAsync<TInput, TOutput>(IPredictor<TInput, TOutput> predictor, InputBinder<TInput> binder, RowChunk chunk, CancellationToken cancellationToken)
+    /// <summary>Time spent per stage (Stopwatch ticks, summed over chunks; the scoring of parallel chunks overlaps).</summary>
+    private sealed class StageTimes
     {
-        var inputs = new List<TInput>(chunk.Count);
-        var ids = new List<string>(chunk.Count);
-        var rows = new List<long>(chunk.Count);
-        var rejects = new List<RejectedRow>();
-        var idColumn = chunk.Columns[0];
-        for (var i = 0; i < chunk.Count; i++)
-        {
-            var id = idColumn.GetString(i);
-            if (id is null)
-            {
-                rejects.Add(new RejectedRow(chunk.FirstRow + i, null, $"{chunk.Where(i)}: the id column is empty"));
-                continue;
-            }
+        public long Read;
+        public long Score;
+        public long WaitScore;
+        public long Write;
 
-            var input = binder.Bind(chunk, i, out var reason);
-            if (reason is not null)
-            {
-                rejects.Add(new RejectedRow(chunk.FirstRow + i, id, $"{chunk.Where(i)}: {reason}"));
-                continue;
-            }
+        public static void Add(ref long stage, long started) => Interlocked.Add(ref stage, Stopwatch.GetTimestamp() - started);
 
-            inputs.Add(input!);
-            ids.Add(id);
-            rows.Add(chunk.FirstRow + i);
-        }
-
-        // The predictor validates every row first and names the first invalid one: reject it and predict the rest.
-        while (true)
-        {
-            try
-            {
-                var outputs = inputs.Count == 0 ? [] : await predictor.PredictBatchAsync(inputs, cancellationToken).ConfigureAwait(false);
-                rejects.Sort((a, b) => a.Row.CompareTo(b.Row));
-                return PredictAsyncResult(chunk.FirstRow, chunk.Count, ids.ToArray(), outputs, rejects, chunk.InputFraction);
-            }
-            catch (ModelInputException ex) when (ex.Index >= 0 && ex.Index < inputs.Count)
-            {
-                rejects.Add(new RejectedRow(rows[ex.Index], ids[ex.Index], $"{chunk.Where((int)(rows[ex.Index] - chunk.FirstRow))}: {ex.MemberName} {ex.Reason}"));
-                inputs.RemoveAt(ex.Index);
-                ids.RemoveAt(ex.Index);
-                rows.RemoveAt(ex.Index);
-            }
-        }
+        public static double Seconds(long ticks) => (double)ticks / Stopwatch.Frequency;
     }
 
     private static partial class Log
@@ -202,5 +238,8 @@ public sealed partial class BatchScorer
 
         [LoggerMessage(3, LogLevel.Information, "Batch scoring done: {Written} rows written, {Rejected} rejected, {Skipped} done before; {Seconds:0.00} s, {RowsPerSecond:N0} rows/s")]
         public static partial void Done(ILogger logger, long written, long rejected, long skipped, double seconds, double rowsPerSecond);
+
+        [LoggerMessage(4, LogLevel.Information, "Batch scoring stages: read {Read:0.00} s, bind and predict {Score:0.00} s (summed over the chunks in flight), writer waiting for predictions {Wait:0.00} s, write and commit {Write:0.00} s")]
+        public static partial void Stages(ILogger logger, double read, double score, double wait, double write);
     }
 }

@@ -38,7 +38,8 @@ public sealed class BatchScoringOptions
     /// Gets the input member to column mapping, for members whose name does not match a column. The key is the input
     /// type's property name; the value a column name, or for an array property (<c>float[] Features</c>) the
     /// comma-separated columns packed into it in order. Unmapped properties match a column by name, ignoring case and
-    /// underscores (<c>SepalLength</c> matches <c>sepal_length</c>).
+    /// underscores (<c>SepalLength</c> matches <c>sepal_length</c>). Scoring through an <see cref="IModelRunner"/>,
+    /// the key is a model input's name and the value the columns of one row of it, in row-major order.
     /// </summary>
     public IDictionary<string, string> ColumnMapping { get; } = new Dictionary<string, string>(StringComparer.Ordinal);
 
@@ -56,6 +57,13 @@ public sealed class BatchScoringOptions
 
     /// <summary>Gets or sets the destination table (created when absent; may be schema-qualified). Rejected rows go to <c>{table}_rejects</c>.</summary>
     public string? PostgresTable { get; set; }
+
+    /// <summary>
+    /// Gets or sets the PostgreSQL connections that copy chunks at the same time; 1 by default. Above 1, consecutive
+    /// chunks are copied in parallel on separate connections while their commits (and checkpoint updates) stay in
+    /// input order, so resumption stays exactly-once. Worth it when the database server has cores to spare.
+    /// </summary>
+    public int PostgresConnections { get; set; } = 1;
 
     /// <summary>Gets or sets the checkpoint key of this job; defaults to the table name and the input file name. A rerun with the same key resumes.</summary>
     public string? JobName { get; set; }
@@ -112,6 +120,11 @@ public sealed class BatchScoringOptions
         if (ChunkRows is < 1 or > 1_000_000)
         {
             errors.Add(string.Create(CultureInfo.InvariantCulture, $"ChunkRows is {ChunkRows}: set it between 1 and 1,000,000 (8,192 is a good start)."));
+        }
+
+        if (PostgresConnections is < 1 or > 64)
+        {
+            errors.Add(string.Create(CultureInfo.InvariantCulture, $"PostgresConnections is {PostgresConnections}: set it between 1 and 64."));
         }
 
         if (ChunksInFlight < 0)

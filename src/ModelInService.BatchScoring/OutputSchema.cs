@@ -1,45 +1,124 @@
 using System.Globalization;
 using System.Linq.Expressions;
 using System.Reflection;
+using nietras.SeparatedValues;
+using Npgsql;
 using NpgsqlTypes;
 
 namespace ModelInService.BatchScoring;
+
+/// <summary>
+/// One output column of a scored chunk, held column-wise (one typed array per column): written to PostgreSQL value by
+/// value without boxing, to Parquet as the array, to CSV formatted from spans.
+/// </summary>
+internal abstract class ColumnData(string name)
+{
+    public string Name { get; } = name;
+
+    public abstract string PostgresType { get; }
+
+    /// <summary>The element type (float, double, long, int, bool or string).</summary>
+    public abstract Type ClrType { get; }
+
+    /// <summary>Whether a value may be null (a nullable output member, a missing map key).</summary>
+    public abstract bool HasNulls { get; }
+
+    /// <summary>The values, one per written row (nulls as default values, see <see cref="HasNulls"/>).</summary>
+    public abstract Array Values { get; }
+
+    public abstract void Write(NpgsqlBinaryImporter importer, int row);
+
+    public abstract void Format(SepWriter.Col col, int row);
+
+    /// <summary>The PostgreSQL type of an element type, or null when it cannot be written.</summary>
+    public static (NpgsqlDbType DbType, string Name)? PostgresTypeOf(Type type) =>
+        type == typeof(float) ? (NpgsqlDbType.Real, "real")
+        : type == typeof(double) ? (NpgsqlDbType.Double, "double precision")
+        : type == typeof(long) ? (NpgsqlDbType.Bigint, "bigint")
+        : type == typeof(int) ? (NpgsqlDbType.Integer, "integer")
+        : type == typeof(bool) ? (NpgsqlDbType.Boolean, "boolean")
+        : type == typeof(string) ? (NpgsqlDbType.Text, "text")
+        : null;
+}
+
+/// <summary>A column of <typeparamref name="T"/> values, with an optional null mask.</summary>
+internal sealed class ColumnData<T>(string name, T[] values, bool[]? nulls) : ColumnData(name)
+{
+    private static readonly (NpgsqlDbType DbType, string Name) Database = PostgresTypeOf(typeof(T))
+        ?? throw new NotSupportedException($"Cannot write values of type {typeof(T).Name}.");
+
+    public override string PostgresType => Database.Name;
+
+    public override Type ClrType => typeof(T);
+
+    public override bool HasNulls => nulls is not null || typeof(T) == typeof(string);
+
+    public override Array Values => values;
+
+    public T[] Typed => values;
+
+    private bool IsNull(int row) => (nulls is not null && nulls[row]) || values[row] is null;
+
+    public override void Write(NpgsqlBinaryImporter importer, int row)
+    {
+        // Synchronous: the importer buffers and only blocks when its buffer is flushed to the socket, once per
+        // several thousand values; an awaited call per value cost more than the value itself.
+        if (IsNull(row))
+        {
+            importer.WriteNull();
+        }
+        else
+        {
+            importer.Write(values[row], Database.DbType);
+        }
+    }
+
+    public override void Format(SepWriter.Col col, int row)
+    {
+        if (IsNull(row))
+        {
+            col.Set("");
+        }
+        else if (typeof(T) == typeof(float))
+        {
+            col.Format((float)(object)values[row]!);
+        }
+        else if (typeof(T) == typeof(double))
+        {
+            col.Format((double)(object)values[row]!);
+        }
+        else if (typeof(T) == typeof(long))
+        {
+            col.Format((long)(object)values[row]!);
+        }
+        else if (typeof(T) == typeof(int))
+        {
+            col.Format((int)(object)values[row]!);
+        }
+        else if (typeof(T) == typeof(bool))
+        {
+            col.Set((bool)(object)values[row]! ? "true" : "false");
+        }
+        else
+        {
+            col.Set(Convert.ToString(values[row], CultureInfo.InvariantCulture));
+        }
+    }
+}
 
 /// <summary>One output column taken from <typeparamref name="TOutput"/>: a scalar property, or one element of an array property.</summary>
 internal abstract class OutputColumn<TOutput>(string name)
 {
     public string Name { get; } = name;
 
-    public abstract string PostgresType { get; }
-
-    public abstract Type ClrType { get; }
-
-    public abstract Task WriteAsync(Npgsql.NpgsqlBinaryImporter importer, TOutput output, CancellationToken cancellationToken);
-
-    public abstract string? Text(TOutput output);
-
-    public abstract Array Collect(IReadOnlyList<TOutput> outputs);
+    /// <summary>The column's values for <paramref name="outputs"/>.</summary>
+    public abstract ColumnData Collect(IReadOnlyList<TOutput> outputs);
 }
 
-internal sealed class OutputColumn<TOutput, T>(string name, Func<TOutput, T> get, NpgsqlDbType dbType, string postgresType) : OutputColumn<TOutput>(name)
+/// <summary>A non-nullable value or a string.</summary>
+internal sealed class PlainOutputColumn<TOutput, T>(string name, Func<TOutput, T> get) : OutputColumn<TOutput>(name)
 {
-    public override string PostgresType => postgresType;
-
-    public override Type ClrType => typeof(T);
-
-    public override Task WriteAsync(Npgsql.NpgsqlBinaryImporter importer, TOutput output, CancellationToken cancellationToken) =>
-        get(output) is { } value ? importer.WriteAsync(value, dbType, cancellationToken) : importer.WriteNullAsync(cancellationToken);
-
-    public override string? Text(TOutput output) => get(output) switch
-    {
-        null => null,
-        float f => f.ToString("R", CultureInfo.InvariantCulture),
-        double d => d.ToString("R", CultureInfo.InvariantCulture),
-        IFormattable formattable => formattable.ToString(null, CultureInfo.InvariantCulture),
-        var other => other.ToString(),
-    };
-
-    public override Array Collect(IReadOnlyList<TOutput> outputs)
+    public override ColumnData Collect(IReadOnlyList<TOutput> outputs)
     {
         var values = new T[outputs.Count];
         for (var i = 0; i < values.Length; i++)
@@ -47,7 +126,31 @@ internal sealed class OutputColumn<TOutput, T>(string name, Func<TOutput, T> get
             values[i] = get(outputs[i]);
         }
 
-        return values;
+        return new ColumnData<T>(Name, values, null);
+    }
+}
+
+/// <summary>A <see cref="Nullable{T}"/> value: the nulls go to the column's mask.</summary>
+internal sealed class NullableOutputColumn<TOutput, T>(string name, Func<TOutput, T?> get) : OutputColumn<TOutput>(name)
+    where T : struct
+{
+    public override ColumnData Collect(IReadOnlyList<TOutput> outputs)
+    {
+        var values = new T[outputs.Count];
+        bool[]? nulls = null;
+        for (var i = 0; i < values.Length; i++)
+        {
+            if (get(outputs[i]) is { } value)
+            {
+                values[i] = value;
+            }
+            else
+            {
+                (nulls ??= new bool[values.Length])[i] = true;
+            }
+        }
+
+        return new ColumnData<T>(Name, values, nulls);
     }
 }
 
@@ -66,7 +169,7 @@ internal static class OutputSchema<TOutput>
 
             var name = SnakeCase(property.Name);
             var type = property.PropertyType;
-            if (type.IsArray && Scalar(type.GetElementType()!) is not null)
+            if (type.IsArray && ColumnData.PostgresTypeOf(type.GetElementType()!) is not null)
             {
                 var length = ((Array?)property.GetValue(first))?.Length ?? 0;
                 for (var i = 0; i < length; i++)
@@ -74,7 +177,7 @@ internal static class OutputSchema<TOutput>
                     columns.Add(Element(property, i, $"{name}_{i}"));
                 }
             }
-            else if (Scalar(Nullable.GetUnderlyingType(type) ?? type) is not null)
+            else if (ColumnData.PostgresTypeOf(Nullable.GetUnderlyingType(type) ?? type) is not null)
             {
                 columns.Add(Column(property, name));
             }
@@ -88,33 +191,36 @@ internal static class OutputSchema<TOutput>
         return columns;
     }
 
-    private static (NpgsqlDbType, string)? Scalar(Type type) =>
-        type == typeof(float) ? (NpgsqlDbType.Real, "real")
-        : type == typeof(double) ? (NpgsqlDbType.Double, "double precision")
-        : type == typeof(long) ? (NpgsqlDbType.Bigint, "bigint")
-        : type == typeof(int) ? (NpgsqlDbType.Integer, "integer")
-        : type == typeof(bool) ? (NpgsqlDbType.Boolean, "boolean")
-        : type == typeof(string) ? (NpgsqlDbType.Text, "text")
-        : null;
+    /// <summary>Collects every column of <paramref name="outputs"/>.</summary>
+    public static ColumnData[] Collect(IReadOnlyList<OutputColumn<TOutput>> columns, IReadOnlyList<TOutput> outputs)
+    {
+        var data = new ColumnData[columns.Count];
+        for (var c = 0; c < data.Length; c++)
+        {
+            data[c] = columns[c].Collect(outputs);
+        }
+
+        return data;
+    }
 
     private static OutputColumn<TOutput> Column(PropertyInfo property, string name)
     {
         var parameter = Expression.Parameter(typeof(TOutput));
         var getter = Expression.Lambda(Expression.Property(parameter, property), parameter).Compile();
-        var (dbType, pgType) = Scalar(Nullable.GetUnderlyingType(property.PropertyType) ?? property.PropertyType)!.Value;
-        return (OutputColumn<TOutput>)Activator.CreateInstance(
-            typeof(OutputColumn<,>).MakeGenericType(typeof(TOutput), property.PropertyType), name, getter, dbType, pgType)!;
+        return Create(property.PropertyType, name, getter);
     }
 
     private static OutputColumn<TOutput> Element(PropertyInfo property, int index, string name)
     {
         var parameter = Expression.Parameter(typeof(TOutput));
-        var element = property.PropertyType.GetElementType()!;
         var getter = Expression.Lambda(Expression.ArrayIndex(Expression.Property(parameter, property), Expression.Constant(index)), parameter).Compile();
-        var (dbType, pgType) = Scalar(element)!.Value;
-        return (OutputColumn<TOutput>)Activator.CreateInstance(
-            typeof(OutputColumn<,>).MakeGenericType(typeof(TOutput), element), name, getter, dbType, pgType)!;
+        return Create(property.PropertyType.GetElementType()!, name, getter);
     }
+
+    private static OutputColumn<TOutput> Create(Type type, string name, Delegate getter) =>
+        Nullable.GetUnderlyingType(type) is { } underlying
+            ? (OutputColumn<TOutput>)Activator.CreateInstance(typeof(NullableOutputColumn<,>).MakeGenericType(typeof(TOutput), underlying), name, getter)!
+            : (OutputColumn<TOutput>)Activator.CreateInstance(typeof(PlainOutputColumn<,>).MakeGenericType(typeof(TOutput), type), name, getter)!;
 
     internal static string SnakeCase(string name)
     {
@@ -133,8 +239,14 @@ internal static class OutputSchema<TOutput>
     }
 }
 
-/// <summary>A predicted chunk: input rows [<see cref="FirstRow"/>, <see cref="FirstRow"/> + <see cref="InputRows"/>) as outputs and rejects.</summary>
-internal sealed record ScoredChunk<TOutput>(long FirstRow, int InputRows, string[] Ids, IReadOnlyList<TOutput> Outputs, List<RejectedRow> Rejects, DateTimeOffset ScoredAt, double InputFraction);
+/// <summary>
+/// A predicted chunk: input rows [<see cref="FirstRow"/>, <see cref="FirstRow"/> + <see cref="InputRows"/>) as
+/// <see cref="Rows"/> written rows (ids and output columns) and rejects.
+/// </summary>
+internal sealed record ScoredChunk(long FirstRow, int InputRows, string[] Ids, ColumnData[] Columns, List<RejectedRow> Rejects, DateTimeOffset ScoredAt, double InputFraction)
+{
+    public int Rows => Ids.Length;
+}
 
 /// <summary>A row that failed validation.</summary>
 internal sealed record RejectedRow(long Row, string? Id, string Reason);

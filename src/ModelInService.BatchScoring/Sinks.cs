@@ -8,87 +8,131 @@ using Parquet.Schema;
 namespace ModelInService.BatchScoring;
 
 /// <summary>Where predicted chunks go, in input order.</summary>
-internal interface IScoreSink<TOutput> : IAsyncDisposable
+internal interface IScoreSink : IAsyncDisposable
 {
     /// <summary>Prepares the destination; returns the input rows already done by earlier runs of the job.</summary>
     Task<long> OpenAsync(CancellationToken cancellationToken);
 
-    /// <summary>Writes a chunk's rows and rejects and records it as done, all or nothing.</summary>
-    Task WriteAsync(ScoredChunk<TOutput> chunk, CancellationToken cancellationToken);
+    /// <summary>
+    /// Writes a chunk's rows and rejects and records it as done, all or nothing. May return before the chunk is
+    /// committed (PostgreSQL with several connections); a failure then surfaces from a later call or <see cref="CompleteAsync"/>.
+    /// </summary>
+    Task WriteAsync(ScoredChunk chunk, CancellationToken cancellationToken);
 
-    /// <summary>Finishes the destination after the last chunk.</summary>
+    /// <summary>Waits for every chunk to be committed and finishes the destination after the last one.</summary>
     Task CompleteAsync(CancellationToken cancellationToken);
 }
 
 /// <summary>
 /// PostgreSQL: each chunk's rows (binary COPY), its rejects and the job's checkpoint are one transaction, so a run
 /// stopped anywhere and rerun writes every row exactly once. The checkpoint update checks the previous position: two
-/// runs of one job cannot both commit a chunk.
+/// runs of one job cannot both commit a chunk. With <see cref="BatchScoringOptions.PostgresConnections"/> above 1,
+/// consecutive chunks are copied on different connections at the same time, but each chunk's checkpoint update and
+/// commit wait for the previous chunk's commit: commits stay in input order, so the checkpoint is still a contiguous
+/// prefix of the input and a failed chunk rolls back itself and every later chunk.
 /// </summary>
-internal sealed class PostgresSink<TOutput>(BatchScoringOptions options) : IScoreSink<TOutput>
+internal sealed class PostgresSink(BatchScoringOptions options) : IScoreSink
 {
     internal const string CheckpointTable = "mis_batch_checkpoints";
 
     private readonly string _job = options.EffectiveJobName;
     private readonly string _table = Quote(options.PostgresTable!);
     private readonly string _rejects = Quote(options.PostgresTable! + "_rejects");
-    private NpgsqlConnection? _connection;
-    private IReadOnlyList<OutputColumn<TOutput>>? _columns;
+    private readonly NpgsqlConnection?[] _connections = new NpgsqlConnection?[Math.Max(1, options.PostgresConnections)];
+    private readonly Task[] _lanes = new Task[Math.Max(1, options.PostgresConnections)];
+    private Task _lastCommit = Task.CompletedTask;
+    private long _sequence;
     private string? _copy;
+    private bool _rejectTable;
 
     public async Task<long> OpenAsync(CancellationToken cancellationToken)
     {
-        _connection = new NpgsqlConnection(options.PostgresConnectionString);
-        await _connection.OpenAsync(cancellationToken).ConfigureAwait(false);
+        for (var i = 0; i < _connections.Length; i++)
+        {
+            _connections[i] = new NpgsqlConnection(options.PostgresConnectionString);
+            await _connections[i]!.OpenAsync(cancellationToken).ConfigureAwait(false);
+            _lanes[i] = Task.CompletedTask;
+        }
+
         await ExecuteAsync($"""
             CREATE TABLE IF NOT EXISTS {CheckpointTable} (
               job text PRIMARY KEY, input text NOT NULL, rows_done bigint NOT NULL, rows_written bigint NOT NULL,
               rows_rejected bigint NOT NULL, model_version text NOT NULL, updated_at timestamptz NOT NULL, completed_at timestamptz);
             INSERT INTO {CheckpointTable} VALUES (@job, @input, 0, 0, 0, @version, now(), NULL) ON CONFLICT (job) DO NOTHING;
             """, cancellationToken).ConfigureAwait(false);
-        var select = new NpgsqlCommand($"SELECT rows_done FROM {CheckpointTable} WHERE job = @job", _connection);
+        var select = new NpgsqlCommand($"SELECT rows_done FROM {CheckpointTable} WHERE job = @job", _connections[0]);
         await using var selectScope = select.ConfigureAwait(false);
         select.Parameters.AddWithValue("job", _job);
         return (long)(await select.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false))!;
     }
 
-    public async Task WriteAsync(ScoredChunk<TOutput> chunk, CancellationToken cancellationToken)
+    public async Task WriteAsync(ScoredChunk chunk, CancellationToken cancellationToken)
     {
-        var connection = _connection!;
-        if (_columns is null && chunk.Outputs.Count > 0)
+        if (_copy is null && chunk.Rows > 0)
         {
-            _columns = OutputSchema<TOutput>.From(chunk.Outputs[0]);
-            var id = Quote(options.IdColumn);
+            var id = QuoteColumn(options.IdColumn);
+            var names = new string[chunk.Columns.Length];
+            var definitions = new string[chunk.Columns.Length];
+            for (var c = 0; c < names.Length; c++)
+            {
+                names[c] = QuoteColumn(chunk.Columns[c].Name);
+                definitions[c] = names[c] + " " + chunk.Columns[c].PostgresType;
+            }
+
+            // Table creation is not transactional with the chunks: wait for the lanes so no COPY runs before it.
+            await Task.WhenAll(_lanes).ConfigureAwait(false);
             await ExecuteAsync($"""
                 CREATE TABLE IF NOT EXISTS {_table} ({id} text PRIMARY KEY, model_version text NOT NULL, scored_at timestamptz NOT NULL,
-                  {string.Join(", ", _columns.Select(c => $"{Quote(c.Name)} {c.PostgresType}"))});
+                  {string.Join(", ", definitions)});
                 """, cancellationToken).ConfigureAwait(false);
-            _copy = $"COPY {_table} ({id}, model_version, scored_at, {string.Join(", ", _columns.Select(c => Quote(c.Name)))}) FROM STDIN (FORMAT BINARY)";
+            _copy = $"COPY {_table} ({id}, model_version, scored_at, {string.Join(", ", names)}) FROM STDIN (FORMAT BINARY)";
         }
 
-        if (chunk.Rejects.Count > 0)
+        if (chunk.Rejects.Count > 0 && !_rejectTable)
         {
+            await Task.WhenAll(_lanes).ConfigureAwait(false);
             await ExecuteAsync($"""
                 CREATE TABLE IF NOT EXISTS {_rejects} (job text NOT NULL, row_number bigint NOT NULL, id text, reason text NOT NULL,
                   model_version text NOT NULL, rejected_at timestamptz NOT NULL, PRIMARY KEY (job, row_number));
                 """, cancellationToken).ConfigureAwait(false);
+            _rejectTable = true;
         }
 
+        // One chunk at a time per connection: wait for this lane's previous chunk (its failure surfaces here).
+        var lane = (int)(_sequence++ % _lanes.Length);
+        await _lanes[lane].ConfigureAwait(false);
+        var previous = _lastCommit;
+        var task = WriteChunkAsync(_connections[lane]!, chunk, previous, cancellationToken);
+        _lanes[lane] = task;
+        _lastCommit = task;
+        if (_lanes.Length == 1)
+        {
+            await task.ConfigureAwait(false);
+        }
+    }
+
+    private async Task WriteChunkAsync(NpgsqlConnection connection, ScoredChunk chunk, Task previousCommit, CancellationToken cancellationToken)
+    {
         var transaction = await connection.BeginTransactionAsync(cancellationToken).ConfigureAwait(false);
         await using var transactionScope = transaction.ConfigureAwait(false);
-        if (chunk.Outputs.Count > 0)
+        if (chunk.Rows > 0)
         {
             var importer = await connection.BeginBinaryImportAsync(_copy!, cancellationToken).ConfigureAwait(false);
             await using var importerScope = importer.ConfigureAwait(false);
-            for (var i = 0; i < chunk.Outputs.Count; i++)
+            var columns = chunk.Columns;
+            var at = chunk.ScoredAt;
+            // Synchronous writes: the importer buffers (and flushes to the socket every few thousand values); an
+            // awaited call per value cost more than the value.
+            for (var i = 0; i < chunk.Rows; i++)
             {
-                await importer.StartRowAsync(cancellationToken).ConfigureAwait(false);
-                await importer.WriteAsync(chunk.Ids[i], NpgsqlDbType.Text, cancellationToken).ConfigureAwait(false);
-                await importer.WriteAsync(options.ModelVersion, NpgsqlDbType.Text, cancellationToken).ConfigureAwait(false);
-                await importer.WriteAsync(chunk.ScoredAt, NpgsqlDbType.TimestampTz, cancellationToken).ConfigureAwait(false);
-                foreach (var column in _columns!)
+                cancellationToken.ThrowIfCancellationRequested();
+                importer.StartRow();
+                importer.Write(chunk.Ids[i], NpgsqlDbType.Text);
+                importer.Write(options.ModelVersion, NpgsqlDbType.Text);
+                importer.Write(at, NpgsqlDbType.TimestampTz);
+                for (var c = 0; c < columns.Length; c++)
                 {
-                    await column.WriteAsync(importer, chunk.Outputs[i], cancellationToken).ConfigureAwait(false);
+                    columns[c].Write(importer, i);
                 }
             }
 
@@ -109,6 +153,8 @@ internal sealed class PostgresSink<TOutput>(BatchScoringOptions options) : IScor
             await importer.CompleteAsync(cancellationToken).ConfigureAwait(false);
         }
 
+        // Commits stay in input order: the previous chunk's commit first (if it failed, so does this chunk, uncommitted).
+        await previousCommit.ConfigureAwait(false);
         var checkpoint = new NpgsqlCommand($"""
             UPDATE {CheckpointTable} SET rows_done = @end, rows_written = rows_written + @written, rows_rejected = rows_rejected + @rejected,
               model_version = @version, updated_at = now() WHERE job = @job AND rows_done = @start
@@ -118,7 +164,7 @@ internal sealed class PostgresSink<TOutput>(BatchScoringOptions options) : IScor
             checkpoint.Parameters.AddWithValue("job", _job);
             checkpoint.Parameters.AddWithValue("start", chunk.FirstRow);
             checkpoint.Parameters.AddWithValue("end", chunk.FirstRow + chunk.InputRows);
-            checkpoint.Parameters.AddWithValue("written", (long)chunk.Outputs.Count);
+            checkpoint.Parameters.AddWithValue("written", (long)chunk.Rows);
             checkpoint.Parameters.AddWithValue("rejected", (long)chunk.Rejects.Count);
             checkpoint.Parameters.AddWithValue("version", options.ModelVersion);
             if (await checkpoint.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false) != 1)
@@ -133,12 +179,15 @@ internal sealed class PostgresSink<TOutput>(BatchScoringOptions options) : IScor
         options.FaultInjector?.Invoke("after-commit", chunk.FirstRow);
     }
 
-    public Task CompleteAsync(CancellationToken cancellationToken) =>
-        ExecuteAsync($"UPDATE {CheckpointTable} SET completed_at = now() WHERE job = @job", cancellationToken);
+    public async Task CompleteAsync(CancellationToken cancellationToken)
+    {
+        await Task.WhenAll(_lanes).ConfigureAwait(false);
+        await ExecuteAsync($"UPDATE {CheckpointTable} SET completed_at = now() WHERE job = @job", cancellationToken).ConfigureAwait(false);
+    }
 
     private async Task ExecuteAsync(string sql, CancellationToken cancellationToken)
     {
-        var command = new NpgsqlCommand(sql, _connection);
+        var command = new NpgsqlCommand(sql, _connections[0]);
         await using var commandScope = command.ConfigureAwait(false);
         command.Parameters.AddWithValue("job", _job);
         command.Parameters.AddWithValue("input", Path.GetFullPath(options.InputPath));
@@ -146,26 +195,41 @@ internal sealed class PostgresSink<TOutput>(BatchScoringOptions options) : IScor
         await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
     }
 
+    /// <summary>Quotes a table name, schema-qualified or not (<c>schema.table</c>).</summary>
     internal static string Quote(string name) =>
-        string.Join('.', name.Split('.').Select(part => "\"" + part.Replace("\"", "\"\"", StringComparison.Ordinal) + "\""));
+        string.Join('.', name.Split('.').Select(QuoteColumn));
+
+    /// <summary>Quotes one identifier (a column name may contain dots).</summary>
+    internal static string QuoteColumn(string name) => "\"" + name.Replace("\"", "\"\"", StringComparison.Ordinal) + "\"";
 
     public async ValueTask DisposeAsync()
     {
-        if (_connection is not null)
+        // Wait for the lanes still writing (a failed run): their transactions roll back when the connections close.
+        foreach (var lane in _lanes)
         {
-            await _connection.DisposeAsync().ConfigureAwait(false);
+            if (lane is not null)
+            {
+                await lane.ContinueWith(static _ => { }, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default).ConfigureAwait(false);
+            }
+        }
+
+        foreach (var connection in _connections)
+        {
+            if (connection is not null)
+            {
+                await connection.DisposeAsync().ConfigureAwait(false);
+            }
         }
     }
 }
 
 /// <summary>A CSV or Parquet output file, written to <c>{path}.partial</c> and renamed when complete (not resumable: a rerun starts over).</summary>
-internal sealed class FileSink<TOutput>(BatchScoringOptions options) : IScoreSink<TOutput>
+internal sealed class FileSink(BatchScoringOptions options) : IScoreSink
 {
     private readonly string _path = Path.GetFullPath(options.OutputPath!);
     private readonly bool _parquet = BatchScoringOptions.Resolve(options.OutputFormat, options.OutputPath!) == BatchFileFormat.Parquet;
     private string Partial => _path + ".partial";
     private string RejectPath => options.RejectPath ?? _path + ".rejects.csv";
-    private IReadOnlyList<OutputColumn<TOutput>>? _columns;
     private SepWriter? _csv;
     private SepWriter? _rejects;
     private Stream? _parquetStream;
@@ -181,7 +245,7 @@ internal sealed class FileSink<TOutput>(BatchScoringOptions options) : IScoreSin
         return Task.FromResult(0L);
     }
 
-    public async Task WriteAsync(ScoredChunk<TOutput> chunk, CancellationToken cancellationToken)
+    public async Task WriteAsync(ScoredChunk chunk, CancellationToken cancellationToken)
     {
         cancellationToken.ThrowIfCancellationRequested();
         foreach (var reject in chunk.Rejects)
@@ -196,12 +260,11 @@ internal sealed class FileSink<TOutput>(BatchScoringOptions options) : IScoreSin
             row["reason"].Set(reject.Reason);
         }
 
-        if (chunk.Outputs.Count == 0)
+        if (chunk.Rows == 0)
         {
             return;
         }
 
-        _columns ??= OutputSchema<TOutput>.From(chunk.Outputs[0]);
         if (_parquet)
         {
             await WriteParquetAsync(chunk, cancellationToken).ConfigureAwait(false);
@@ -210,7 +273,8 @@ internal sealed class FileSink<TOutput>(BatchScoringOptions options) : IScoreSin
 
         _csv ??= Writer().ToFile(Partial);
         var at = chunk.ScoredAt.UtcDateTime.ToString("O", CultureInfo.InvariantCulture);
-        for (var i = 0; i < chunk.Outputs.Count; i++)
+        var columns = chunk.Columns;
+        for (var i = 0; i < chunk.Rows; i++)
         {
             // Sep's rows write synchronously (the writer buffers); the token is checked once per chunk.
 #pragma warning disable CA2016
@@ -219,34 +283,47 @@ internal sealed class FileSink<TOutput>(BatchScoringOptions options) : IScoreSin
             row[options.IdColumn].Set(chunk.Ids[i]);
             row["model_version"].Set(options.ModelVersion);
             row["scored_at"].Set(at);
-            foreach (var column in _columns)
+            for (var c = 0; c < columns.Length; c++)
             {
-                row[column.Name].Set(column.Text(chunk.Outputs[i]));
+                columns[c].Format(row[columns[c].Name], i);
             }
         }
     }
 
-    private async Task WriteParquetAsync(ScoredChunk<TOutput> chunk, CancellationToken cancellationToken)
+    private async Task WriteParquetAsync(ScoredChunk chunk, CancellationToken cancellationToken)
     {
         if (_parquetWriter is null)
         {
-            _fields = [new DataField<string>(options.IdColumn), new DataField<string>("model_version"), new DataField<DateTime>("scored_at"),
-                .. _columns!.Select(c => new DataField(c.Name, c.ClrType))];
+            var fields = new DataField[chunk.Columns.Length + 3];
+            fields[0] = new DataField<string>(options.IdColumn);
+            fields[1] = new DataField<string>("model_version");
+            fields[2] = new DataField<DateTime>("scored_at");
+            for (var c = 0; c < chunk.Columns.Length; c++)
+            {
+                if (chunk.Columns[c].HasNulls && chunk.Columns[c].ClrType != typeof(string))
+                {
+                    throw new NotSupportedException($"Output column '{chunk.Columns[c].Name}' can be null, which the Parquet output does not write yet: write to CSV or PostgreSQL.");
+                }
+
+                fields[c + 3] = new DataField(chunk.Columns[c].Name, chunk.Columns[c].ClrType);
+            }
+
+            _fields = fields;
             _parquetStream = new FileStream(Partial, FileMode.Create, FileAccess.ReadWrite);
             _parquetWriter = await ParquetWriter.CreateAsync(new ParquetSchema(_fields), _parquetStream, null, false, cancellationToken).ConfigureAwait(false);
         }
 
         using var group = _parquetWriter.CreateRowGroup();
-        var versions = new string[chunk.Outputs.Count];
+        var versions = new string[chunk.Rows];
         Array.Fill(versions, options.ModelVersion);
-        var times = new DateTime[chunk.Outputs.Count];
+        var times = new DateTime[chunk.Rows];
         Array.Fill(times, chunk.ScoredAt.UtcDateTime);
         await group.WriteAsync(_fields![0], chunk.Ids, null).ConfigureAwait(false);
         await group.WriteAsync(_fields[1], versions, null).ConfigureAwait(false);
         await group.WriteAsync<DateTime>(_fields[2], times, null, null, cancellationToken).ConfigureAwait(false);
-        for (var c = 0; c < _columns!.Count; c++)
+        for (var c = 0; c < chunk.Columns.Length; c++)
         {
-            await WriteColumnAsync(group, _fields[c + 3], _columns[c].Collect(chunk.Outputs), cancellationToken).ConfigureAwait(false);
+            await WriteColumnAsync(group, _fields[c + 3], chunk.Columns[c].Values, cancellationToken).ConfigureAwait(false);
         }
 
         group.CompleteValidate();

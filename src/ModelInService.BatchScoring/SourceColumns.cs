@@ -26,8 +26,13 @@ internal sealed class TextColumn(string?[] values) : SourceColumn
     public override string? GetString(int row) => string.IsNullOrEmpty(values[row]) ? null : values[row];
 }
 
+/// <summary>A column read with a numeric type (Parquet).</summary>
+internal abstract class NumberColumn : SourceColumn
+{
+}
+
 /// <summary>Numbers read from a typed column, with their nulls.</summary>
-internal sealed class NumberColumn<T>(T[] values, bool[]? nulls) : SourceColumn
+internal sealed class NumberColumn<T>(T[] values, bool[]? nulls) : NumberColumn
     where T : struct, INumber<T>
 {
     public override bool IsNull(int row) => nulls is not null && nulls[row];

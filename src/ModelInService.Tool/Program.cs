@@ -4,7 +4,7 @@ using System.Text.Json;
 
 namespace ModelInService.Tool;
 
-/// <summary>The <c>mis</c> command line: <c>inspect</c> and <c>scaffold</c>.</summary>
+/// <summary>The <c>mis</c> command line: <c>inspect</c>, <c>scaffold</c>, <c>score</c> and <c>reference</c>.</summary>
 internal static class Program
 {
     /// <summary>Exit code when the model cannot be read or loaded.</summary>
@@ -22,6 +22,8 @@ internal static class Program
         {
             InspectCommand(output, error),
             ScaffoldCommand(output, error),
+            BatchCommands.ScoreCommand(output, error),
+            BatchCommands.ReferenceCommand(output, error),
         };
         var config = new InvocationConfiguration { Output = output, Error = error };
         return await root.Parse(args).InvokeAsync(config).ConfigureAwait(false);
@@ -139,7 +141,7 @@ internal static class Program
         return command;
     }
 
-    private static Option<string[]> BatchAxisOption() => new("--batch-axis")
+    internal static Option<string[]> BatchAxisOption() => new("--batch-axis")
     {
         Description = "Declare a tensor's batch axis, passed to the library as ModelOptions.BatchAxes: --batch-axis state=1, or -1 for none (repeatable; default: the library's automatic rule).",
     };

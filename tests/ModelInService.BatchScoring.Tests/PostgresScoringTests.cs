@@ -9,10 +9,10 @@ public sealed class PostgresScoringTests(PostgresFixture postgres)
 {
     private sealed class SimulatedCrashException(string point, long row) : Exception($"simulated crash at {point} of the chunk at row {row}");
 
-    private static BatchScoringOptions Options(string input, string connection, string table) => new()
+    private static BatchScoringOptions Options(string input, string connection, string table, int connections = 1) => new()
     {
         InputPath = input, IdColumn = "id", ModelVersion = "iris-v1", PostgresConnectionString = connection, PostgresTable = table,
-        ChunkRows = 500, ChunksInFlight = 3,
+        ChunkRows = 500, ChunksInFlight = 3, PostgresConnections = connections,
     };
 
     [SkippableFact]
@@ -47,10 +47,12 @@ public sealed class PostgresScoringTests(PostgresFixture postgres)
         Assert.Equal(1200, again.RowsSkipped);
     }
 
-    [SkippableFact]
-    public async Task Killed_five_times_at_random_points_then_resumed_writes_each_id_exactly_once_with_uninterrupted_predictions()
+    [SkippableTheory]
+    [InlineData(1)]
+    [InlineData(3)]
+    public async Task Killed_five_times_at_random_points_then_resumed_writes_each_id_exactly_once_with_uninterrupted_predictions(int connections)
     {
-        var connection = await postgres.CreateDatabaseAsync("score_resume");
+        var connection = await postgres.CreateDatabaseAsync("score_resume_" + connections);
         await using var provider = await TestData.IrisAsync();
         var predictor = provider.GetRequiredService<IPredictor<IrisFlower, IrisPrediction>>();
         const int Rows = 12_000;
@@ -71,7 +73,7 @@ public sealed class PostgresScoringTests(PostgresFixture postgres)
             var point = points[random.Next(points.Length)];
             var chunksLeft = await RowsLeftAsync(connection) / 500;
             var targetRow = await RowsDoneAsync(connection) + (random.Next((int)Math.Max(1, chunksLeft / 3)) * 500L);
-            var options = Options(input, connection, "resumed");
+            var options = Options(input, connection, "resumed", connections);
             using var cancel = new CancellationTokenSource();
             options.FaultInjector = (at, row) =>
             {
@@ -103,7 +105,7 @@ public sealed class PostgresScoringTests(PostgresFixture postgres)
         var done = await RowsDoneAsync(connection);
         Assert.InRange(done, 1, Rows - 1);
 
-        var resumed = await new BatchScorer().ScoreAsync(predictor, Options(input, connection, "resumed"));
+        var resumed = await new BatchScorer().ScoreAsync(predictor, Options(input, connection, "resumed", connections));
         Assert.Equal(done, resumed.RowsSkipped);
 
         await using var db = new NpgsqlConnection(connection);
@@ -117,6 +119,26 @@ public sealed class PostgresScoringTests(PostgresFixture postgres)
             """));
         Assert.Equal(1L, await ScalarAsync<long>(db, "SELECT count(*) FROM resumed_rejects WHERE id = 'r4320'"));
         Assert.Equal((long)Rows, await ScalarAsync<long>(db, "SELECT rows_written + rows_rejected FROM mis_batch_checkpoints WHERE job LIKE 'resumed:%'"));
+    }
+
+    [SkippableFact]
+    public async Task Untyped_path_with_parallel_connections_writes_the_same_rows_as_the_typed_path()
+    {
+        var connection = await postgres.CreateDatabaseAsync("score_untyped");
+        await using var provider = await TestData.IrisAsync();
+        var input = TestData.IrisCsv(5000, seed: 11);
+        var typed = await new BatchScorer().ScoreAsync(provider.GetRequiredService<IPredictor<IrisFlower, IrisPrediction>>(), Options(input, connection, "typed"));
+        var untyped = await new BatchScorer().ScoreAsync(provider.GetRequiredService<IModelRunner>(), Options(input, connection, "untyped", connections: 4));
+
+        Assert.Equal(5000, typed.RowsWritten);
+        Assert.Equal(5000, untyped.RowsWritten);
+        await using var db = new NpgsqlConnection(connection);
+        await db.OpenAsync();
+        Assert.Equal(0L, await ScalarAsync<long>(db, """
+            SELECT count(*) FROM typed t FULL JOIN untyped u ON t.id = u.id
+            WHERE t.id IS NULL OR u.id IS NULL OR t.label <> u.label OR t.probabilities_1 <> u.probabilities_1
+            """));
+        Assert.Equal(5000L, await ScalarAsync<long>(db, "SELECT rows_done FROM mis_batch_checkpoints WHERE job LIKE 'untyped:%' AND completed_at IS NOT NULL"));
     }
 
     private static async Task<long> RowsDoneAsync(string connection)

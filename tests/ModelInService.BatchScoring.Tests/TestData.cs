@@ -37,6 +37,17 @@ internal static class TestData
         return provider;
     }
 
+    /// <summary>A repository sample model registered without C# types, as <see cref="IModelRunner"/>.</summary>
+    public static async Task<(ServiceProvider Provider, IModelRunner Runner)> RunnerAsync(string file)
+    {
+        var services = new ServiceCollection();
+        services.AddLogging();
+        services.AddModel("m", o => o.Source = ModelSource.FromFile(Path.Combine(AppContext.BaseDirectory, "models", file)));
+        var provider = services.BuildServiceProvider();
+        await provider.StartModelsAsync();
+        return (provider, provider.GetRequiredKeyedService<IModelRunner>("m"));
+    }
+
     public static string TempFile(string extension) => Path.Combine(Path.GetTempPath(), "mis-bs-" + Guid.NewGuid().ToString("N")[..10] + extension);
 
     /// <summary>Seeded iris-like rows: id, the four features in the file's snake_case names.</summary>

@@ -256,6 +256,8 @@ public sealed class MonitorReference
 public sealed class MonitorReferenceBuilder
 {
     private readonly ReferenceAccumulator _accumulator;
+    private long _skipped;
+    private string? _firstSkipReason;
 
     /// <summary>Creates a builder.</summary>
     /// <param name="chunkSize">Rows per calibration chunk (set it near a window's expected volume).</param>
@@ -295,8 +297,24 @@ public sealed class MonitorReferenceBuilder
     /// <param name="modelName">The model it is for, if any.</param>
     /// <param name="createdAt">The creation time to record (default: now).</param>
     /// <returns>The reference.</returns>
-    public MonitorReference Build(string source = "custom", string? modelName = null, DateTimeOffset? createdAt = null) =>
-        _accumulator.Build(source, modelName, createdAt ?? DateTimeOffset.UtcNow, null);
+    public MonitorReference Build(string source = "custom", string? modelName = null, DateTimeOffset? createdAt = null)
+    {
+        var reference = _accumulator.Build(source, modelName, createdAt ?? DateTimeOffset.UtcNow, null);
+        reference.SkippedRows = _skipped;
+        reference.SkippedReason = _firstSkipReason;
+        return reference;
+    }
+
+    /// <summary>
+    /// Counts a source row left out because it was invalid (instead of <see cref="EndRow"/>); the built reference
+    /// records the count and the first reason, as <c>BuildReferenceAsync</c> does (<see cref="MonitorReference.SkippedRows"/>).
+    /// </summary>
+    /// <param name="reason">Why the row was left out, e.g. <c>line 12: column 'x': 'abc' is not a number</c>.</param>
+    public void SkipRow(string reason)
+    {
+        _skipped++;
+        _firstSkipReason ??= reason;
+    }
 
     private FeatureProfile Profile(string feature, FeatureKind kind)
     {

@@ -1,0 +1,129 @@
+namespace ModelInService.BatchScoring;
+
+/// <summary>
+/// The untyped path: a chunk's columns are bound straight into one array per model input (no object per row), run
+/// once through <see cref="IModelRunner.RunAsync"/>, and each output tensor is split into columns.
+/// </summary>
+internal sealed class TensorChunkScorer(IModelRunner runner, TensorBinding binding, TimeProvider time) : IChunkScorer
+{
+    public IReadOnlyList<string> Columns => binding.Columns;
+
+    public async Task<ScoredChunk> ScoreAsync(RowChunk chunk, CancellationToken cancellationToken)
+    {
+        var inputs = binding.Inputs;
+        var data = new Array[inputs.Length];
+        for (var i = 0; i < inputs.Length; i++)
+        {
+            data[i] = inputs[i].Allocate(chunk.Count);
+        }
+
+        var ids = new string[chunk.Count];
+        var rows = new int[chunk.Count];
+        var rejects = new List<RejectedRow>();
+        var idColumn = chunk.Columns[0];
+        var kept = 0;
+        for (var r = 0; r < chunk.Count; r++)
+        {
+            var id = idColumn.GetString(r);
+            if (id is null)
+            {
+                rejects.Add(new RejectedRow(chunk.FirstRow + r, null, $"{chunk.Where(r)}: the id column is empty"));
+                continue;
+            }
+
+            string? reason = null;
+            for (var i = 0; i < inputs.Length && reason is null; i++)
+            {
+                reason = inputs[i].Bind(chunk, r, data[i], kept);
+            }
+
+            if (reason is not null)
+            {
+                rejects.Add(new RejectedRow(chunk.FirstRow + r, id, $"{chunk.Where(r)}: {reason}"));
+                continue;
+            }
+
+            ids[kept] = id;
+            rows[kept++] = r;
+        }
+
+        var columns = new List<ColumnData>();
+        if (kept > 0)
+        {
+            IReadOnlyList<NamedTensor> outputs;
+            try
+            {
+                outputs = await RunAsync(data, kept, cancellationToken).ConfigureAwait(false);
+            }
+            catch (ModelInputException)
+            {
+                // A value the model's validation refuses (the row is not named in a batched tensor): find the rows
+                // one by one, reject them, and run the rest again.
+                var good = 0;
+                for (var k = 0; k < kept; k++)
+                {
+                    try
+                    {
+                        var single = new NamedTensor[inputs.Length];
+                        for (var i = 0; i < inputs.Length; i++)
+                        {
+                            single[i] = inputs[i].Row(data[i], k);
+                        }
+
+                        await runner.RunAsync(single, cancellationToken).ConfigureAwait(false);
+                    }
+                    catch (ModelInputException ex)
+                    {
+                        rejects.Add(new RejectedRow(chunk.FirstRow + rows[k], ids[k], $"{chunk.Where(rows[k])}: {ex.MemberName} {ex.Reason}"));
+                        continue;
+                    }
+
+                    Move(data, k, good);
+                    ids[good] = ids[k];
+                    rows[good++] = rows[k];
+                }
+
+                kept = good;
+                rejects.Sort((a, b) => a.Row.CompareTo(b.Row));
+                outputs = kept == 0 ? [] : await RunAsync(data, kept, cancellationToken).ConfigureAwait(false);
+            }
+
+            for (var o = 0; o < outputs.Count && kept > 0; o++)
+            {
+                binding.Outputs[o].AddColumns(outputs[o], kept, columns);
+            }
+        }
+
+        if (ids.Length != kept)
+        {
+            Array.Resize(ref ids, kept);
+        }
+
+        return new ScoredChunk(chunk.FirstRow, chunk.Count, ids, [.. columns], rejects, time.GetUtcNow(), chunk.InputFraction);
+    }
+
+    private ValueTask<IReadOnlyList<NamedTensor>> RunAsync(Array[] data, int rows, CancellationToken cancellationToken)
+    {
+        var tensors = new NamedTensor[data.Length];
+        for (var i = 0; i < data.Length; i++)
+        {
+            tensors[i] = binding.Inputs[i].Tensor(data[i], rows);
+        }
+
+        return runner.RunAsync(tensors, cancellationToken);
+    }
+
+    private void Move(Array[] data, int from, int to)
+    {
+        if (from == to)
+        {
+            return;
+        }
+
+        for (var i = 0; i < data.Length; i++)
+        {
+            var width = binding.Inputs[i].Width;
+            Array.Copy(data[i], from * width, data[i], to * width, width);
+        }
+    }
+}

@@ -1,0 +1,66 @@
+namespace ModelInService.BatchScoring;
+
+/// <summary>Turns a chunk of input columns into a scored chunk (written rows and rejects).</summary>
+internal interface IChunkScorer
+{
+    /// <summary>The input columns to read, in chunk order; the id column is first.</summary>
+    IReadOnlyList<string> Columns { get; }
+
+    Task<ScoredChunk> ScoreAsync(RowChunk chunk, CancellationToken cancellationToken);
+}
+
+/// <summary>The typed path: each row bound to a <typeparamref name="TInput"/>, the chunk predicted with <c>PredictBatchAsync</c>, the outputs collected into columns.</summary>
+internal sealed class TypedChunkScorer<TInput, TOutput>(IPredictor<TInput, TOutput> predictor, InputBinder<TInput> binder, TimeProvider time) : IChunkScorer
+{
+    private IReadOnlyList<OutputColumn<TOutput>>? _columns;
+
+    public IReadOnlyList<string> Columns => binder.Columns;
+
+    public async Task<ScoredChunk> ScoreAsync(RowChunk chunk, CancellationToken cancellationToken)
+    {
+        var inputs = new List<TInput>(chunk.Count);
+        var ids = new List<string>(chunk.Count);
+        var rows = new List<long>(chunk.Count);
+        var rejects = new List<RejectedRow>();
+        var idColumn = chunk.Columns[0];
+        for (var i = 0; i < chunk.Count; i++)
+        {
+            var id = idColumn.GetString(i);
+            if (id is null)
+            {
+                rejects.Add(new RejectedRow(chunk.FirstRow + i, null, $"{chunk.Where(i)}: the id column is empty"));
+                continue;
+            }
+
+            var input = binder.Bind(chunk, i, out var reason);
+            if (reason is not null)
+            {
+                rejects.Add(new RejectedRow(chunk.FirstRow + i, id, $"{chunk.Where(i)}: {reason}"));
+                continue;
+            }
+
+            inputs.Add(input!);
+            ids.Add(id);
+            rows.Add(chunk.FirstRow + i);
+        }
+
+        // The predictor validates every row first and names the first invalid one: reject it and predict the rest.
+        while (true)
+        {
+            try
+            {
+                var outputs = inputs.Count == 0 ? [] : await predictor.PredictBatchAsync(inputs, cancellationToken).ConfigureAwait(false);
+                rejects.Sort((a, b) => a.Row.CompareTo(b.Row));
+                var columns = outputs.Count == 0 ? [] : OutputSchema<TOutput>.Collect(_columns ??= OutputSchema<TOutput>.From(outputs[0]), outputs);
+                return new ScoredChunk(chunk.FirstRow, chunk.Count, ids.ToArray(), columns, rejects, time.GetUtcNow(), chunk.InputFraction);
+            }
+            catch (ModelInputException ex) when (ex.Index >= 0 && ex.Index < inputs.Count)
+            {
+                rejects.Add(new RejectedRow(rows[ex.Index], ids[ex.Index], $"{chunk.Where((int)(rows[ex.Index] - chunk.FirstRow))}: {ex.MemberName} {ex.Reason}"));
+                inputs.RemoveAt(ex.Index);
+                ids.RemoveAt(ex.Index);
+                rows.RemoveAt(ex.Index);
+            }
+        }
+    }
+}

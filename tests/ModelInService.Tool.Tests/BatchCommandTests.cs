@@ -1,0 +1,164 @@
+using System.Globalization;
+using System.Text;
+using ModelInService.TestUtilities;
+
+namespace ModelInService.Tool.Tests;
+
+/// <summary>`mis score` and `mis reference` through the command line, on models without C# types.</summary>
+public class BatchCommandTests
+{
+    private static async Task<(int Exit, string Output, string Error)> RunAsync(params string[] args)
+    {
+        using var output = new StringWriter();
+        using var error = new StringWriter();
+        var exit = await Program.Run(args, output, error);
+        return (exit, output.ToString(), error.ToString());
+    }
+
+    private static string Temp(string extension) => Path.Combine(Path.GetTempPath(), "mis-tool-" + Guid.NewGuid().ToString("N")[..10] + extension);
+
+    private static string IrisCsv(int rows)
+    {
+        var random = new Random(4);
+        var text = new StringBuilder("id,sepal_length,sepal_width,petal_length,petal_width\n");
+        for (var i = 0; i < rows; i++)
+        {
+            text.Append(CultureInfo.InvariantCulture, $"r{i},{4 + random.NextDouble() * 4:0.###},{2 + random.NextDouble() * 2.5:0.###},{1 + random.NextDouble() * 6:0.###},{random.NextDouble() * 2.5:0.###}\n");
+        }
+
+        var path = Temp(".csv");
+        File.WriteAllText(path, text.ToString());
+        return path;
+    }
+
+    [Fact]
+    public async Task Score_csv_to_csv_writes_every_output_column_and_rejects_with_reasons()
+    {
+        var input = IrisCsv(20);
+        var lines = await File.ReadAllLinesAsync(input);
+        lines[3] = "r2,,3.0,1.0,0.5";
+        lines[5] = "r4,5.0,wide,1.0,0.5";
+        await File.WriteAllLinesAsync(input, lines);
+        var output = Temp(".csv");
+
+        var (exit, stdout, error) = await RunAsync("score", SharedData.RepoModel("iris_mlp.onnx"), "--input", input, "--id", "id", "--output", output, "--chunk-rows", "7");
+
+        Assert.True(exit == 0, error);
+        Assert.Contains("scored 18 rows into " + output, stdout, StringComparison.Ordinal);
+        Assert.Contains("2 rejected", stdout, StringComparison.Ordinal);
+        Assert.Contains("model version iris_mlp.onnx@sha256:", stdout, StringComparison.Ordinal);
+        var written = await File.ReadAllLinesAsync(output);
+        Assert.Equal("id,model_version,scored_at,label,probabilities_0,probabilities_1,probabilities_2", written[0]);
+        Assert.Equal(19, written.Length);
+        var rejects = string.Join('\n', await File.ReadAllLinesAsync(output + ".rejects.csv"));
+        Assert.Contains("row 3 (line 4): column 'sepal_length' is null", rejects, StringComparison.Ordinal);
+        Assert.Contains("row 5 (line 6): column 'sepal_width': 'wide' is not a number", rejects, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Score_parquet_with_map_to_parquet()
+    {
+        var csv = IrisCsv(30);
+        var input = Temp(".parquet");
+        // A Parquet input with other column names: the --map option binds them.
+        var rows = (await File.ReadAllLinesAsync(csv)).Skip(1).Select(l => l.Split(',')).ToArray();
+        var id = new Parquet.Schema.DataField<string>("key");
+        var fields = new[] { "a", "b", "c", "d" }.Select(n => new Parquet.Schema.DataField<double>(n)).ToArray();
+        await using (var stream = File.Create(input))
+        await using (var writer = await Parquet.ParquetWriter.CreateAsync(new Parquet.Schema.ParquetSchema([id, .. fields]), stream))
+        using (var group = writer.CreateRowGroup())
+        {
+            await group.WriteAsync(id, rows.Select(r => r[0]).ToArray(), null);
+            for (var c = 0; c < 4; c++)
+            {
+                await group.WriteAsync<double>(fields[c], rows.Select(r => double.Parse(r[c + 1], CultureInfo.InvariantCulture)).ToArray(), null, null, default);
+            }
+        }
+
+        var output = Temp(".parquet");
+        var (exit, stdout, error) = await RunAsync("score", SharedData.RepoModel("iris_mlp.onnx"), "-i", input, "--id", "key", "-o", output, "--map", "features=a,b,c,d", "--model-version", "iris-7");
+
+        Assert.True(exit == 0, error);
+        Assert.Contains("scored 30 rows", stdout, StringComparison.Ordinal);
+        await using var reader = await Parquet.ParquetReader.CreateAsync(output);
+        Assert.Equal(30, reader.RowGroups.Sum(g => g.RowCount));
+        Assert.Equal("key", reader.Schema.GetDataFields()[0].Name);
+    }
+
+    [Fact]
+    public async Task Score_without_the_columns_exits_1_saying_how_to_map_them()
+    {
+        var input = Temp(".csv");
+        await File.WriteAllTextAsync(input, "id,a,b\nr,1,2\n");
+
+        var (exit, _, error) = await RunAsync("score", SharedData.RepoModel("iris_mlp.onnx"), "-i", input, "--id", "id", "-o", Temp(".csv"));
+
+        Assert.Equal(Program.ModelError, exit);
+        Assert.Contains("no columns for input 'features'", error, StringComparison.Ordinal);
+        Assert.Contains("--map features=", error, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Score_a_truncated_file_exits_1_naming_the_file_and_line()
+    {
+        var input = IrisCsv(40);
+        var text = await File.ReadAllTextAsync(input);
+        await File.WriteAllTextAsync(input, text[..(text.Length - 9)]);
+
+        var (exit, _, error) = await RunAsync("score", SharedData.RepoModel("iris_mlp.onnx"), "-i", input, "--id", "id", "-o", Temp(".csv"));
+
+        Assert.Equal(Program.ModelError, exit);
+        Assert.Contains(input, error, StringComparison.Ordinal);
+        Assert.Contains("line 41", error, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Score_refuses_a_model_with_a_per_run_input_and_bad_options_with_exit_2()
+    {
+        var input = Temp(".csv");
+        await File.WriteAllTextAsync(input, "id,x_0,x_1,x_2\nr,1,2,3\n");
+
+        var (exit, _, error) = await RunAsync("score", SharedData.RepoModel("conv_per_run_scalar.onnx"), "-i", input, "--id", "id", "-o", Temp(".csv"));
+        Assert.Equal(Program.UsageError, exit);
+        Assert.Contains("Input 'sr'", error, StringComparison.Ordinal);
+        Assert.Contains("only inputs batched on axis 0 can be bound from columns", error, StringComparison.Ordinal);
+
+        (exit, _, error) = await RunAsync("score", SharedData.RepoModel("iris_mlp.onnx"), "-i", input, "--id", "id");
+        Assert.Equal(Program.UsageError, exit);
+        Assert.Contains("Set exactly one destination", error, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Reference_from_csv_skips_and_counts_invalid_rows_and_the_monitor_loads_it()
+    {
+        var input = Temp(".csv");
+        await File.WriteAllTextAsync(input, "id,Features[0],Label\n1,5.1,0\n2,x,1\n3,6.2,2\n4,,1\n");
+        var output = Temp(".reference");
+
+        var (exit, stdout, error) = await RunAsync("reference", input, "-o", output, "--exclude", "id", "--categorical", "Label", "--numeric", "Features[0]", "--chunk-size", "2", "--model", "iris");
+
+        Assert.True(exit == 0, error);
+        Assert.Contains("3 rows, 2 features (Features[0], Label (categorical)), 2 chunks of 2; 1 rows skipped", stdout, StringComparison.Ordinal);
+        Assert.Contains("skipped: row 2 (line 3): column 'Features[0]': 'x' is not a number", error, StringComparison.Ordinal);
+        var reference = MonitorReference.Load(output);
+        Assert.Equal(3, reference.Rows);
+        Assert.Equal(1, reference.SkippedRows);
+        Assert.Equal("iris", reference.ModelName);
+    }
+
+    [Fact]
+    public async Task Reference_from_a_truncated_csv_exits_1_and_an_unknown_column_exits_2()
+    {
+        var input = IrisCsv(40);
+        var text = await File.ReadAllTextAsync(input);
+        await File.WriteAllTextAsync(input, text[..(text.Length - 9)]);
+
+        var (exit, _, error) = await RunAsync("reference", input, "-o", Temp(".reference"));
+        Assert.Equal(Program.ModelError, exit);
+        Assert.Contains("line 41", error, StringComparison.Ordinal);
+
+        (exit, _, error) = await RunAsync("reference", IrisCsv(3), "-o", Temp(".reference"), "--categorical", "species");
+        Assert.Equal(Program.UsageError, exit);
+        Assert.Contains("no column 'species'", error, StringComparison.Ordinal);
+    }
+}

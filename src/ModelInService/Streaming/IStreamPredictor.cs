@@ -70,7 +70,7 @@ public interface IStreamSession<TChunk, TResult> : IAsyncDisposable
     ValueTask<TResult> PredictAsync(TChunk chunk, PredictionOptions? options, CancellationToken cancellationToken = default);
 }
 
-/// <summary><see cref="StreamingOptions.MaxStreams"/> streams are open: no stream was opened (HTTP 503).</summary>
+/// <summary><see cref="StreamingOptions.MaxStreams"/> streams are open: no stream was opened.</summary>
 public sealed class ModelStreamLimitException : ModelException
 {
     /// <summary>Initializes a new instance.</summary>

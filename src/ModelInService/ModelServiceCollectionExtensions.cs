@@ -61,7 +61,8 @@ public static class ModelServiceCollectionExtensions
     public static ModelBuilder AddModel(this IServiceCollection services, string name, Action<ModelOptions> configure) =>
         Register(services, name, configure, null, null, null, null);
 
-    private static ModelBuilder Register(
+    /// <summary>Records the registration, its options, runner, manager and the loader; AddStreamingModel registers through here too.</summary>
+    internal static ModelBuilder Register(
         IServiceCollection services,
         string name,
         Action<ModelOptions> configure,

@@ -73,6 +73,9 @@ internal sealed class TypedBinder<TInput, TOutput> : IModelBinder
 
     public ModelBatchingInfo Batching { get; }
 
+    /// <summary>A new, empty output for <see cref="OutputBinder{TOutput}"/>s to fill (the streaming binder unpacks part of a run's outputs itself).</summary>
+    public TOutput NewOutput() => _factory();
+
     /// <summary>Deep copies and sizes outputs (the prediction cache).</summary>
     public OutputCopier<TOutput> Copier { get; }
 

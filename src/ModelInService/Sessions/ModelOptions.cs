@@ -173,6 +173,9 @@ public sealed class ModelOptions
     /// <value>Default 2 seconds.</value>
     public TimeSpan ReloadDebounce { get; set; } = TimeSpan.FromSeconds(2);
 
+    /// <summary>The streaming options of a model registered with <c>AddStreamingModel</c> (read by its binder at load); null otherwise.</summary>
+    internal StreamingOptions? Streaming { get; set; }
+
     internal ModelOptions Clone()
     {
         var copy = (ModelOptions)MemberwiseClone();

@@ -35,8 +35,14 @@ internal static class LoadCommand
             Console.WriteLine("load --compare A.json B.json [...]   (variability between runs)");
             Console.WriteLine("load --batcher-only [--seconds S] [--alloc-profile] [--queue channel|concurrent] [--case TEXT]   (the batcher with a no-op model)");
             Console.WriteLine("load --timers   (how late timer-based and blocking waits fire on this machine)");
+            Console.WriteLine("load --streams [--seconds S] [--modes naive,batched] [--max-delay-ms 8] [--max-batch 128] [--no-idle-dispatch] [--at N] [--cost]   (real-time Silero VAD streams served with chunk p99 < 32 ms; --cost: the model's time per batch size)");
             Console.WriteLine("--modes also takes batched-default (only the default configuration; for profiling); --alloc-profile samples allocations by type");
             return 0;
+        }
+
+        if (args.Contains("--streams"))
+        {
+            return await StreamLoad.RunAsync(args);
         }
 
         if (args.Length > 0 && args[0] == "--compare")

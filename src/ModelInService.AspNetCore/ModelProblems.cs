@@ -32,6 +32,8 @@ internal static class ModelProblems
             ModelLoadException load => Create(StatusCodes.Status503ServiceUnavailable, "Model not available", load.Message, "6.6.4"),
             ModelDeadlineExceededException deadline => Deadline(deadline),
             ModelNonFiniteOutputException nonFinite => NonFinite(nonFinite),
+            ModelStreamLimitException limit => StreamLimit(limit),
+            ModelStreamClosedException closed => StreamClosed(closed),
             ModelInferenceException inference => Create(StatusCodes.Status500InternalServerError, "Model inference failed", inference.Message, "6.6.1"),
             BadHttpRequestException bad => BadRequest(bad, context),
             _ => null,
@@ -139,6 +141,23 @@ internal static class ModelProblems
         var problem = Create(StatusCodes.Status429TooManyRequests, "Model overloaded", ex.Message, null);
         problem.Type = "https://datatracker.ietf.org/doc/html/rfc6585#section-4";
         problem.Extensions["retryAfterSeconds"] = seconds;
+        return problem;
+    }
+
+    /// <summary>Every stream place is taken: 503, the server's capacity, not the caller's fault (no Retry-After: a place frees when a stream closes or expires, not at a known time).</summary>
+    private static ProblemDetails StreamLimit(ModelStreamLimitException ex)
+    {
+        var problem = Create(StatusCodes.Status503ServiceUnavailable, "Model stream limit reached", ex.Message, "6.6.4");
+        problem.Extensions["maxStreams"] = ex.MaxStreams;
+        return problem;
+    }
+
+    /// <summary>The stream was closed or expired: 410, its state is gone for good and the client opens a new stream.</summary>
+    private static ProblemDetails StreamClosed(ModelStreamClosedException ex)
+    {
+        var problem = Create(StatusCodes.Status410Gone, ex.Expired ? "Model stream expired" : "Model stream closed", ex.Message, "5.11");
+        problem.Extensions["streamId"] = ex.StreamId;
+        problem.Extensions["expired"] = ex.Expired;
         return problem;
     }
 

@@ -105,6 +105,39 @@ public class MvcAndExceptionHandlerTests
     }
 
     [Fact]
+    public async Task AddModelExceptionHandler_MapsStreamLimitTo503_AndClosedStreamTo410()
+    {
+        await using var app = await TestApps.StartAsync(
+            b => b.Services.AddModelExceptionHandler(),
+            app =>
+            {
+                app.UseExceptionHandler();
+                app.MapGet("/limit", string () => throw new ModelStreamLimitException("vad", 1024));
+                app.MapGet("/expired", string () => throw new ModelStreamClosedException("vad", "mic-7", expired: true));
+                app.MapGet("/closed", string () => throw new ModelStreamClosedException("vad", "mic-8", expired: false));
+            });
+        var client = app.GetTestClient();
+
+        var limit = await client.GetAsync("/limit");
+        Assert.Equal(HttpStatusCode.ServiceUnavailable, limit.StatusCode);
+        var limitProblem = await limit.Content.ReadFromJsonAsync<JsonElement>();
+        Assert.Equal("Model stream limit reached", limitProblem.GetProperty("title").GetString());
+        Assert.Equal(1024, limitProblem.GetProperty("maxStreams").GetInt32());
+        Assert.Equal("vad", limitProblem.GetProperty("model").GetString());
+
+        var expired = await client.GetAsync("/expired");
+        Assert.Equal(HttpStatusCode.Gone, expired.StatusCode);
+        var expiredProblem = await expired.Content.ReadFromJsonAsync<JsonElement>();
+        Assert.Equal("Model stream expired", expiredProblem.GetProperty("title").GetString());
+        Assert.Equal("mic-7", expiredProblem.GetProperty("streamId").GetString());
+        Assert.True(expiredProblem.GetProperty("expired").GetBoolean());
+
+        var closed = await client.GetAsync("/closed");
+        Assert.Equal(HttpStatusCode.Gone, closed.StatusCode);
+        Assert.Equal("Model stream closed", (await closed.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("title").GetString());
+    }
+
+    [Fact]
     public async Task MvcControllersSample_Predicts_MapsNaNTo400_AndIsReady()
     {
         await using var factory = new Microsoft.AspNetCore.Mvc.Testing.WebApplicationFactory<MvcControllers.IrisFlower>();

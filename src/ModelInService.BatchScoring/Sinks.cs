@@ -223,76 +223,163 @@ internal sealed class PostgresSink(BatchScoringOptions options) : IScoreSink
     }
 }
 
-/// <summary>A CSV or Parquet output file, written to <c>{path}.partial</c> and renamed when complete (not resumable: a rerun starts over).</summary>
+/// <summary>
+/// A CSV or Parquet output file, written to <c>{path}.partial</c> and renamed when complete; resumable. After each
+/// chunk the data (and the rejects file) are flushed to disk, then a checkpoint (<c>{path}.partial.checkpoint</c>:
+/// input rows done, the output's length and, for Parquet, its footer) replaces the previous one atomically. A rerun
+/// of a stopped job restores the output to the last checkpoint (truncates what a later chunk appended; for Parquet
+/// writes the saved footer back, since appending a row group overwrites the old footer) and goes on from there, so
+/// every row is written exactly once. The files stay open without sharing during the run: a concurrent run of the
+/// same job fails instead of writing twice.
+/// </summary>
 internal sealed class FileSink(BatchScoringOptions options) : IScoreSink
 {
     private readonly string _path = Path.GetFullPath(options.OutputPath!);
     private readonly bool _parquet = BatchScoringOptions.Resolve(options.OutputFormat, options.OutputPath!) == BatchFileFormat.Parquet;
+    private readonly string _input = Path.GetFullPath(options.InputPath);
     private string Partial => _path + ".partial";
-    private string RejectPath => options.RejectPath ?? _path + ".rejects.csv";
-    private SepWriter? _csv;
-    private SepWriter? _rejects;
-    private Stream? _parquetStream;
-    private ParquetWriter? _parquetWriter;
+    private string RejectPath => Path.GetFullPath(options.RejectPath ?? _path + ".rejects.csv");
+    internal string CheckpointPath => Partial + ".checkpoint";
+    private FileStream? _output;
+    private FileStream? _rejects;
     private DataField[]? _fields;
+    private ParquetSchema? _schema;
+    private FileCheckpoint _state = null!;
 
-    private static SepWriterOptions Writer() => new(new Sep(',')) { Escape = true };
+    private static SepWriterOptions Writer(bool header) => new(new Sep(',')) { Escape = true, WriteHeader = header };
 
     public Task<long> OpenAsync(CancellationToken cancellationToken)
     {
-        File.Delete(Partial);
+        var checkpoint = FileCheckpoint.Read(CheckpointPath);
+        if (checkpoint is not null && File.Exists(Partial))
+        {
+            checkpoint.CheckSameJob(CheckpointPath, _input, new FileInfo(_input).Length, _parquet, options.IdColumn);
+            _output = Restore(Partial, checkpoint.OutputLength, checkpoint.OutputTail);
+            _rejects = checkpoint.RejectsLength > 0 || File.Exists(RejectPath) ? Restore(RejectPath, checkpoint.RejectsLength, []) : null;
+            _state = checkpoint;
+            return Task.FromResult(checkpoint.RowsDone);
+        }
+
+        // No checkpoint (or one left after the rename that completed the last run): start over.
+        File.Delete(CheckpointPath);
         File.Delete(RejectPath);
+        _output = new FileStream(Partial, FileMode.Create, FileAccess.ReadWrite, FileShare.None);
+        _state = new FileCheckpoint(_input, new FileInfo(_input).Length, _parquet, options.IdColumn, 0, 0, 0, 0, [], 0);
         return Task.FromResult(0L);
+    }
+
+    /// <summary>Opens <paramref name="path"/> without sharing and brings it back to <paramref name="length"/> bytes (the last <paramref name="tail"/> written back).</summary>
+    private static FileStream Restore(string path, long length, byte[] tail)
+    {
+        var stream = new FileStream(path, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None);
+        try
+        {
+            var keep = length - tail.Length;
+            if (stream.Length < keep)
+            {
+                throw new InvalidOperationException(string.Create(CultureInfo.InvariantCulture,
+                    $"'{path}' has {stream.Length} bytes, fewer than the {keep} its checkpoint recorded: it was changed outside the run. Delete it and its checkpoint to start the job over."));
+            }
+
+            stream.SetLength(keep);
+            stream.Position = keep;
+            stream.Write(tail);
+            stream.Flush(flushToDisk: true);
+            return stream;
+        }
+        catch
+        {
+            stream.Dispose();
+            throw;
+        }
     }
 
     public async Task WriteAsync(ScoredChunk chunk, CancellationToken cancellationToken)
     {
         cancellationToken.ThrowIfCancellationRequested();
-        foreach (var reject in chunk.Rejects)
+        if (chunk.Rejects.Count > 0)
         {
-            _rejects ??= Writer().ToFile(RejectPath);
-            // Sep's rows write synchronously (the writer buffers); the token is checked once per chunk.
-#pragma warning disable CA2016
-            using var row = _rejects.NewRow();
-#pragma warning restore CA2016
-            row["row"].Format(reject.Row + 1);
-            row["id"].Set(reject.Id ?? "");
-            row["reason"].Set(reject.Reason);
+            _rejects ??= new FileStream(RejectPath, FileMode.Create, FileAccess.ReadWrite, FileShare.None);
+            WriteRejects(_rejects, chunk.Rejects);
         }
 
-        if (chunk.Rows == 0)
+        var tail = _state.OutputTail;
+        if (chunk.Rows > 0)
         {
-            return;
-        }
-
-        if (_parquet)
-        {
-            await WriteParquetAsync(chunk, cancellationToken).ConfigureAwait(false);
-            return;
-        }
-
-        _csv ??= Writer().ToFile(Partial);
-        var at = chunk.ScoredAt.UtcDateTime.ToString("O", CultureInfo.InvariantCulture);
-        var columns = chunk.Columns;
-        for (var i = 0; i < chunk.Rows; i++)
-        {
-            // Sep's rows write synchronously (the writer buffers); the token is checked once per chunk.
-#pragma warning disable CA2016
-            using var row = _csv.NewRow();
-#pragma warning restore CA2016
-            row[options.IdColumn].Set(chunk.Ids[i]);
-            row["model_version"].Set(options.ModelVersion);
-            row["scored_at"].Set(at);
-            for (var c = 0; c < columns.Length; c++)
+            if (_parquet)
             {
-                columns[c].Format(row[columns[c].Name], i);
+                tail = await AppendParquetAsync(chunk, cancellationToken).ConfigureAwait(false);
+            }
+            else
+            {
+                AppendCsv(chunk);
             }
         }
+
+        // The data is on disk before the checkpoint that counts it; a stop in between is undone by the next run.
+        options.FaultInjector?.Invoke("after-write", chunk.FirstRow);
+        _state = _state with
+        {
+            RowsDone = _state.RowsDone + chunk.InputRows,
+            RowsWritten = _state.RowsWritten + chunk.Rows,
+            RowsRejected = _state.RowsRejected + chunk.Rejects.Count,
+            OutputLength = _output!.Length,
+            OutputTail = tail,
+            RejectsLength = _rejects?.Length ?? 0,
+        };
+        await _state.WriteAsync(CheckpointPath, cancellationToken).ConfigureAwait(false);
+        options.FaultInjector?.Invoke("after-checkpoint", chunk.FirstRow);
     }
 
-    private async Task WriteParquetAsync(ScoredChunk chunk, CancellationToken cancellationToken)
+    private static void WriteRejects(FileStream stream, List<RejectedRow> rejects)
     {
-        if (_parquetWriter is null)
+        stream.Position = stream.Length;
+        using (var text = new StreamWriter(stream, Utf8NoBom, 1 << 14, leaveOpen: true))
+        using (var writer = Writer(header: stream.Length == 0).To(text))
+        {
+            foreach (var reject in rejects)
+            {
+                using var row = writer.NewRow();
+                row["row"].Format(reject.Row + 1);
+                row["id"].Set(reject.Id ?? "");
+                row["reason"].Set(reject.Reason);
+            }
+        }
+
+        stream.Flush(flushToDisk: true);
+    }
+
+    private static readonly System.Text.UTF8Encoding Utf8NoBom = new(encoderShouldEmitUTF8Identifier: false);
+
+    private void AppendCsv(ScoredChunk chunk)
+    {
+        var stream = _output!;
+        stream.Position = stream.Length;
+        var at = chunk.ScoredAt.UtcDateTime.ToString("O", CultureInfo.InvariantCulture);
+        var columns = chunk.Columns;
+        using (var text = new StreamWriter(stream, Utf8NoBom, 1 << 16, leaveOpen: true))
+        using (var writer = Writer(header: stream.Length == 0).To(text))
+        {
+            for (var i = 0; i < chunk.Rows; i++)
+            {
+                using var row = writer.NewRow();
+                row[options.IdColumn].Set(chunk.Ids[i]);
+                row["model_version"].Set(options.ModelVersion);
+                row["scored_at"].Set(at);
+                for (var c = 0; c < columns.Length; c++)
+                {
+                    columns[c].Format(row[columns[c].Name], i);
+                }
+            }
+        }
+
+        stream.Flush(flushToDisk: true);
+    }
+
+    /// <summary>Appends the chunk as one row group (Parquet.Net rewrites the footer after it) and returns the file's new footer.</summary>
+    private async Task<byte[]> AppendParquetAsync(ScoredChunk chunk, CancellationToken cancellationToken)
+    {
+        if (_schema is null)
         {
             var fields = new DataField[chunk.Columns.Length + 3];
             fields[0] = new DataField<string>(options.IdColumn);
@@ -309,24 +396,50 @@ internal sealed class FileSink(BatchScoringOptions options) : IScoreSink
             }
 
             _fields = fields;
-            _parquetStream = new FileStream(Partial, FileMode.Create, FileAccess.ReadWrite);
-            _parquetWriter = await ParquetWriter.CreateAsync(new ParquetSchema(_fields), _parquetStream, null, false, cancellationToken).ConfigureAwait(false);
+            _schema = new ParquetSchema(fields);
         }
 
-        using var group = _parquetWriter.CreateRowGroup();
-        var versions = new string[chunk.Rows];
-        Array.Fill(versions, options.ModelVersion);
-        var times = new DateTime[chunk.Rows];
-        Array.Fill(times, chunk.ScoredAt.UtcDateTime);
-        await group.WriteAsync(_fields![0], chunk.Ids, null).ConfigureAwait(false);
-        await group.WriteAsync(_fields[1], versions, null).ConfigureAwait(false);
-        await group.WriteAsync<DateTime>(_fields[2], times, null, null, cancellationToken).ConfigureAwait(false);
-        for (var c = 0; c < chunk.Columns.Length; c++)
+        var stream = _output!;
+        var append = stream.Length > 0;
+        stream.Position = append ? 0 : stream.Length;
+        var writer = await ParquetWriter.CreateAsync(_schema, stream, null, append, cancellationToken).ConfigureAwait(false);
+        await using (writer.ConfigureAwait(false))
         {
-            await WriteColumnAsync(group, _fields[c + 3], chunk.Columns[c].Values, cancellationToken).ConfigureAwait(false);
+            using var group = writer.CreateRowGroup();
+            var versions = new string[chunk.Rows];
+            Array.Fill(versions, options.ModelVersion);
+            var times = new DateTime[chunk.Rows];
+            Array.Fill(times, chunk.ScoredAt.UtcDateTime);
+            await group.WriteAsync(_fields![0], chunk.Ids, null).ConfigureAwait(false);
+            await group.WriteAsync(_fields[1], versions, null).ConfigureAwait(false);
+            await group.WriteAsync<DateTime>(_fields[2], times, null, null, cancellationToken).ConfigureAwait(false);
+            for (var c = 0; c < chunk.Columns.Length; c++)
+            {
+                await WriteColumnAsync(group, _fields[c + 3], chunk.Columns[c].Values, cancellationToken).ConfigureAwait(false);
+            }
+
+            group.CompleteValidate();
         }
 
-        group.CompleteValidate();
+        await stream.FlushAsync(cancellationToken).ConfigureAwait(false);
+        stream.Flush(flushToDisk: true);
+        return ReadFooter(stream);
+    }
+
+    /// <summary>The footer of a complete Parquet file: the metadata, its 4-byte length and the "PAR1" magic.</summary>
+    private byte[] ReadFooter(FileStream stream)
+    {
+        Span<byte> end = stackalloc byte[8];
+        RandomAccess.Read(stream.SafeFileHandle, end, stream.Length - 8);
+        var metadata = System.Buffers.Binary.BinaryPrimitives.ReadInt32LittleEndian(end);
+        if (metadata <= 0 || metadata > stream.Length - 12 || !end[4..].SequenceEqual("PAR1"u8))
+        {
+            throw new InvalidOperationException($"'{Partial}' does not end with a Parquet footer after a row group was appended.");
+        }
+
+        var tail = new byte[metadata + 8];
+        RandomAccess.Read(stream.SafeFileHandle, tail, stream.Length - tail.Length);
+        return tail;
     }
 
     private static Task WriteColumnAsync(ParquetRowGroupWriter group, DataField field, Array values, CancellationToken cancellationToken) => values switch
@@ -343,31 +456,23 @@ internal sealed class FileSink(BatchScoringOptions options) : IScoreSink
     public async Task CompleteAsync(CancellationToken cancellationToken)
     {
         await CloseAsync().ConfigureAwait(false);
-        if (!File.Exists(Partial))
-        {
-            // No row was written: an empty file still marks the run as complete.
-            await File.WriteAllTextAsync(Partial, "", cancellationToken).ConfigureAwait(false);
-        }
-
         File.Move(Partial, _path, overwrite: true);
+        // After the rename: a stop in between leaves a checkpoint without a partial file, which the next run ignores.
+        File.Delete(CheckpointPath);
     }
 
     private async Task CloseAsync()
     {
-        _csv?.Dispose();
-        _csv = null;
-        _rejects?.Dispose();
-        _rejects = null;
-        if (_parquetWriter is not null)
+        if (_rejects is not null)
         {
-            await _parquetWriter.DisposeAsync().ConfigureAwait(false);
-            _parquetWriter = null;
+            await _rejects.DisposeAsync().ConfigureAwait(false);
+            _rejects = null;
         }
 
-        if (_parquetStream is not null)
+        if (_output is not null)
         {
-            await _parquetStream.DisposeAsync().ConfigureAwait(false);
-            _parquetStream = null;
+            await _output.DisposeAsync().ConfigureAwait(false);
+            _output = null;
         }
     }
 

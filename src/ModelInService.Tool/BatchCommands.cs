@@ -17,7 +17,7 @@ internal static class BatchCommands
         var model = new Argument<FileInfo>("model") { Description = "The .onnx file." };
         var input = new Option<FileInfo>("--input", "-i") { Description = "The CSV (header row) or Parquet file to score.", Required = true };
         var id = new Option<string>("--id") { Description = "The input column that keys each output row.", Required = true };
-        var outputFile = new Option<FileInfo>("--output", "-o") { Description = "Write the predictions to this CSV or Parquet file (by extension); not resumable: a rerun starts over." };
+        var outputFile = new Option<FileInfo>("--output", "-o") { Description = "Write the predictions to this CSV or Parquet file (by extension); resumable: a rerun of a stopped job goes on from its checkpoint ({file}.partial.checkpoint)." };
         var postgres = new Option<string>("--postgres") { Description = "Write to PostgreSQL: an Npgsql connection string (with --table); resumable, exactly once per chunk." };
         var table = new Option<string>("--table") { Description = "The PostgreSQL table (created when absent; rejects go to TABLE_rejects)." };
         var map = new Option<string[]>("--map") { Description = "The columns of a model input, in row-major order: --map features=sepal_length,sepal_width,petal_length,petal_width (repeatable)." };

@@ -31,12 +31,15 @@ public sealed class DetectorOutput
     public float[,,] Map { get; set; } = new float[0, 0, 0];
 }
 
-/// <summary>The classifier's input <c>x</c> float32 [N,3,48,192]: one crop, flattened row-major.</summary>
+/// <summary>
+/// The classifier's input <c>x</c> float32 [N,3,H,W] (paddle2onnx leaves H and W free; the sample always sends
+/// 48 × 192): one crop.
+/// </summary>
 public sealed class ClassifierInput
 {
-    /// <summary>Gets or sets the crop's pixels (3 × 48 × 192 values, a slice of a pooled buffer).</summary>
+    /// <summary>Gets or sets the crop's pixels, [3,48,192] (a pooled array, <see cref="CropPool"/>).</summary>
     [ModelInput("x")]
-    public ReadOnlyMemory<float> Pixels { get; set; }
+    public float[,,] Pixels { get; set; } = new float[0, 0, 0];
 }
 
 /// <summary>The classifier's output float32 [N,2]: probabilities of 0° and 180°.</summary>
@@ -48,14 +51,14 @@ public sealed class ClassifierOutput
 }
 
 /// <summary>
-/// The recognizer's input <c>x</c> float32 [N,3,48,W]: one crop, flattened; its length (3 × 48 × W) gives W, so crops
-/// of one width share a run (the library's length buckets).
+/// The recognizer's input <c>x</c> float32 [N,3,H,W] (H and W free in the export; the sample sends 48 × one of
+/// <see cref="OcrOptions.RecognitionWidths"/>): one crop. Crops of one shape share a run (the library's shape buckets).
 /// </summary>
 public sealed class RecognizerInput
 {
-    /// <summary>Gets or sets the crop's pixels (a slice of a pooled buffer).</summary>
+    /// <summary>Gets or sets the crop's pixels, [3,48,W] (a pooled array, <see cref="CropPool"/>).</summary>
     [ModelInput("x")]
-    public ReadOnlyMemory<float> Pixels { get; set; }
+    public float[,,] Pixels { get; set; } = new float[0, 0, 0];
 }
 
 /// <summary>The recognizer's output float32 [N,W/8,6625]: per time step, the probability of each character (0 = CTC blank).</summary>

@@ -1,4 +1,3 @@
-using System.Buffers;
 using System.Diagnostics;
 using ModelInService;
 using Microsoft.Extensions.Options;
@@ -50,6 +49,7 @@ public sealed partial class OcrPipeline
     private readonly OcrOptions options;
     private readonly int[] widths;
     private readonly ILogger<OcrPipeline> logger;
+    private readonly CropPool pool = new();
 
     /// <summary>Creates the pipeline over the three registered models.</summary>
     /// <param name="detector">The text detector.</param>
@@ -114,9 +114,8 @@ public sealed partial class OcrPipeline
     /// <summary>Runs every crop through the classifier at once; a crop is turned when "180°" is above the threshold.</summary>
     private async Task<CropTurn[]> ClassifyAsync(SKBitmap image, List<DetectedBox> boxes, CancellationToken cancellationToken)
     {
-        const int Length = 3 * ImageOps.CropHeight * ImageOps.ClassifierWidth;
         var turns = new CropTurn[boxes.Count];
-        var buffers = new float[boxes.Count][];
+        var buffers = new float[boxes.Count][,,];
         var runs = new Task<ClassifierOutput>[boxes.Count];
         try
         {
@@ -125,10 +124,10 @@ public sealed partial class OcrPipeline
                 var box = boxes[i].Box;
                 var vertical = ImageOps.IsVertical(box);
                 turns[i] = vertical ? CropTurn.Quarter : CropTurn.None;
-                buffers[i] = ArrayPool<float>.Shared.Rent(Length);
+                buffers[i] = pool.Rent(ImageOps.ClassifierWidth);
                 var scaled = ImageOps.ScaledWidth(box, vertical, ImageOps.ClassifierWidth);
-                ImageOps.WriteCrop(image, box, turns[i], scaled, ImageOps.ClassifierWidth, buffers[i]);
-                runs[i] = classifier.PredictAsync(new ClassifierInput { Pixels = buffers[i].AsMemory(0, Length) }, cancellationToken).AsTask();
+                ImageOps.WriteCrop(image, box, turns[i], scaled, ImageOps.ClassifierWidth, CropPool.Span(buffers[i]));
+                runs[i] = classifier.PredictAsync(new ClassifierInput { Pixels = buffers[i] }, cancellationToken).AsTask();
             }
 
             var answers = await Task.WhenAll(runs).ConfigureAwait(false);
@@ -151,7 +150,7 @@ public sealed partial class OcrPipeline
     /// <summary>Runs every crop through the recognizer at once, each padded to its width bucket, and decodes the answers.</summary>
     private async Task<List<OcrLine>> RecognizeCropsAsync(SKBitmap image, List<DetectedBox> boxes, CropTurn[] turns, CancellationToken cancellationToken)
     {
-        var buffers = new float[boxes.Count][];
+        var buffers = new float[boxes.Count][,,];
         var runs = new Task<RecognizerOutput>[boxes.Count];
         try
         {
@@ -161,10 +160,9 @@ public sealed partial class OcrPipeline
                 var box = boxes[i].Box;
                 var scaled = ImageOps.ScaledWidth(box, ImageOps.IsVertical(box), widest);
                 var padded = Bucket(scaled);
-                var length = 3 * ImageOps.CropHeight * padded;
-                buffers[i] = ArrayPool<float>.Shared.Rent(length);
-                ImageOps.WriteCrop(image, box, turns[i], scaled, padded, buffers[i]);
-                runs[i] = recognizer.PredictAsync(new RecognizerInput { Pixels = buffers[i].AsMemory(0, length) }, cancellationToken).AsTask();
+                buffers[i] = pool.Rent(padded);
+                ImageOps.WriteCrop(image, box, turns[i], scaled, padded, CropPool.Span(buffers[i]));
+                runs[i] = recognizer.PredictAsync(new RecognizerInput { Pixels = buffers[i] }, cancellationToken).AsTask();
             }
 
             var answers = await Task.WhenAll(runs).ConfigureAwait(false);
@@ -205,7 +203,7 @@ public sealed partial class OcrPipeline
     /// Returns the crops' pooled buffers once no run can read them any more: after every started prediction has
     /// finished (a failed or canceled request still waits for its siblings, which are already queued).
     /// </summary>
-    private static async Task ReturnAsync<T>(Task<T>?[] runs, float[]?[] buffers)
+    private async Task ReturnAsync<T>(Task<T>?[] runs, float[,,]?[] buffers)
     {
         foreach (var run in runs)
         {
@@ -227,7 +225,7 @@ public sealed partial class OcrPipeline
         {
             if (buffer is not null)
             {
-                ArrayPool<float>.Shared.Return(buffer);
+                pool.Return(buffer);
             }
         }
     }

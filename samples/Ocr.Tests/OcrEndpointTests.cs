@@ -115,6 +115,23 @@ public sealed class OcrEndpointTests
         Assert.Equal("Invoice 4242 paid", Assert.Single(result!.Lines).Text);
     }
 
+    [SkippableFact]
+    public async Task Ocr_ImageSentAsCurlDataBinary_IsReadWhateverTheContentType()
+    {
+        SkipUnlessReady();
+        var png = TextImage.Render(480, 96, FontSize, ("Order 58213 shipped", 20, 30, false));
+        await using var app = App();
+        using var client = app.CreateClient();
+        using var content = new ByteArrayContent(png);
+        content.Headers.ContentType = new MediaTypeHeaderValue("application/x-www-form-urlencoded");
+
+        using var response = await client.PostAsync(new Uri("/ocr", UriKind.Relative), content);
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        var result = await response.Content.ReadFromJsonAsync<OcrResult>(Json);
+        Assert.Equal("Order 58213 shipped", Assert.Single(result!.Lines).Text);
+    }
+
     [SkippableTheory]
     [InlineData("this is not an image", "not an image")]
     [InlineData("", "empty")]

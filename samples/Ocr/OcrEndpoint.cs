@@ -10,7 +10,8 @@ internal static class OcrEndpoint
     {
         var limit = options.Value.MaxRequestBytes;
         byte[] body;
-        if (request.HasFormContentType)
+        // Only multipart is a form here: curl --data-binary sends application/x-www-form-urlencoded by default.
+        if (request.ContentType?.StartsWith("multipart/form-data", StringComparison.OrdinalIgnoreCase) == true)
         {
             var form = await request.ReadFormAsync(cancellationToken).ConfigureAwait(false);
             var file = form.Files.Count > 0 ? form.Files[0] : null;

@@ -7,6 +7,7 @@ namespace Ocr;
 /// <c>dotnet run -c Release --project samples/Ocr -- --bench [--seconds 20] [--concurrency 8] [--lines 6]</c>: a
 /// rendered page of <c>--lines</c> lines sent by <c>--concurrency</c> callers through the pipeline for
 /// <c>--seconds</c>, once with cls/rec batching on and once off; prints images/s and the mean time of each stage.
+/// <c>--save page.png</c> only writes the rendered page.
 /// </summary>
 internal static class OcrBenchmark
 {
@@ -19,6 +20,13 @@ internal static class OcrBenchmark
         var lines = Enumerable.Range(0, lineCount)
             .Select(i => ($"Invoice {1000 + (i * 37)} total {(i * 13) + 7}.{i}5 EUR", 20, 20 + (i * 50), false)).ToArray();
         var page = TextImage.Render(640, 40 + (lineCount * 50), 28, lines);
+        if (Array.IndexOf(args, "--save") is var at and >= 0 && at + 1 < args.Length)
+        {
+            // Only write the page (to try the running app with curl) and exit.
+            await File.WriteAllBytesAsync(args[at + 1], page).ConfigureAwait(false);
+            Console.WriteLine($"wrote {args[at + 1]}");
+            return 0;
+        }
 
         Console.WriteLine($"OCR load: 640x{40 + (lineCount * 50)} PNG, {lineCount} lines, {concurrency} callers, {seconds} s per mode, {Environment.ProcessorCount} cores");
         Console.WriteLine();

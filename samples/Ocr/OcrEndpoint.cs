@@ -1,3 +1,4 @@
+using System.Buffers;
 using Microsoft.Extensions.Options;
 
 namespace Ocr;
@@ -36,20 +37,27 @@ internal static class OcrEndpoint
                 return TooLarge(limit);
             }
 
-            using var buffer = new MemoryStream();
-            var chunk = new byte[81920];
-            int read;
-            while ((read = await request.Body.ReadAsync(chunk, cancellationToken).ConfigureAwait(false)) > 0)
+            using var buffer = new MemoryStream(request.ContentLength is { } length and > 0 ? (int)length : 0);
+            var chunk = ArrayPool<byte>.Shared.Rent(81920);
+            try
             {
-                if (buffer.Length + read > limit)
+                int read;
+                while ((read = await request.Body.ReadAsync(chunk, cancellationToken).ConfigureAwait(false)) > 0)
                 {
-                    return TooLarge(limit);
-                }
+                    if (buffer.Length + read > limit)
+                    {
+                        return TooLarge(limit);
+                    }
 
-                buffer.Write(chunk, 0, read);
+                    buffer.Write(chunk, 0, read);
+                }
+            }
+            finally
+            {
+                ArrayPool<byte>.Shared.Return(chunk);
             }
 
-            body = buffer.ToArray();
+            body = buffer.Length == buffer.Capacity ? buffer.GetBuffer() : buffer.ToArray();
         }
 
         if (body.Length == 0)

@@ -7,7 +7,7 @@ namespace Ocr;
 /// <c>dotnet run -c Release --project samples/Ocr -- --bench [--seconds 20] [--concurrency 8] [--lines 6]</c>: a
 /// rendered page of <c>--lines</c> lines sent by <c>--concurrency</c> callers through the pipeline for
 /// <c>--seconds</c>, once with cls/rec batching on and once off; prints images/s and the mean time of each stage.
-/// <c>--save page.png</c> only writes the rendered page.
+/// <c>--modes off,on</c> changes the order; <c>--save page.png</c> only writes the rendered page.
 /// </summary>
 internal static class OcrBenchmark
 {
@@ -32,7 +32,9 @@ internal static class OcrBenchmark
         Console.WriteLine();
         Console.WriteLine("| cls/rec batching | images/s | lines/image | pre ms | det ms | post ms | cls ms | rec ms | total ms (mean) | cls runs (mean crops) | rec runs (mean crops) |");
         Console.WriteLine("|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|");
-        foreach (var batching in new[] { true, false })
+        // --modes on,off (the default order) or off,on: each mode runs in a fresh host, one after the other.
+        var modes = Array.IndexOf(args, "--modes") is var m and >= 0 && m + 1 < args.Length ? args[m + 1].Split(',') : ["on", "off"];
+        foreach (var batching in modes.Select(x => x.Trim() == "on"))
         {
             await RunModeAsync(args, page, batching, seconds, concurrency).ConfigureAwait(false);
         }

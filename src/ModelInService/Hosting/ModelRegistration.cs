@@ -35,4 +35,7 @@ internal sealed class ModelRegistration(
 
     /// <summary>Set by <see cref="CachingBuilderExtensions.UseCaching"/>.</summary>
     public bool UseCaching { get; set; }
+
+    /// <summary>Set by <c>AddStreamingModel</c>: served as <see cref="IStreamPredictor{TChunk, TResult}"/>, with no <see cref="IPredictor{TInput, TOutput}"/>.</summary>
+    public bool IsStreaming { get; set; }
 }

@@ -45,12 +45,19 @@ internal sealed class MonitorRegistry : IDisposable
             // Reflection once at start-up (see the report: a createRecorder factory in AddModel would remove it).
             var recorderType = typeof(PredictionRecorder<,>).MakeGenericType(registration.InputType!, registration.OutputType!);
             var recorder = (RecorderBase)recorderType.GetMethod("Create")!.Invoke(null, [monitorOptions, time])!;
-            var predictorType = typeof(IPredictor<,>).MakeGenericType(registration.InputType!, registration.OutputType!);
             var name = model.Name;
-            var resolve = typeof(MonitorRegistry).GetMethod(nameof(PredictorResolver), System.Reflection.BindingFlags.NonPublic | System.Reflection.BindingFlags.Static)!
-                .MakeGenericMethod(registration.InputType!, registration.OutputType!)
-                .Invoke(null, [services, name]);
-            recorderType.GetProperty("Predictor")!.SetValue(recorder, resolve);
+            if (!registration.IsStreaming)
+            {
+                // A streaming model has no IPredictor: its answers depend on each stream's state (no reference from inputs alone).
+                var resolve = typeof(MonitorRegistry).GetMethod(nameof(PredictorResolver), System.Reflection.BindingFlags.NonPublic | System.Reflection.BindingFlags.Static)!
+                    .MakeGenericMethod(registration.InputType!, registration.OutputType!)
+                    .Invoke(null, [services, name]);
+                recorderType.GetProperty("Predictor")!.SetValue(recorder, resolve);
+            }
+            else
+            {
+                recorderType.GetProperty("NoPredictorReason")!.SetValue(recorder, $"Model '{name}' is a streaming model: its answers depend on each stream's state, so a reference cannot be built by predicting independent inputs. Freeze a window of served chunks (IModelMonitor.FreezeReference) or load a reference file (MonitoringOptions.ReferencePath).");
+            }
             recorder.Schema.FindSpec = (tensor, role) => !host.IsLoaded ? null
                 : role == FeatureRole.Input ? host.Runtime.Signature.FindInput(tensor) : host.Runtime.Signature.FindOutput(tensor);
 

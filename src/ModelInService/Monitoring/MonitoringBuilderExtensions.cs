@@ -54,6 +54,26 @@ public static class MonitoringBuilderExtensions
         return builder;
     }
 
+    /// <summary>
+    /// Records every answered chunk of the streaming model (the <c>TChunk</c> members the model reads and the
+    /// <c>TResult</c> members it writes; the state tensors and the context are not recorded) like
+    /// <see cref="UseMonitoring(ModelBuilder, Action{MonitoringOptions}?)"/> records predictions: drift and
+    /// data-quality events, the report and the dashboard work the same way. A chunk that failed, was canceled or timed
+    /// out is not recorded; an invalid chunk counts as a schema violation. A streaming model's answers depend on each
+    /// stream's state, so its reference comes from a reference file or <see cref="IModelMonitor.FreezeReference"/>,
+    /// not from <see cref="IModelMonitor.BuildReferenceAsync{TInput}"/>. See docs/streaming.md.
+    /// </summary>
+    /// <param name="builder">The streaming model's builder.</param>
+    /// <param name="configure">Adjusts the monitoring options.</param>
+    /// <returns>The builder.</returns>
+    /// <exception cref="ArgumentNullException"><paramref name="builder"/> is null.</exception>
+    public static StreamingModelBuilder UseMonitoring(this StreamingModelBuilder builder, Action<MonitoringOptions>? configure = null)
+    {
+        ArgumentNullException.ThrowIfNull(builder);
+        builder.Model.UseMonitoring(configure);
+        return builder;
+    }
+
     /// <summary>Registers the pipeline's monitor (<c>"{name}:pipeline"</c>) once both the pipeline and monitoring are on, in either order.</summary>
     internal static void AddPipelineMonitor(IServiceCollection services, string name)
     {

@@ -78,6 +78,9 @@ internal sealed class PredictionRecorder<TInput, TOutput> : RecorderBase, IPredi
     /// <summary>Resolves the model's predictor for reference building (set by the registry; tests may set a fake).</summary>
     public Func<IPredictor<TInput, TOutput>>? Predictor { get; set; }
 
+    /// <summary>Why there is no <see cref="Predictor"/> (a streaming model); the message of <see cref="BuildReferenceAsync"/>.</summary>
+    public string? NoPredictorReason { get; set; }
+
     /// <summary>Runs on the request path after every successful prediction.</summary>
     public void Record(TInput input, TOutput output) => RecordBatch(new ReadOnlySpan<TInput>(ref input), [output]);
 
@@ -160,7 +163,7 @@ internal sealed class PredictionRecorder<TInput, TOutput> : RecorderBase, IPredi
 
     public async Task<MonitorReference> BuildReferenceAsync(IEnumerable<TInput> data, MonitoringOptions options, string modelName, DateTimeOffset now, CancellationToken cancellationToken)
     {
-        var predictor = Predictor?.Invoke() ?? throw new InvalidOperationException($"Model '{modelName}' has no predictor to build a reference with.");
+        var predictor = Predictor?.Invoke() ?? throw new InvalidOperationException(NoPredictorReason ?? $"Model '{modelName}' has no predictor to build a reference with.");
         var accumulator = new ReferenceAccumulator(new FeatureCatalog(), new ProfileFactory(options.SketchK, options.Seed), options.ReferenceChunkSize);
         var decoder = new RowDecoder(Schema, accumulator.Catalog, options);
         var block = new RecordBlock(BlockNumbers, BlockNumbers / 4);

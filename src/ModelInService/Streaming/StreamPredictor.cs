@@ -4,6 +4,7 @@ using System.Runtime.CompilerServices;
 using Microsoft.Extensions.Logging;
 using ModelInService.Batching;
 using ModelInService.Hosting;
+using ModelInService.Monitoring;
 using ModelInService.Sessions;
 
 namespace ModelInService.Streaming;
@@ -23,6 +24,9 @@ internal sealed class StreamPredictor<TChunk, TResult> : IStreamPredictor<TChunk
     private readonly StreamingOptions _options;
     private readonly ModelRegistry _registry;
     private readonly StreamingMetrics? _metrics;
+
+    /// <summary>The monitor's recorder (UseMonitoring), decided when the predictor is built; null when the model is not monitored.</summary>
+    private readonly PredictionRecorder<TChunk, TResult>? _recorder;
     private readonly ILogger _logger;
     private readonly TimeProvider _time;
     private readonly ITimer? _sweeper;
@@ -32,8 +36,9 @@ internal sealed class StreamPredictor<TChunk, TResult> : IStreamPredictor<TChunk
     private int _open;
     private int _disposed;
 
-    public StreamPredictor(ModelRegistry registry, string name, StreamingOptions options, StreamingMetrics? metrics, ILogger logger)
+    public StreamPredictor(ModelRegistry registry, string name, StreamingOptions options, StreamingMetrics? metrics, PredictionRecorder<TChunk, TResult>? recorder, ILogger logger)
     {
+        _recorder = recorder;
         _registry = registry;
         _host = registry.Get(name);
         _options = options;
@@ -190,21 +195,48 @@ internal sealed class StreamPredictor<TChunk, TResult> : IStreamPredictor<TChunk
             stream.Touch(started);
             var runtime = _host.Current;
             var binder = Binder(runtime);
-            binder.Validate(chunk);
-            StepResult<TResult> step;
-            if (_options.SequenceBatching)
+            try
             {
-                step = await GetBatcher().EnqueueAsync(new StreamStep<TChunk>(stream, chunk), binder.BucketOf(chunk), options, cancellationToken).ConfigureAwait(false);
+                binder.Validate(chunk);
             }
-            else
+            catch (ModelInputException)
             {
-                step = await RunAloneAsync(new StreamStep<TChunk>(stream, chunk), cancellationToken).ConfigureAwait(false);
+                _recorder?.RecordRejected();
+                throw;
             }
 
-            // The chunk succeeded: only now does the stream's state move on.
-            stream.Commit(step.Next, binder.StateFloats);
-            _metrics?.Chunk(ModelName, null, _time.GetElapsedTime(started));
-            return step.Result;
+            // Counted until recorded, so the monitor's final snapshot at shutdown waits for this chunk.
+            var pending = _recorder?.BeginPending() ?? -1;
+            try
+            {
+                StepResult<TResult> step;
+                if (_options.SequenceBatching)
+                {
+                    step = await GetBatcher().EnqueueAsync(new StreamStep<TChunk>(stream, chunk), binder.BucketOf(chunk), options, cancellationToken).ConfigureAwait(false);
+                }
+                else
+                {
+                    step = await RunAloneAsync(new StreamStep<TChunk>(stream, chunk), cancellationToken).ConfigureAwait(false);
+                }
+
+                // The chunk succeeded: only now does the stream's state move on, and only now is the chunk recorded.
+                stream.Commit(step.Next, binder.StateFloats);
+                _recorder?.Record(chunk, step.Result);
+                _metrics?.Chunk(ModelName, null, _time.GetElapsedTime(started));
+                return step.Result;
+            }
+            catch (ModelNonFiniteOutputException)
+            {
+                _recorder?.RecordRejected();
+                throw;
+            }
+            finally
+            {
+                if (pending >= 0)
+                {
+                    _recorder!.EndPending(pending);
+                }
+            }
         }
         catch (Exception ex)
         {

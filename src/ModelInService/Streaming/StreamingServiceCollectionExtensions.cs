@@ -5,6 +5,7 @@ using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
 using ModelInService.Hosting;
+using ModelInService.Monitoring;
 using ModelInService.Streaming;
 
 namespace ModelInService;
@@ -57,6 +58,7 @@ public static class StreamingServiceCollectionExtensions
             typeof(TChunk), typeof(TResult),
             static (modelName, signature, options) => StreamingBinder<TChunk, TResult>.Create(modelName, signature, options),
             sp => sp.GetRequiredKeyedService<IStreamPredictor<TChunk, TResult>>(name));
+        model.Registration.IsStreaming = true;
 
         // The binder reads the streaming declarations from the model's options when the model loads.
         services.AddOptions<ModelOptions>(name).Configure<IOptionsMonitor<StreamingOptions>>((o, streaming) => o.Streaming = streaming.Get(name));
@@ -75,8 +77,10 @@ public static class StreamingServiceCollectionExtensions
             var registry = sp.GetRequiredService<ModelRegistry>();
             var options = sp.GetRequiredService<IOptionsMonitor<StreamingOptions>>().Get(modelName);
             var logger = sp.GetService<ILoggerFactory>()?.CreateLogger("ModelInService.Streaming") ?? NullLogger.Instance;
-            var predictor = new StreamPredictor<TChunk, TResult>(registry, modelName, options, sp.GetRequiredService<StreamingMetricsHolder>().Metrics, logger);
-            return predictor;
+
+            // Whether chunks are recorded is decided here, once (UseMonitoring on the builder), not per chunk.
+            var recorder = sp.GetService<MonitorRegistry>()?.Find(modelName)?.Recorder as PredictionRecorder<TChunk, TResult>;
+            return new StreamPredictor<TChunk, TResult>(registry, modelName, options, sp.GetRequiredService<StreamingMetricsHolder>().Metrics, recorder, logger);
         });
         services.TryAddSingleton<IStreamPredictor<TChunk, TResult>>(sp => sp.GetRequiredKeyedService<IStreamPredictor<TChunk, TResult>>(name));
         return new StreamingModelBuilder(model);
@@ -90,6 +94,9 @@ public sealed class StreamingModelBuilder
     private readonly ModelBuilder _model;
 
     internal StreamingModelBuilder(ModelBuilder model) => _model = model;
+
+    /// <summary>The underlying registration's builder (UseMonitoring adds to it).</summary>
+    internal ModelBuilder Model => _model;
 
     /// <summary>Gets the service collection the model is registered in.</summary>
     public IServiceCollection Services => _model.Services;

@@ -148,4 +148,44 @@ public class StreamLifecycleTests
         Assert.True(bytes.LastMeasurement!.Value >= 2 * (256 + 64) * sizeof(float));
         Assert.Equal(SileroVad.Name, open.LastMeasurement.Tags["model"]);
     }
+
+    [SkippableFact]
+    public async Task Metrics_CountOutcomesLifecycleEventsAndChunkDurations_AndStateBytesFallWhenStreamsClose()
+    {
+        Skip.IfNot(SharedData.IsAvailable, SharedData.SkipReason);
+        await using var provider = await TestModels.ProviderAsync(s =>
+        {
+            s.AddMetrics();
+            SileroVad.Add(s, o => o.MaxStreams = 2);
+        });
+        var factory = provider.GetRequiredService<IMeterFactory>();
+        using var chunks = new MetricCollector<long>(factory, ModelMetricNames.Meter, StreamingMetricNames.Chunks);
+        using var events = new MetricCollector<long>(factory, ModelMetricNames.Meter, StreamingMetricNames.StreamEvents);
+        using var duration = new MetricCollector<double>(factory, ModelMetricNames.Meter, StreamingMetricNames.ChunkDuration);
+        using var bytes = new MetricCollector<long>(factory, ModelMetricNames.Meter, StreamingMetricNames.StateBytes);
+        var predictor = provider.GetRequiredService<IStreamPredictor<VadChunk, VadResult>>();
+
+        var a = predictor.OpenStream("a");
+        var b = predictor.OpenStream("b");
+        Assert.Throws<ModelStreamLimitException>(() => predictor.OpenStream("c"));
+        await a.PredictAsync(new VadChunk { Samples = SileroVad.Signal(2, 1)[0] });
+        await Assert.ThrowsAsync<ModelInputException>(async () => await a.PredictAsync(new VadChunk { Samples = null! }));
+        bytes.RecordObservableInstruments();
+        var whileOpen = bytes.LastMeasurement!.Value;
+        await a.DisposeAsync();
+        await b.DisposeAsync();
+        bytes.RecordObservableInstruments();
+
+        long Count(MetricCollector<long> collector, string tag, string value) =>
+            collector.GetMeasurementSnapshot().Where(m => (string?)m.Tags[tag] == value).Sum(m => m.Value);
+        Assert.Equal(1, Count(chunks, "outcome", "success"));
+        Assert.Equal(2, chunks.GetMeasurementSnapshot().Sum(m => m.Value));
+        Assert.Equal(2, Count(events, "event", "opened"));
+        Assert.Equal(1, Count(events, "event", "refused"));
+        Assert.Equal(2, Count(events, "event", "closed"));
+        Assert.Equal(2, duration.GetMeasurementSnapshot().Count);
+        Assert.All(duration.GetMeasurementSnapshot(), m => Assert.True(m.Value >= 0));
+        Assert.True(whileOpen >= 2 * (256 + 64) * sizeof(float));
+        Assert.Equal(0, bytes.LastMeasurement!.Value);
+    }
 }

@@ -100,6 +100,17 @@ public sealed class CorrectnessTests(ModelsFixture models) : IClassFixture<Model
         Assert.True(failures.Count == 0, $"{failures.Count} of {All.Length} differ:\n" + string.Join("\n", failures));
     }
 
+    internal static double Dot(ReadOnlySpan<float> a, ReadOnlySpan<float> b)
+    {
+        double dot = 0;
+        for (var i = 0; i < a.Length; i++)
+        {
+            dot += (double)a[i] * b[i];
+        }
+
+        return dot;
+    }
+
     internal static double Cosine(ReadOnlySpan<float> a, ReadOnlySpan<float> b)
     {
         double dot = 0, na = 0, nb = 0;

@@ -13,6 +13,9 @@ internal interface IEmbeddingObserver
     /// <param name="tokens">The real tokens, <c>[CLS]</c> and <c>[SEP]</c> included.</param>
     /// <param name="unknownTokens">How many were <c>[UNK]</c>.</param>
     void Observe(ReadOnlySpan<float> embedding, float norm, int tokens, int unknownTokens);
+
+    /// <summary>Hands the events of windows completed by this call's texts to the handlers.</summary>
+    ValueTask DeliverAsync(CancellationToken cancellationToken);
 }
 
 /// <summary>
@@ -134,6 +137,11 @@ internal sealed class OnnxEmbeddingGenerator : IEmbeddingGenerator<string, Embed
             var norm = Pooling.Normalize(vector, _normalize);
             _observer?.Observe(vector, norm, rows[i].Length, rows[i].UnknownTokens);
             result.Add(new Embedding<float>(vector) { ModelId = _name, CreatedAt = created });
+        }
+
+        if (_observer is not null)
+        {
+            await _observer.DeliverAsync(cancellationToken).ConfigureAwait(false);
         }
 
         return result;

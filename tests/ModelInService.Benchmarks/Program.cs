@@ -27,6 +27,11 @@ if (args.Length > 0 && args[0] == "scaling-mem")
     return await ScalingCommand.MemoryChildAsync(args[1..]);
 }
 
+if (args.Length > 0 && args[0] == "embeddings")
+{
+    return await EmbeddingLoad.RunAsync(args[1..]);
+}
+
 if (args.Length > 0 && args[0] == "load")
 {
     return await LoadCommand.RunAsync(args[1..]);

@@ -5,13 +5,17 @@ using nietras.SeparatedValues;
 namespace ModelInService.BatchScoring;
 
 /// <summary>
-/// Reads CSV with Sep: RFC 4180 quotes (unescaped), a header row, one chunk of text values at a time. A row with a
-/// different number of fields than the header (a truncated or corrupt file) stops the run with the file and line.
+/// Reads CSV with Sep: RFC 4180 quotes (unescaped), a header row, one chunk of text values at a time, each column's
+/// fields in one character buffer (<see cref="CsvTextColumn"/>: no string per field). A row with a different number
+/// of fields than the header (a truncated or corrupt file) stops the run with the file and line.
 /// </summary>
 internal sealed class CsvRowSource : IRowSource
 {
     private readonly FileStream _stream;
     private readonly SepReader _reader;
+
+    /// <summary>Characters per field seen in the previous chunk, per requested column (sizes the next chunk's buffers).</summary>
+    private int[]? _charsPerRow;
 
     private CsvRowSource(string path, FileStream stream, SepReader reader)
     {
@@ -95,10 +99,11 @@ internal sealed class CsvRowSource : IRowSource
 
     private (RowChunk? Chunk, int Count) ReadChunk(int[] indices, ref long row, long skipRows, int chunkRows)
     {
-        var values = new string?[indices.Length][];
+        _charsPerRow ??= Array.ConvertAll(indices, _ => 8);
+        var values = new CsvTextColumn[indices.Length];
         for (var c = 0; c < values.Length; c++)
         {
-            values[c] = new string?[chunkRows];
+            values[c] = new CsvTextColumn(chunkRows, _charsPerRow[c]);
         }
 
         var lines = new long[chunkRows];
@@ -123,7 +128,7 @@ internal sealed class CsvRowSource : IRowSource
 
                 for (var c = 0; c < indices.Length; c++)
                 {
-                    values[c][count] = current[indices[c]].ToString();
+                    values[c].Add(current[indices[c]].Span);
                 }
 
                 lines[count++] = line;
@@ -142,7 +147,8 @@ internal sealed class CsvRowSource : IRowSource
         var columns = new SourceColumn[indices.Length];
         for (var c = 0; c < columns.Length; c++)
         {
-            columns[c] = new TextColumn(values[c]);
+            columns[c] = values[c];
+            _charsPerRow[c] = Math.Max(1, (values[c].CharCount + count - 1) / count);
         }
 
         var fraction = _stream.Length > 0 ? Math.Min(1, (double)_stream.Position / _stream.Length) : 1;

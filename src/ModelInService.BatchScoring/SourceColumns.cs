@@ -26,6 +26,55 @@ internal sealed class TextColumn(string?[] values) : SourceColumn
     public override string? GetString(int row) => string.IsNullOrEmpty(values[row]) ? null : values[row];
 }
 
+/// <summary>
+/// CSV fields of one column for one chunk, kept as characters in one buffer (start and length per row) instead of a
+/// string per field: numbers are parsed from the span, and a string is made only when one is asked for (an id, a
+/// categorical value, a message). An empty field is null, as in <see cref="TextColumn"/>.
+/// </summary>
+internal sealed class CsvTextColumn : SourceColumn
+{
+    /// <summary>Where each row's field ends in <see cref="_chars"/>; rows are set in order, so a field starts where the previous one ends.</summary>
+    private readonly int[] _ends;
+    private char[] _chars;
+    private int _used;
+    private int _rows;
+
+    public CsvTextColumn(int rows, int charsPerRow)
+    {
+        _ends = new int[rows];
+        _chars = new char[Math.Max(16, rows * charsPerRow)];
+    }
+
+    /// <summary>The characters the column holds (for the reader's next buffer size).</summary>
+    public int CharCount => _used;
+
+    /// <summary>Appends the next row's field (rows are added in order, 0, 1, 2, ...).</summary>
+    public void Add(ReadOnlySpan<char> value)
+    {
+        if (_used + value.Length > _chars.Length)
+        {
+            Array.Resize(ref _chars, Math.Max(_chars.Length * 2, _used + value.Length));
+        }
+
+        value.CopyTo(_chars.AsSpan(_used));
+        _used += value.Length;
+        _ends[_rows++] = _used;
+    }
+
+    private ReadOnlySpan<char> Span(int row)
+    {
+        var start = row == 0 ? 0 : _ends[row - 1];
+        return _chars.AsSpan(start, _ends[row] - start);
+    }
+
+    public override bool IsNull(int row) => Span(row).IsEmpty;
+
+    public override bool TryGetDouble(int row, out double value) =>
+        double.TryParse(Span(row), NumberStyles.Float, CultureInfo.InvariantCulture, out value);
+
+    public override string? GetString(int row) => Span(row) is { IsEmpty: false } span ? new string(span) : null;
+}
+
 /// <summary>A column read with a numeric type (Parquet).</summary>
 internal abstract class NumberColumn : SourceColumn
 {

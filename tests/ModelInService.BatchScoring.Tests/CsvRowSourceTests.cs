@@ -1,0 +1,102 @@
+using System.Globalization;
+using System.Text;
+
+namespace ModelInService.BatchScoring.Tests;
+
+/// <summary>
+/// The CSV reader's column buffers (one character buffer per column and chunk, no string per field): every field
+/// read back equals what was written, whatever its length, quoting or position, across chunk sizes — including a
+/// chunk whose fields are far longer than the previous chunk's (the buffer sized from that one must grow).
+/// </summary>
+public sealed class CsvRowSourceTests
+{
+    [Theory]
+    [InlineData(1)]
+    [InlineData(3)]
+    [InlineData(64)]
+    [InlineData(1000)]
+    public async Task Every_field_reads_back_as_written(int chunkRows)
+    {
+        var random = new Random(chunkRows);
+        var rows = new List<string?[]>();
+        for (var r = 0; r < 500; r++)
+        {
+            // Short fields first, then much longer ones (the buffer estimate from the first chunks is too small).
+            var longFields = r >= 250;
+            rows.Add([Field(random, longFields), Field(random, longFields), random.Next(4) == 0 ? null : (random.NextDouble() * 100).ToString("R", CultureInfo.InvariantCulture)]);
+        }
+
+        var path = TestData.TempFile(".csv");
+        var text = new StringBuilder("a,b,x\n");
+        foreach (var row in rows)
+        {
+            text.AppendJoin(',', row.Select(Quote)).Append('\n');
+        }
+
+        await File.WriteAllTextAsync(path, text.ToString());
+
+        await using var source = CsvRowSource.Open(path, ',');
+        var read = 0;
+        await foreach (var chunk in source.ReadAsync(["x", "a", "b"], 0, chunkRows, CancellationToken.None))
+        {
+            for (var i = 0; i < chunk.Count; i++, read++)
+            {
+                var expected = rows[read];
+                Assert.Equal(expected[0], chunk.Columns[1].GetString(i));
+                Assert.Equal(expected[1], chunk.Columns[2].GetString(i));
+                Assert.Equal(expected[0] is null, chunk.Columns[1].IsNull(i));
+                if (expected[2] is null)
+                {
+                    Assert.True(chunk.Columns[0].IsNull(i));
+                    Assert.False(chunk.Columns[0].TryGetDouble(i, out _));
+                }
+                else
+                {
+                    Assert.True(chunk.Columns[0].TryGetDouble(i, out var value));
+                    Assert.Equal(double.Parse(expected[2]!, CultureInfo.InvariantCulture), value);
+                }
+            }
+        }
+
+        Assert.Equal(rows.Count, read);
+    }
+
+    [Fact]
+    public async Task Skipped_rows_are_not_read_and_the_rest_start_at_the_right_row()
+    {
+        var path = TestData.TempFile(".csv");
+        await File.WriteAllTextAsync(path, "id,v\n" + string.Concat(Enumerable.Range(0, 10).Select(i => $"r{i},{i}\n")));
+        await using var source = CsvRowSource.Open(path, ',');
+        var ids = new List<string>();
+        await foreach (var chunk in source.ReadAsync(["id"], 7, 2, CancellationToken.None))
+        {
+            Assert.Equal(7 + ids.Count, chunk.FirstRow);
+            for (var i = 0; i < chunk.Count; i++)
+            {
+                ids.Add(chunk.Columns[0].GetString(i)!);
+            }
+        }
+
+        Assert.Equal(["r7", "r8", "r9"], ids);
+    }
+
+    private static string? Field(Random random, bool longField)
+    {
+        if (random.Next(5) == 0)
+        {
+            return null;
+        }
+
+        const string alphabet = "abcXYZ 019,\"\n;é";
+        var length = longField ? random.Next(50, 400) : random.Next(1, 4);
+        var chars = new char[length];
+        for (var i = 0; i < length; i++)
+        {
+            chars[i] = alphabet[random.Next(alphabet.Length)];
+        }
+
+        return new string(chars);
+    }
+
+    private static string Quote(string? field) => field is null ? "" : "\"" + field.Replace("\"", "\"\"", StringComparison.Ordinal) + "\"";
+}

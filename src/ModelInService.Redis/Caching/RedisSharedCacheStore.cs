@@ -99,7 +99,11 @@ internal sealed class RedisSharedCacheStore : ISharedCacheStore, IAsyncDisposabl
         if (database is null || !_connection!.IsConnected)
         {
             Count(Statistics.CountUnavailable(), "unavailable");
-            NoteDown("not connected");
+            if (database is not null)
+            {
+                NoteDown("not connected"); // not while the first connection attempt is still under way
+            }
+
             return null;
         }
 
@@ -117,8 +121,7 @@ internal sealed class RedisSharedCacheStore : ISharedCacheStore, IAsyncDisposabl
                 return null;
             }
 
-            Count(Statistics.CountHit(), "hit");
-            return (byte[]?)value;
+            return (byte[]?)value; // a hit or corrupt: the cache's verdict (ReportHit, ReportCorrupt) counts it
         }
         catch (TimeoutException)
         {
@@ -147,6 +150,8 @@ internal sealed class RedisSharedCacheStore : ISharedCacheStore, IAsyncDisposabl
             CountWrite(Statistics.CountDropped(), "dropped");
         }
     }
+
+    public void ReportHit(SharedCacheKey key) => Count(Statistics.CountHit(), "hit");
 
     public void ReportCorrupt(SharedCacheKey key)
     {
@@ -212,6 +217,11 @@ internal sealed class RedisSharedCacheStore : ISharedCacheStore, IAsyncDisposabl
             if (database is null || !_connection!.IsConnected)
             {
                 CountWrite(Statistics.CountUnavailableWrite(), "unavailable");
+                if (database is not null)
+                {
+                    NoteDown("not connected");
+                }
+
                 continue;
             }
 

@@ -10,12 +10,16 @@ internal interface ISharedCacheStore
     /// <summary>
     /// Looks <paramref name="key"/> up within the store's short lookup timeout: the stored bytes, or null on a miss, a
     /// timeout or an unreachable store (each counted by the store). Throws only <see cref="OperationCanceledException"/>
-    /// when <paramref name="cancellationToken"/> is canceled.
+    /// when <paramref name="cancellationToken"/> is canceled. Bytes returned are counted by the caller's verdict:
+    /// <see cref="ReportHit"/> or <see cref="ReportCorrupt"/>.
     /// </summary>
     ValueTask<byte[]?> GetAsync(SharedCacheKey key, CancellationToken cancellationToken);
 
     /// <summary>Queues a write off the request path; when the queue is full the write is dropped (and counted). Never throws.</summary>
     void Enqueue(SharedCacheWrite write);
+
+    /// <summary>Reports bytes under <paramref name="key"/> that deserialized: a hit.</summary>
+    void ReportHit(SharedCacheKey key);
 
     /// <summary>Reports bytes under <paramref name="key"/> that did not deserialize (counted; the value was treated as a miss).</summary>
     void ReportCorrupt(SharedCacheKey key);

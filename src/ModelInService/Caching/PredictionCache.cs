@@ -162,6 +162,7 @@ internal sealed class PredictionCache<TInput, TOutput> : DelegatingStage<TInput,
                     if (identity.Serializer.TryDeserialize(payload, sharedKey.Input, out var remote))
                     {
                         // An L2 hit: kept in the local store as if computed here (not written back).
+                        _shared.ReportHit(sharedKey);
                         var expiresAt = _ttlTicks == long.MaxValue ? long.MaxValue : _time.GetTimestamp() + _ttlTicks;
                         _lru.Complete(node, remote!, serving.Binder.Copier.EstimateSize(remote!) + 64, expiresAt, true);
                         return serving.Binder.Copier.Clone(remote!);

@@ -1,3 +1,4 @@
+using Microsoft.Extensions.Caching.Memory;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Options;
@@ -34,6 +35,38 @@ public static class CachingBuilderExtensions
 
         options.ValidateOnStart();
         builder.Services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<CachingOptions>, CachingOptionsValidator>());
+        return builder;
+    }
+
+    /// <summary>
+    /// Keeps the model's cached predictions in the app's <see cref="IMemoryCache"/> instead of the built-in exact LRU:
+    /// they share the app's <see cref="MemoryCacheOptions.SizeLimit"/> and compaction with everything else it caches
+    /// (registers <c>AddMemoryCache()</c> unless the app already did). Keys, single-flight, TTL and the per-caller copy
+    /// stay the same; <see cref="CachingOptions.MaxEntries"/> and <see cref="CachingOptions.MaxBytes"/> no longer apply.
+    /// Call after <see cref="UseCaching"/>.
+    /// </summary>
+    /// <param name="builder">The model builder.</param>
+    /// <param name="entrySize">
+    /// Maps an entry's estimated bytes (the output's arrays, strings and maps, plus 64 bytes of bookkeeping) to the unit
+    /// of the app's <see cref="MemoryCacheOptions.SizeLimit"/>; by default the size is in bytes, so set the app's limit in
+    /// bytes (or pass e.g. <c>_ =&gt; 1</c> when the limit counts entries).
+    /// </param>
+    /// <returns>The builder.</returns>
+    /// <exception cref="InvalidOperationException"><see cref="UseCaching"/> was not called for the model.</exception>
+    public static ModelBuilder UseMemoryCache(this ModelBuilder builder, Func<long, long>? entrySize = null)
+    {
+        ArgumentNullException.ThrowIfNull(builder);
+        if (!builder.Registration.UseCaching)
+        {
+            throw new InvalidOperationException($"Model '{builder.Name}': call UseCaching() before UseMemoryCache().");
+        }
+
+        builder.Services.AddMemoryCache();
+        builder.Services.Configure<CachingOptions>(builder.Name, o =>
+        {
+            o.UsesMemoryCache = true;
+            o.MemoryCacheEntrySize = entrySize;
+        });
         return builder;
     }
 }

@@ -37,4 +37,10 @@ public sealed class CachingOptions
     /// (e.g. low-confidence predictions). Failures are never cached.
     /// </summary>
     public Func<object, bool>? CacheOutput { get; set; }
+
+    /// <summary>Gets or sets whether entries live in the app's <c>IMemoryCache</c> (<c>UseMemoryCache</c>) instead of the built-in LRU.</summary>
+    internal bool UsesMemoryCache { get; set; }
+
+    /// <summary>Gets or sets the map from an entry's estimated bytes to the app's <c>SizeLimit</c> unit (null: bytes).</summary>
+    internal Func<long, long>? MemoryCacheEntrySize { get; set; }
 }

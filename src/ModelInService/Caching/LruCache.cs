@@ -8,7 +8,7 @@ namespace ModelInService.Caching;
 /// One lock guards the map and the recency list: every operation is O(1) and short.
 /// </summary>
 [DebuggerDisplay("{Count} entries, {Bytes} bytes")]
-internal sealed class LruCache<TValue> : ICacheCounters
+internal sealed class LruCache<TValue> : ICacheStore<TValue>
 {
     private readonly Lock _lock = new();
     private readonly Dictionary<UInt128, Node> _map = [];

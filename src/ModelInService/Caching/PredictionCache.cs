@@ -1,4 +1,7 @@
 using System.Diagnostics;
+using System.Globalization;
+using Microsoft.Extensions.Caching.Memory;
+using Microsoft.Extensions.DependencyInjection;
 using ModelInService.Sessions;
 
 namespace ModelInService.Caching;
@@ -9,27 +12,55 @@ namespace ModelInService.Caching;
 /// concurrent requests, and a deep copy for every caller so a cached output cannot be mutated through an answer.
 /// </summary>
 /// <remarks>
-/// The caching stage: in the chain only when <c>UseCaching</c> was called, below validation (it never hides a
-/// validation error) and routing, above the batcher or the session run.
+/// <para>The caching stage: in the chain only when <c>UseCaching</c> was called, below validation (it never hides a
+/// validation error) and routing, above the batcher or the session run.</para>
+/// <para>Entries live in an <see cref="ICacheStore{TValue}"/>: the exact LRU (default) or the app's <c>IMemoryCache</c>
+/// (<c>UseMemoryCache</c>). Behind either, an optional <see cref="ISharedCacheStore"/> (the L2, e.g. Redis): the owner of
+/// a local miss looks there once before computing (a hit is kept locally), and a computed output is queued for it.</para>
 /// </remarks>
 [DebuggerDisplay("{Statistics.Count} entries, {Statistics.Bytes} bytes")]
 internal sealed class PredictionCache<TInput, TOutput> : DelegatingStage<TInput, TOutput>, IPredictionCache
 {
-    private readonly LruCache<TOutput> _lru;
+    private readonly ICacheStore<TOutput> _lru;
+    private readonly ISharedCacheStore? _shared;
     private readonly CachingOptions _options;
     private readonly TimeProvider _time;
     private readonly long _ttlTicks;
 
+    /// <summary>The shared-cache identity of the runtime seen last (rebuilt when a reload swaps it).</summary>
+    private volatile SharedIdentity? _identity;
+
     public PredictionCache(PredictionStage<TInput, TOutput> next, CachingOptions options, TimeProvider time)
+        : this(next, options, time, new LruCache<TOutput>(options.MaxEntries, options.MaxBytes), null)
+    {
+    }
+
+    public PredictionCache(PredictionStage<TInput, TOutput> next, CachingOptions options, TimeProvider time, ICacheStore<TOutput> store, ISharedCacheStore? shared)
         : base(next)
     {
         _options = options;
         _time = time;
-        _lru = new LruCache<TOutput>(options.MaxEntries, options.MaxBytes);
+        _lru = store;
+        _shared = OutputSerializer<TOutput>.IsSupported ? shared : null;
         _ttlTicks = options.TimeToLive is { } ttl ? (long)(ttl.TotalSeconds * time.TimestampFrequency) : long.MaxValue;
     }
 
+    /// <summary>
+    /// The cache of model <paramref name="name"/> as its options and the services say: the app's <see cref="IMemoryCache"/>
+    /// when <c>UseMemoryCache</c> was called, else the exact LRU; and the shared store registered for the model, if any.
+    /// </summary>
+    public static PredictionCache<TInput, TOutput> Create(PredictionStage<TInput, TOutput> next, CachingOptions options, TimeProvider time, IServiceProvider services, string name)
+    {
+        ICacheStore<TOutput> store = options.UsesMemoryCache
+            ? new MemoryCacheStore<TOutput>(services.GetRequiredService<IMemoryCache>(), options.MemoryCacheEntrySize, options.TimeToLive)
+            : new LruCache<TOutput>(options.MaxEntries, options.MaxBytes);
+        return new PredictionCache<TInput, TOutput>(next, options, time, store, services.GetKeyedService<ISharedCacheStore>(name));
+    }
+
     public ICacheCounters Statistics => _lru;
+
+    /// <summary>Gets the shared (L2) store behind the local one, or null.</summary>
+    public ISharedCacheStore? Shared => _shared;
 
     /// <summary>Lookups per measurement window of the bypass decision.</summary>
     private const int Window = 1024;
@@ -119,8 +150,28 @@ internal sealed class PredictionCache<TInput, TOutput> : DelegatingStage<TInput,
     private async ValueTask<TOutput> OwnAsync(LruCache<TOutput>.Node node, Serving<TInput, TOutput> serving, TInput input, PredictionOptions? options, CancellationToken cancellationToken)
     {
         TOutput output;
+        SharedIdentity? identity = null;
+        var sharedKey = default(SharedCacheKey);
         try
         {
+            if (_shared is not null && (identity = IdentityOf(serving)) is not null)
+            {
+                sharedKey = new SharedCacheKey(serving.Runtime.Name, identity.Hash, identity.Serializer.Layout, serving.Binder.ComputeKey(input, identity.Seed));
+                if (await _shared.GetAsync(sharedKey, cancellationToken).ConfigureAwait(false) is { } payload)
+                {
+                    if (identity.Serializer.TryDeserialize(payload, sharedKey.Input, out var remote))
+                    {
+                        // An L2 hit: kept in the local store as if computed here (not written back).
+                        _shared.ReportHit(sharedKey);
+                        var expiresAt = _ttlTicks == long.MaxValue ? long.MaxValue : _time.GetTimestamp() + _ttlTicks;
+                        _lru.Complete(node, remote!, serving.Binder.Copier.EstimateSize(remote!) + 64, expiresAt, true);
+                        return serving.Binder.Copier.Clone(remote!);
+                    }
+
+                    _shared.ReportCorrupt(sharedKey); // a miss, never an answer
+                }
+            }
+
             output = await Next.PredictAsync(serving, input, options, cancellationToken).ConfigureAwait(false);
         }
         catch (OperationCanceledException ex) when (cancellationToken.IsCancellationRequested)
@@ -141,8 +192,38 @@ internal sealed class PredictionCache<TInput, TOutput> : DelegatingStage<TInput,
         var store = _options.CacheOutput is not { } filter || filter(output!);
         var expires = _ttlTicks == long.MaxValue ? long.MaxValue : _time.GetTimestamp() + _ttlTicks;
         _lru.Complete(node, output, store ? copier.EstimateSize(output) + 64 : 0, expires, store);
+        if (store && identity is not null)
+        {
+            // The stored instance is never handed out, so the writer may serialize it later, off the request path.
+            _shared!.Enqueue(new SharedCacheWrite<TOutput>(identity.Serializer, sharedKey, output));
+        }
+
         return copier.Clone(output);
     }
+
+    /// <summary>The serving runtime's shared-cache identity, or null when its content hash is unknown (no L2 for it).</summary>
+    private SharedIdentity? IdentityOf(Serving<TInput, TOutput> serving)
+    {
+        var runtime = serving.Runtime;
+        var identity = _identity;
+        if (identity is null || !ReferenceEquals(identity.Runtime, runtime))
+        {
+            var hash = runtime.Info.Sha256;
+            var seed = ulong.TryParse(hash, NumberStyles.AllowHexSpecifier, CultureInfo.InvariantCulture, out var parsed) && hash.Length == 16
+                ? (long)parsed
+                : (long?)null;
+            _identity = identity = new SharedIdentity(runtime, hash, seed ?? 0, seed is not null, new OutputSerializer<TOutput>(serving.Binder.Copier));
+        }
+
+        return identity.Usable ? identity : null;
+    }
+
+    /// <summary>
+    /// What the shared cache knows a runtime by: its content hash (the same bytes on every replica give the same hash,
+    /// unlike <see cref="ModelRuntime.Version"/>, a per-process load counter), the key seed parsed from it, and the
+    /// output serializer of its binder.
+    /// </summary>
+    private sealed record SharedIdentity(ModelRuntime Runtime, string Hash, long Seed, bool Usable, OutputSerializer<TOutput> Serializer);
 
     private async ValueTask<TOutput> JoinAsync(Task<TOutput> shared, Serving<TInput, TOutput> serving, TInput input, PredictionOptions? options, CancellationToken cancellationToken)
     {

@@ -14,8 +14,15 @@ internal sealed class OutputCopier<TOutput>
     public OutputCopier(Func<TOutput> factory, IEnumerable<MemberModel> members)
     {
         _factory = factory;
-        _members = members.Select(Create).ToArray();
+        Members = members.ToArray();
+        _members = Members.Select(Create).ToArray();
     }
+
+    /// <summary>The bound output members, in binding order (the L2 cache's compact format writes them in this order).</summary>
+    public IReadOnlyList<MemberModel> Members { get; }
+
+    /// <summary>A new, empty <typeparamref name="TOutput"/> (the L2 cache's compact format fills one).</summary>
+    public TOutput NewOutput() => _factory();
 
     /// <summary>
     /// Gets whether no instance of <typeparamref name="TOutput"/> can change once built: every instance field of the

@@ -1,3 +1,4 @@
+using Microsoft.Extensions.Caching.Memory;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Time.Testing;
 using ModelInService.Schema;
@@ -7,9 +8,19 @@ using ModelInService.Sessions;
 
 namespace ModelInService.Tests.Caching;
 
+/// <summary>
+/// The cache's correctness tests, run over each local store: "lru" (the built-in exact LRU, the default) and "memory"
+/// (the app's IMemoryCache, <c>UseMemoryCache</c>). The Redis L2 behind either runs the cross-host versions of these in
+/// ModelInService.Redis.Tests.
+/// </summary>
 public class PredictionCacheTests
 {
-    private static async Task<(IHostLike Host, IPredictor<IrisInput, IrisOutput> Predictor, ICacheCounters Stats)> StartAsync(Action<CachingOptions>? configure = null, bool batching = false, TimeProvider? time = null)
+    /// <summary>A store for the tests that build the cache stage directly.</summary>
+    internal static ICacheStore<IrisOutput> Store(string kind) => kind == "memory"
+        ? new MemoryCacheStore<IrisOutput>(new MemoryCache(new MemoryCacheOptions()), null, null)
+        : new LruCache<IrisOutput>(10_000, 64L * 1024 * 1024);
+
+    private static async Task<(IHostLike Host, IPredictor<IrisInput, IrisOutput> Predictor, ICacheCounters Stats)> StartAsync(Action<CachingOptions>? configure = null, bool batching = false, TimeProvider? time = null, string store = "lru")
     {
         var host = await TestModels.StartAsync(s =>
         {
@@ -19,6 +30,11 @@ public class PredictionCacheTests
             }
 
             var builder = s.AddModel<IrisInput, IrisOutput>(TestModels.IrisMlp).UseCaching(configure);
+            if (store == "memory")
+            {
+                builder.UseMemoryCache();
+            }
+
             if (batching)
             {
                 builder.UseBatching();
@@ -37,11 +53,13 @@ public class PredictionCacheTests
     }
 
     [Theory]
-    [InlineData(false)]
-    [InlineData(true)]
-    public async Task RepeatedInput_IsAHit_WithTheSameAnswer(bool batching)
+    [InlineData(false, "lru")]
+    [InlineData(true, "lru")]
+    [InlineData(false, "memory")]
+    [InlineData(true, "memory")]
+    public async Task RepeatedInput_IsAHit_WithTheSameAnswer(bool batching, string store)
     {
-        var (host, predictor, stats) = await StartAsync(batching: batching);
+        var (host, predictor, stats) = await StartAsync(batching: batching, store: store);
         using var _ = host;
 
         var first = await predictor.PredictAsync(new IrisInput { Features = IrisSamples.Virginica });
@@ -58,10 +76,12 @@ public class PredictionCacheTests
         Assert.True(stats.Bytes > 0);
     }
 
-    [Fact]
-    public async Task CallerMutatingItsAnswer_CannotCorruptTheCache()
+    [Theory]
+    [InlineData("lru")]
+    [InlineData("memory")]
+    public async Task CallerMutatingItsAnswer_CannotCorruptTheCache(string store)
     {
-        var (host, predictor, _) = await StartAsync();
+        var (host, predictor, _) = await StartAsync(store: store);
         using var _ = host;
         var first = await predictor.PredictAsync(new IrisInput { Features = IrisSamples.Setosa });
         var expected = first.Probabilities.ToArray();
@@ -78,10 +98,12 @@ public class PredictionCacheTests
         Assert.NotSame(second.Probabilities, third.Probabilities);
     }
 
-    [Fact]
-    public async Task InvalidInput_StillGetsTheValidationError()
+    [Theory]
+    [InlineData("lru")]
+    [InlineData("memory")]
+    public async Task InvalidInput_StillGetsTheValidationError(string store)
     {
-        var (host, predictor, stats) = await StartAsync();
+        var (host, predictor, stats) = await StartAsync(store: store);
         using var _ = host;
         await Assert.ThrowsAsync<ModelInputException>(async () => await predictor.PredictAsync(new IrisInput { Features = [1, float.NaN, 3, 4] }));
         await Assert.ThrowsAsync<ModelInputException>(async () => await predictor.PredictAsync(new IrisInput { Features = [1, float.NaN, 3, 4] }));
@@ -106,11 +128,13 @@ public class PredictionCacheTests
         Assert.Equal(2, stats.Count);
     }
 
-    [Fact]
-    public async Task TimeToLive_ExpiresEntriesOnTheInjectedClock()
+    [Theory]
+    [InlineData("lru")]
+    [InlineData("memory")]
+    public async Task TimeToLive_ExpiresEntriesOnTheInjectedClock(string store)
     {
         var time = new FakeTimeProvider();
-        var (host, predictor, stats) = await StartAsync(o => o.TimeToLive = TimeSpan.FromMinutes(1), time: time);
+        var (host, predictor, stats) = await StartAsync(o => o.TimeToLive = TimeSpan.FromMinutes(1), time: time, store: store);
         using var _ = host;
         await predictor.PredictAsync(new IrisInput { Features = IrisSamples.Setosa });
         time.Advance(TimeSpan.FromSeconds(59));
@@ -122,10 +146,12 @@ public class PredictionCacheTests
         Assert.Equal(2, stats.Misses);
     }
 
-    [Fact]
-    public async Task Filters_OptInputsOutAndKeepOutputsOut()
+    [Theory]
+    [InlineData("lru")]
+    [InlineData("memory")]
+    public async Task Filters_OptInputsOutAndKeepOutputsOut(string store)
     {
-        var (host, predictor, stats) = await StartAsync(o =>
+        var (host, predictor, stats) = await StartAsync(store: store, configure: o =>
         {
             o.CacheInput = i => ((IrisInput)i).Features[0] != 6.7f;      // Virginica sample bypasses the cache
             o.CacheOutput = r => ((IrisOutput)r).Label != 1;             // versicolor answers are not stored
@@ -143,8 +169,10 @@ public class PredictionCacheTests
         Assert.Equal(1, stats.Count);
     }
 
-    [Fact]
-    public async Task IdenticalConcurrentRequests_ShareOneComputation()
+    [Theory]
+    [InlineData("lru")]
+    [InlineData("memory")]
+    public async Task IdenticalConcurrentRequests_ShareOneComputation(string store)
     {
         var (host, _, _) = await StartAsync();
         using var _ = host;
@@ -159,7 +187,7 @@ public class PredictionCacheTests
             return new IrisOutput { Label = 7, Probabilities = [0.1f, 0.2f, 0.7f] };
         }
 
-        var cache = new PredictionCache<IrisInput, IrisOutput>(new ComputeStage<IrisInput, IrisOutput>(Compute), new CachingOptions(), TimeProvider.System);
+        var cache = new PredictionCache<IrisInput, IrisOutput>(new ComputeStage<IrisInput, IrisOutput>(Compute), new CachingOptions(), TimeProvider.System, Store(store), null);
         var serving = Serving<IrisInput, IrisOutput>.Of(runtime);
 
         var callers = Enumerable.Range(0, 32).Select(_ => cache.PredictAsync(serving, new IrisInput { Features = IrisSamples.Setosa }, null, default).AsTask()).ToArray();
@@ -172,8 +200,10 @@ public class PredictionCacheTests
         Assert.Equal(31, cache.Statistics.Joins);
     }
 
-    [Fact]
-    public async Task OwnerCanceled_JoinersComputeAgain_AndSucceed()
+    [Theory]
+    [InlineData("lru")]
+    [InlineData("memory")]
+    public async Task OwnerCanceled_JoinersComputeAgain_AndSucceed(string store)
     {
         var (host, _, _) = await StartAsync();
         using var _ = host;
@@ -190,7 +220,7 @@ public class PredictionCacheTests
             return new IrisOutput { Label = 3 };
         }
 
-        var cache = new PredictionCache<IrisInput, IrisOutput>(new ComputeStage<IrisInput, IrisOutput>(Compute), new CachingOptions(), TimeProvider.System);
+        var cache = new PredictionCache<IrisInput, IrisOutput>(new ComputeStage<IrisInput, IrisOutput>(Compute), new CachingOptions(), TimeProvider.System, Store(store), null);
         var serving = Serving<IrisInput, IrisOutput>.Of(runtime);
 
         using var cts = new CancellationTokenSource();
@@ -217,10 +247,12 @@ public class PredictionCacheTests
         Assert.NotEqual(binder.ComputeKey(input, 1), binder.ComputeKey(new IrisInput { Features = IrisSamples.Versicolor }, 1));
     }
 
-    [Fact]
-    public async Task UniqueInputs_MakeTheCacheStepAside_AndRepeatsBringItBack()
+    [Theory]
+    [InlineData("lru")]
+    [InlineData("memory")]
+    public async Task UniqueInputs_MakeTheCacheStepAside_AndRepeatsBringItBack(string store)
     {
-        var (host, predictor, stats) = await StartAsync();
+        var (host, predictor, stats) = await StartAsync(store: store);
         using var _ = host;
         var cache = host.Services.GetRequiredService<ModelRegistry>().Get("iris_mlp").Features.Cache!;
         for (var i = 0; i < 1100; i++)
@@ -242,6 +274,49 @@ public class PredictionCacheTests
         await predictor.PredictAsync(repeated);
         Assert.Equal(bypassed, cache.Bypassed);
         Assert.True(stats.Hits > 0);
+    }
+
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task MemoryCacheStore_SharesTheAppsCache_WithSizesInBytesOrTheAppsUnit(bool countEntries)
+    {
+        var app = new MemoryCache(new MemoryCacheOptions { SizeLimit = 1_000_000, TrackStatistics = true });
+        using var host = await TestModels.StartAsync(s =>
+        {
+            s.AddSingleton<IMemoryCache>(app);
+            s.AddModel<IrisInput, IrisOutput>(TestModels.IrisMlp).UseCaching().UseMemoryCache(countEntries ? _ => 1 : null);
+        });
+        var predictor = host.Services.GetRequiredService<IPredictor<IrisInput, IrisOutput>>();
+        var stats = host.Services.GetRequiredService<ModelRegistry>().Get("iris_mlp").Features.Cache!.Statistics;
+        app.Set("the app's own entry", "value", new MemoryCacheEntryOptions { Size = 10 });
+
+        await predictor.PredictAsync(new IrisInput { Features = IrisSamples.Setosa });
+        await predictor.PredictAsync(new IrisInput { Features = IrisSamples.Versicolor });
+        await predictor.PredictAsync(new IrisInput { Features = IrisSamples.Setosa });
+
+        Assert.Same(app, host.Services.GetRequiredService<IMemoryCache>());
+        Assert.Equal(1, stats.Hits);
+        Assert.Equal(2, stats.Count);
+        Assert.Equal(3, app.GetCurrentStatistics()!.CurrentEntryCount);
+        Assert.Equal(10 + (countEntries ? 2 : stats.Bytes), app.GetCurrentStatistics()!.CurrentEstimatedSize);
+
+        app.Compact(1.0); // the app's compaction removes the model's entries too
+        await predictor.PredictAsync(new IrisInput { Features = IrisSamples.Setosa });
+        Assert.Equal(1, stats.Hits);
+        for (var i = 0; i < 200 && stats.Evictions < 2; i++)
+        {
+            await Task.Delay(10); // the app's cache runs eviction callbacks in the background
+        }
+
+        Assert.True(stats.Evictions >= 2);
+    }
+
+    [Fact]
+    public void UseMemoryCache_WithoutUseCaching_Throws()
+    {
+        var services = new ServiceCollection();
+        Assert.Throws<InvalidOperationException>(() => services.AddModel<IrisInput, IrisOutput>(TestModels.IrisMlp).UseMemoryCache());
     }
 
     [Fact]

@@ -40,6 +40,6 @@ public sealed class RedisMonitoringOptions
     public int MaxBufferedIntervals { get; set; } = 120;
 
     /// <summary>Gets or sets the largest interval entry read from Redis; a larger one is skipped and counted as malformed before it is parsed.</summary>
-    /// <value>Default 4 MiB (an iris interval is about 8 KiB; see docs/deployment.md).</value>
+    /// <value>Default 4 MiB (an iris interval is 10 to 45 KB; see docs/deployment.md).</value>
     public int MaxEntryBytes { get; set; } = 4 * 1024 * 1024;
 }

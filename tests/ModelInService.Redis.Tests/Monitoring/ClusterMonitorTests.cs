@@ -58,6 +58,14 @@ public sealed class ClusterMonitorTests(RedisFixture redis)
             Assert.Single(events.Events.Select(e => e.Replica).Distinct());
             Assert.Single(replicas, r => r.Cluster.Status.IsLeaseHolder);
 
+            // Every replica's readiness names the cluster's drift (non-holders mirror the committed statuses).
+            foreach (var replica in replicas)
+            {
+                var health = (await replica.Services.GetRequiredService<HealthCheckService>().CheckHealthAsync(c => c.Name == "redis-monitor:iris")).Entries["redis-monitor:iris"];
+                Assert.Equal(HealthStatus.Degraded, health.Status);
+                Assert.Contains($"Features[{Shifted}]", health.Description, StringComparison.Ordinal);
+            }
+
             // Every replica's cluster report equals the oracle's: counts and moments exactly, distances within sketch error.
             var truth = oracle.Monitor.GetReport(Window);
             foreach (var replica in replicas)

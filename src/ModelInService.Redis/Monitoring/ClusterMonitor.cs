@@ -19,6 +19,9 @@ internal sealed class ClusterMonitor : IClusterMonitor, IDisposable
     /// <summary>Entries fetched per MGET.</summary>
     private const int ReadBatch = 64;
 
+    /// <summary>Index members read per synchronization at most (10,000 intervals of 10 replicas).</summary>
+    private const int MaxIndexRead = 100_000;
+
     /// <summary>Serializes synchronizations (the timer's and explicit calls); guards every mutable field below.</summary>
     private readonly SemaphoreSlim _gate = new(1, 1);
 
@@ -110,19 +113,30 @@ internal sealed class ClusterMonitor : IClusterMonitor, IDisposable
             var published = 0;
             try
             {
-                var connection = await _connection.GetAsync(_options.Configuration, cancellationToken).AsTask().WaitAsync(_options.OperationTimeout, cancellationToken).ConfigureAwait(false);
-                var db = connection.GetDatabase();
-                published = await PublishAsync(db).WaitAsync(_options.OperationTimeout, cancellationToken).ConfigureAwait(false);
-                await ReadAsync(db).WaitAsync(_options.OperationTimeout, cancellationToken).ConfigureAwait(false);
-                var events = await LeadAsync(db).WaitAsync(_options.OperationTimeout, cancellationToken).ConfigureAwait(false);
+                var connection = await _connection.GetAsync(_options.Configuration, cancellationToken).AsTask().WaitAsync(_options.OperationTimeout, _time, cancellationToken).ConfigureAwait(false);
+                var work = RoundTripAsync(connection.GetDatabase());
+                try
+                {
+                    await work.WaitAsync(_options.OperationTimeout, _time, CancellationToken.None).ConfigureAwait(false);
+                }
+                catch (TimeoutException ex)
+                {
+                    // Slow Redis is an outage: say so now. The round trip is still awaited below (each command is
+                    // bounded by the client's own timeout), so it never overlaps the next synchronization, and events it
+                    // committed under the fence are still raised.
+                    error = ex;
+                    reason = $"Redis did not answer within {_options.OperationTimeout}";
+                    _status = new StatusBox(_status.Value with { Connected = false, Reason = reason });
+                }
+
+                (published, var events) = await work.ConfigureAwait(false);
                 if (events.Count > 0)
                 {
                     // Committed under the fence: raise once, outside the I/O timeout (handlers have their own).
                     await _view.RaiseAsync(events, cancellationToken).ConfigureAwait(false);
                 }
             }
-            catch (Exception ex) when (ex is RedisException or TimeoutException or InvalidOperationException or ObjectDisposedException
-                || (ex is OperationCanceledException && !cancellationToken.IsCancellationRequested))
+            catch (Exception ex) when (ex is RedisException or TimeoutException or InvalidOperationException or ObjectDisposedException)
             {
                 reason = ex.Message;
                 error = ex;
@@ -154,6 +168,14 @@ internal sealed class ClusterMonitor : IClusterMonitor, IDisposable
         {
             _gate.Release();
         }
+    }
+
+    /// <summary>One synchronization's Redis work: publish the buffer, merge the others' intervals, lead or mirror.</summary>
+    private async Task<(int Published, IReadOnlyList<ModelMonitorEvent> Events)> RoundTripAsync(IDatabase db)
+    {
+        var published = await PublishAsync(db).ConfigureAwait(false);
+        await ReadAsync(db).ConfigureAwait(false);
+        return (published, await LeadAsync(db).ConfigureAwait(false));
     }
 
     /// <summary>Gives the lease up if this replica holds it (graceful stop), so another takes over at its next synchronization.</summary>
@@ -253,7 +275,8 @@ internal sealed class ClusterMonitor : IClusterMonitor, IDisposable
             _seen.Remove(stale);
         }
 
-        var members = await db.SortedSetRangeByScoreAsync(_keys.Index, oldest, double.PositiveInfinity).ConfigureAwait(false);
+        // Bounded: a hostile index cannot make one synchronization read without end (the rest comes next time).
+        var members = await db.SortedSetRangeByScoreAsync(_keys.Index, oldest, double.PositiveInfinity, take: MaxIndexRead).ConfigureAwait(false);
         var fresh = new List<(string Member, long Index)>();
         var malformed = 0;
         string? firstBad = null, firstReason = null;
@@ -267,7 +290,7 @@ internal sealed class ClusterMonitor : IClusterMonitor, IDisposable
 
             if (!ClusterMonitorKeys.TryParseMember(member, out var index))
             {
-                _seen[member] = long.MaxValue; // pruned with the index's own trimming; never re-read meanwhile
+                _seen[member] = _view.CurrentIntervalIndex; // not re-read (nor re-counted) within the retention
                 Bad(member, "not an 'index:replica' member");
                 continue;
             }

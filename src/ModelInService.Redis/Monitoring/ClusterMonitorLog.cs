@@ -2,7 +2,7 @@ using Microsoft.Extensions.Logging;
 
 namespace ModelInService.Redis.Monitoring;
 
-/// <summary>Log messages of the cluster monitor. Event ids 3100-3119.</summary>
+/// <summary>Log messages of the cluster monitor. Event ids 3100-3119 (3100-3107 used).</summary>
 internal static partial class ClusterMonitorLog
 {
     [LoggerMessage(EventId = 3100, EventName = "ClusterMonitorRedisUnavailable", Level = LogLevel.Warning,
@@ -32,4 +32,8 @@ internal static partial class ClusterMonitorLog
     [LoggerMessage(EventId = 3106, EventName = "ClusterMonitorStateMalformed", Level = LogLevel.Warning,
         Message = "Model '{ModelName}': the cluster evaluation state in Redis is malformed and was ignored: {Reason}")]
     public static partial void StateMalformed(ILogger logger, string modelName, string reason);
+
+    [LoggerMessage(EventId = 3107, EventName = "ClusterMonitorSyncFailed", Level = LogLevel.Error,
+        Message = "Model '{ModelName}': a cluster monitor synchronization failed; the next one runs on schedule")]
+    public static partial void SyncFailed(ILogger logger, string modelName, Exception exception);
 }

@@ -222,16 +222,9 @@ internal sealed partial class ModelMonitor : IModelMonitor, IDisposable
         }
 
         _metrics.Evaluated(distances);
-
-        foreach (var e in events)
+        if (RaisesEvents)
         {
-            Log(e);
-            _metrics.Event(e.Kind);
-        }
-
-        if (events.Count > 0)
-        {
-            await DispatchAsync(events, cancellationToken).ConfigureAwait(false);
+            await RaiseAsync(events, cancellationToken).ConfigureAwait(false);
         }
 
         return events;

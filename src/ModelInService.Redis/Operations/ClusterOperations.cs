@@ -26,7 +26,7 @@ namespace ModelInService.Redis.Operations;
 /// published states the highest revision wins). The failure is logged once per outage, counted, and readiness is
 /// Degraded until everything pending is published.
 /// </remarks>
-internal sealed class ClusterOperations : IModelCluster, IAsyncDisposable
+internal sealed class ClusterOperations : IModelCluster, IAsyncDisposable, IDisposable
 {
     /// <summary>New revision, stored document and announcement in one atomic step: the stored revision is always the newest.</summary>
     private const string PublishScript = """
@@ -50,6 +50,7 @@ internal sealed class ClusterOperations : IModelCluster, IAsyncDisposable
     private Task? _worker;
     private Task? _heartbeat;
     private volatile bool _subscribed;
+    private bool _disposed;
     private int _unreachable;
     private volatile string? _unreachableReason;
 
@@ -148,8 +149,17 @@ internal sealed class ClusterOperations : IModelCluster, IAsyncDisposable
         }
     }
 
+    /// <summary>For containers disposed synchronously (a plain ServiceProvider): the same as <see cref="DisposeAsync"/>.</summary>
+    public void Dispose() => DisposeAsync().AsTask().GetAwaiter().GetResult();
+
     public async ValueTask DisposeAsync()
     {
+        if (_disposed)
+        {
+            return;
+        }
+
+        _disposed = true;
         await StopAsync(CancellationToken.None).ConfigureAwait(false);
         if (_connection is { } connection)
         {

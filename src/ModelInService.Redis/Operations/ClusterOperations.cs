@@ -310,6 +310,18 @@ internal sealed class ClusterOperations : IModelCluster, IAsyncDisposable, IDisp
             document = null;
         }
 
+        var followed = Interlocked.Read(ref link.LastApplied);
+        if (followed > 0 && (!stored || revision < followed || (revision == followed && document is not null && link.Stamp is { } stamp && stamp != Stamp(document))))
+        {
+            // Redis lost the desired state (restarted without persistence, flushed): the revisions start again. Follow
+            // them from the start, and state what this replica serves again so that late replicas still converge.
+            Interlocked.Exchange(ref link.LastApplied, 0);
+            if (!stored && link.Pending is null && link.Error is null)
+            {
+                link.Host.RaiseOperation(ModelOperationKind.Restate); // sets link.Pending through OnOperationApplied
+            }
+        }
+
         var pending = link.Pending;
         if (pending is not null)
         {
@@ -369,6 +381,7 @@ internal sealed class ClusterOperations : IModelCluster, IAsyncDisposable, IDisp
             [json, _channel.ToString(), ReplicaId, name]).ConfigureAwait(false);
         var revision = (long)result;
         SetApplied(link, revision);
+        link.Stamp = Stamp(document);
         ClearPending(link, pending);
         Interlocked.Increment(ref link.Published);
         _metrics?.Published(name, document.Operation);
@@ -454,6 +467,7 @@ internal sealed class ClusterOperations : IModelCluster, IAsyncDisposable, IDisp
         }
 
         SetApplied(link, revision);
+        link.Stamp = Stamp(document);
         if (error is null)
         {
             link.Error = null;
@@ -659,6 +673,9 @@ internal sealed class ClusterOperations : IModelCluster, IAsyncDisposable, IDisp
         }
     }
 
+    /// <summary>Tells two documents with the same revision apart (the store lost its data and counted again).</summary>
+    private static string Stamp(DesiredDocument document) => document.Origin + "@" + document.IssuedAtMs.ToString(CultureInfo.InvariantCulture);
+
     private static void SetApplied(ModelLink link, long revision)
     {
         long current;
@@ -718,6 +735,9 @@ internal sealed class ClusterOperations : IModelCluster, IAsyncDisposable, IDisp
 
         /// <summary>The latest local operation not yet published; guarded by the link.</summary>
         public PendingOperation? Pending;
+
+        /// <summary>The origin and issue time of the revision last applied or published (see <see cref="Stamp"/>).</summary>
+        public volatile string? Stamp;
 
         /// <summary>Why the last revision could not be applied, or null.</summary>
         public volatile string? Error;

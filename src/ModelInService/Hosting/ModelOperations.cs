@@ -26,6 +26,9 @@ internal enum ModelOperationKind
 
     /// <summary><see cref="IModelManager.StopCandidateAsync"/>.</summary>
     StopCandidate,
+
+    /// <summary>Nothing changed: the current state is stated again (e.g. to restore a desired state the store lost).</summary>
+    Restate,
 }
 
 /// <summary>

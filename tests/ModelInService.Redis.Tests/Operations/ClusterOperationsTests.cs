@@ -188,6 +188,27 @@ public sealed class ClusterOperationsTests(RedisFixture redis) : IDisposable
     }
 
     [SkippableFact]
+    public async Task Redis_losing_its_data_the_replicas_restate_the_desired_state_and_a_late_replica_still_converges()
+    {
+        redis.SkipIfUnavailable();
+        await using var a = await StartAsync("a");
+        await using var b = await StartAsync("b");
+        var v2 = Sha(_versions.V2);
+        await a.Manager.ReloadAsync(ModelSource.FromFile(_versions.V2));
+        await Replica.WaitUntilAsync(() => b.ServingSha == v2, Converge, "B serves v2");
+
+        await redis.FlushAsync(); // as a restart without persistence would
+        await Replica.WaitUntilAsync(() => a.Cluster.GetStateAsync("iris").Result.Desired?.ServingSha256 == v2, Converge, "the desired state is restated");
+        await using var c = await StartAsync("c");
+        await Replica.WaitUntilAsync(() => c.ServingSha == v2, Converge, "the late replica C serves v2");
+
+        // A new operation after the wipe counts from revision 1 again and still reaches everyone.
+        await a.Manager.RollbackAsync();
+        await Replica.WaitUntilAsync(() => b.ServingSha != v2 && c.ServingSha != v2, Converge, "B and C follow the rollback");
+        Assert.Equal(0, a.Applied);
+    }
+
+    [SkippableFact]
     public async Task Options_are_validated_at_start()
     {
         redis.SkipIfUnavailable();

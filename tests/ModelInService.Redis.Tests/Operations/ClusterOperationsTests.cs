@@ -209,6 +209,47 @@ public sealed class ClusterOperationsTests(RedisFixture redis) : IDisposable
     }
 
     [SkippableFact]
+    public async Task A_partitioned_replica_reconnecting_the_later_issued_operation_wins()
+    {
+        redis.SkipIfUnavailable();
+        using var proxy = new TcpProxy(redis.Port);
+        await using var a = await Replica.StartAsync(proxy.Configuration, _prefix, "a");
+        await using var b = await StartAsync("b");
+        var v1 = Sha(IrisVersions.V1);
+        var v2 = Sha(_versions.V2);
+        var v3 = Sha(_versions.V3);
+        var reconnect = TimeSpan.FromSeconds(20);
+
+        // A, cut off, reloads v2; B, later, reloads v3: when A returns, B's later operation wins and A follows it.
+        proxy.Stop();
+        await a.Manager.ReloadAsync(ModelSource.FromFile(_versions.V2));
+        await Replica.WaitUntilAsync(() => a.Operations.PendingCount == 1 && !a.Operations.IsRedisReachable, Converge, "A's reload pending");
+        await Task.Delay(20);
+        await b.Manager.ReloadAsync(ModelSource.FromFile(_versions.V3));
+        proxy.Start();
+        await Replica.WaitUntilAsync(() => a.ServingSha == v3 && a.Operations.PendingCount == 0, reconnect, "A follows B's later reload");
+        Assert.Equal(0, a.Published);
+        Assert.Equal(1, a.Applied);
+        Assert.Equal(v3, b.ServingSha);
+
+        // B reloads v1; then A, cut off again, reloads v2: when A returns, its later operation wins and B follows it.
+        proxy.Stop();
+        await Replica.WaitUntilAsync(() => !a.Operations.IsRedisReachable, Converge, "A cut off again");
+        await b.Manager.ReloadAsync(ModelSource.FromFile(IrisVersions.V1));
+        await Task.Delay(20);
+        await a.Manager.ReloadAsync(ModelSource.FromFile(_versions.V2));
+        Assert.Equal(v1, b.ServingSha);
+        proxy.Start();
+        await Replica.WaitUntilAsync(() => b.ServingSha == v2 && a.Operations.PendingCount == 0, reconnect, "B follows A's later reload");
+        Assert.Equal(v2, a.ServingSha);
+        Assert.Equal(1, a.Published);
+        Assert.Equal(1, b.Applied);
+        var state = await b.Cluster.GetStateAsync("iris");
+        Assert.Equal(3, state.Desired!.Revision);
+        Assert.Equal("a", state.Desired.Origin);
+    }
+
+    [SkippableFact]
     public async Task Options_are_validated_at_start()
     {
         redis.SkipIfUnavailable();

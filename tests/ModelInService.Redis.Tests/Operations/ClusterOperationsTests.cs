@@ -1,3 +1,4 @@
+using Xunit.Abstractions;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Microsoft.Extensions.Diagnostics.Metrics.Testing;
@@ -8,7 +9,7 @@ namespace ModelInService.Redis.Tests.Operations;
 
 /// <summary>Three (and four) replicas in one process sharing the fixture's Redis: operations on one reach the others.</summary>
 [Collection(RedisTests.Name)]
-public sealed class ClusterOperationsTests(RedisFixture redis) : IDisposable
+public sealed class ClusterOperationsTests(RedisFixture redis, ITestOutputHelper output) : IDisposable
 {
     private static readonly TimeSpan Converge = TimeSpan.FromSeconds(5);
     private readonly IrisVersions _versions = new();
@@ -43,6 +44,7 @@ public sealed class ClusterOperationsTests(RedisFixture redis) : IDisposable
         await a.Manager.PromoteCandidateAsync();
         Assert.Equal(v2, a.ServingSha);
         var took = await Replica.WaitUntilAsync(() => b.ServingSha == v2 && c.ServingSha == v2, Converge, "B and C serve v2");
+        output.WriteLine($"promote on A -> B and C serve v2: {took.TotalMilliseconds:F0} ms");
         Assert.True(took < TimeSpan.FromSeconds(1), $"B and C served v2 after {took.TotalMilliseconds:F0} ms (at most 1 s)");
         Assert.Null(b.Manager.Candidate);
         Assert.Null(c.Manager.Candidate);

@@ -104,6 +104,40 @@ internal sealed class ModelHost : IGenerationSource, ICandidateHost, IObservedMo
     /// <summary>Raised when a reload failed; the previous generation keeps serving.</summary>
     public event EventHandler<ModelReloadFailedEventArgs>? ReloadFailed;
 
+    /// <summary>
+    /// Raised after an <see cref="IModelManager"/> operation succeeded, with the model's resulting state (see
+    /// <see cref="RaiseOperation"/>); handlers run under a lock, in sequence order, and must only record or enqueue.
+    /// </summary>
+    public event EventHandler<ModelOperationEventArgs>? OperationApplied;
+
+    private readonly Lock _operationLock = new();
+    private long _operationSequence;
+
+    /// <summary>Raises <see cref="OperationApplied"/> with the state as it is now (called by <see cref="ModelManager"/> after an operation).</summary>
+    public void RaiseOperation(ModelOperationKind kind)
+    {
+        if (OperationApplied is null)
+        {
+            return;
+        }
+
+        lock (_operationLock)
+        {
+            var serving = _runtime;
+            var handler = OperationApplied;
+            if (serving is null || handler is null)
+            {
+                return;
+            }
+
+            var previous = _previous;
+            var candidate = Candidates.Current;
+            handler(this, new ModelOperationEventArgs(Name, kind, ++_operationSequence, ModelOperationScope.IsRemote,
+                serving.Info, serving.FilePath, previous?.Info, _pinned,
+                candidate?.Runtime.Info, candidate?.Runtime.FilePath, candidate?.Mode, candidate?.Share ?? 0));
+        }
+    }
+
     /// <summary>Takes a run slot on the serving generation without waiting; retries when a reload retired the one it found.</summary>
     public bool TryEnterCurrent(out ModelRuntime runtime)
     {

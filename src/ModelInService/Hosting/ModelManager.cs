@@ -23,23 +23,40 @@ internal sealed class ModelManager(ModelHost host) : IModelManager
         remove => host.ReloadFailed -= value;
     }
 
-    public async Task<ModelVersionInfo> ReloadAsync(ModelSource? source = null, CancellationToken cancellationToken = default) =>
-        (await host.ReloadAsync(source, cancellationToken).ConfigureAwait(false)).Info;
+    public async Task<ModelVersionInfo> ReloadAsync(ModelSource? source = null, CancellationToken cancellationToken = default)
+    {
+        var info = (await host.ReloadAsync(source, cancellationToken).ConfigureAwait(false)).Info;
+        host.RaiseOperation(ModelOperationKind.Reload);
+        return info;
+    }
 
     public async Task<ModelVersionInfo> ReloadAsync(ModelSource source, string versionName, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(source);
         ArgumentException.ThrowIfNullOrWhiteSpace(versionName);
-        return (await host.ReloadAsync(source, cancellationToken, versionName).ConfigureAwait(false)).Info;
+        var info = (await host.ReloadAsync(source, cancellationToken, versionName).ConfigureAwait(false)).Info;
+        host.RaiseOperation(ModelOperationKind.Reload);
+        return info;
     }
 
     public IReadOnlyList<ModelVersionInfo> History => host.History;
 
     public bool IsPinned => host.IsPinned;
 
-    public void Pin() => host.Pin();
+    public void Pin()
+    {
+        host.Pin();
+        host.RaiseOperation(ModelOperationKind.Pin);
+    }
 
-    public void Unpin() => host.Unpin();
+    public void Unpin()
+    {
+        if (host.IsPinned)
+        {
+            host.Unpin();
+            host.RaiseOperation(ModelOperationKind.Unpin);
+        }
+    }
 
     public CandidateReport? Candidate => host.Candidates.Current?.Report();
 
@@ -51,20 +68,36 @@ internal sealed class ModelManager(ModelHost host) : IModelManager
             throw new ArgumentOutOfRangeException(nameof(share), share, "The canary share must be between 0 and 1.");
         }
 
-        return (await host.Candidates.StartAsync(source, CandidateMode.Canary, share, cancellationToken).ConfigureAwait(false)).Info;
+        var info = (await host.Candidates.StartAsync(source, CandidateMode.Canary, share, cancellationToken).ConfigureAwait(false)).Info;
+        host.RaiseOperation(ModelOperationKind.StartCanary);
+        return info;
     }
 
     public async Task<ModelVersionInfo> StartShadowAsync(ModelSource source, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(source);
-        return (await host.Candidates.StartAsync(source, CandidateMode.Shadow, 1, cancellationToken).ConfigureAwait(false)).Info;
+        var info = (await host.Candidates.StartAsync(source, CandidateMode.Shadow, 1, cancellationToken).ConfigureAwait(false)).Info;
+        host.RaiseOperation(ModelOperationKind.StartShadow);
+        return info;
     }
 
-    public async Task<ModelVersionInfo> PromoteCandidateAsync(CancellationToken cancellationToken = default) =>
-        (await host.Candidates.PromoteAsync(host.Name, cancellationToken).ConfigureAwait(false)).Info;
+    public async Task<ModelVersionInfo> PromoteCandidateAsync(CancellationToken cancellationToken = default)
+    {
+        var info = (await host.Candidates.PromoteAsync(host.Name, cancellationToken).ConfigureAwait(false)).Info;
+        host.RaiseOperation(ModelOperationKind.PromoteCandidate);
+        return info;
+    }
 
-    public Task StopCandidateAsync(CancellationToken cancellationToken = default) => host.Candidates.StopAsync(cancellationToken);
+    public async Task StopCandidateAsync(CancellationToken cancellationToken = default)
+    {
+        await host.Candidates.StopAsync(cancellationToken).ConfigureAwait(false);
+        host.RaiseOperation(ModelOperationKind.StopCandidate);
+    }
 
-    public async Task<ModelVersionInfo> RollbackAsync(CancellationToken cancellationToken = default) =>
-        (await host.RollbackAsync(cancellationToken).ConfigureAwait(false)).Info;
+    public async Task<ModelVersionInfo> RollbackAsync(CancellationToken cancellationToken = default)
+    {
+        var info = (await host.RollbackAsync(cancellationToken).ConfigureAwait(false)).Info;
+        host.RaiseOperation(ModelOperationKind.Rollback);
+        return info;
+    }
 }

@@ -69,7 +69,7 @@ internal static class ModelLoader
             var binder = bind?.Invoke(name, signature, options);
             signature.Batching = binder?.Batching ?? AnalyzeBatching(name, signature, options);
             var sha256 = Hash(path, bytes);
-            var runtime = new ModelRuntime(name, sessions, prePacked, signature, binder, threads.MaxConcurrency, description, sha256);
+            var runtime = new ModelRuntime(name, sessions, prePacked, signature, binder, threads.MaxConcurrency, description, sha256) { FilePath = path };
             Warmup(runtime, sessions, options.WarmupRuns, logger);
             var elapsedMs = (long)Stopwatch.GetElapsedTime(started).TotalMilliseconds;
             Log.ModelLoaded(logger, name, elapsedMs, sessions.Length, threads.MaxConcurrency, threads.IntraOpThreads, provider,

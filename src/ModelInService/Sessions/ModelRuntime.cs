@@ -52,6 +52,9 @@ internal sealed class ModelRuntime : IDisposable
     /// <summary>What this generation is: its number, source, content hash and load time.</summary>
     public ModelVersionInfo Info { get; internal set; }
 
+    /// <summary>The resolved file the model was loaded from, or null when it came from bytes, a stream or a resource.</summary>
+    public string? FilePath { get; internal set; }
+
     /// <summary>A number unique to this load: cache keys include it, so a reloaded model never answers from the old one's entries.</summary>
     public long Version { get; }
 

@@ -66,8 +66,12 @@ internal sealed class PredictionRecorder<TInput, TOutput> : RecorderBase, IPredi
                 throw new InvalidOperationException($"MonitoringOptions.PredictionIdMember is '{idName}', but {typeof(TInput).Name} has no public string property or field of that name.");
             }
 
-            var p = Expression.Parameter(typeof(TInput), "x");
-            id = Expression.Lambda<Func<TInput, string?>>(Expression.MakeMemberAccess(p, member), p).Compile();
+            id = SchemaAccessors.Getter<TInput, string?>(member.Name);
+            if (id is null)
+            {
+                var p = Expression.Parameter(typeof(TInput), "x");
+                id = Expression.Lambda<Func<TInput, string?>>(Expression.MakeMemberAccess(p, member), p).Compile();
+            }
         }
 
         return new PredictionRecorder<TInput, TOutput>(new RowSchema(slots, id is not null), [.. inputs], [.. outputs], id, time, options);

@@ -68,7 +68,18 @@ internal sealed class MemberModel
 
     public static List<MemberModel> ForOutput(Type type) => Discover(type, forOutput: true);
 
-    public Func<TOwner, TValue> CompileGetter<TOwner, TValue>()
+    /// <summary>
+    /// The member's getter: the one the source generator registered for <typeparamref name="TOwner"/>
+    /// (<see cref="ModelSchemaAttribute"/>) when there is one, else a compiled expression tree.
+    /// </summary>
+    public Func<TOwner, TValue> CompileGetter<TOwner, TValue>() =>
+        SchemaAccessors.Getter<TOwner, TValue>(Member.Name) ?? ReflectGetter<TOwner, TValue>();
+
+    /// <summary>The member's setter: the generated one when registered, else a compiled expression tree.</summary>
+    public Action<TOwner, TValue> CompileSetter<TOwner, TValue>() =>
+        SchemaAccessors.Setter<TOwner, TValue>(Member.Name) ?? ReflectSetter<TOwner, TValue>();
+
+    internal Func<TOwner, TValue> ReflectGetter<TOwner, TValue>()
     {
         var p = Expression.Parameter(typeof(TOwner), "x");
         Expression body = Expression.MakeMemberAccess(p, Member);
@@ -80,7 +91,7 @@ internal sealed class MemberModel
         return Expression.Lambda<Func<TOwner, TValue>>(body, p).Compile();
     }
 
-    public Action<TOwner, TValue> CompileSetter<TOwner, TValue>()
+    internal Action<TOwner, TValue> ReflectSetter<TOwner, TValue>()
     {
         var p = Expression.Parameter(typeof(TOwner), "x");
         var v = Expression.Parameter(typeof(TValue), "v");

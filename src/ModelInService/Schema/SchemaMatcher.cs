@@ -390,6 +390,12 @@ internal static class SchemaMatcher<TInput, TOutput>
             return null;
         }
 
+        // The source generator's constructor call (same choice as below: parameterless, else the positional one).
+        if (SchemaAccessors.Factory<TOutput>() is { } generated)
+        {
+            return generated;
+        }
+
         var parameterless = type.GetConstructor(Type.EmptyTypes);
         if (parameterless is not null)
         {

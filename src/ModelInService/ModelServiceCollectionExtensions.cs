@@ -1,3 +1,5 @@
+using System.Diagnostics.CodeAnalysis;
+using ModelInService.Monitoring;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Hosting;
@@ -22,7 +24,7 @@ public static class ModelServiceCollectionExtensions
     /// <exception cref="ArgumentNullException"><paramref name="services"/> is null.</exception>
     /// <exception cref="ArgumentException"><paramref name="path"/> is null or empty.</exception>
     /// <exception cref="InvalidOperationException">A model with the same name is already registered.</exception>
-    public static ModelBuilder AddModel<TInput, TOutput>(this IServiceCollection services, string path)
+    public static ModelBuilder AddModel<[DynamicallyAccessedMembers(MemberModel.SchemaMembers)] TInput, [DynamicallyAccessedMembers(MemberModel.SchemaMembers)] TOutput>(this IServiceCollection services, string path)
     {
         ArgumentException.ThrowIfNullOrEmpty(path);
         return services.AddModel<TInput, TOutput>(Path.GetFileNameWithoutExtension(path), options => options.Source = ModelSource.FromFile(path));
@@ -38,11 +40,12 @@ public static class ModelServiceCollectionExtensions
     /// <exception cref="ArgumentNullException"><paramref name="services"/> or <paramref name="configure"/> is null.</exception>
     /// <exception cref="ArgumentException"><paramref name="name"/> is null or empty.</exception>
     /// <exception cref="InvalidOperationException">A model with the same name is already registered.</exception>
-    public static ModelBuilder AddModel<TInput, TOutput>(this IServiceCollection services, string name, Action<ModelOptions> configure)
+    public static ModelBuilder AddModel<[DynamicallyAccessedMembers(MemberModel.SchemaMembers)] TInput, [DynamicallyAccessedMembers(MemberModel.SchemaMembers)] TOutput>(this IServiceCollection services, string name, Action<ModelOptions> configure)
     {
         var builder = Register(services, name, configure, typeof(TInput), typeof(TOutput),
-            static (modelName, signature, options) => TypedBinder<TInput, TOutput>.Create(modelName, signature, options),
+            static (modelName, signature, options) => SchemaMatcher<TInput, TOutput>.Bind(modelName, signature, options),
             sp => sp.GetRequiredKeyedService<IPredictor<TInput, TOutput>>(name));
+        builder.Registration.CreateRecorder = MonitorRegistry.RecorderFactory<TInput, TOutput>(name, noPredictorReason: null);
 
         // The chain of stages is composed once, here (see PredictionChain for the order).
         services.AddKeyedSingleton<IPredictor<TInput, TOutput>>(name, static (sp, key) => PredictionChain.Build<TInput, TOutput>(sp, (string)key!));

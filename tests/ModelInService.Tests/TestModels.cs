@@ -43,12 +43,14 @@ internal static class TestModels
     }
 }
 
+[ModelSchema]
 public sealed class IrisInput
 {
     [ModelInput("features")]
     public float[] Features { get; set; } = [];
 }
 
+[ModelSchema]
 public sealed class IrisOutput
 {
     [ModelOutput("label")]
@@ -59,6 +61,7 @@ public sealed class IrisOutput
 }
 
 /// <summary>Scalar features packed into the [N,4] input in declaration order, each keeping its name.</summary>
+[ModelSchema]
 public sealed record IrisFeatures(
     [property: ModelInput("features")] float SepalLength,
     [property: ModelInput("features")] float SepalWidth,
@@ -66,6 +69,7 @@ public sealed record IrisFeatures(
     [property: ModelInput("features")] float PetalWidth);
 
 /// <summary>A positional record with attributes on the parameters (no property: target) and scalar output columns.</summary>
+[ModelSchema]
 public sealed record IrisScores(
     [ModelOutput("label")] long Label,
     [ModelOutput("probabilities", Order = 0)] float Setosa,

@@ -36,6 +36,12 @@ internal sealed class ModelRegistration(
     /// <summary>Set by <see cref="CachingBuilderExtensions.UseCaching"/>.</summary>
     public bool UseCaching { get; set; }
 
+    /// <summary>
+    /// Builds the monitor's recorder for the model's types (set where they are type arguments, by <c>AddModel</c> and
+    /// <c>AddStreamingModel</c>, so the monitor needs no <c>MakeGenericType</c>); null for models without types.
+    /// </summary>
+    public Func<MonitoringOptions, TimeProvider, IServiceProvider, Monitoring.RecorderBase>? CreateRecorder { get; set; }
+
     /// <summary>Set by <c>AddStreamingModel</c>: served as <see cref="IStreamPredictor{TChunk, TResult}"/>, with no <see cref="IPredictor{TInput, TOutput}"/>.</summary>
     public bool IsStreaming { get; set; }
 }

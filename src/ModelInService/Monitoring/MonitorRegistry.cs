@@ -1,8 +1,10 @@
+using System.Diagnostics.CodeAnalysis;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
 using ModelInService.Hosting;
+using ModelInService.Schema;
 using System.Diagnostics.Metrics;
 
 namespace ModelInService.Monitoring;
@@ -42,22 +44,8 @@ internal sealed class MonitorRegistry : IDisposable
             var registration = host.Registration;
             var monitorOptions = options.Get(model.Name);
 
-            // Reflection once at start-up (see the report: a createRecorder factory in AddModel would remove it).
-            var recorderType = typeof(PredictionRecorder<,>).MakeGenericType(registration.InputType!, registration.OutputType!);
-            var recorder = (RecorderBase)recorderType.GetMethod("Create")!.Invoke(null, [monitorOptions, time])!;
+            var recorder = (registration.CreateRecorder ?? throw new InvalidOperationException($"Model '{model.Name}' has no C# input and output types to monitor."))(monitorOptions, time, services);
             var name = model.Name;
-            if (!registration.IsStreaming)
-            {
-                // A streaming model has no IPredictor: its answers depend on each stream's state (no reference from inputs alone).
-                var resolve = typeof(MonitorRegistry).GetMethod(nameof(PredictorResolver), System.Reflection.BindingFlags.NonPublic | System.Reflection.BindingFlags.Static)!
-                    .MakeGenericMethod(registration.InputType!, registration.OutputType!)
-                    .Invoke(null, [services, name]);
-                recorderType.GetProperty("Predictor")!.SetValue(recorder, resolve);
-            }
-            else
-            {
-                recorderType.GetProperty("NoPredictorReason")!.SetValue(recorder, $"Model '{name}' is a streaming model: its answers depend on each stream's state, so a reference cannot be built by predicting independent inputs. Freeze a window of served chunks (IModelMonitor.FreezeReference) or load a reference file (MonitoringOptions.ReferencePath).");
-            }
             recorder.Schema.FindSpec = (tensor, role) => !host.IsLoaded ? null
                 : role == FeatureRole.Input ? host.Runtime.Signature.FindInput(tensor) : host.Runtime.Signature.FindOutput(tensor);
 
@@ -79,12 +67,7 @@ internal sealed class MonitorRegistry : IDisposable
                 var pipelineOptions = monitorOptions.Clone();
                 pipelineOptions.ReferencePath = null;
                 var pipelineName = PipelineRegistration.MonitorName(name);
-                var pipelineRecorderType = typeof(PredictionRecorder<,>).MakeGenericType(pipeline.RequestType, pipeline.ResponseType);
-                var pipelineRecorder = (RecorderBase)pipelineRecorderType.GetMethod("Create")!.Invoke(null, [pipelineOptions, time])!;
-                var resolvePipeline = typeof(MonitorRegistry).GetMethod(nameof(PredictorResolver), System.Reflection.BindingFlags.NonPublic | System.Reflection.BindingFlags.Static)!
-                    .MakeGenericMethod(pipeline.RequestType, pipeline.ResponseType)
-                    .Invoke(null, [services, name]);
-                pipelineRecorderType.GetProperty("Predictor")!.SetValue(pipelineRecorder, resolvePipeline);
+                var pipelineRecorder = pipeline.CreateRecorder(pipelineOptions, time, services);
                 _monitors[pipelineName] = new ModelMonitor(
                     pipelineName,
                     pipelineOptions,
@@ -121,6 +104,24 @@ internal sealed class MonitorRegistry : IDisposable
         }
     }
 
-    private static Func<IPredictor<TInput, TOutput>> PredictorResolver<TInput, TOutput>(IServiceProvider services, string name) =>
-        () => services.GetRequiredKeyedService<IPredictor<TInput, TOutput>>(name);
+    /// <summary>
+    /// The recorder factory of a model or pipeline, made where its types are type arguments. The recorder builds a
+    /// reference by predicting through the keyed <see cref="IPredictor{TInput, TOutput}"/>, unless
+    /// <paramref name="noPredictorReason"/> says why there is none (a streaming model).
+    /// </summary>
+    internal static Func<MonitoringOptions, TimeProvider, IServiceProvider, RecorderBase> RecorderFactory<[DynamicallyAccessedMembers(MemberModel.SchemaMembers)] TInput, [DynamicallyAccessedMembers(MemberModel.SchemaMembers)] TOutput>(string name, string? noPredictorReason) =>
+        (options, time, services) =>
+        {
+            var recorder = PredictionRecorder<TInput, TOutput>.Create(options, time);
+            if (noPredictorReason is null)
+            {
+                recorder.Predictor = () => services.GetRequiredKeyedService<IPredictor<TInput, TOutput>>(name);
+            }
+            else
+            {
+                recorder.NoPredictorReason = noPredictorReason;
+            }
+
+            return recorder;
+        };
 }

@@ -1,3 +1,4 @@
+using System.Diagnostics.CodeAnalysis;
 using System.Linq.Expressions;
 using System.Numerics;
 using System.Reflection;
@@ -11,7 +12,7 @@ namespace ModelInService.Monitoring;
 /// The monitor's <see cref="IPredictionRecorder{TInput, TOutput}"/>: on the request path it only copies the members'
 /// values (compiled getters, built once) into the current block; everything else happens on the consumer.
 /// </summary>
-internal sealed class PredictionRecorder<TInput, TOutput> : RecorderBase, IPredictionRecorder<TInput, TOutput>, IRejectionRecorder, IReferenceSource<TInput>
+internal sealed class PredictionRecorder<[DynamicallyAccessedMembers(MemberModel.SchemaMembers)] TInput, [DynamicallyAccessedMembers(MemberModel.SchemaMembers)] TOutput> : RecorderBase, IPredictionRecorder<TInput, TOutput>, IRejectionRecorder, IReferenceSource<TInput>
 {
     private readonly SlotWriter<TInput>[] _inputs;
     private readonly SlotWriter<TOutput>[] _outputs;
@@ -66,8 +67,12 @@ internal sealed class PredictionRecorder<TInput, TOutput> : RecorderBase, IPredi
                 throw new InvalidOperationException($"MonitoringOptions.PredictionIdMember is '{idName}', but {typeof(TInput).Name} has no public string property or field of that name.");
             }
 
-            var p = Expression.Parameter(typeof(TInput), "x");
-            id = Expression.Lambda<Func<TInput, string?>>(Expression.MakeMemberAccess(p, member), p).Compile();
+            id = SchemaAccessors.Getter<TInput, string?>(member.Name);
+            if (id is null)
+            {
+                var p = Expression.Parameter(typeof(TInput), "x");
+                id = Expression.Lambda<Func<TInput, string?>>(Expression.MakeMemberAccess(p, member), p).Compile();
+            }
         }
 
         return new PredictionRecorder<TInput, TOutput>(new RowSchema(slots, id is not null), [.. inputs], [.. outputs], id, time, options);
@@ -271,30 +276,46 @@ internal static class SlotWriters
             case MemberShape.Scalar when element == typeof(bool):
                 return (new BoolWriter<TOwner>(member), new SlotDescriptor(name, role, SlotEncoding.Number, true));
             case MemberShape.Scalar:
-                return (Make<TOwner>(typeof(NumberWriter<,>), element, member),
+                return (ElementDispatch.Number(element, new NumberWriterFactory<TOwner>(member, MemberShape.Scalar)),
                     new SlotDescriptor(name, role, SlotEncoding.Number, forcedCategorical || (integer && role == FeatureRole.Output)));
             case MemberShape.Array when element == typeof(string):
                 return (new LabelArrayWriter<TOwner>(member), new SlotDescriptor(name, role, SlotEncoding.LabelVector, true));
             case MemberShape.Array when element != typeof(bool):
-                return (Make<TOwner>(typeof(NumberArrayWriter<,>), element, member), new SlotDescriptor(name, role, SlotEncoding.NumberVector, forcedCategorical));
+                return (ElementDispatch.Number(element, new NumberWriterFactory<TOwner>(member, MemberShape.Array)), new SlotDescriptor(name, role, SlotEncoding.NumberVector, forcedCategorical));
             case MemberShape.Memory when element != typeof(bool) && element != typeof(string):
-                return (Make<TOwner>(typeof(NumberMemoryWriter<,>), element, member), new SlotDescriptor(name, role, SlotEncoding.NumberVector, forcedCategorical));
+                return (ElementDispatch.Number(element, new NumberWriterFactory<TOwner>(member, MemberShape.Memory)), new SlotDescriptor(name, role, SlotEncoding.NumberVector, forcedCategorical));
             case MemberShape.MultiArray when element != typeof(bool) && element != typeof(string):
                 // A rectangular row (an image's [3,H,W]) is recorded in row-major order like a flat vector: per element
                 // up to MaxVectorElements, else summarized (rank >= 2 is never tabular).
-                return (Make<TOwner>(typeof(NumberMultiArrayWriter<,>), element, member), new SlotDescriptor(name, role, SlotEncoding.NumberVector, forcedCategorical));
+                return (ElementDispatch.Number(element, new NumberWriterFactory<TOwner>(member, MemberShape.MultiArray)), new SlotDescriptor(name, role, SlotEncoding.NumberVector, forcedCategorical));
             case MemberShape.Dictionary:
                 var valueType = member.Type.GetGenericArguments()[1];
-                var type = typeof(DictionaryWriter<,,>).MakeGenericType(typeof(TOwner), element, valueType);
-                var writer = (SlotWriter<TOwner>)Activator.CreateInstance(type, member, options.MaxVectorElements)!;
+                var max = options.MaxVectorElements;
+                var writer = ElementDispatch.Map<SlotWriter<TOwner>>(
+                    element,
+                    valueType,
+                    () => new DictionaryWriter<TOwner, long, float>(member, max),
+                    () => new DictionaryWriter<TOwner, long, double>(member, max),
+                    () => new DictionaryWriter<TOwner, string, float>(member, max),
+                    () => new DictionaryWriter<TOwner, string, double>(member, max));
                 return (writer, new SlotDescriptor(name, role, element == typeof(string) ? SlotEncoding.LabelDictionary : SlotEncoding.CodeDictionary, false));
             default:
                 return null;
         }
     }
 
-    private static SlotWriter<TOwner> Make<TOwner>(Type definition, Type element, MemberModel member) =>
-        (SlotWriter<TOwner>)Activator.CreateInstance(definition.MakeGenericType(typeof(TOwner), element), member)!;
+    /// <summary>The numeric writer of a member's shape for its element type.</summary>
+    private sealed class NumberWriterFactory<TOwner>(MemberModel member, MemberShape shape) : INumberElementVisitor<SlotWriter<TOwner>>
+    {
+        public SlotWriter<TOwner> Visit<T>()
+            where T : unmanaged, INumberBase<T> => shape switch
+            {
+                MemberShape.Scalar => new NumberWriter<TOwner, T>(member),
+                MemberShape.Array => new NumberArrayWriter<TOwner, T>(member),
+                MemberShape.Memory => new NumberMemoryWriter<TOwner, T>(member),
+                _ => new NumberMultiArrayWriter<TOwner, T>(member),
+            };
+    }
 }
 
 internal sealed class NumberWriter<TOwner, T>(MemberModel member) : SlotWriter<TOwner>

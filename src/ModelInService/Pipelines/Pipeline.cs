@@ -1,3 +1,5 @@
+using ModelInService.Schema;
+using System.Diagnostics.CodeAnalysis;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using ModelInService.Monitoring;
@@ -5,7 +7,7 @@ using ModelInService.Monitoring;
 namespace ModelInService;
 
 /// <summary>Marks a model that has a pipeline (registered by <c>WithPipeline</c>); the monitor registry reads it.</summary>
-internal sealed record PipelineRegistration(string Name, Type RequestType, Type ResponseType)
+internal sealed record PipelineRegistration(string Name, Type RequestType, Type ResponseType, Func<MonitoringOptions, TimeProvider, IServiceProvider, RecorderBase> CreateRecorder)
 {
     /// <summary>The name of the monitor that profiles the pipeline's requests and responses.</summary>
     public static string MonitorName(string model) => model + ":pipeline";
@@ -103,7 +105,7 @@ internal sealed class PipelinePredictor<TRequest, TInput, TOutput, TResponse> : 
 /// <summary>Registration of pipelines (see <see cref="PipelineBuilderExtensions.WithPipeline{TRequest, TInput, TOutput, TResponse}(ModelBuilder, Func{TRequest, TInput}, Func{TRequest, TOutput, TResponse})"/>).</summary>
 internal static class Pipelines
 {
-    public static void Register<TRequest, TInput, TOutput, TResponse>(ModelBuilder builder, Func<TRequest, CancellationToken, ValueTask<TInput>> preprocess, Func<TRequest, TOutput, TResponse> postprocess)
+    public static void Register<[DynamicallyAccessedMembers(MemberModel.SchemaMembers)] TRequest, TInput, TOutput, [DynamicallyAccessedMembers(MemberModel.SchemaMembers)] TResponse>(ModelBuilder builder, Func<TRequest, CancellationToken, ValueTask<TInput>> preprocess, Func<TRequest, TOutput, TResponse> postprocess)
     {
         var registration = builder.Registration;
         if (registration.InputType != typeof(TInput) || registration.OutputType != typeof(TOutput))
@@ -120,7 +122,7 @@ internal static class Pipelines
             throw new InvalidOperationException($"Model '{name}' already has a pipeline; compose the steps into one pre- and one post-processing function.");
         }
 
-        services.AddSingleton(new PipelineRegistration(name, typeof(TRequest), typeof(TResponse)));
+        services.AddSingleton(new PipelineRegistration(name, typeof(TRequest), typeof(TResponse), MonitorRegistry.RecorderFactory<TRequest, TResponse>(name, noPredictorReason: null)));
         services.AddKeyedSingleton<IPredictor<TRequest, TResponse>>(name, (sp, key) =>
         {
             var model = sp.GetRequiredKeyedService<IPredictor<TInput, TOutput>>(key);

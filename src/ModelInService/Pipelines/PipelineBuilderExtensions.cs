@@ -1,3 +1,5 @@
+using ModelInService.Schema;
+using System.Diagnostics.CodeAnalysis;
 namespace ModelInService;
 
 /// <summary>Adds typed pre- and post-processing around a registered model.</summary>
@@ -20,7 +22,7 @@ public static class PipelineBuilderExtensions
     /// <returns>The builder.</returns>
     /// <exception cref="ArgumentNullException">A step is null.</exception>
     /// <exception cref="InvalidOperationException">The steps do not fit the model's types, or the model already has a pipeline.</exception>
-    public static ModelBuilder WithPipeline<TRequest, TInput, TOutput, TResponse>(this ModelBuilder builder, Func<TRequest, TInput> preprocess, Func<TRequest, TOutput, TResponse> postprocess)
+    public static ModelBuilder WithPipeline<[DynamicallyAccessedMembers(MemberModel.SchemaMembers)] TRequest, TInput, TOutput, [DynamicallyAccessedMembers(MemberModel.SchemaMembers)] TResponse>(this ModelBuilder builder, Func<TRequest, TInput> preprocess, Func<TRequest, TOutput, TResponse> postprocess)
     {
         ArgumentNullException.ThrowIfNull(builder);
         ArgumentNullException.ThrowIfNull(preprocess);
@@ -43,7 +45,7 @@ public static class PipelineBuilderExtensions
     /// <returns>The builder.</returns>
     /// <exception cref="ArgumentNullException">A step is null.</exception>
     /// <exception cref="InvalidOperationException">The steps do not fit the model's types, or the model already has a pipeline.</exception>
-    public static ModelBuilder WithPipeline<TRequest, TInput, TOutput, TResponse>(this ModelBuilder builder, Func<TRequest, CancellationToken, ValueTask<TInput>> preprocess, Func<TRequest, TOutput, TResponse> postprocess)
+    public static ModelBuilder WithPipeline<[DynamicallyAccessedMembers(MemberModel.SchemaMembers)] TRequest, TInput, TOutput, [DynamicallyAccessedMembers(MemberModel.SchemaMembers)] TResponse>(this ModelBuilder builder, Func<TRequest, CancellationToken, ValueTask<TInput>> preprocess, Func<TRequest, TOutput, TResponse> postprocess)
     {
         ArgumentNullException.ThrowIfNull(builder);
         ArgumentNullException.ThrowIfNull(preprocess);

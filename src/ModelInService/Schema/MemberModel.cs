@@ -1,3 +1,4 @@
+using System.Diagnostics.CodeAnalysis;
 using System.Linq.Expressions;
 using System.Reflection;
 
@@ -23,6 +24,13 @@ internal enum MemberShape
 /// <summary>A property or field of an input or output type, with what the schema mapping needs to know about it. Built once at start-up.</summary>
 internal sealed class MemberModel
 {
+    /// <summary>
+    /// What schema discovery reads of an input or output type: its public properties and fields (and their
+    /// attributes) and its public constructors (positional records' parameter attributes, the output factory). On the
+    /// type parameters of <c>AddModel</c> and everything it passes them to, so trimming keeps these members.
+    /// </summary>
+    internal const DynamicallyAccessedMemberTypes SchemaMembers = DynamicallyAccessedMemberTypes.PublicProperties | DynamicallyAccessedMemberTypes.PublicFields | DynamicallyAccessedMemberTypes.PublicConstructors;
+
     private MemberModel(Type declaringType, MemberInfo member, Type type, string mappedName, bool explicitName, int order, bool allowNonFinite, int declarationIndex)
     {
         DeclaringType = declaringType;
@@ -64,11 +72,22 @@ internal sealed class MemberModel
 
     public string TypeName => ModelElementTypes.CSharpName(Type);
 
-    public static List<MemberModel> ForInput(Type type) => Discover(type, forOutput: false);
+    public static List<MemberModel> ForInput([DynamicallyAccessedMembers(SchemaMembers)] Type type) => Discover(type, forOutput: false);
 
-    public static List<MemberModel> ForOutput(Type type) => Discover(type, forOutput: true);
+    public static List<MemberModel> ForOutput([DynamicallyAccessedMembers(SchemaMembers)] Type type) => Discover(type, forOutput: true);
 
-    public Func<TOwner, TValue> CompileGetter<TOwner, TValue>()
+    /// <summary>
+    /// The member's getter: the one the source generator registered for <typeparamref name="TOwner"/>
+    /// (<see cref="ModelSchemaAttribute"/>) when there is one, else a compiled expression tree.
+    /// </summary>
+    public Func<TOwner, TValue> CompileGetter<TOwner, TValue>() =>
+        SchemaAccessors.Getter<TOwner, TValue>(Member.Name) ?? ReflectGetter<TOwner, TValue>();
+
+    /// <summary>The member's setter: the generated one when registered, else a compiled expression tree.</summary>
+    public Action<TOwner, TValue> CompileSetter<TOwner, TValue>() =>
+        SchemaAccessors.Setter<TOwner, TValue>(Member.Name) ?? ReflectSetter<TOwner, TValue>();
+
+    internal Func<TOwner, TValue> ReflectGetter<TOwner, TValue>()
     {
         var p = Expression.Parameter(typeof(TOwner), "x");
         Expression body = Expression.MakeMemberAccess(p, Member);
@@ -80,7 +99,7 @@ internal sealed class MemberModel
         return Expression.Lambda<Func<TOwner, TValue>>(body, p).Compile();
     }
 
-    public Action<TOwner, TValue> CompileSetter<TOwner, TValue>()
+    internal Action<TOwner, TValue> ReflectSetter<TOwner, TValue>()
     {
         var p = Expression.Parameter(typeof(TOwner), "x");
         var v = Expression.Parameter(typeof(TValue), "v");
@@ -131,7 +150,7 @@ internal sealed class MemberModel
         return (MemberShape.Unsupported, null);
     }
 
-    private static List<MemberModel> Discover(Type type, bool forOutput)
+    private static List<MemberModel> Discover([DynamicallyAccessedMembers(SchemaMembers)] Type type, bool forOutput)
     {
         var result = new List<MemberModel>();
         var parameterAttributes = ConstructorParameterAttributes(type, forOutput);
@@ -202,7 +221,7 @@ internal sealed class MemberModel
     /// Attributes written on positional record parameters (<c>record R([ModelInput("x")] float[] X)</c>) land on the
     /// constructor parameter, not the property; honour them as if they were on the property.
     /// </summary>
-    private static Dictionary<string, Attribute> ConstructorParameterAttributes(Type type, bool forOutput)
+    private static Dictionary<string, Attribute> ConstructorParameterAttributes([DynamicallyAccessedMembers(DynamicallyAccessedMemberTypes.PublicConstructors)] Type type, bool forOutput)
     {
         var map = new Dictionary<string, Attribute>(StringComparer.Ordinal);
         foreach (var ctor in type.GetConstructors())

@@ -63,6 +63,9 @@ internal sealed class TensorOutputBinder<TOutput, T> : OutputBinder<TOutput>
 {
     private readonly Action<TOutput, T[]>? _array;
     private readonly Action<TOutput, Array>? _multi;
+
+    /// <summary>The rectangular member's declared type (<c>T[,,,,]</c>): rows of rank 5 and more are created as it.</summary>
+    private readonly Type? _multiType;
     private readonly int _multiRank;
     private readonly Action<TOutput, T>[]? _scalars;
     private readonly int _axis;
@@ -100,6 +103,7 @@ internal sealed class TensorOutputBinder<TOutput, T> : OutputBinder<TOutput>
         {
             _multi = members[0].CompileSetter<TOutput, Array>();
             _multiRank = members[0].Type.GetArrayRank();
+            _multiType = members[0].Type;
         }
         else
         {
@@ -214,7 +218,7 @@ internal sealed class TensorOutputBinder<TOutput, T> : OutputBinder<TOutput>
                 continue;
             }
 
-            var row = _multi is not null ? CreateMulti(lengths!) : null;
+            var row = _multi is not null ? CreateMulti(lengths!, _multiType!) : null;
             var flat = row is null ? new T[rowElements] : null;
             var destination = row is not null
                 ? MemoryMarshal.CreateSpan(ref Unsafe.As<byte, T>(ref MemoryMarshal.GetArrayDataReference(row)), row.Length)
@@ -291,12 +295,14 @@ internal sealed class TensorOutputBinder<TOutput, T> : OutputBinder<TOutput>
         }
     }
 
-    private static Array CreateMulti(int[] lengths) => lengths.Length switch
+    // Rank 5 and up from the member's own array type, which exists wherever the member does (Native AOT included),
+    // unlike Array.CreateInstance(typeof(T), lengths), which may need an array type nobody compiled.
+    private static Array CreateMulti(int[] lengths, Type arrayType) => lengths.Length switch
     {
         2 => new T[lengths[0], lengths[1]],
         3 => new T[lengths[0], lengths[1], lengths[2]],
         4 => new T[lengths[0], lengths[1], lengths[2], lengths[3]],
-        _ => Array.CreateInstance(typeof(T), lengths),
+        _ => Array.CreateInstanceFromArrayType(arrayType, lengths),
     };
 }
 

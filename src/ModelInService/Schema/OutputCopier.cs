@@ -1,3 +1,4 @@
+using System.Diagnostics.CodeAnalysis;
 using System.Runtime.CompilerServices;
 
 namespace ModelInService.Schema;
@@ -106,14 +107,31 @@ internal sealed class OutputCopier<TOutput>
     private static MemberCopier Create(MemberModel member)
     {
         var element = member.ElementClrType!;
-        var type = member.Shape switch
+        return member.Shape switch
         {
-            MemberShape.Scalar => typeof(ScalarCopier<>).MakeGenericType(typeof(TOutput), element),
-            MemberShape.Array => typeof(ArrayCopier<>).MakeGenericType(typeof(TOutput), element),
-            MemberShape.MultiArray => typeof(MultiArrayCopier<>).MakeGenericType(typeof(TOutput), element),
-            _ => typeof(DictionaryCopier<,>).MakeGenericType(typeof(TOutput), element, member.Type.GetGenericArguments()[1]),
+            MemberShape.Scalar when element == typeof(string) => new ScalarCopier<string>(member),
+            MemberShape.Array when element == typeof(string) => new ArrayCopier<string>(member),
+            MemberShape.Scalar or MemberShape.Array or MemberShape.MultiArray => ElementDispatch.Unmanaged(element, new CopierFactory(member)),
+            _ => ElementDispatch.Map<MemberCopier>(
+                element,
+                member.Type.GetGenericArguments()[1],
+                () => new DictionaryCopier<long, float>(member),
+                () => new DictionaryCopier<long, double>(member),
+                () => new DictionaryCopier<string, float>(member),
+                () => new DictionaryCopier<string, double>(member)),
         };
-        return (MemberCopier)Activator.CreateInstance(type, member)!;
+    }
+
+    /// <summary>The copier of a scalar, array or rectangular member of an unmanaged element type.</summary>
+    private sealed class CopierFactory(MemberModel member) : IUnmanagedElementVisitor<MemberCopier>
+    {
+        public MemberCopier Visit<T>()
+            where T : unmanaged => member.Shape switch
+            {
+                MemberShape.Scalar => new ScalarCopier<T>(member),
+                MemberShape.Array => new ArrayCopier<T>(member),
+                _ => new MultiArrayCopier<T>(member),
+            };
     }
 
     private static long SizeOf<T>(T value) =>
@@ -303,8 +321,14 @@ internal sealed class OutputCopier<TOutput>
     /// <summary>The immutability test, run once per output type.</summary>
     private static class Immutability
     {
-        public static readonly bool OfOutput = IsImmutable(typeof(TOutput), []);
+        /// <summary>
+        /// Under Native AOT (no dynamic code) reflection sees only the fields whose metadata was kept, so a writable
+        /// field could be missed and a mutable output shared from the cache: outputs are then always copied.
+        /// </summary>
+        public static readonly bool OfOutput = RuntimeFeature.IsDynamicCodeSupported && IsImmutable(typeof(TOutput), []);
 
+        [UnconditionalSuppressMessage("Trimming", "IL2070", Justification = "Only reached with dynamic code (not Native AOT, see OfOutput). The trimmer removes only fields no code accesses, which cannot make an instance mutable; every field that remains is listed.")]
+        [UnconditionalSuppressMessage("Trimming", "IL2075", Justification = "As IL2070: base types' fields, same reasoning.")]
         private static bool IsImmutable(Type type, HashSet<Type> visiting)
         {
             if (type.IsPrimitive || type.IsEnum || type == typeof(string) || type == typeof(decimal) || type == typeof(Half)

@@ -1,3 +1,4 @@
+using System.Diagnostics.CodeAnalysis;
 using System.Linq.Expressions;
 using System.Reflection;
 using Microsoft.ML.OnnxRuntime;
@@ -14,7 +15,7 @@ namespace ModelInService.Schema;
 /// Over 300 lines on purpose: it is one algorithm (group members by tensor, check element types, row shapes and column
 /// order, then compile the binders), and its error messages are written next to the checks that raise them.
 /// </remarks>
-internal static class SchemaMatcher<TInput, TOutput>
+internal static class SchemaMatcher<[DynamicallyAccessedMembers(MemberModel.SchemaMembers)] TInput, [DynamicallyAccessedMembers(MemberModel.SchemaMembers)] TOutput>
 {
     /// <summary>Builds the binder, collecting every mismatch into one <see cref="ModelSchemaException"/>.</summary>
     public static TypedBinder<TInput, TOutput> Bind(string modelName, ModelSignature signature, ModelOptions options)
@@ -90,10 +91,9 @@ internal static class SchemaMatcher<TInput, TOutput>
                 continue;
             }
 
-            var binderType = clr == typeof(string)
-                ? typeof(StringInputBinder<>).MakeGenericType(typeof(TInput))
-                : typeof(NumericInputBinder<,>).MakeGenericType(typeof(TInput), clr);
-            binders.Add((InputBinder<TInput>)Activator.CreateInstance(binderType, modelName, spec, row, ordered, options)!);
+            binders.Add(clr == typeof(string)
+                ? new StringInputBinder<TInput>(modelName, spec, row, ordered, options)
+                : ElementDispatch.Unmanaged(clr, new NumericInputFactory(modelName, spec, row, ordered, options)));
         }
 
         return binders.ToArray();
@@ -140,8 +140,13 @@ internal static class SchemaMatcher<TInput, TOutput>
                     continue;
                 }
 
-                var mapType = typeof(MapOutputBinder<,,>).MakeGenericType(typeof(TOutput), keyClr!, valueClr!);
-                binders.Add((OutputBinder<TOutput>)Activator.CreateInstance(mapType, modelName, spec, member)!);
+                binders.Add(ElementDispatch.Map<OutputBinder<TOutput>>(
+                    keyClr!,
+                    valueClr!,
+                    () => new MapOutputBinder<TOutput, long, float>(modelName, spec, member),
+                    () => new MapOutputBinder<TOutput, long, double>(modelName, spec, member),
+                    () => new MapOutputBinder<TOutput, string, float>(modelName, spec, member),
+                    () => new MapOutputBinder<TOutput, string, double>(modelName, spec, member)));
                 bound.Add(member);
                 continue;
             }
@@ -189,12 +194,9 @@ internal static class SchemaMatcher<TInput, TOutput>
                 continue;
             }
 
-            var binderType = clr == typeof(string)
-                ? typeof(StringOutputBinder<>).MakeGenericType(typeof(TOutput))
-                : typeof(TensorOutputBinder<,>).MakeGenericType(typeof(TOutput), clr);
             binders.Add(clr == typeof(string)
-                ? (OutputBinder<TOutput>)Activator.CreateInstance(binderType, modelName, spec, ordered)!
-                : (OutputBinder<TOutput>)Activator.CreateInstance(binderType, modelName, spec, ordered, axis)!);
+                ? new StringOutputBinder<TOutput>(modelName, spec, ordered)
+                : ElementDispatch.Unmanaged(clr, new TensorOutputFactory(modelName, spec, ordered, axis)));
             bound.AddRange(ordered);
         }
 
@@ -390,6 +392,12 @@ internal static class SchemaMatcher<TInput, TOutput>
             return null;
         }
 
+        // The source generator's constructor call (same choice as below: parameterless, else the positional one).
+        if (SchemaAccessors.Factory<TOutput>() is { } generated)
+        {
+            return generated;
+        }
+
         var parameterless = type.GetConstructor(Type.EmptyTypes);
         if (parameterless is not null)
         {
@@ -412,4 +420,17 @@ internal static class SchemaMatcher<TInput, TOutput>
         return null;
     }
 
+    /// <summary>A <see cref="NumericInputBinder{TInput, T}"/> for the input's element type.</summary>
+    private sealed class NumericInputFactory(string modelName, TensorSpec spec, RowShape row, IReadOnlyList<MemberModel> members, ModelOptions options) : IUnmanagedElementVisitor<InputBinder<TInput>>
+    {
+        public InputBinder<TInput> Visit<T>()
+            where T : unmanaged => new NumericInputBinder<TInput, T>(modelName, spec, row, members, options);
+    }
+
+    /// <summary>A <see cref="TensorOutputBinder{TOutput, T}"/> for the output's element type.</summary>
+    private sealed class TensorOutputFactory(string modelName, TensorSpec spec, IReadOnlyList<MemberModel> members, int axis) : IUnmanagedElementVisitor<OutputBinder<TOutput>>
+    {
+        public OutputBinder<TOutput> Visit<T>()
+            where T : unmanaged => new TensorOutputBinder<TOutput, T>(modelName, spec, members, axis);
+    }
 }

@@ -1,4 +1,3 @@
-using System.Linq.Expressions;
 using System.Reflection;
 using Microsoft.ML.OnnxRuntime;
 using ModelInService.Sessions;
@@ -186,8 +185,4 @@ internal sealed class TypedBinder<TInput, TOutput> : IModelBinder
             }
         }
     }
-
-    /// <summary>Builds the binder, collecting every mismatch into one <see cref="ModelSchemaException"/> (<see cref="SchemaMatcher{TInput, TOutput}"/>).</summary>
-    public static TypedBinder<TInput, TOutput> Create(string modelName, ModelSignature signature, ModelOptions options) =>
-        SchemaMatcher<TInput, TOutput>.Bind(modelName, signature, options);
 }

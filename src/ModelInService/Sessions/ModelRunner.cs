@@ -352,8 +352,26 @@ internal sealed class ModelRunner : IModelRunner
             return NamedTensor.FromRaw(name, type, shape, value.GetStringTensorAsArray());
         }
 
-        var data = Array.CreateInstance(ModelElementTypes.ClrType(type)!, checked((int)info.ElementCount));
+        var data = NewArray(type, checked((int)info.ElementCount));
         value.GetTensorMutableRawData().CopyTo(NamedTensor.Bytes(data));
         return NamedTensor.FromRaw(name, type, shape, data);
     }
+
+    /// <summary>A one-dimensional array of the element type, written out per type (no Array.CreateInstance: under Native AOT it may need an array type nobody compiled).</summary>
+    private static Array NewArray(ModelElementType type, int length) => type switch
+    {
+        ModelElementType.Float32 => new float[length],
+        ModelElementType.Float64 => new double[length],
+        ModelElementType.Float16 => new Half[length],
+        ModelElementType.Int8 => new sbyte[length],
+        ModelElementType.Int16 => new short[length],
+        ModelElementType.Int32 => new int[length],
+        ModelElementType.Int64 => new long[length],
+        ModelElementType.UInt8 => new byte[length],
+        ModelElementType.UInt16 => new ushort[length],
+        ModelElementType.UInt32 => new uint[length],
+        ModelElementType.UInt64 => new ulong[length],
+        ModelElementType.Bool => new bool[length],
+        _ => throw new NotSupportedException($"Element type {type} has no CLR array type."),
+    };
 }

@@ -1,3 +1,4 @@
+using System.Diagnostics.CodeAnalysis;
 using System.Buffers;
 using System.Globalization;
 using Microsoft.ML.OnnxRuntime;
@@ -53,7 +54,7 @@ internal sealed record StateLayout(string Input, string Output, int Axis, long[]
 /// and <typeparamref name="TResult"/> over the rest of the signature. <see cref="Run"/> stacks the chunks and states of
 /// several streams on their batch axes, runs once and splits the outputs and next states back per stream.
 /// </summary>
-internal sealed class StreamingBinder<TChunk, TResult> : IModelBinder
+internal sealed class StreamingBinder<[DynamicallyAccessedMembers(MemberModel.SchemaMembers)] TChunk, [DynamicallyAccessedMembers(MemberModel.SchemaMembers)] TResult> : IModelBinder
 {
     private readonly TypedBinder<TChunk, TResult> _inner;
     private readonly StateLayout[] _states;
@@ -400,7 +401,7 @@ internal sealed class StreamingBinder<TChunk, TResult> : IModelBinder
             }
         }
 
-        var inner = TypedBinder<TChunk, TResult>.Create(modelName, rest, innerOptions);
+        var inner = SchemaMatcher<TChunk, TResult>.Bind(modelName, rest, innerOptions);
         return new StreamingBinder<TChunk, TResult>(inner, states, contextIndex, streaming.ContextLength, [.. constantNames], [.. constants]);
     }
 

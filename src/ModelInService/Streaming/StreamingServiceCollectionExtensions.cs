@@ -1,3 +1,5 @@
+using ModelInService.Schema;
+using System.Diagnostics.CodeAnalysis;
 using System.Diagnostics.Metrics;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
@@ -28,7 +30,7 @@ public static class StreamingServiceCollectionExtensions
     /// <exception cref="ArgumentNullException"><paramref name="services"/> is null.</exception>
     /// <exception cref="ArgumentException"><paramref name="name"/> or <paramref name="path"/> is null or empty.</exception>
     /// <exception cref="InvalidOperationException">A model with the same name is already registered.</exception>
-    public static StreamingModelBuilder AddStreamingModel<TChunk, TResult>(this IServiceCollection services, string name, string path, Action<StreamingOptions>? configure = null)
+    public static StreamingModelBuilder AddStreamingModel<[DynamicallyAccessedMembers(MemberModel.SchemaMembers)] TChunk, [DynamicallyAccessedMembers(MemberModel.SchemaMembers)] TResult>(this IServiceCollection services, string name, string path, Action<StreamingOptions>? configure = null)
     {
         ArgumentException.ThrowIfNullOrEmpty(path);
         return services.AddStreamingModel<TChunk, TResult>(name, options => options.Source = ModelSource.FromFile(path), configure);
@@ -45,7 +47,7 @@ public static class StreamingServiceCollectionExtensions
     /// <exception cref="ArgumentNullException"><paramref name="services"/> or <paramref name="configureModel"/> is null.</exception>
     /// <exception cref="ArgumentException"><paramref name="name"/> is null or empty.</exception>
     /// <exception cref="InvalidOperationException">A model with the same name is already registered.</exception>
-    public static StreamingModelBuilder AddStreamingModel<TChunk, TResult>(this IServiceCollection services, string name, Action<ModelOptions> configureModel, Action<StreamingOptions>? configure = null)
+    public static StreamingModelBuilder AddStreamingModel<[DynamicallyAccessedMembers(MemberModel.SchemaMembers)] TChunk, [DynamicallyAccessedMembers(MemberModel.SchemaMembers)] TResult>(this IServiceCollection services, string name, Action<ModelOptions> configureModel, Action<StreamingOptions>? configure = null)
     {
         ArgumentNullException.ThrowIfNull(configureModel);
 
@@ -59,6 +61,11 @@ public static class StreamingServiceCollectionExtensions
             static (modelName, signature, options) => StreamingBinder<TChunk, TResult>.Create(modelName, signature, options),
             sp => sp.GetRequiredKeyedService<IStreamPredictor<TChunk, TResult>>(name));
         model.Registration.IsStreaming = true;
+
+        // A streaming model has no IPredictor: its answers depend on each stream's state (no reference from inputs alone).
+        model.Registration.CreateRecorder = Monitoring.MonitorRegistry.RecorderFactory<TChunk, TResult>(
+            name,
+            $"Model '{name}' is a streaming model: its answers depend on each stream's state, so a reference cannot be built by predicting independent inputs. Freeze a window of served chunks (IModelMonitor.FreezeReference) or load a reference file (MonitoringOptions.ReferencePath).");
 
         // The binder reads the streaming declarations from the model's options when the model loads.
         services.AddOptions<ModelOptions>(name).Configure<IOptionsMonitor<StreamingOptions>>((o, streaming) => o.Streaming = streaming.Get(name));

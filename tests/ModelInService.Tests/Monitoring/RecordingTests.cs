@@ -6,6 +6,7 @@ namespace ModelInService.Tests.Monitoring;
 
 public class RecordingTests
 {
+    [ModelSchema]
     public sealed class VectorInput
     {
         public float[] Small { get; set; } = [];
@@ -17,6 +18,7 @@ public class RecordingTests
         public bool Flag { get; set; }
     }
 
+    [ModelSchema]
     public sealed class ZipMapOutput
     {
         public string? Label { get; set; }

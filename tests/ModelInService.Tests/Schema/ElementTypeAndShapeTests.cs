@@ -4,6 +4,7 @@ namespace ModelInService.Tests.Schema;
 
 public class ElementTypeAndShapeTests
 {
+    [ModelSchema]
     public sealed class MultiIn
     {
         public float[] F32 { get; set; } = [];
@@ -15,6 +16,7 @@ public class ElementTypeAndShapeTests
         public string Text { get; set; } = "";
     }
 
+    [ModelSchema]
     public sealed class MultiOut
     {
         [ModelOutput("f32_sum")] public float Sum { get; set; }
@@ -67,14 +69,17 @@ public class ElementTypeAndShapeTests
         }
     }
 
+    [ModelSchema]
     public sealed class ZipIn { [ModelInput("float_input")] public float[] Features { get; set; } = []; }
 
+    [ModelSchema]
     public sealed class ZipOut
     {
         [ModelOutput("output_label")] public long Label { get; set; }
         [ModelOutput("output_probability")] public IReadOnlyDictionary<long, float> Probabilities { get; set; } = new Dictionary<long, float>();
     }
 
+    [ModelSchema]
     public sealed class ZipArrayOut
     {
         [ModelOutput("output_probability")] public float[] Probabilities { get; set; } = [];
@@ -115,8 +120,10 @@ public class ElementTypeAndShapeTests
         Assert.Equal([0L, 1L, 2L], outputs.Select(o => o.Label));
     }
 
+    [ModelSchema]
     public sealed class TextIn { public byte[] Bytes { get; set; } = []; }
 
+    [ModelSchema]
     public sealed class TextOut { public float[] Scores { get; set; } = []; }
 
     [Fact]

@@ -60,8 +60,10 @@ public sealed class ExporterConventionTests(ITestOutputHelper output)
 
     public sealed class RateOut { public float[] Y { get; set; } = []; }
 
+    [ModelSchema]
     public sealed class ImageIn { public float[,,] X { get; set; } = new float[0, 0, 0]; }
 
+    [ModelSchema]
     public sealed class ImageOut { public float[,,] Y { get; set; } = new float[0, 0, 0]; }
 
     public sealed class FlatImageIn { public float[] X { get; set; } = []; }

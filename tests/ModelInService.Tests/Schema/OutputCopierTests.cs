@@ -32,6 +32,7 @@ public sealed class OutputCopierTests
         public long Label { get; } = label;
     }
 
+    [ModelSchema]
     public sealed record Positional(long Label, float Score, string Text);
 
     public record struct ReadOnlyPair(long Label, float Score)
@@ -46,8 +47,10 @@ public sealed class OutputCopierTests
         public long Label { get; set; }
     }
 
+    [ModelSchema]
     public sealed record WithArray(long Label, float[] Probabilities);
 
+    [ModelSchema]
     public sealed record WithMap(IReadOnlyDictionary<long, float> Probabilities);
 
     public sealed record WithMutableMember(long Label, Settable Inner);
@@ -71,6 +74,7 @@ public sealed class OutputCopierTests
 
     public record OpenRecord(long Label);
 
+    [ModelSchema]
     public sealed record DerivedRecord(long Label, float[] Extra) : OpenRecord(Label);
 
     public sealed class WithEvent

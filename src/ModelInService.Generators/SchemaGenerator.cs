@@ -1,0 +1,434 @@
+using System;
+using System.Collections.Generic;
+using System.Collections.Immutable;
+using System.Linq;
+using System.Threading;
+using Microsoft.CodeAnalysis;
+using Microsoft.CodeAnalysis.CSharp.Syntax;
+
+namespace ModelInService.Generators;
+
+/// <summary>
+/// For every type marked <c>[ModelSchema]</c>, emits a module initializer that registers typed getters, setters and a
+/// constructor call with <c>GeneratedModelSchemas.Register</c>, so the schema binders, the cache's copier and the
+/// monitor's recorder need no expression compilation (Native AOT can only interpret it). Members are discovered by
+/// the rules of the runtime's MemberModel; the diagnostics repeat, at compile time, the start-up schema errors that
+/// do not depend on the model file.
+/// </summary>
+[Generator(LanguageNames.CSharp)]
+public sealed class SchemaGenerator : IIncrementalGenerator
+{
+    private const string SchemaAttribute = "ModelInService.ModelSchemaAttribute";
+
+    private const string InputAttribute = "ModelInService.ModelInputAttribute";
+
+    private const string OutputAttribute = "ModelInService.ModelOutputAttribute";
+
+    private const string IgnoreAttribute = "ModelInService.ModelIgnoreAttribute";
+
+    private const string InputSupported = "input members must be a scalar (float, double, int, long, byte, bool, string, ...), a T[], a ReadOnlyMemory<T> or a rectangular T[,], T[,,], ... for rows with several free dimensions";
+
+    private const string OutputSupported = "output members must be a scalar (float, long, string, ...), a T[], a rectangular T[,], T[,,], ... (the row's shape), or an IReadOnlyDictionary<long|string, float> for seq(map) outputs";
+
+    private static readonly SymbolDisplayFormat TypeFormat = SymbolDisplayFormat.FullyQualifiedFormat
+        .WithMiscellaneousOptions(SymbolDisplayMiscellaneousOptions.EscapeKeywordIdentifiers | SymbolDisplayMiscellaneousOptions.UseSpecialTypes);
+
+    private static readonly SymbolDisplayFormat MessageFormat = SymbolDisplayFormat.MinimallyQualifiedFormat
+        .WithMiscellaneousOptions(SymbolDisplayMiscellaneousOptions.UseSpecialTypes);
+
+    /// <inheritdoc />
+    public void Initialize(IncrementalGeneratorInitializationContext context)
+    {
+        var specs = context.SyntaxProvider.ForAttributeWithMetadataName(
+            SchemaAttribute,
+            static (node, _) => node is TypeDeclarationSyntax,
+            static (ctx, ct) => Describe((INamedTypeSymbol)ctx.TargetSymbol, ct));
+
+        context.RegisterSourceOutput(specs, static (spc, spec) =>
+        {
+            foreach (var diagnostic in spec.Diagnostics)
+            {
+                spc.ReportDiagnostic(diagnostic.ToDiagnostic());
+            }
+
+            if (spec.ClassName is not null)
+            {
+                spc.AddSource(spec.ClassName + ".g.cs", SchemaEmitter.Emit(spec));
+            }
+        });
+    }
+
+    /// <summary>Turns the symbol into plain values (no symbol, syntax or compilation leaves this method).</summary>
+    internal static SchemaSpec Describe(INamedTypeSymbol type, CancellationToken cancellationToken)
+    {
+        var diagnostics = new List<DiagnosticSpec>();
+        var typeName = type.ToDisplayString(TypeFormat);
+        var location = type.Locations.FirstOrDefault();
+        var why = WhyNotGenerated(type);
+        if (why is not null)
+        {
+            diagnostics.Add(DiagnosticSpec.Create("MIS1004", $"{type.Name}: {why}; its members are bound through reflection (expression trees, interpreted under Native AOT)", location));
+            return new SchemaSpec(typeName, null, default, false, default, new EquatableArray<DiagnosticSpec>(diagnostics.ToArray()));
+        }
+
+        var discovered = Discover(type, cancellationToken);
+        Check(type, discovered, diagnostics);
+        var members = new List<MemberSpec>();
+        foreach (var member in discovered)
+        {
+            if (member.Ambiguous)
+            {
+                continue; // hidden by a member of the same name: the runtime's reflection decides
+            }
+
+            var setter = type.IsValueType || (member.Setter == SetterKind.InitAccessor && member.Symbol.ContainingType.IsGenericType) ? SetterKind.None : member.Setter;
+            var (valueType, cast) = member.Shape switch
+            {
+                MemberShape.MultiArray => ("global::System.Array", true),
+                MemberShape.Dictionary => ($"global::System.Collections.Generic.Dictionary<{((INamedTypeSymbol)member.Type).TypeArguments[0].ToDisplayString(TypeFormat)}, {((INamedTypeSymbol)member.Type).TypeArguments[1].ToDisplayString(TypeFormat)}>", false),
+                _ => (member.Type.ToDisplayString(TypeFormat), false),
+            };
+            members.Add(new MemberSpec(member.Symbol.Name, member.Type.ToDisplayString(TypeFormat), member.Symbol.ContainingType.ToDisplayString(TypeFormat), member.HasGetter, setter, valueType, cast));
+        }
+
+        var constructor = FindConstructor(type, discovered);
+        return new SchemaSpec(
+            typeName,
+            "ModelSchema_" + Sanitize(type.ToDisplayString(SymbolDisplayFormat.FullyQualifiedFormat.WithGlobalNamespaceStyle(SymbolDisplayGlobalNamespaceStyle.Omitted))),
+            new EquatableArray<ParameterSpec>(constructor?.Select(p => new ParameterSpec(p.Type.ToDisplayString(TypeFormat))).ToArray() ?? System.Array.Empty<ParameterSpec>()),
+            constructor is not null,
+            new EquatableArray<MemberSpec>(members.ToArray()),
+            new EquatableArray<DiagnosticSpec>(diagnostics.ToArray()));
+    }
+
+    private static string? WhyNotGenerated(INamedTypeSymbol type)
+    {
+        if (type.IsGenericType)
+        {
+            return "generic types get no generated accessors";
+        }
+
+        if (type.IsFileLocal)
+        {
+            return "a file-local type cannot be named by generated code";
+        }
+
+        for (var t = type; t is not null; t = t.ContainingType)
+        {
+            if (t.DeclaredAccessibility is Accessibility.Private or Accessibility.Protected or Accessibility.ProtectedAndInternal)
+            {
+                return $"{t.Name} is {(t.DeclaredAccessibility == Accessibility.Private ? "private" : "protected")}, so generated code cannot name it (make it internal or public)";
+            }
+
+            if (t.IsGenericType)
+            {
+                return "types nested in generic types get no generated accessors";
+            }
+        }
+
+        return null;
+    }
+
+    /// <summary>Public instance properties and fields, most derived first, as MemberModel.Discover sees them.</summary>
+    private static List<Discovered> Discover(INamedTypeSymbol type, CancellationToken cancellationToken)
+    {
+        var result = new List<Discovered>();
+        var byName = new Dictionary<string, Discovered>(StringComparer.Ordinal);
+        var parameters = ConstructorParameters(type);
+        for (var t = type; t is not null && t.SpecialType is not (SpecialType.System_Object or SpecialType.System_ValueType); t = t.BaseType)
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            foreach (var symbol in t.GetMembers())
+            {
+                if (symbol.IsStatic || symbol.DeclaredAccessibility != Accessibility.Public || (symbol.IsImplicitlyDeclared && symbol is IFieldSymbol))
+                {
+                    continue;
+                }
+
+                ITypeSymbol memberType;
+                bool getter;
+                SetterKind setter;
+                switch (symbol)
+                {
+                    case IPropertySymbol { IsIndexer: false } property:
+                        memberType = property.Type;
+                        getter = property.GetMethod is { DeclaredAccessibility: Accessibility.Public };
+                        setter = property.SetMethod is { DeclaredAccessibility: Accessibility.Public } set
+                            ? set.IsInitOnly ? SetterKind.InitAccessor : SetterKind.Assign
+                            : SetterKind.None;
+                        if (!getter && setter == SetterKind.None)
+                        {
+                            continue;
+                        }
+
+                        break;
+                    case IFieldSymbol { IsConst: false } field:
+                        memberType = field.Type;
+                        getter = true;
+                        setter = field.IsReadOnly ? SetterKind.None : SetterKind.Assign;
+                        break;
+                    default:
+                        continue;
+                }
+
+                if (HasAttribute(symbol, IgnoreAttribute))
+                {
+                    continue;
+                }
+
+                if (byName.TryGetValue(symbol.Name, out var existing))
+                {
+                    // An override was already seen from the derived side; a `new` member hides: leave both to reflection.
+                    if (!(existing.Symbol is IPropertySymbol { IsOverride: true }))
+                    {
+                        existing.Ambiguous = true;
+                    }
+
+                    continue;
+                }
+
+                var attribute = FindAttribute(symbol, InputAttribute) ?? FindAttribute(symbol, OutputAttribute);
+                if (attribute is null && parameters.TryGetValue(symbol.Name, out var parameter))
+                {
+                    attribute = FindAttribute(parameter, InputAttribute) ?? FindAttribute(parameter, OutputAttribute);
+                }
+
+                var role = attribute?.AttributeClass?.ToDisplayString() switch
+                {
+                    InputAttribute => Role.Input,
+                    OutputAttribute => Role.Output,
+                    _ => Role.Unknown,
+                };
+                var name = attribute is { ConstructorArguments.Length: > 0 } && attribute.ConstructorArguments[0].Value is string n ? n : null;
+                var order = -1;
+                foreach (var named in attribute?.NamedArguments ?? ImmutableArray<KeyValuePair<string, TypedConstant>>.Empty)
+                {
+                    if (named.Key == "Order" && named.Value.Value is int o)
+                    {
+                        order = o;
+                    }
+                }
+
+                var discovered = new Discovered(symbol, memberType, getter, setter, Classify(memberType), role, name ?? symbol.Name, name is not null, order);
+                byName[symbol.Name] = discovered;
+                result.Add(discovered);
+            }
+        }
+
+        return result;
+    }
+
+    /// <summary>Attributes on positional record parameters land on the constructor parameter; MemberModel honours them.</summary>
+    private static Dictionary<string, IParameterSymbol> ConstructorParameters(INamedTypeSymbol type)
+    {
+        var map = new Dictionary<string, IParameterSymbol>(StringComparer.Ordinal);
+        foreach (var ctor in type.InstanceConstructors)
+        {
+            if (ctor.DeclaredAccessibility != Accessibility.Public)
+            {
+                continue;
+            }
+
+            foreach (var parameter in ctor.Parameters)
+            {
+                if (!map.ContainsKey(parameter.Name) && (FindAttribute(parameter, InputAttribute) ?? FindAttribute(parameter, OutputAttribute)) is not null)
+                {
+                    map[parameter.Name] = parameter;
+                }
+            }
+        }
+
+        return map;
+    }
+
+    private static void Check(INamedTypeSymbol type, List<Discovered> members, List<DiagnosticSpec> diagnostics)
+    {
+        var hasInput = members.Any(m => m.Role == Role.Input);
+        var hasOutput = members.Any(m => m.Role == Role.Output);
+        foreach (var member in members)
+        {
+            var role = member.Role != Role.Unknown ? member.Role
+                : hasInput && !hasOutput ? Role.Input
+                : hasOutput && !hasInput ? Role.Output
+                : Role.Unknown;
+            var asInput = role != Role.Output && member.HasGetter;
+            var asOutput = role != Role.Input && member.Setter != SetterKind.None;
+            var inputBad = member.Shape is MemberShape.Dictionary or MemberShape.Unsupported;
+            var outputBad = member.Shape is MemberShape.Memory or MemberShape.Unsupported;
+            if ((asInput || asOutput) && (!asInput || inputBad) && (!asOutput || outputBad))
+            {
+                var display = $"{type.Name}.{member.Symbol.Name} is {member.Type.ToDisplayString(MessageFormat)}";
+                var message = asInput && asOutput
+                    ? $"'{member.MappedName}': {display}; input {InputSupported.Substring("input ".Length)}; {OutputSupported} (or exclude it with [ModelIgnore])"
+                    : asInput
+                        ? $"input '{member.MappedName}': {display}; {InputSupported} (or exclude it with [ModelIgnore])"
+                        : $"output '{member.MappedName}': {display}; {OutputSupported} (or exclude it with [ModelIgnore])";
+                diagnostics.Add(DiagnosticSpec.Create("MIS1001", message, member.Symbol.Locations.FirstOrDefault()));
+            }
+        }
+
+        // Several members named for one input or output (by attribute): the start-up grouping rules.
+        foreach (var group in members.Where(m => m.ExplicitName && m.Role != Role.Unknown).GroupBy(m => (m.Role, m.MappedName)))
+        {
+            var list = group.ToList();
+            if (list.Count < 2)
+            {
+                continue;
+            }
+
+            var kind = group.Key.Role == Role.Input ? "input" : "output";
+            var names = string.Join(", ", list.Select(m => $"{type.Name}.{m.Symbol.Name}"));
+            var location = list[1].Symbol.Locations.FirstOrDefault();
+            if (list.Any(m => m.Shape is MemberShape.Array or MemberShape.Memory or MemberShape.MultiArray or MemberShape.Dictionary))
+            {
+                diagnostics.Add(DiagnosticSpec.Create("MIS1002", $"{kind} '{group.Key.MappedName}': {names} are all bound to it; bind either one array member or several scalar members", location));
+                continue;
+            }
+
+            var explicitOrders = list.Count(m => m.Order >= 0);
+            if (explicitOrders == 0)
+            {
+                if (list.Select(m => (m.Symbol.ContainingType.ToDisplayString(), m.Symbol.Kind)).Distinct().Count() > 1)
+                {
+                    diagnostics.Add(DiagnosticSpec.Create("MIS1003", $"'{group.Key.MappedName}': {names} mix properties and fields or come from several types, so their declaration order is not reliable; give each an explicit Order = 0..{list.Count - 1}", location));
+                }
+
+                continue;
+            }
+
+            var orders = list.Select(m => m.Order).OrderBy(o => o).ToList();
+            if (explicitOrders != list.Count || orders.Where((o, i) => o != i).Any())
+            {
+                diagnostics.Add(DiagnosticSpec.Create("MIS1003", $"'{group.Key.MappedName}': the Order values of {string.Join(", ", list.Select(m => $"{type.Name}.{m.Symbol.Name}={m.Order}"))} must be 0..{list.Count - 1}, each once, on every member or on none", location));
+            }
+        }
+    }
+
+    /// <summary>SchemaMatcher's choice: the public parameterless constructor, else the longest public one whose parameters are all settable properties.</summary>
+    private static ImmutableArray<IParameterSymbol>? FindConstructor(INamedTypeSymbol type, List<Discovered> members)
+    {
+        if (type.IsValueType || type.IsAbstract || type.TypeKind != TypeKind.Class)
+        {
+            return null;
+        }
+
+        var constructors = type.InstanceConstructors.Where(c => c.DeclaredAccessibility == Accessibility.Public).ToList();
+        if (constructors.FirstOrDefault(c => c.Parameters.Length == 0) is not null)
+        {
+            return ImmutableArray<IParameterSymbol>.Empty;
+        }
+
+        var writable = new HashSet<string>(
+            members.Where(m => m.Symbol is IPropertySymbol && m.Setter != SetterKind.None).Select(m => m.Symbol.Name),
+            StringComparer.OrdinalIgnoreCase);
+        foreach (var ctor in constructors.OrderByDescending(c => c.Parameters.Length))
+        {
+            if (ctor.Parameters.All(p => writable.Contains(p.Name)))
+            {
+                return ctor.Parameters;
+            }
+        }
+
+        return null;
+    }
+
+    private static MemberShape Classify(ITypeSymbol type)
+    {
+        if (IsElement(type))
+        {
+            return MemberShape.Scalar;
+        }
+
+        if (type is IArrayTypeSymbol array && IsElement(array.ElementType))
+        {
+            return array.Rank == 1 ? MemberShape.Array
+                : array.ElementType.SpecialType != SpecialType.System_String ? MemberShape.MultiArray
+                : MemberShape.Unsupported;
+        }
+
+        if (type is INamedTypeSymbol { IsGenericType: true } named)
+        {
+            var definition = named.OriginalDefinition.ToDisplayString();
+            var args = named.TypeArguments;
+            if (definition == "System.ReadOnlyMemory<T>" && IsElement(args[0]))
+            {
+                return MemberShape.Memory;
+            }
+
+            if (definition is "System.Collections.Generic.IReadOnlyDictionary<TKey, TValue>" or "System.Collections.Generic.Dictionary<TKey, TValue>" or "System.Collections.Generic.IDictionary<TKey, TValue>"
+                && args[0].SpecialType is SpecialType.System_Int64 or SpecialType.System_String
+                && args[1].SpecialType is SpecialType.System_Single or SpecialType.System_Double)
+            {
+                return MemberShape.Dictionary;
+            }
+        }
+
+        return MemberShape.Unsupported;
+    }
+
+    private static bool IsElement(ITypeSymbol type) =>
+        type.SpecialType is SpecialType.System_Single or SpecialType.System_Double or SpecialType.System_SByte or SpecialType.System_Int16
+            or SpecialType.System_Int32 or SpecialType.System_Int64 or SpecialType.System_Byte or SpecialType.System_UInt16
+            or SpecialType.System_UInt32 or SpecialType.System_UInt64 or SpecialType.System_Boolean or SpecialType.System_String
+        || type is INamedTypeSymbol { Name: "Half", ContainingNamespace: { Name: "System", ContainingNamespace.IsGlobalNamespace: true } };
+
+    private static bool HasAttribute(ISymbol symbol, string name) => FindAttribute(symbol, name) is not null;
+
+    private static AttributeData? FindAttribute(ISymbol symbol, string name)
+    {
+        foreach (var attribute in symbol.GetAttributes())
+        {
+            if (attribute.AttributeClass?.ToDisplayString() == name)
+            {
+                return attribute;
+            }
+        }
+
+        return null;
+    }
+
+    private static string Sanitize(string name)
+    {
+        var chars = name.ToCharArray();
+        for (var i = 0; i < chars.Length; i++)
+        {
+            if (!char.IsLetterOrDigit(chars[i]))
+            {
+                chars[i] = '_';
+            }
+        }
+
+        return new string(chars);
+    }
+
+    private enum Role
+    {
+        Unknown,
+        Input,
+        Output,
+    }
+
+    /// <summary>A member while the type is described (holds symbols; never leaves <see cref="Describe"/>).</summary>
+    private sealed class Discovered(ISymbol symbol, ITypeSymbol type, bool hasGetter, SetterKind setter, MemberShape shape, Role role, string mappedName, bool explicitName, int order)
+    {
+        public ISymbol Symbol { get; } = symbol;
+
+        public ITypeSymbol Type { get; } = type;
+
+        public bool HasGetter { get; } = hasGetter;
+
+        public SetterKind Setter { get; } = setter;
+
+        public MemberShape Shape { get; } = shape;
+
+        public Role Role { get; } = role;
+
+        public string MappedName { get; } = mappedName;
+
+        public bool ExplicitName { get; } = explicitName;
+
+        public int Order { get; } = order;
+
+        public bool Ambiguous { get; set; }
+    }
+}

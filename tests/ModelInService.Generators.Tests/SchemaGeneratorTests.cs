@@ -1,0 +1,178 @@
+using System.Collections.Immutable;
+using Microsoft.CodeAnalysis;
+using Microsoft.CodeAnalysis.CSharp;
+
+namespace ModelInService.Generators.Tests;
+
+public sealed class SchemaGeneratorTests
+{
+    private static readonly ImmutableArray<MetadataReference> References =
+    [
+        .. ((string)AppContext.GetData("TRUSTED_PLATFORM_ASSEMBLIES")!).Split(Path.PathSeparator).Select(p => MetadataReference.CreateFromFile(p)),
+        MetadataReference.CreateFromFile(typeof(ModelSchemaAttribute).Assembly.Location),
+        MetadataReference.CreateFromFile(typeof(ModelInputAttribute).Assembly.Location),
+    ];
+
+    private static readonly CSharpParseOptions Parse = new(LanguageVersion.Latest);
+
+    private static CSharpCompilation Compile(params string[] sources) => CSharpCompilation.Create(
+        "Schemas",
+        sources.Select(s => CSharpSyntaxTree.ParseText(s, Parse)),
+        References,
+        new CSharpCompilationOptions(OutputKind.DynamicallyLinkedLibrary, nullableContextOptions: NullableContextOptions.Enable));
+
+    private static (GeneratorDriverRunResult Result, Compilation Output) Run(params string[] sources)
+    {
+        var compilation = Compile(sources);
+        GeneratorDriver driver = CSharpGeneratorDriver.Create([new SchemaGenerator().AsSourceGenerator()], parseOptions: Parse);
+        driver = driver.RunGeneratorsAndUpdateCompilation(compilation, out var output, out _);
+        return (driver.GetRunResult(), output);
+    }
+
+    private const string Valid = """
+        using System.Collections.Generic;
+        using ModelInService;
+        namespace App;
+
+        [ModelSchema]
+        public sealed class Input
+        {
+            [ModelInput("features")] public float[] Features { get; set; } = [];
+            public string Text = "";
+            public float[,] Image { get; set; } = new float[0, 0];
+            public System.ReadOnlyMemory<long> Ids { get; set; }
+            [ModelIgnore] public System.DateTime At { get; set; }
+            public int @class { get; set; }
+        }
+
+        [ModelSchema]
+        public sealed record Scores(
+            [ModelOutput("label")] long Label,
+            [ModelOutput("probabilities", Order = 0)] float A,
+            [ModelOutput("probabilities", Order = 1)] float B);
+
+        [ModelSchema]
+        public sealed class ZipMap
+        {
+            [ModelOutput("output_probability")] public IReadOnlyDictionary<long, float> P { get; set; } = new Dictionary<long, float>();
+            public float[,,] Y { get; set; } = new float[0, 0, 0];
+        }
+        """;
+
+    [Fact]
+    public void ValidSchemas_GenerateOneTableEach_ThatCompiles()
+    {
+        var (result, output) = Run(Valid);
+
+        Assert.Empty(result.Diagnostics);
+        Assert.Equal(3, result.GeneratedTrees.Length);
+        Assert.Empty(output.GetDiagnostics().Where(d => d.Severity >= DiagnosticSeverity.Warning));
+        var scores = result.GeneratedTrees.Single(t => t.FilePath.EndsWith("ModelSchema_App_Scores.g.cs", StringComparison.Ordinal)).ToString();
+        Assert.Contains("[global::System.Runtime.CompilerServices.ModuleInitializer]", scores, StringComparison.Ordinal);
+        Assert.Contains("UnsafeAccessorKind.Method, Name = \"set_Label\"", scores, StringComparison.Ordinal); // init accessor
+        Assert.Contains("private static extern global::App.Scores Construct(long p0, float p1, float p2);", scores, StringComparison.Ordinal);
+        var input = result.GeneratedTrees.Single(t => t.FilePath.EndsWith("ModelSchema_App_Input.g.cs", StringComparison.Ordinal)).ToString();
+        Assert.Contains("x.@class", input, StringComparison.Ordinal);
+        Assert.DoesNotContain("\"At\"", input, StringComparison.Ordinal);
+        Assert.Contains("new global::System.Action<global::App.Input, global::System.Array>(static (x, v) => x.Image = (float[,])v)", input, StringComparison.Ordinal);
+        var zip = result.GeneratedTrees.Single(t => t.FilePath.EndsWith("ModelSchema_App_ZipMap.g.cs", StringComparison.Ordinal)).ToString();
+        Assert.Contains("global::System.Action<global::App.ZipMap, global::System.Collections.Generic.Dictionary<long, float>>", zip, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void GeneratedTables_AtRunTime_ReadWriteAndConstruct()
+    {
+        var (_, output) = Run(Valid);
+        using var stream = new MemoryStream();
+        var emit = output.Emit(stream);
+        Assert.True(emit.Success, string.Join("\n", emit.Diagnostics));
+        var assembly = System.Reflection.Assembly.Load(stream.ToArray());
+        var scores = assembly.GetType("App.Scores")!;
+        System.Runtime.CompilerServices.RuntimeHelpers.RunModuleConstructor(assembly.ManifestModule.ModuleHandle);
+        var table = Schema.SchemaAccessors.Find(scores)!;
+
+        var value = table.Factory!.DynamicInvoke()!;
+        table.Setters["Label"].DynamicInvoke(value, 7L);
+        table.Setters["B"].DynamicInvoke(value, 0.25f);
+
+        Assert.Equal(7L, table.Getters["Label"].DynamicInvoke(value));
+        Assert.Equal(0.25f, table.Getters["B"].DynamicInvoke(value));
+        Assert.Equal("Scores { Label = 7, A = 0, B = 0.25 }", value.ToString());
+    }
+
+    [Theory]
+    [InlineData("public System.Collections.Generic.List<float> Features { get; set; } = [];", "MIS1001", "'Features': In.Features is List<float>; input members must be a scalar")]
+    [InlineData("public System.DateTime At => default;", "MIS1001", "input 'At': In.At is DateTime; input members must be a scalar")]
+    [InlineData("[ModelInput(\"f\")] public float[] A { get; set; } = []; [ModelInput(\"f\")] public float B { get; set; }", "MIS1002", "input 'f': In.A, In.B are all bound to it; bind either one array member or several scalar members")]
+    [InlineData("[ModelInput(\"f\", Order = 0)] public float A { get; set; } [ModelInput(\"f\", Order = 0)] public float B { get; set; }", "MIS1003", "'f': the Order values of In.A=0, In.B=0 must be 0..1, each once, on every member or on none")]
+    [InlineData("[ModelInput(\"f\")] public float A { get; set; } [ModelInput(\"f\")] public float B;", "MIS1003", "'f': In.A, In.B mix properties and fields")]
+    [InlineData("[ModelInput(\"f\")] public System.Collections.Generic.IReadOnlyDictionary<long, float> P { get; set; } = null!;", "MIS1001", "input 'f': In.P is IReadOnlyDictionary<long, float>; input members must be")]
+    public void KnownSchemaErrors_AreReportedAtCompileTime_InTheStartUpWords(string members, string id, string message)
+    {
+        var (result, _) = Run($$"""
+            using ModelInService;
+            [ModelSchema]
+            public sealed class In { {{members}} }
+            """);
+
+        var diagnostic = Assert.Single(result.Diagnostics);
+        Assert.Equal(id, diagnostic.Id);
+        Assert.Equal(DiagnosticSeverity.Error, diagnostic.Severity);
+        Assert.StartsWith(message, diagnostic.GetMessage(System.Globalization.CultureInfo.InvariantCulture), StringComparison.Ordinal);
+        Assert.NotEqual(Location.None, diagnostic.Location);
+    }
+
+    [Fact]
+    public void OutputOnlyTypes_AreJudgedByTheOutputRules()
+    {
+        // A dictionary is fine on an output; a ReadOnlyMemory<T> is not.
+        var (result, _) = Run("""
+            using ModelInService;
+            [ModelSchema]
+            public sealed class Out
+            {
+                [ModelOutput("p")] public System.Collections.Generic.IReadOnlyDictionary<string, float> P { get; set; } = null!;
+                [ModelOutput("m")] public System.ReadOnlyMemory<float> M { get; set; }
+            }
+            """);
+
+        var diagnostic = Assert.Single(result.Diagnostics);
+        Assert.Equal("MIS1001", diagnostic.Id);
+        Assert.StartsWith("output 'm': Out.M is ReadOnlyMemory<float>", diagnostic.GetMessage(System.Globalization.CultureInfo.InvariantCulture), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void PrivateNestedAndGenericTypes_AreReportedAndLeftToReflection()
+    {
+        var (result, output) = Run("""
+            using ModelInService;
+            public sealed class Outer
+            {
+                [ModelSchema] private sealed class Hidden { public float[] X { get; set; } = []; }
+            }
+            [ModelSchema] public sealed class Generic<T> { public float[] X { get; set; } = []; }
+            """);
+
+        Assert.Equal(["MIS1004", "MIS1004"], result.Diagnostics.Select(d => d.Id));
+        Assert.All(result.Diagnostics, d => Assert.Equal(DiagnosticSeverity.Warning, d.Severity));
+        Assert.Empty(result.GeneratedTrees);
+        Assert.Empty(output.GetDiagnostics().Where(d => d.Severity == DiagnosticSeverity.Error));
+    }
+
+    [Fact]
+    public void AnEditElsewhere_ReusesTheCachedOutput()
+    {
+        var compilation = Compile(Valid);
+        GeneratorDriver driver = CSharpGeneratorDriver.Create(
+            [new SchemaGenerator().AsSourceGenerator()],
+            parseOptions: Parse,
+            driverOptions: new GeneratorDriverOptions(IncrementalGeneratorOutputKind.None, trackIncrementalGeneratorSteps: true));
+        driver = driver.RunGenerators(compilation);
+
+        driver = driver.RunGenerators(compilation.AddSyntaxTrees(CSharpSyntaxTree.ParseText("namespace App; public static class Unrelated { public static int X => 1; }", Parse)));
+        var outputs = driver.GetRunResult().Results[0].TrackedOutputSteps.SelectMany(s => s.Value).SelectMany(s => s.Outputs).ToList();
+
+        Assert.NotEmpty(outputs);
+        Assert.All(outputs, o => Assert.Equal(IncrementalStepRunReason.Cached, o.Reason));
+    }
+}

@@ -1,6 +1,7 @@
 using System.Buffers;
 using System.Reflection;
 using System.Text.Json;
+using System.Text.Json.Serialization;
 using System.Text.Json.Serialization.Metadata;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Http.HttpResults;
@@ -20,6 +21,7 @@ internal sealed class JsonInputReader<T>
 {
     private readonly JsonSerializerOptions json;
     private readonly JsonTypeInfo<T> typeInfo;
+    private readonly JsonTypeInfo<JsonElement> elementInfo;
     private readonly JsonDocumentOptions documentOptions;
     private readonly string[] required;
     private readonly bool caseInsensitive;
@@ -28,6 +30,7 @@ internal sealed class JsonInputReader<T>
     {
         this.json = json;
         typeInfo = (JsonTypeInfo<T>)json.GetTypeInfo(typeof(T));
+        elementInfo = ElementInfo(json);
         documentOptions = new JsonDocumentOptions
         {
             AllowTrailingCommas = json.AllowTrailingCommas,
@@ -91,7 +94,7 @@ internal sealed class JsonInputReader<T>
                     : "The request body is not a JSON array; send an array of objects."));
             }
 
-            await foreach (var element in JsonSerializer.DeserializeAsyncEnumerable<JsonElement>(Body(context.Request), json, context.RequestAborted).ConfigureAwait(false))
+            await foreach (var element in JsonSerializer.DeserializeAsyncEnumerable(Body(context.Request), elementInfo, context.RequestAborted).ConfigureAwait(false))
             {
                 if (elements.Count == maxRows)
                 {
@@ -367,6 +370,23 @@ internal sealed class JsonInputReader<T>
     /// The JSON names of the input members a body must contain: every member the binder maps (public, not
     /// <see cref="ModelIgnoreAttribute"/>) that JSON can set, unless <see cref="ModelInputAttribute.Optional"/>.
     /// </summary>
+    /// <summary>
+    /// The contract for reading a batch's items as <see cref="JsonElement"/>s with the app's reader settings: from the
+    /// app's resolver when it has one for JsonElement, otherwise from the library's source-generated context (a Native
+    /// AOT app's resolver chain holds only the app's own types).
+    /// </summary>
+    private static JsonTypeInfo<JsonElement> ElementInfo(JsonSerializerOptions json)
+    {
+        if (json.TryGetTypeInfo(typeof(JsonElement), out var info))
+        {
+            return (JsonTypeInfo<JsonElement>)info;
+        }
+
+        var options = new JsonSerializerOptions(json);
+        options.TypeInfoResolverChain.Add(ElementJsonContext.Default);
+        return (JsonTypeInfo<JsonElement>)options.GetTypeInfo(typeof(JsonElement));
+    }
+
     internal static string[] RequiredMembers(JsonTypeInfo info) => [.. RequiredProperties(info, onlyAnnotatedTypes: false).Select(p => p.Name)];
 
     /// <summary>The properties of <paramref name="info"/> that are required input members (see <see cref="RequiredMembers"/>).</summary>
@@ -380,15 +400,15 @@ internal sealed class JsonInputReader<T>
             return result;
         }
 
+        // Positional records carry [ModelInput] on the constructor parameter: read it through the contract's associated
+        // parameter (no reflection over the type's constructors, so the contract alone is enough under trimming).
         var parameterAttributes = new Dictionary<string, ModelInputAttribute>(StringComparer.Ordinal);
-        foreach (var constructor in info.Type.GetConstructors())
+        foreach (var property in info.Properties)
         {
-            foreach (var parameter in constructor.GetParameters())
+            if (property.AssociatedParameter?.AttributeProvider is ParameterInfo { Name: { } name } parameter
+                && parameter.GetCustomAttribute<ModelInputAttribute>() is { } attribute)
             {
-                if (parameter.Name is not null && parameter.GetCustomAttribute<ModelInputAttribute>() is { } attribute)
-                {
-                    parameterAttributes.TryAdd(parameter.Name, attribute);
-                }
+                parameterAttributes.TryAdd(name, attribute);
             }
         }
 
@@ -459,3 +479,7 @@ internal static class ProblemHttpResultFactory
         }
     }
 }
+
+/// <summary>The library's own contract for <see cref="JsonElement"/> (batch items are read as elements first).</summary>
+[JsonSerializable(typeof(JsonElement))]
+internal sealed partial class ElementJsonContext : JsonSerializerContext;

@@ -138,13 +138,31 @@ internal sealed class JsonOutputWriter<T>
 
                 return null;
             case JsonTypeInfoKind.Dictionary when value is IEnumerable pairs && info.ElementType is { } valueType:
-                // Dictionaries without the non-generic interface (IReadOnlyDictionary implementations): walk the pairs.
+                // Dictionaries without the non-generic interface (IReadOnlyDictionary-only implementations): walk the
+                // pairs of the key and value types model outputs use, without reflection (trimming and Native AOT).
+                // Other pair types are left to the serializer's own refusal: the same 500 problem, without the key.
                 var pairInfo = json.GetTypeInfo(valueType);
                 foreach (var pair in pairs)
                 {
-                    var pairType = pair!.GetType();
-                    var entryValue = pairType.GetProperty("Value")?.GetValue(pair);
-                    if (Find(entryValue, pairInfo, $"{path}[{pairType.GetProperty("Key")?.GetValue(pair)}]", depth + 1) is { } found)
+                    (object? Key, object? Value)? entry = pair switch
+                    {
+                        KeyValuePair<string, float> p => (p.Key, p.Value),
+                        KeyValuePair<long, float> p => (p.Key, p.Value),
+                        KeyValuePair<int, float> p => (p.Key, p.Value),
+                        KeyValuePair<string, double> p => (p.Key, p.Value),
+                        KeyValuePair<long, double> p => (p.Key, p.Value),
+                        KeyValuePair<int, double> p => (p.Key, p.Value),
+                        KeyValuePair<string, float[]> p => (p.Key, p.Value),
+                        KeyValuePair<string, double[]> p => (p.Key, p.Value),
+                        KeyValuePair<string, object?> p => (p.Key, p.Value),
+                        _ => null,
+                    };
+                    if (entry is not { } e)
+                    {
+                        return null;
+                    }
+
+                    if (Find(e.Value, pairInfo, $"{path}[{e.Key}]", depth + 1) is { } found)
                     {
                         return found;
                     }

@@ -39,7 +39,7 @@ public static class PredictEndpointRouteBuilderExtensions
         var json = JsonOptions(endpoints.ServiceProvider);
         var reader = new JsonInputReader<TInput>(json);
         var writer = new JsonOutputWriter<TOutput>(json);
-        return endpoints.MapPost(pattern, (Delegate)((HttpContext context) => PredictAsync(context, predictor, reader, writer)))
+        return endpoints.MapPost(pattern, Task<IResult> (HttpContext context) => PredictAsync(context, predictor, reader, writer))
             .WithMetadata(new ModelEndpointMetadata(predictor.ModelName))
             .Describe<TInput, TOutput>(predictor.ModelName, "Predict_" + predictor.ModelName, $"Predicts with model '{predictor.ModelName}'.");
     }
@@ -72,7 +72,7 @@ public static class PredictEndpointRouteBuilderExtensions
         var maxRows = options.MaxBatchRows;
         var reader = new JsonInputReader<TInput>(json);
         var writer = new JsonOutputWriter<TOutput>(json);
-        return endpoints.MapPost(pattern, (Delegate)((HttpContext context) => PredictBatchAsync(context, predictor, reader, writer, maxRows)))
+        return endpoints.MapPost(pattern, Task<IResult> (HttpContext context) => PredictBatchAsync(context, predictor, reader, writer, maxRows))
             .WithMetadata(new ModelEndpointMetadata(predictor.ModelName))
             .Describe<TInput[], TOutput[]>(predictor.ModelName, "PredictBatch_" + predictor.ModelName, $"Predicts a batch with model '{predictor.ModelName}'.")
             .ProducesProblem(StatusCodes.Status413PayloadTooLarge);
@@ -102,7 +102,7 @@ public static class PredictEndpointRouteBuilderExtensions
     }
 
     private static JsonSerializerOptions JsonOptions(IServiceProvider services) =>
-        services.GetService<IOptions<HttpJsonOptions>>()?.Value.SerializerOptions ?? JsonSerializerOptions.Web;
+        (services.GetService<IOptions<HttpJsonOptions>>()?.Value ?? new HttpJsonOptions()).SerializerOptions;
 
     private static async Task<IResult> PredictAsync<TInput, TOutput>(HttpContext context, IPredictor<TInput, TOutput> predictor, JsonInputReader<TInput> reader, JsonOutputWriter<TOutput> writer)
     {

@@ -205,6 +205,54 @@ public class HttpHardeningTests
         Assert.Equal(["sepalLength", "sepalWidth", "petalLength", "petalWidth"], new JsonInputReader<IrisFlower>(json).Required);
     }
 
+    /// <summary>A positional record whose optional member says so on the constructor parameter (read through the JSON contract's associated parameter, no reflection over constructors).</summary>
+    public sealed record PositionalFlower(
+        [property: ModelInput("features")] float SepalLength,
+        [property: ModelInput("features")] float SepalWidth,
+        [ModelInput("features", Optional = true)] float PetalLength);
+
+    [Fact]
+    public void RequiredMembers_ReadParameterAttributesOfPositionalRecords()
+    {
+        Assert.Equal(["sepalLength", "sepalWidth"], new JsonInputReader<PositionalFlower>(JsonSerializerOptions.Web).Required);
+    }
+
+    /// <summary>A dictionary with only the generic read-only interface (no IDictionary): the non-finite scan walks its pairs without reflection.</summary>
+    public sealed class ReadOnlyScoreDictionary(Dictionary<string, float> inner) : IReadOnlyDictionary<string, float>
+    {
+        public float this[string key] => inner[key];
+
+        public IEnumerable<string> Keys => inner.Keys;
+
+        public IEnumerable<float> Values => inner.Values;
+
+        public int Count => inner.Count;
+
+        public bool ContainsKey(string key) => inner.ContainsKey(key);
+
+        public IEnumerator<KeyValuePair<string, float>> GetEnumerator() => inner.GetEnumerator();
+
+        public bool TryGetValue(string key, out float value) => inner.TryGetValue(key, out value);
+
+        System.Collections.IEnumerator System.Collections.IEnumerable.GetEnumerator() => GetEnumerator();
+    }
+
+    public sealed class ScoresOutput
+    {
+        public ReadOnlyScoreDictionary Scores { get; set; } = new([]);
+    }
+
+    [Fact]
+    public void NonFiniteScan_FindsTheKeyInReadOnlyOnlyDictionaries()
+    {
+        var writer = new JsonOutputWriter<ScoresOutput>(JsonSerializerOptions.Web);
+        var found = writer.FindNonFinite(new ScoresOutput { Scores = new(new() { ["setosa"] = 0.5f, ["virginica"] = float.NaN }) }, batch: false);
+        Assert.NotNull(found);
+        Assert.Equal("scores[virginica]", found.Value.Path);
+        Assert.True(double.IsNaN(found.Value.Value));
+        Assert.Null(writer.FindNonFinite(new ScoresOutput { Scores = new(new() { ["setosa"] = 0.5f }) }, batch: false));
+    }
+
     [Fact]
     public async Task MapPredict_NonFiniteOutput_Is500ProblemSayingSo_NotAnEmptyBody()
     {

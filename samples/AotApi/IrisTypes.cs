@@ -3,7 +3,12 @@ using ModelInService;
 
 namespace AotApi;
 
-/// <summary>Four named scalar features, packed in this order into the model's float32 [batch,4] input "features".</summary>
+/// <summary>
+/// Four named scalar features, packed in this order into the model's float32 [batch,4] input "features".
+/// [ModelSchema] has the library's source generator write this type's member accessors at compile time: no
+/// expression trees or reflection at run time, which Native AOT could only interpret.
+/// </summary>
+[ModelSchema]
 public sealed class IrisFlower
 {
     [ModelInput("features")] public float SepalLength { get; set; }
@@ -13,6 +18,7 @@ public sealed class IrisFlower
 }
 
 /// <summary>The model's two outputs, plus a readable species name.</summary>
+[ModelSchema]
 public sealed class IrisPrediction
 {
     private static readonly string[] Names = ["setosa", "versicolor", "virginica"];

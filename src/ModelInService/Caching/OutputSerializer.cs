@@ -120,20 +120,24 @@ internal sealed class OutputSerializer<TOutput>
         return XxHash64.HashToUInt64(Encoding.UTF8.GetBytes(text.ToString()));
     }
 
+    // Closed instantiations through ElementDispatch (no MakeGenericType): Native AOT compiles every codec ahead of time.
     private static MemberCodec Create(MemberModel member)
     {
         var element = member.ElementClrType!;
         var isString = element == typeof(string);
-        var type = member.Shape switch
+        return member.Shape switch
         {
-            MemberShape.Scalar when isString => typeof(StringCodec),
-            MemberShape.Scalar => typeof(ScalarCodec<>).MakeGenericType(typeof(TOutput), element),
-            MemberShape.Array when isString => typeof(StringArrayCodec),
-            MemberShape.Array => typeof(ArrayCodec<>).MakeGenericType(typeof(TOutput), element),
-            MemberShape.MultiArray => typeof(MultiArrayCodec<>).MakeGenericType(typeof(TOutput), element),
-            _ => typeof(MapCodec<,>).MakeGenericType(typeof(TOutput), element, member.Type.GetGenericArguments()[1]),
+            MemberShape.Scalar when isString => new StringCodec(member),
+            MemberShape.Array when isString => new StringArrayCodec(member),
+            MemberShape.Scalar or MemberShape.Array or MemberShape.MultiArray => ElementDispatch.Unmanaged(element, new CodecFactory(member)),
+            _ => ElementDispatch.Map<MemberCodec>(
+                element,
+                member.Type.GetGenericArguments()[1],
+                () => new MapCodec<long, float>(member),
+                () => new MapCodec<long, double>(member),
+                () => new MapCodec<string, float>(member),
+                () => new MapCodec<string, double>(member)),
         };
-        return (MemberCodec)Activator.CreateInstance(type, member)!;
     }
 
     private static void WriteInt32(IBufferWriter<byte> writer, int value)
@@ -306,6 +310,7 @@ internal sealed class OutputSerializer<TOutput>
         private readonly Func<TOutput, Array?> _get = member.CompileGetter<TOutput, Array?>();
         private readonly Action<TOutput, Array> _set = member.CompileSetter<TOutput, Array>();
         private readonly int _rank = member.Type.GetArrayRank();
+        private readonly Type _arrayType = member.Type;
 
         public override void Write(TOutput value, IBufferWriter<byte> writer)
         {
@@ -346,13 +351,30 @@ internal sealed class OutputSerializer<TOutput>
             }
 
             var bytes = reader.Take(checked((int)(total * Unsafe.SizeOf<T>())));
-            var array = Array.CreateInstance(typeof(T), lengths);
+            var array = lengths.Length switch
+            {
+                2 => new T[lengths[0], lengths[1]],
+                3 => new T[lengths[0], lengths[1], lengths[2]],
+                4 => new T[lengths[0], lengths[1], lengths[2], lengths[3]],
+                _ => Array.CreateInstanceFromArrayType(_arrayType, lengths), // the member's own type exists under AOT
+            };
             MemoryMarshal.Cast<byte, T>(bytes).CopyTo(MemoryMarshal.CreateSpan(ref Unsafe.As<byte, T>(ref MemoryMarshal.GetArrayDataReference(array)), array.Length));
             _set(output, array);
         }
 
         private static ReadOnlySpan<T> Elements(Array array) =>
             MemoryMarshal.CreateReadOnlySpan(ref Unsafe.As<byte, T>(ref MemoryMarshal.GetArrayDataReference(array)), array.Length);
+    }
+
+    private sealed class CodecFactory(MemberModel member) : IUnmanagedElementVisitor<MemberCodec>
+    {
+        public MemberCodec Visit<T>()
+            where T : unmanaged => member.Shape switch
+            {
+                MemberShape.Scalar => new ScalarCodec<T>(member),
+                MemberShape.Array => new ArrayCodec<T>(member),
+                _ => new MultiArrayCodec<T>(member),
+            };
     }
 
     private sealed class MapCodec<TKey, TValue>(MemberModel member) : MemberCodec

@@ -51,7 +51,7 @@ internal sealed partial class ModelMonitor
     /// </summary>
     internal ModelMonitor CreateView()
     {
-        var recorder = (RecorderBase)_recorder.GetType().GetMethod("Create")!.Invoke(null, [_options, _time])!;
+        var recorder = _recorder.CreateEmpty(_options, _time);
         return new ModelMonitor(ModelName, _options, recorder, (IReferenceSource)recorder, _time, _handlers, _logger, new MonitorMetrics(null, ModelName))
         {
             RaisesEvents = false,

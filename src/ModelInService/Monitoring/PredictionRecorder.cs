@@ -32,6 +32,9 @@ internal sealed class PredictionRecorder<[DynamicallyAccessedMembers(MemberModel
         _encode = TryEncodeRow;
     }
 
+    /// <inheritdoc/>
+    public override RecorderBase CreateEmpty(MonitoringOptions options, TimeProvider time) => Create(options, time);
+
     /// <summary>Builds the recorder for a model's types (reflection at start-up only).</summary>
     public static PredictionRecorder<TInput, TOutput> Create(MonitoringOptions options, TimeProvider time)
     {

@@ -92,6 +92,9 @@ internal abstract class RecorderBase
     /// <summary>All rows ever dropped (read without the lock for statistics).</summary>
     private long _droppedTotal;
 
+    /// <summary>A new, empty recorder of the same types and options (the cluster view's, which records nothing itself).</summary>
+    public abstract RecorderBase CreateEmpty(MonitoringOptions options, TimeProvider time);
+
     protected RecorderBase(RowSchema schema, TimeProvider time, TimeSpan interval, int queueCapacity, int maxProfiledRowsPerSecond)
     {
         Schema = schema;

@@ -150,13 +150,33 @@ internal sealed class MemberModel
         return (MemberShape.Unsupported, null);
     }
 
+    /// <summary>
+    /// Sorts members into declaration order (the order in which several members pack into one tensor) by metadata
+    /// token. Native AOT has no metadata tokens (reading one throws); there the runtime's own order is kept, which is
+    /// the metadata's order, i.e. the declaration order (the AOT smoke test, .ci/aot-smoke, checks that every species
+    /// comes out right and that the shifted feature is the one reported).
+    /// </summary>
+    private static void InDeclarationOrder<TMember>(TMember[] members)
+        where TMember : MemberInfo
+    {
+        foreach (var member in members)
+        {
+            if (!member.HasMetadataToken())
+            {
+                return;
+            }
+        }
+
+        Array.Sort(members, static (a, b) => a.MetadataToken.CompareTo(b.MetadataToken));
+    }
+
     private static List<MemberModel> Discover([DynamicallyAccessedMembers(SchemaMembers)] Type type, bool forOutput)
     {
         var result = new List<MemberModel>();
         var parameterAttributes = ConstructorParameterAttributes(type, forOutput);
         var index = 0;
         var properties = type.GetProperties(BindingFlags.Public | BindingFlags.Instance);
-        Array.Sort(properties, static (a, b) => a.MetadataToken.CompareTo(b.MetadataToken));
+        InDeclarationOrder(properties);
         foreach (var property in properties)
         {
             if (property.GetIndexParameters().Length > 0 || property.IsDefined(typeof(ModelIgnoreAttribute), true))
@@ -179,7 +199,7 @@ internal sealed class MemberModel
         }
 
         var fields = type.GetFields(BindingFlags.Public | BindingFlags.Instance);
-        Array.Sort(fields, static (a, b) => a.MetadataToken.CompareTo(b.MetadataToken));
+        InDeclarationOrder(fields);
         foreach (var field in fields)
         {
             if (field.IsDefined(typeof(ModelIgnoreAttribute), true) || (forOutput && field.IsInitOnly))

@@ -1,3 +1,4 @@
+using System.Diagnostics.CodeAnalysis;
 using System.Runtime.CompilerServices;
 
 namespace ModelInService.BatchScoring;
@@ -56,7 +57,7 @@ public static class BatchInputReader
     /// <param name="cancellationToken">Stops the read.</param>
     /// <returns>The valid rows, in file order.</returns>
     /// <exception cref="BatchInputException">The file is unreadable or lacks a column.</exception>
-    public static async IAsyncEnumerable<TInput> ReadAsync<TInput>(string path, BatchReadOptions? options = null, BatchReadCounts? counts = null,
+    public static async IAsyncEnumerable<TInput> ReadAsync<[DynamicallyAccessedMembers(InputBinder.Members)] TInput>(string path, BatchReadOptions? options = null, BatchReadCounts? counts = null,
         [EnumeratorCancellation] CancellationToken cancellationToken = default)
     {
         ArgumentException.ThrowIfNullOrEmpty(path);

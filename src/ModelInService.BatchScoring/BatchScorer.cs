@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Diagnostics.CodeAnalysis;
 using System.Diagnostics.Metrics;
 using System.Threading.Channels;
 using Microsoft.Extensions.Logging;
@@ -47,7 +48,7 @@ public sealed partial class BatchScorer
     /// <returns>The counts of this run.</returns>
     /// <exception cref="ArgumentException">The options are invalid, or a type cannot be bound.</exception>
     /// <exception cref="BatchInputException">The input is unreadable or lacks a column.</exception>
-    public async Task<BatchScoringResult> ScoreAsync<TInput, TOutput>(IPredictor<TInput, TOutput> predictor, BatchScoringOptions options,
+    public async Task<BatchScoringResult> ScoreAsync<[DynamicallyAccessedMembers(InputBinder.Members)] TInput, [DynamicallyAccessedMembers(DynamicallyAccessedMemberTypes.PublicProperties)] TOutput>(IPredictor<TInput, TOutput> predictor, BatchScoringOptions options,
         IProgress<BatchScoringProgress>? progress = null, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(predictor);

@@ -1,5 +1,5 @@
+using System.Diagnostics.CodeAnalysis;
 using System.Globalization;
-using System.Linq.Expressions;
 using System.Reflection;
 
 namespace ModelInService.BatchScoring;
@@ -8,7 +8,7 @@ namespace ModelInService.BatchScoring;
 /// Builds <typeparamref name="TInput"/> objects from chunk columns: each settable property gets its column by the
 /// mapping, else by name (ignoring case and underscores). A null or unparsable value rejects the row with a reason.
 /// </summary>
-internal sealed class InputBinder<TInput>
+internal sealed class InputBinder<[DynamicallyAccessedMembers(InputBinder.Members)] TInput>
 {
     private readonly Func<TInput> _create;
     private readonly MemberBinding[] _members;
@@ -31,7 +31,7 @@ internal sealed class InputBinder<TInput>
             throw new ArgumentException($"{type.Name} needs a public parameterless constructor and settable properties to be bound from columns.");
         }
 
-        var create = Expression.Lambda<Func<TInput>>(Expression.New(type)).Compile();
+        Func<TInput> create = Activator.CreateInstance<TInput>;
         var columns = new List<string> { idColumn };
         var members = new List<MemberBinding>();
         foreach (var unknown in mapping.Keys.Where(k => type.GetProperty(k) is null))
@@ -110,7 +110,7 @@ internal sealed class InputBinder<TInput>
         var input = _create();
         foreach (var member in _members)
         {
-            reason = member.Bind(input!, chunk, row);
+            reason = member.Bind(input, chunk, row);
             if (reason is not null)
             {
                 return default;
@@ -123,7 +123,7 @@ internal sealed class InputBinder<TInput>
 
     private abstract class MemberBinding
     {
-        public abstract string? Bind(object target, RowChunk chunk, int row);
+        public abstract string? Bind(TInput target, RowChunk chunk, int row);
 
         public static MemberBinding For(PropertyInfo property, Type? elementType, int[] indices, string[] sources)
         {
@@ -161,10 +161,10 @@ internal sealed class InputBinder<TInput>
     private sealed class ScalarBinding<T>(PropertyInfo property, int index, string source, bool nullable, Func<double, T> convert) : MemberBinding
         where T : struct
     {
-        private readonly Action<object, T?>? _setNullable = nullable ? Setter<T?>(property) : null;
-        private readonly Action<object, T>? _set = nullable ? null : Setter<T>(property);
+        private readonly Action<TInput, T?>? _setNullable = nullable ? Setter<T?>(property) : null;
+        private readonly Action<TInput, T>? _set = nullable ? null : Setter<T>(property);
 
-        public override string? Bind(object target, RowChunk chunk, int row)
+        public override string? Bind(TInput target, RowChunk chunk, int row)
         {
             var column = chunk.Columns[index];
             if (column.IsNull(row))
@@ -198,10 +198,10 @@ internal sealed class InputBinder<TInput>
 
     private sealed class StringBinding(PropertyInfo property, int index, string source) : MemberBinding
     {
-        private readonly Action<object, string?> _set = Setter<string?>(property);
+        private readonly Action<TInput, string?> _set = Setter<string?>(property);
         private readonly bool _required = property.GetCustomAttribute<ModelInputAttribute>() is not null;
 
-        public override string? Bind(object target, RowChunk chunk, int row)
+        public override string? Bind(TInput target, RowChunk chunk, int row)
         {
             var value = chunk.Columns[index].GetString(row);
             if (value is null && _required)
@@ -216,9 +216,9 @@ internal sealed class InputBinder<TInput>
 
     private sealed class ArrayBinding<T>(PropertyInfo property, int[] indices, string[] sources, Func<double, T> convert) : MemberBinding
     {
-        private readonly Action<object, T[]> _set = Setter<T[]>(property);
+        private readonly Action<TInput, T[]> _set = Setter<T[]>(property);
 
-        public override string? Bind(object target, RowChunk chunk, int row)
+        public override string? Bind(TInput target, RowChunk chunk, int row)
         {
             var values = new T[indices.Length];
             for (var i = 0; i < indices.Length; i++)
@@ -242,11 +242,14 @@ internal sealed class InputBinder<TInput>
         }
     }
 
-    private static Action<object, TValue> Setter<TValue>(PropertyInfo property)
-    {
-        var target = Expression.Parameter(typeof(object));
-        var value = Expression.Parameter(typeof(TValue));
-        var body = Expression.Call(Expression.Convert(target, property.DeclaringType!), property.SetMethod!, Expression.Convert(value, property.PropertyType));
-        return Expression.Lambda<Action<object, TValue>>(body, target, value).Compile();
-    }
+    // The property's own setter as an open-instance delegate: a direct call under the JIT and Native AOT alike (a
+    // compiled expression tree would be interpreted there). Value types, which cannot bind one, are refused by Create.
+    private static Action<TInput, TValue> Setter<TValue>(PropertyInfo property) =>
+        property.SetMethod!.CreateDelegate<Action<TInput, TValue>>();
+}
+
+/// <summary>What <see cref="InputBinder{TInput}"/> reflects on (kept by the trimmer).</summary>
+internal static class InputBinder
+{
+    public const DynamicallyAccessedMemberTypes Members = DynamicallyAccessedMemberTypes.PublicParameterlessConstructor | DynamicallyAccessedMemberTypes.PublicProperties;
 }

@@ -1,5 +1,5 @@
+using System.Diagnostics.CodeAnalysis;
 using System.Globalization;
-using System.Linq.Expressions;
 using System.Reflection;
 using nietras.SeparatedValues;
 using Npgsql;
@@ -155,7 +155,7 @@ internal sealed class NullableOutputColumn<TOutput, T>(string name, Func<TOutput
 }
 
 /// <summary>The output columns of <typeparamref name="TOutput"/>: readable scalar properties, and arrays expanded to <c>name_0</c>, <c>name_1</c>... by the first row's length.</summary>
-internal static class OutputSchema<TOutput>
+internal static class OutputSchema<[DynamicallyAccessedMembers(DynamicallyAccessedMemberTypes.PublicProperties)] TOutput>
 {
     public static IReadOnlyList<OutputColumn<TOutput>> From(TOutput first)
     {
@@ -203,24 +203,53 @@ internal static class OutputSchema<TOutput>
         return data;
     }
 
+    // Closed instantiations over the writable column types (ColumnData.PostgresTypeOf), no MakeGenericType, and the
+    // property's getter as a delegate, no expression tree: the same code runs compiled under Native AOT.
     private static OutputColumn<TOutput> Column(PropertyInfo property, string name)
     {
-        var parameter = Expression.Parameter(typeof(TOutput));
-        var getter = Expression.Lambda(Expression.Property(parameter, property), parameter).Compile();
-        return Create(property.PropertyType, name, getter);
+        var type = property.PropertyType;
+        var underlying = Nullable.GetUnderlyingType(type);
+        return (underlying ?? type) switch
+        {
+            var t when t == typeof(float) => underlying is null ? Plain<float>(property, name) : OfNullable<float>(property, name),
+            var t when t == typeof(double) => underlying is null ? Plain<double>(property, name) : OfNullable<double>(property, name),
+            var t when t == typeof(long) => underlying is null ? Plain<long>(property, name) : OfNullable<long>(property, name),
+            var t when t == typeof(int) => underlying is null ? Plain<int>(property, name) : OfNullable<int>(property, name),
+            var t when t == typeof(bool) => underlying is null ? Plain<bool>(property, name) : OfNullable<bool>(property, name),
+            var t when t == typeof(string) => Plain<string?>(property, name),
+            _ => throw new ArgumentException($"{typeof(TOutput).Name}.{property.Name}: {type.Name} cannot be written to a column."),
+        };
     }
 
     private static OutputColumn<TOutput> Element(PropertyInfo property, int index, string name)
     {
-        var parameter = Expression.Parameter(typeof(TOutput));
-        var getter = Expression.Lambda(Expression.ArrayIndex(Expression.Property(parameter, property), Expression.Constant(index)), parameter).Compile();
-        return Create(property.PropertyType.GetElementType()!, name, getter);
+        var element = property.PropertyType.GetElementType()!;
+        return element == typeof(float) ? ElementOf<float>(property, index, name)
+            : element == typeof(double) ? ElementOf<double>(property, index, name)
+            : element == typeof(long) ? ElementOf<long>(property, index, name)
+            : element == typeof(int) ? ElementOf<int>(property, index, name)
+            : element == typeof(bool) ? ElementOf<bool>(property, index, name)
+            : element == typeof(string) ? ElementOf<string?>(property, index, name)
+            : throw new ArgumentException($"{typeof(TOutput).Name}.{property.Name}: arrays of {element.Name} cannot be written to columns.");
     }
 
-    private static OutputColumn<TOutput> Create(Type type, string name, Delegate getter) =>
-        Nullable.GetUnderlyingType(type) is { } underlying
-            ? (OutputColumn<TOutput>)Activator.CreateInstance(typeof(NullableOutputColumn<,>).MakeGenericType(typeof(TOutput), underlying), name, getter)!
-            : (OutputColumn<TOutput>)Activator.CreateInstance(typeof(PlainOutputColumn<,>).MakeGenericType(typeof(TOutput), type), name, getter)!;
+    private static PlainOutputColumn<TOutput, T> Plain<T>(PropertyInfo property, string name) => new(name, Getter<T>(property));
+
+    private static NullableOutputColumn<TOutput, T> OfNullable<T>(PropertyInfo property, string name)
+        where T : struct => new(name, Getter<T?>(property));
+
+    private static PlainOutputColumn<TOutput, T> ElementOf<T>(PropertyInfo property, int index, string name)
+    {
+        var array = Getter<T[]>(property);
+        return new(name, output => array(output)[index]);
+    }
+
+    // An open-instance delegate over the getter for classes; a struct's getter needs its receiver by reference, so
+    // value types read through reflection (correct everywhere, slower; model outputs are classes in practice).
+    private static Func<TOutput, T> Getter<T>(PropertyInfo property) =>
+        typeof(TOutput).IsValueType
+            ? output => (T)property.GetValue(output)!
+            : property.GetMethod!.CreateDelegate<Func<TOutput, T>>();
 
     internal static string SnakeCase(string name)
     {

@@ -1,3 +1,5 @@
+using System.Diagnostics.CodeAnalysis;
+
 namespace ModelInService.BatchScoring;
 
 /// <summary>Turns a chunk of input columns into a scored chunk (written rows and rejects).</summary>
@@ -10,7 +12,7 @@ internal interface IChunkScorer
 }
 
 /// <summary>The typed path: each row bound to a <typeparamref name="TInput"/>, the chunk predicted with <c>PredictBatchAsync</c>, the outputs collected into columns.</summary>
-internal sealed class TypedChunkScorer<TInput, TOutput>(IPredictor<TInput, TOutput> predictor, InputBinder<TInput> binder, TimeProvider time) : IChunkScorer
+internal sealed class TypedChunkScorer<[DynamicallyAccessedMembers(InputBinder.Members)] TInput, [DynamicallyAccessedMembers(DynamicallyAccessedMemberTypes.PublicProperties)] TOutput>(IPredictor<TInput, TOutput> predictor, InputBinder<TInput> binder, TimeProvider time) : IChunkScorer
 {
     private IReadOnlyList<OutputColumn<TOutput>>? _columns;
 

@@ -37,6 +37,11 @@ if (args.Length > 0 && args[0] == "l2-cache")
     return await L2CacheLoad.RunAsync(args[1..]);
 }
 
+if (args.Length > 0 && args[0] == "aot")
+{
+    return await AotCommand.RunAsync(args[1..]);
+}
+
 if (args.Length > 0 && args[0] == "load")
 {
     return await LoadCommand.RunAsync(args[1..]);

@@ -168,8 +168,15 @@ internal static class HttpBench
         using var handler = new SocketsHttpHandler { MaxConnectionsPerServer = callers, PooledConnectionLifetime = Timeout.InfiniteTimeSpan, UseProxy = false };
         using var client = new HttpClient(handler) { BaseAddress = null };
         var random = new Random(42);
-        var bodies = Enumerable.Range(0, 256).Select(_ => Encoding.UTF8.GetBytes(string.Create(CultureInfo.InvariantCulture,
-            $"{{\"features\":[{4.3f + (3.6f * random.NextSingle()):0.###},{2.0f + (2.4f * random.NextSingle()):0.###},{1.0f + (5.9f * random.NextSingle()):0.###},{0.1f + (2.4f * random.NextSingle()):0.###}]}}"))).ToArray();
+        // "named" (a fourth argument): the samples' IrisFlower with one JSON member per feature (samples/AotApi).
+        var named = args.Length > 3 && args[3] == "named";
+        var bodies = Enumerable.Range(0, 256).Select(_ =>
+        {
+            var (a, b, c, d) = (4.3f + (3.6f * random.NextSingle()), 2.0f + (2.4f * random.NextSingle()), 1.0f + (5.9f * random.NextSingle()), 0.1f + (2.4f * random.NextSingle()));
+            return Encoding.UTF8.GetBytes(named
+                ? string.Create(CultureInfo.InvariantCulture, $"{{\"sepalLength\":{a:0.###},\"sepalWidth\":{b:0.###},\"petalLength\":{c:0.###},\"petalWidth\":{d:0.###}}}")
+                : string.Create(CultureInfo.InvariantCulture, $"{{\"features\":[{a:0.###},{b:0.###},{c:0.###},{d:0.###}]}}"));
+        }).ToArray();
         var uri = new Uri(url);
         var phases = new Phases();
         var histograms = new LatencyHistogram[callers];

@@ -1,0 +1,105 @@
+using System.Diagnostics;
+using System.Globalization;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using ModelInService;
+
+// dotnet run -c Release --project tests/ModelInService.AotBench -- MODEL_PATH [SECONDS] [CALLERS] [REQUESTS]
+// Start-up: process start (as the OS saw it) to the first prediction answered. Then REQUESTS predictions from CALLERS
+// closed-loop callers and the working set after them; then SECONDS of the same load for requests/s.
+var started = Process.GetCurrentProcess().StartTime.ToUniversalTime();
+var modelPath = args.Length > 0 ? Path.GetFullPath(args[0]) : throw new ArgumentException("Give the path of iris_mlp.onnx.");
+var seconds = args.Length > 1 ? double.Parse(args[1], CultureInfo.InvariantCulture) : 3;
+var callers = args.Length > 2 ? int.Parse(args[2], CultureInfo.InvariantCulture) : 64;
+var requests = args.Length > 3 ? int.Parse(args[3], CultureInfo.InvariantCulture) : 10_000;
+
+var builder = Host.CreateEmptyApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true });
+builder.Services.AddModel<Flower, Species>("iris", o => o.Source = ModelSource.FromFile(modelPath)).UseBatching();
+using var host = builder.Build();
+await host.StartAsync();
+var predictor = host.Services.GetRequiredKeyedService<IPredictor<Flower, Species>>("iris");
+var first = await predictor.PredictAsync(new Flower { SepalLength = 5.1f, SepalWidth = 3.5f, PetalLength = 1.4f, PetalWidth = 0.2f });
+var startupMs = (DateTime.UtcNow - started).TotalMilliseconds;
+if (first.Label != 0)
+{
+    throw new InvalidOperationException($"Expected setosa (0), got {first.Label}.");
+}
+
+var flowers = new Flower[256];
+var random = new Random(42);
+for (var i = 0; i < flowers.Length; i++)
+{
+    flowers[i] = new Flower
+    {
+        SepalLength = 4.3f + (3.6f * random.NextSingle()),
+        SepalWidth = 2.0f + (2.4f * random.NextSingle()),
+        PetalLength = 1.0f + (5.9f * random.NextSingle()),
+        PetalWidth = 0.1f + (2.4f * random.NextSingle()),
+    };
+}
+
+// Fixed count: REQUESTS predictions, then the working set.
+var remaining = requests;
+await RunCallersAsync(() => Interlocked.Decrement(ref remaining) >= 0);
+var workingSetMb = Environment.WorkingSet / (1024.0 * 1024.0);
+
+// Timed: SECONDS of closed-loop load.
+long done = 0;
+var stopwatch = Stopwatch.StartNew();
+var until = TimeSpan.FromSeconds(seconds);
+await RunCallersAsync(() =>
+{
+    if (stopwatch.Elapsed >= until)
+    {
+        return false;
+    }
+
+    Interlocked.Increment(ref done);
+    return true;
+});
+var elapsed = stopwatch.Elapsed.TotalSeconds;
+await host.StopAsync();
+
+Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+    $"{{\"StartupMs\":{startupMs:0.0},\"WorkingSetMb\":{workingSetMb:0.0},\"RequestsPerSec\":{done / elapsed:0},\"Requests\":{requests},\"Callers\":{callers},\"Seconds\":{elapsed:0.00}}}"));
+return 0;
+
+async Task RunCallersAsync(Func<bool> next)
+{
+    var tasks = new Task[callers];
+    for (var c = 0; c < callers; c++)
+    {
+        var k = c * 37;
+        tasks[c] = Task.Run(async () =>
+        {
+            while (next())
+            {
+                _ = await predictor.PredictAsync(flowers[k++ & 255]);
+            }
+        });
+    }
+
+    await Task.WhenAll(tasks);
+}
+
+/// <summary>The four features, packed in this order into the model's float32 [batch,4] input "features".</summary>
+[ModelSchema]
+internal sealed class Flower
+{
+    [ModelInput("features")] public float SepalLength { get; set; }
+
+    [ModelInput("features")] public float SepalWidth { get; set; }
+
+    [ModelInput("features")] public float PetalLength { get; set; }
+
+    [ModelInput("features")] public float PetalWidth { get; set; }
+}
+
+/// <summary>The predicted class and its probabilities.</summary>
+[ModelSchema]
+internal sealed class Species
+{
+    [ModelOutput("label")] public long Label { get; set; }
+
+    [ModelOutput("probabilities")] public float[] Probabilities { get; set; } = [];
+}

@@ -2,10 +2,10 @@ using System.Diagnostics.Metrics;
 
 namespace ModelInService.Redis.Operations;
 
-/// <summary>The instruments of cluster operations (meter <c>ModelInService.Redis.Operations</c>).</summary>
+/// <summary>The instruments of cluster operations (meter <c>ModelInService.Redis</c>, shared with the L2 cache).</summary>
 internal sealed class ClusterOperationsMetrics
 {
-    public const string MeterName = "ModelInService.Redis.Operations";
+    public const string MeterName = "ModelInService.Redis";
 
     private readonly Counter<long> _published;
     private readonly Counter<long> _applied;
@@ -15,11 +15,11 @@ internal sealed class ClusterOperationsMetrics
     public ClusterOperationsMetrics(IMeterFactory factory, Func<int> pending)
     {
         var meter = factory.Create(MeterName);
-        _published = meter.CreateCounter<long>("modelinservice.cluster.operations.published", "{operation}", "Operations this replica published to the cluster (a new desired-state revision each).");
-        _applied = meter.CreateCounter<long>("modelinservice.cluster.operations.applied", "{operation}", "Operations this replica applied to converge to another replica's revision.");
-        _failed = meter.CreateCounter<long>("modelinservice.cluster.operations.failed", "{revision}", "Revisions this replica could not apply (it kept serving its version).");
-        _redisErrors = meter.CreateCounter<long>("modelinservice.cluster.redis.errors", "{error}", "Redis calls of cluster operations that failed (unreachable, timed out).");
-        meter.CreateObservableGauge("modelinservice.cluster.operations.pending", pending, "{model}", "Models with a local operation not yet published (Redis unreachable).");
+        _published = meter.CreateCounter<long>("model_in_service.cluster.operations.published", "{operation}", "Operations this replica published to the cluster (a new desired-state revision each).");
+        _applied = meter.CreateCounter<long>("model_in_service.cluster.operations.applied", "{operation}", "Operations this replica applied to converge to another replica's revision.");
+        _failed = meter.CreateCounter<long>("model_in_service.cluster.operations.failed", "{revision}", "Revisions this replica could not apply (it kept serving its version).");
+        _redisErrors = meter.CreateCounter<long>("model_in_service.cluster.redis.errors", "{error}", "Redis calls of cluster operations that failed (unreachable, timed out).");
+        meter.CreateObservableGauge("model_in_service.cluster.operations.pending", pending, "{model}", "Models with a local operation not yet published (Redis unreachable).");
     }
 
     public void Published(string model, string operation) =>

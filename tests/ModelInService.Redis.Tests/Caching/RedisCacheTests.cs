@@ -4,6 +4,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Options;
 using ModelInService.Caching;
+using ModelInService.Redis.Caching;
 using ModelInService.Schema;
 using StackExchange.Redis;
 
@@ -233,6 +234,29 @@ public sealed class RedisCacheTests(RedisFixture redis)
         Assert.All(answers, o => Assert.Equal(0, o.Label));
         await RedisKeys.WaitUntilAsync(() => a.L2.Statistics.Written + a.L2.Statistics.Dropped == 300);
         Assert.True(a.L2.Statistics.Written > 0);
+    }
+
+    [SkippableFact]
+    public async Task EntriesLargerThanMaxEntryBytes_StayLocal_AndAreCounted()
+    {
+        await StartCleanAsync();
+        var options = new RedisCacheOptions { Configuration = redis.Configuration, MaxEntryBytes = 64 };
+        await using var store = new RedisSharedCacheStore("iris", options, null, TimeProvider.System, Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance, null);
+        await store.Connecting;
+
+        store.Enqueue(new FixedWrite(new SharedCacheKey("iris", "hash", 1, 1), 65));   // one byte over the budget
+        store.Enqueue(new FixedWrite(new SharedCacheKey("iris", "hash", 1, 2), 64));   // exactly the budget
+
+        await RedisKeys.WaitUntilAsync(() => store.Statistics.Written + store.Statistics.TooLarge == 2);
+        Assert.Equal(1, store.Statistics.TooLarge);
+        Assert.Equal(1, store.Statistics.Written);
+        var keys = await RedisKeys.WaitForAsync(redis, 1);
+        Assert.EndsWith(":" + ((UInt128)2).ToString("x32", CultureInfo.InvariantCulture), (string)keys[0]!, StringComparison.Ordinal);
+    }
+
+    private sealed class FixedWrite(SharedCacheKey key, int length) : SharedCacheWrite(key)
+    {
+        public override byte[] Serialize() => new byte[length];
     }
 
     [SkippableFact]

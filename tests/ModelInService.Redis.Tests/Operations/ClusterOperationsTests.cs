@@ -124,7 +124,7 @@ public sealed class ClusterOperationsTests(RedisFixture redis, ITestOutputHelper
         await using var a = await StartAsync("a");
         await using var b = await StartAsync("b");
         using var errors = new MetricCollector<long>(a.Host.Services.GetRequiredService<System.Diagnostics.Metrics.IMeterFactory>(),
-            ClusterOperationsMetrics.MeterName, "modelinservice.cluster.redis.errors");
+            ClusterOperationsMetrics.MeterName, "model_in_service.cluster.redis.errors");
         var v2 = Sha(_versions.V2);
         Assert.Equal(HealthStatus.Healthy, (await a.HealthAsync()).Status);
 

@@ -5,9 +5,15 @@ using Microsoft.Extensions.Hosting;
 using ModelInService;
 
 // dotnet run -c Release --project tests/ModelInService.AotBench -- MODEL_PATH [SECONDS] [CALLERS] [REQUESTS]
+// dotnet run -c Release --project tests/ModelInService.AotBench -- --check MODEL_PATH   (see CacheCopyCheck)
 // Start-up: process start (as the OS saw it) to the first prediction answered. Then REQUESTS predictions from CALLERS
 // closed-loop callers and the working set after them; then SECONDS of the same load for requests/s.
 var started = Process.GetCurrentProcess().StartTime.ToUniversalTime();
+if (args.Length > 1 && args[0] == "--check")
+{
+    return await CacheCopyCheck.RunAsync(Path.GetFullPath(args[1]));
+}
+
 var modelPath = args.Length > 0 ? Path.GetFullPath(args[0]) : throw new ArgumentException("Give the path of iris_mlp.onnx.");
 var seconds = args.Length > 1 ? double.Parse(args[1], CultureInfo.InvariantCulture) : 3;
 var callers = args.Length > 2 ? int.Parse(args[2], CultureInfo.InvariantCulture) : 64;
@@ -102,4 +108,39 @@ internal sealed class Species
     [ModelOutput("label")] public long Label { get; set; }
 
     [ModelOutput("probabilities")] public float[] Probabilities { get; set; } = [];
+}
+
+/// <summary>An immutable output (one init-only member): the cache may hand the same instance to every caller.</summary>
+[ModelSchema]
+internal sealed class LabelOnly
+{
+    [ModelOutput("label")] public long Label { get; init; }
+}
+
+/// <summary>
+/// Backs the one trimming suppression of the library (OutputCopier's immutability check reads an output type's fields,
+/// IL2070/IL2075): that check runs only with dynamic code; under Native AOT cached outputs are always copied, so a
+/// field the trimmer removed can never make a mutable output pass for immutable. Run on both builds: the JIT shares
+/// an immutable output from the cache (the check is live there), the native build never shares one. Exit 1 otherwise.
+/// </summary>
+internal static class CacheCopyCheck
+{
+    public static async Task<int> RunAsync(string modelPath)
+    {
+        var builder = Host.CreateEmptyApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true });
+        builder.Services.AddModel<Flower, LabelOnly>("cached", o => o.Source = ModelSource.FromFile(modelPath)).UseCaching();
+        using var host = builder.Build();
+        await host.StartAsync();
+        var predictor = host.Services.GetRequiredKeyedService<IPredictor<Flower, LabelOnly>>("cached");
+        var flower = new Flower { SepalLength = 5.1f, SepalWidth = 3.5f, PetalLength = 1.4f, PetalWidth = 0.2f };
+        var first = await predictor.PredictAsync(flower);
+        var second = await predictor.PredictAsync(flower);
+        await host.StopAsync();
+
+        var dynamicCode = System.Runtime.CompilerServices.RuntimeFeature.IsDynamicCodeSupported;
+        var shared = ReferenceEquals(first, second);
+        var ok = first.Label == 0 && second.Label == 0 && shared == dynamicCode;
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{{\"DynamicCode\":{(dynamicCode ? "true" : "false")},\"Shared\":{(shared ? "true" : "false")},\"Ok\":{(ok ? "true" : "false")}}}"));
+        return ok ? 0 : 1;
+    }
 }

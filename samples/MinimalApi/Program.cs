@@ -2,6 +2,7 @@ using System.Text.Json.Serialization;
 using MinimalApi;
 using ModelInService;
 using ModelInService.AspNetCore;
+using ModelInService.Redis;
 using OpenTelemetry.Metrics;
 
 var builder = WebApplication.CreateBuilder(args);
@@ -9,9 +10,18 @@ var builder = WebApplication.CreateBuilder(args);
 // One line registers the model: loaded, checked against IrisFlower/IrisPrediction and warmed up at start-up.
 // UseBatching groups concurrent requests into one run (bounded queue: 429 + Retry-After when full; docs/batching.md).
 // UseMonitoring profiles every prediction off the request path (drift against a reference: docs/monitoring.md).
-builder.Services.AddModel<IrisFlower, IrisPrediction>("models/iris_mlp.onnx")
+var model = builder.Services.AddModel<IrisFlower, IrisPrediction>("models/iris_mlp.onnx")
     .UseBatching()
     .UseMonitoring();
+
+// Several replicas (samples/deploy/compose.yaml, the Kubernetes manifests): given a Redis ("Redis" setting, e.g. the
+// environment variable Redis=redis:6379), they share one drift view that alerts once for the cluster, and a reload,
+// rollback or canary issued on one replica reaches all (docs/deployment.md). Without it, each replica is on its own.
+if (builder.Configuration["Redis"] is { Length: > 0 } redis)
+{
+    model.UseRedisMonitoring(o => o.Configuration = redis);
+    builder.Services.AddModelClusterOperations(o => o.Configuration = redis);
+}
 
 // Accept "NaN"/"Infinity" in JSON so the model's own validation can answer them with a clear 400.
 builder.Services.ConfigureHttpJsonOptions(o => o.SerializerOptions.NumberHandling |= JsonNumberHandling.AllowNamedFloatingPointLiterals);

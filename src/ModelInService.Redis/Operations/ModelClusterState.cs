@@ -1,4 +1,4 @@
-namespace ModelInService.Redis.Operations;
+namespace ModelInService.Redis;
 
 /// <summary>
 /// The cluster view of model operations: the desired state stored in Redis and every live replica's heartbeat.

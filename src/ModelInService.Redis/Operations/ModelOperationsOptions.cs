@@ -1,6 +1,6 @@
 using Microsoft.Extensions.Options;
 
-namespace ModelInService.Redis.Operations;
+namespace ModelInService.Redis;
 
 /// <summary>Options of <see cref="ModelOperationsServiceCollectionExtensions.AddModelClusterOperations"/>.</summary>
 public sealed class ModelOperationsOptions

@@ -3,8 +3,9 @@ using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Options;
+using ModelInService.Redis.Operations;
 
-namespace ModelInService.Redis.Operations;
+namespace ModelInService.Redis;
 
 /// <summary>Registers cluster model operations on Redis.</summary>
 public static class ModelOperationsServiceCollectionExtensions

@@ -44,7 +44,9 @@ public static class ModelMonitorEndpointRouteBuilderExtensions
     /// thresholds, status, reference vs window distribution; violations; outcomes),
     /// <c>.../history?window=15m</c> the distance of each past window, <c>.../metrics</c> serving figures (requests,
     /// latency, batching, cache) and <c>.../snapshot</c> the monitor's snapshot file for a cross-replica merge
-    /// (<see cref="MonitorSnapshot.ReadFrom"/> then <see cref="IModelMonitor.MergeSnapshot"/>). Every endpoint requires
+    /// (<see cref="MonitorSnapshot.ReadFrom"/> then <see cref="IModelMonitor.MergeSnapshot"/>). Report, history and snapshot
+    /// take <c>?scope=cluster</c> for the model's cluster view (<see cref="ModelMonitorViews.ClusterKey"/>, registered
+    /// by ModelInService.Redis) instead of this replica's monitor. Every endpoint requires
     /// authorization unless <see cref="ModelMonitorEndpointOptions.AllowAnonymous"/> is set.
     /// </summary>
     /// <param name="endpoints">The route builder.</param>
@@ -72,16 +74,20 @@ public static class ModelMonitorEndpointRouteBuilderExtensions
 
         group.MapGet("", (HttpContext context) => ServeDashboard(context)).ExcludeFromDescription();
         group.MapGet("/api/models", (HttpContext context) => NoStore(context, TypedResults.Json(
-            new ModelList { Models = [.. Monitors(context.RequestServices).Select(m => MonitorView.Summary(m, MonitoringOptions(context, m.ModelName)))] },
+            new ModelList
+            {
+                Models = [.. Monitors(context.RequestServices).Select(m => MonitorView.Summary(m, MonitoringOptions(context, m.ModelName),
+                    context.RequestServices.GetKeyedService<IModelMonitor>(ModelMonitorViews.ClusterKey(m.ModelName)) is not null))],
+            },
             MonitorJsonContext.Default.ModelList)));
-        group.MapGet("/api/models/{model}/report", (HttpContext context, string model, string? window) =>
-            WithMonitor(context, model, window, (monitor, w) => TypedResults.Json(MonitorView.Report(monitor, w), MonitorJsonContext.Default.ReportDto)));
-        group.MapGet("/api/models/{model}/history", (HttpContext context, string model, string? window) =>
-            WithMonitor(context, model, window, (monitor, w) => TypedResults.Json(MonitorView.History(monitor, MonitoringOptions(context, model), w), MonitorJsonContext.Default.HistoryDto)));
+        group.MapGet("/api/models/{model}/report", (HttpContext context, string model, string? window, string? scope) =>
+            WithMonitor(context, model, window, scope, (monitor, w) => TypedResults.Json(MonitorView.Report(monitor, w), MonitorJsonContext.Default.ReportDto)));
+        group.MapGet("/api/models/{model}/history", (HttpContext context, string model, string? window, string? scope) =>
+            WithMonitor(context, model, window, scope, (monitor, w) => TypedResults.Json(MonitorView.History(monitor, MonitoringOptions(context, model), w), MonitorJsonContext.Default.HistoryDto)));
         group.MapGet("/api/models/{model}/metrics", (HttpContext context, string model) =>
-            WithMonitor(context, model, null, (_, _) => TypedResults.Json(metrics.GetFigures(model), MonitorJsonContext.Default.ServingFigures)));
-        group.MapGet("/api/models/{model}/snapshot", (HttpContext context, string model) =>
-            WithMonitor(context, model, null, (monitor, _) =>
+            WithMonitor(context, model, null, null, (_, _) => TypedResults.Json(metrics.GetFigures(model), MonitorJsonContext.Default.ServingFigures)));
+        group.MapGet("/api/models/{model}/snapshot", (HttpContext context, string model, string? scope) =>
+            WithMonitor(context, model, null, scope, (monitor, _) =>
             {
                 using var buffer = new MemoryStream();
                 monitor.ExportSnapshot().WriteTo(buffer);
@@ -90,19 +96,41 @@ public static class ModelMonitorEndpointRouteBuilderExtensions
         return group;
     }
 
+    // Each model's own monitor (keyed by its name): other views registered under other keys (ModelMonitorViews) carry
+    // the same ModelName and are reached through ?scope= instead.
     private static IEnumerable<IModelMonitor> Monitors(IServiceProvider services) =>
         services.GetKeyedServices<IModelMonitor>(KeyedService.AnyKey)
-            .DistinctBy(m => m.ModelName, StringComparer.Ordinal)
-            .OrderBy(m => m.ModelName, StringComparer.Ordinal);
+            .Select(m => m.ModelName)
+            .Distinct(StringComparer.Ordinal)
+            .Order(StringComparer.Ordinal)
+            .Select(name => services.GetKeyedService<IModelMonitor>(name))
+            .OfType<IModelMonitor>();
 
     private static MonitoringOptions MonitoringOptions(HttpContext context, string model) =>
         context.RequestServices.GetRequiredService<IOptionsMonitor<MonitoringOptions>>().Get(model);
 
-    private static IResult WithMonitor(HttpContext context, string model, string? windowText, Func<IModelMonitor, TimeSpan, IResult> action)
+    private static IResult WithMonitor(HttpContext context, string model, string? windowText, string? scope, Func<IModelMonitor, TimeSpan, IResult> action)
     {
         if (context.RequestServices.GetKeyedService<IModelMonitor>(model) is not { } monitor)
         {
             return TypedResults.Problem(statusCode: StatusCodes.Status404NotFound, title: "Unknown model", detail: $"No monitored model is named '{model}'.");
+        }
+
+        switch (scope)
+        {
+            case null or "local":
+                break;
+            case "cluster":
+                if (context.RequestServices.GetKeyedService<IModelMonitor>(ModelMonitorViews.ClusterKey(model)) is not { } cluster)
+                {
+                    return TypedResults.Problem(statusCode: StatusCodes.Status404NotFound, title: "No cluster view",
+                        detail: $"Model '{model}' has no cluster view: its replicas do not share their monitors (UseRedisMonitoring).");
+                }
+
+                monitor = cluster;
+                break;
+            default:
+                return TypedResults.Problem(statusCode: StatusCodes.Status400BadRequest, title: "Invalid scope", detail: "Give the scope as local (this replica) or cluster (every replica).");
         }
 
         var window = MonitorView.Windows(MonitoringOptions(context, model))[0];

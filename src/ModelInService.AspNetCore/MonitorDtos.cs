@@ -25,6 +25,9 @@ internal sealed class ModelSummary
     public required long Recorded { get; init; }
 
     public required long Dropped { get; init; }
+
+    /// <summary>The views the endpoints serve with <c>?scope=</c>: <c>local</c> always, <c>cluster</c> with a cluster view.</summary>
+    public required IReadOnlyList<string> Scopes { get; init; }
 }
 
 internal sealed record WindowInfo(string Name, double Seconds);

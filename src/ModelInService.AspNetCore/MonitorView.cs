@@ -15,7 +15,7 @@ internal static class MonitorView
     /// <summary>Most windows drawn in a history chart (the latest ones).</summary>
     private const int MaxHistoryPoints = 60;
 
-    public static ModelSummary Summary(IModelMonitor monitor, MonitoringOptions options)
+    public static ModelSummary Summary(IModelMonitor monitor, MonitoringOptions options, bool hasClusterView)
     {
         var statistics = monitor.Statistics;
         return new ModelSummary
@@ -27,6 +27,7 @@ internal static class MonitorView
             Reference = monitor.Reference is { } r ? new ReferenceInfo(r.Source, r.Rows, r.ChunkCount, r.CreatedAt) : null,
             Recorded = statistics.Recorded,
             Dropped = statistics.Dropped,
+            Scopes = hasClusterView ? ["local", "cluster"] : ["local"],
         };
     }
 

@@ -84,6 +84,25 @@ public partial class DashboardBrowserTests(ITestOutputHelper output)
         File.Delete(screenshot);
     }
 
+    [SkippableFact]
+    public async Task Dashboard_OffersTheClusterScope_AndShowsTheClusterViewsNumbers()
+    {
+        var browser = Environment.GetEnvironmentVariable("CHROMIUM_PATH") is { Length: > 0 } configured && File.Exists(configured) ? configured : FindOnPath();
+        Skip.If(browser is null, "No chromium binary found (install it with `apt-get install -y chromium`, or set CHROMIUM_PATH).");
+
+        await using var app = await MonitorScopeTests.StartAsync("http://127.0.0.1:0");
+        var baseUrl = app.Urls.First();
+
+        var local = await RunAsync(browser!, "--virtual-time-budget=10000", "--dump-dom", baseUrl + "/open");
+        var cluster = await RunAsync(browser!, "--virtual-time-budget=10000", "--dump-dom", baseUrl + "/open?scope=cluster");
+
+        Assert.Contains("data-rendered=\"true\"", cluster, StringComparison.Ordinal);
+        Assert.Matches("<button[^>]*class=\"on\"[^>]*data-scope=\"local\"", local);
+        Assert.Matches("<button[^>]*class=\"on\"[^>]*data-scope=\"cluster\"", cluster);
+        Assert.Equal("10", Attributes(SectionRegex().Match(local).Value)["data-predictions"]);   // iris, this replica
+        Assert.Equal("30", Attributes(SectionRegex().Match(cluster).Value)["data-predictions"]); // iris, the cluster view
+    }
+
     private static void AssertNumber(JsonElement expected, string actual)
     {
         if (expected.ValueKind == JsonValueKind.Null)

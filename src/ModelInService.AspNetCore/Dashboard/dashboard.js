@@ -7,7 +7,8 @@
   var SVG = 'http://www.w3.org/2000/svg';
   var COLORS = { Drifted: '#d1495b', Stable: '#2e9d5b', InsufficientData: '#e09b1a', NoReference: '#8a94a6' };
   var REF = '#8a94a6';
-  var state = { window: null, windows: [] };
+  // ?scope=cluster opens on the cluster view (a link or bookmark to it); the buttons switch.
+  var state = { window: null, windows: [], scope: /[?&]scope=cluster(&|$)/.test(location.search) ? 'cluster' : 'local' };
 
   function el(tag, attrs, parent, text) {
     var e = document.createElement(tag);
@@ -237,6 +238,17 @@
     });
   }
 
+  // "this replica" or "all replicas": offered when a model has a cluster view (ModelInService.Redis).
+  function renderScopes(offered) {
+    var nav = document.getElementById('scopes');
+    nav.textContent = '';
+    if (!offered) { state.scope = 'local'; return; }
+    [['local', 'this replica'], ['cluster', 'all replicas']].forEach(function (s) {
+      var b = el('button', { type: 'button', 'class': s[0] === state.scope ? 'on' : null, 'data-scope': s[0] }, nav, s[1]);
+      b.addEventListener('click', function () { state.scope = s[0]; load(); });
+    });
+  }
+
   function load() {
     var root = document.getElementById('models');
     return getJson('/models').then(function (list) {
@@ -250,10 +262,12 @@
       state.windows = names;
       if (!state.window || names.indexOf(state.window) < 0) { state.window = names[0]; }
       renderWindows();
+      renderScopes(list.models.some(function (m) { return (m.scopes || []).indexOf('cluster') >= 0; }));
       return Promise.all(list.models.map(function (m) {
         var w = m.windows.some(function (x) { return x.name === state.window; }) ? state.window : m.windows[0].name;
         var base = '/models/' + encodeURIComponent(m.name);
-        return Promise.all([getJson(base + '/report?window=' + w), getJson(base + '/history?window=' + w), getJson(base + '/metrics')]);
+        var scope = state.scope === 'cluster' && (m.scopes || []).indexOf('cluster') >= 0 ? '&scope=cluster' : '';
+        return Promise.all([getJson(base + '/report?window=' + w + scope), getJson(base + '/history?window=' + w + scope), getJson(base + '/metrics')]);
       })).then(function (all) {
         root.textContent = '';
         all.forEach(function (r) { renderModel(root, r[0], r[1], r[2]); });

@@ -56,6 +56,9 @@ public static class RedisMonitoringBuilderExtensions
         services.TryAddSingleton<RedisConnection>();
         services.TryAddSingleton<ClusterMonitorRegistry>();
         services.AddKeyedSingleton<IClusterMonitor>(name, static (sp, key) => sp.GetRequiredService<ClusterMonitorRegistry>().Get((string)key!));
+
+        // The cluster view for the monitor endpoints and dashboard (MapModelMonitor's ?scope=cluster).
+        services.AddKeyedSingleton<IModelMonitor>(ModelMonitorViews.ClusterKey(name), (sp, _) => sp.GetRequiredService<ClusterMonitorRegistry>().Get(name).Cluster);
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IHostedService, ClusterMonitorHostedService>());
         services.Configure<HealthCheckServiceOptions>(o => o.Registrations.Add(new HealthCheckRegistration(
             "redis-monitor:" + name,

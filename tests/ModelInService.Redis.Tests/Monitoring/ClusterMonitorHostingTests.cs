@@ -57,6 +57,10 @@ public sealed class ClusterMonitorHostingTests(RedisFixture redis, ITestOutputHe
         using var host = Builder(redis.Configuration).Build();
         await host.StartAsync();
         var cluster = host.Services.GetRequiredKeyedService<IClusterMonitor>("iris");
+
+        // The views the monitor endpoints and dashboard serve: the model's own monitor, and ?scope=cluster's.
+        Assert.Same(cluster.Local, host.Services.GetRequiredKeyedService<IModelMonitor>("iris"));
+        Assert.Same(cluster.Cluster, host.Services.GetRequiredKeyedService<IModelMonitor>(ModelMonitorViews.ClusterKey("iris")));
         var waited = Stopwatch.StartNew();
         while (!cluster.Status.IsLeaseHolder)
         {

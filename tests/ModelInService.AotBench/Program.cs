@@ -110,6 +110,22 @@ internal sealed class Species
     [ModelOutput("probabilities")] public float[] Probabilities { get; set; } = [];
 }
 
+/// <summary>The ZipMap export's input.</summary>
+[ModelSchema]
+internal sealed class ZipFlower
+{
+    [ModelInput("float_input")] public float[] Features { get; set; } = [];
+}
+
+/// <summary>The ZipMap export's label and per-class probability map.</summary>
+[ModelSchema]
+internal sealed class ZipSpecies
+{
+    [ModelOutput("output_label")] public long Label { get; set; }
+
+    [ModelOutput("output_probability")] public IReadOnlyDictionary<long, float> Probabilities { get; set; } = new Dictionary<long, float>();
+}
+
 /// <summary>An immutable output (one init-only member): the cache may hand the same instance to every caller.</summary>
 [ModelSchema]
 internal sealed class LabelOnly
@@ -139,8 +155,35 @@ internal static class CacheCopyCheck
 
         var dynamicCode = System.Runtime.CompilerServices.RuntimeFeature.IsDynamicCodeSupported;
         var shared = ReferenceEquals(first, second);
-        var ok = first.Label == 0 && second.Label == 0 && shared == dynamicCode;
-        Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{{\"DynamicCode\":{(dynamicCode ? "true" : "false")},\"Shared\":{(shared ? "true" : "false")},\"Ok\":{(ok ? "true" : "false")}}}"));
+        var zipMap = await ZipMapAsync(Path.Combine(Path.GetDirectoryName(modelPath)!, "iris_mlp_zipmap.onnx"));
+        var ok = first.Label == 0 && second.Label == 0 && shared == dynamicCode && zipMap;
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{{\"DynamicCode\":{(dynamicCode ? "true" : "false")},\"Shared\":{(shared ? "true" : "false")},\"ZipMap\":{(zipMap ? "true" : "false")},\"Ok\":{(ok ? "true" : "false")}}}"));
         return ok ? 0 : 1;
+    }
+
+    // A schema the iris sample does not have: the skl2onnx ZipMap export (seq(map(int64, float)) probabilities), with
+    // caching (maps copied per caller) and monitoring (maps recorded) on, in the build being checked.
+    private static async Task<bool> ZipMapAsync(string modelPath)
+    {
+        var builder = Host.CreateEmptyApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true });
+        builder.Services.AddModel<ZipFlower, ZipSpecies>("zipmap", o => o.Source = ModelSource.FromFile(modelPath)).UseCaching().UseBatching().UseMonitoring();
+        using var host = builder.Build();
+        await host.StartAsync();
+        var predictor = host.Services.GetRequiredKeyedService<IPredictor<ZipFlower, ZipSpecies>>("zipmap");
+        var answers = await predictor.PredictBatchAsync([new ZipFlower { Features = [5.1f, 3.5f, 1.4f, 0.2f] }, new ZipFlower { Features = [6.6f, 3.0f, 5.6f, 2.0f] }]);
+        var again = await predictor.PredictAsync(new ZipFlower { Features = [5.1f, 3.5f, 1.4f, 0.2f] });
+        await host.Services.GetRequiredKeyedService<IModelMonitor>("zipmap").FlushAsync();
+        var recorded = host.Services.GetRequiredKeyedService<IModelMonitor>("zipmap").Statistics.Recorded;
+        await host.StopAsync();
+
+        var sum = 0f;
+        foreach (var p in again.Probabilities.Values)
+        {
+            sum += p;
+        }
+
+        return answers[0].Label == 0 && answers[1].Label == 2 && again.Label == 0 && again.Probabilities.Count == 3
+            && Math.Abs(sum - 1) < 1e-4 && again.Probabilities[0] == answers[0].Probabilities[0]
+            && !ReferenceEquals(again.Probabilities, answers[0].Probabilities) && recorded >= 2;
     }
 }

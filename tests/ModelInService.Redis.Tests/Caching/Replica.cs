@@ -9,21 +9,6 @@ using StackExchange.Redis;
 
 namespace ModelInService.Redis.Tests.Caching;
 
-public sealed class IrisInput
-{
-    [ModelInput("features")]
-    public float[] Features { get; set; } = [];
-}
-
-public sealed class IrisOutput
-{
-    [ModelOutput("label")]
-    public long Label { get; set; }
-
-    [ModelOutput("probabilities")]
-    public float[] Probabilities { get; set; } = [];
-}
-
 internal static class Iris
 {
     public static readonly float[] Setosa = [5.1f, 3.5f, 1.4f, 0.2f];

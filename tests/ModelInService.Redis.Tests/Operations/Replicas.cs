@@ -6,21 +6,6 @@ using ModelInService.Redis.Operations;
 
 namespace ModelInService.Redis.Tests.Operations;
 
-public sealed class IrisInput
-{
-    [ModelInput("features")]
-    public float[] Features { get; set; } = [];
-}
-
-public sealed class IrisOutput
-{
-    [ModelOutput("label")]
-    public long Label { get; set; }
-
-    [ModelOutput("probabilities")]
-    public float[] Probabilities { get; set; } = [];
-}
-
 /// <summary>
 /// Versions of the iris model for the tests: v1 is samples/models/iris_mlp.onnx; v2 and v3 are its bytes with a
 /// ModelProto.model_version field (5, varint) appended in a temporary directory: the same graph, a different file,

@@ -90,9 +90,16 @@ internal sealed partial class DynamicBatcher<TInput, TOutput>
                 }
             }
 
+            // A request may be claimed (timed out, canceled) between the two passes: count what was kept, not `live`
+            // (the count from the first pass indexed past the list: the FsCheck schedule property found it).
+            if (remaining.Count == 0)
+            {
+                return;
+            }
+
             batch = remaining;
             start = 0;
-            count = live;
+            count = remaining.Count;
         }
 
         // The rows are copied once, into the run's buffer; the executor records what it answered itself.

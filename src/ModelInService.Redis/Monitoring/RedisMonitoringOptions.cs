@@ -27,7 +27,7 @@ public sealed class RedisMonitoringOptions
     /// <value>Default 15 seconds.</value>
     public TimeSpan LeasePeriod { get; set; } = TimeSpan.FromSeconds(15);
 
-    /// <summary>Gets or sets how long after an interval closes the lease holder waits before evaluating the cluster window that ends with it, so that every replica has published it.</summary>
+    /// <summary>Gets or sets how long after an interval closes the lease holder waits before evaluating the cluster window that ends with it, so that every replica has published it. A replica publishes an interval at its first synchronization at least 1 s after it closed (a quarter of a shorter interval: rows recorded at its last instant still reach it), so keep this above 1 s plus <see cref="SyncInterval"/>.</summary>
     /// <value>Default 10 seconds (two <see cref="SyncInterval"/>s). Must be shorter than the monitor's <see cref="MonitoringOptions.IntervalLength"/>.</value>
     public TimeSpan EvaluationDelay { get; set; } = TimeSpan.FromSeconds(10);
 

@@ -345,6 +345,34 @@ public sealed class ClusterMonitorTests(RedisFixture redis)
     }
 
     [SkippableFact]
+    public async Task AClosedInterval_IsPublishedOnlyAfterThePublishGrace_SoRowsRecordedAtItsLastInstantAreInIt()
+    {
+        redis.SkipIfUnavailable();
+        await redis.FlushAsync();
+        var time = new FakeTimeProvider(Start);
+        await using var a = await Replica.StartAsync("a", time, new EventLog(), redis.Configuration);
+        await using var connection = await ConnectionMultiplexer.ConnectAsync(redis.Configuration!);
+        var db = connection.GetDatabase();
+        var sent = await SendAsync([a], null, IrisTraffic.Rows(50, 7000));
+
+        // At the boundary the interval is closed but still open to late rows: nothing is taken or published yet.
+        var grace = ClusterMonitor.PublishGrace(TimeSpan.FromMinutes(1));
+        Assert.Equal(TimeSpan.FromSeconds(1), grace);
+        time.Advance(TimeSpan.FromSeconds(30));
+        await a.Cluster.SyncAsync();
+        Assert.Equal(0, await db.SortedSetLengthAsync("{test:mon:iris}:idx"));
+
+        // Still not within the grace (a row stamped in the interval and appended now would still count in it); then taken whole.
+        time.Advance(grace - TimeSpan.FromMilliseconds(1));
+        await a.Cluster.SyncAsync();
+        Assert.Equal(0, await db.SortedSetLengthAsync("{test:mon:iris}:idx"));
+        time.Advance(TimeSpan.FromMilliseconds(1));
+        await a.Cluster.SyncAsync();
+        Assert.Equal(1, await db.SortedSetLengthAsync("{test:mon:iris}:idx"));
+        Assert.Equal(sent, a.Cluster.Cluster.GetReport(Window).Predictions);
+    }
+
+    [SkippableFact]
     public async Task MalformedEntries_AreSkippedAndCounted_NeverMergedInPart_AndValidOnesStillMerge()
     {
         redis.SkipIfUnavailable();
@@ -432,16 +460,16 @@ public sealed class ClusterMonitorTests(RedisFixture redis)
         return n;
     }
 
-    /// <summary>From 30 s into an interval: to its end (every replica publishes), 30 s on (the holder evaluates; the oracle too), the next interval's 30 s.</summary>
+    /// <summary>From 30 s into an interval: to 1 s past its end (the publish grace: every replica publishes), 29 s on (the holder evaluates; the oracle too): the next interval's 30 s.</summary>
     private static async Task CloseIntervalAsync(FakeTimeProvider time, List<Replica> replicas, Replica? oracle)
     {
-        time.Advance(TimeSpan.FromSeconds(30));
+        time.Advance(TimeSpan.FromSeconds(30) + ClusterMonitor.PublishGrace(TimeSpan.FromMinutes(1)));
         foreach (var replica in replicas)
         {
             await replica.Cluster.SyncAsync();
         }
 
-        time.Advance(TimeSpan.FromSeconds(30));
+        time.Advance(TimeSpan.FromSeconds(29));
         foreach (var replica in replicas)
         {
             await replica.Cluster.SyncAsync();

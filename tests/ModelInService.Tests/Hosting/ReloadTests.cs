@@ -111,7 +111,7 @@ public class ReloadTests
             await File.WriteAllBytesAsync(path, File.ReadAllBytes(TestModels.IrisMlp)[..200]);
             watcher.Touch();
             time.Advance(TimeSpan.FromSeconds(2));
-            await failed.Task.WaitAsync(TimeSpan.FromSeconds(20));
+            await KeepTimeMovingUntil(failed.Task, time);
             Assert.Equal(first, manager.Current);
 
             // The complete file arrives: after the quiet period the new version serves.
@@ -123,19 +123,7 @@ public class ReloadTests
             Assert.False(changed.Task.IsCompleted);
             time.Advance(TimeSpan.FromSeconds(1));
 
-            // The file system's own change events arrive on real time and may restart the quiet period after the
-            // advance above (seen on a loaded machine): keep time moving until the reload happens.
-            var waited = System.Diagnostics.Stopwatch.StartNew();
-            while (!changed.Task.IsCompleted && waited.Elapsed < TimeSpan.FromSeconds(20))
-            {
-                await Task.WhenAny(changed.Task, Task.Delay(250));
-                if (!changed.Task.IsCompleted)
-                {
-                    time.Advance(TimeSpan.FromSeconds(1));
-                }
-            }
-
-            var change = await changed.Task.WaitAsync(TimeSpan.FromSeconds(1));
+            var change = await KeepTimeMovingUntil(changed.Task, time);
 
             Assert.NotEqual(first.Sha256, change.Current.Sha256);
             Assert.Equal(2, (await host.Services.GetRequiredService<IPredictor<IrisInput, IrisOutput>>().PredictAsync(new IrisInput { Features = IrisSamples.Virginica })).Label);
@@ -144,6 +132,26 @@ public class ReloadTests
         {
             dir.Delete(recursive: true);
         }
+    }
+
+    /// <summary>
+    /// Waits for <paramref name="task"/>, moving the fake clock on a second at a time: the file system's own change
+    /// events arrive on real time and may restart the quiet period after a test's advance (seen on a loaded machine,
+    /// for the half-written file as well as the complete one).
+    /// </summary>
+    private static async Task<T> KeepTimeMovingUntil<T>(Task<T> task, FakeTimeProvider time)
+    {
+        var waited = System.Diagnostics.Stopwatch.StartNew();
+        while (!task.IsCompleted && waited.Elapsed < TimeSpan.FromSeconds(20))
+        {
+            await Task.WhenAny(task, Task.Delay(250));
+            if (!task.IsCompleted)
+            {
+                time.Advance(TimeSpan.FromSeconds(1));
+            }
+        }
+
+        return await task.WaitAsync(TimeSpan.FromSeconds(1));
     }
 
     [Fact]

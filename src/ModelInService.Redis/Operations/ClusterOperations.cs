@@ -711,15 +711,19 @@ internal sealed class ClusterOperations : IModelCluster, IAsyncDisposable, IDisp
 
     private IDatabase Database() => (_connection ?? throw new InvalidOperationException("Cluster operations have not started (the host starts them).")).GetDatabase();
 
-    private string RevisionKey(string model) => $"{_options.KeyPrefix}:{model}:rev";
+    // A model's keys share one hash tag, {prefix:model}, so they live in one slot: the publish script's two keys and
+    // the heartbeats' MGET are single-slot on Redis Cluster (without the tag they failed there with CROSSSLOT).
+    private string ModelTag(string model) => "{" + _options.KeyPrefix + ":" + model + "}";
 
-    private string DesiredKey(string model) => $"{_options.KeyPrefix}:{model}:desired";
+    private string RevisionKey(string model) => ModelTag(model) + ":rev";
 
-    private string ReplicasKey(string model) => $"{_options.KeyPrefix}:{model}:replicas";
+    private string DesiredKey(string model) => ModelTag(model) + ":desired";
+
+    private string ReplicasKey(string model) => ModelTag(model) + ":replicas";
 
     private string HeartbeatKey(string model) => HeartbeatKey(model, ReplicaId);
 
-    private string HeartbeatKey(string model, string replica) => $"{_options.KeyPrefix}:{model}:replica:{replica}";
+    private string HeartbeatKey(string model, string replica) => ModelTag(model) + ":replica:" + replica;
 
     /// <summary>One model's link to the cluster.</summary>
     private sealed class ModelLink(ModelHost host)

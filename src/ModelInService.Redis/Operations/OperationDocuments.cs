@@ -3,7 +3,7 @@ using System.Text.Json.Serialization;
 
 namespace ModelInService.Redis.Operations;
 
-/// <summary>The desired state stored under <c>{prefix}:{model}:desired</c> (field <c>state</c>; field <c>revision</c> beside it).</summary>
+/// <summary>The desired state stored under <c>{{prefix}:{model}}:desired</c> (field <c>state</c>; field <c>revision</c> beside it).</summary>
 internal sealed class DesiredDocument
 {
     public string Origin { get; set; } = "";
@@ -45,7 +45,7 @@ internal sealed class DesiredDocument
     };
 }
 
-/// <summary>A replica's heartbeat under <c>{prefix}:{model}:replica:{id}</c>, with a TTL.</summary>
+/// <summary>A replica's heartbeat under <c>{{prefix}:{model}}:replica:{id}</c>, with a TTL.</summary>
 internal sealed class HeartbeatDocument
 {
     public string ReplicaId { get; set; } = "";

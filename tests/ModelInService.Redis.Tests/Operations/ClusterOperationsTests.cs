@@ -115,6 +115,25 @@ public sealed class ClusterOperationsTests(RedisFixture redis, ITestOutputHelper
         Assert.All(others, r => Assert.Equal(6, r.Applied)); // reload, rollback, pin, unpin, start shadow, stop: one step each
         Assert.All(new[] { a, b, c }, r => Assert.Equal(6, r.Operations.AppliedRevision("iris")));
         Assert.All(new[] { a, b, c }, r => Assert.Equal(v1, r.ServingSha));
+
+        // Every key of the model is in one hash slot (revision, desired state, replica set, heartbeats), so the publish
+        // script and the heartbeats' MGET also work on Redis Cluster (untagged keys failed there with CROSSSLOT).
+        await using var connection = await ConnectionMultiplexer.ConnectAsync(redis.Configuration!);
+        var server = connection.GetServer(connection.GetEndPoints()[0]);
+        var keys = server.Keys(pattern: "*" + _prefix + ":iris*").Select(k => (string)k!).ToList();
+        Assert.Contains(keys, k => k.EndsWith(":desired", StringComparison.Ordinal));
+        Assert.Contains(keys, k => k.Contains(":replica:", StringComparison.Ordinal));
+        Assert.Equal(6, keys.Count); // rev, desired, replicas, and the three replicas' heartbeats
+        Assert.Single(keys.Select(HashTag).Distinct());
+        Assert.Equal(_prefix + ":iris", HashTag(keys[0]));
+    }
+
+    /// <summary>The part of a key Redis Cluster hashes (its hash tag: between the first '{' and the next '}', when not empty; else the whole key). The test Redis is standalone, where the client reports no slots.</summary>
+    private static string HashTag(string key)
+    {
+        var open = key.IndexOf('{', StringComparison.Ordinal);
+        var close = open < 0 ? -1 : key.IndexOf('}', open + 1);
+        return close > open + 1 ? key[(open + 1)..close] : key;
     }
 
     [SkippableFact]
@@ -170,7 +189,7 @@ public sealed class ClusterOperationsTests(RedisFixture redis, ITestOutputHelper
         // A desired state naming a file this replica cannot read.
         var missing = _versions.Path("not-here.onnx");
         var json = $$"""{"Origin":"elsewhere","Operation":"Reload","IssuedAtMs":1,"ServingSha256":"0123456789abcdef","ServingFile":"{{missing}}","Pinned":false,"CandidateShare":0}""";
-        await db.HashSetAsync($"{_prefix}:iris:desired", [new("revision", 7), new("state", json)]);
+        await db.HashSetAsync($"{{{_prefix}:iris}}:desired", [new("revision", 7), new("state", json)]);
         await db.PublishAsync(RedisChannel.Literal(_prefix + ":ops"), $"7\nelsewhere\niris");
         await Replica.WaitUntilAsync(() => a.Operations.AppliedRevision("iris") == 7, Converge, "revision 7 handled");
         Assert.Equal(v1, a.ServingSha);
@@ -181,7 +200,7 @@ public sealed class ClusterOperationsTests(RedisFixture redis, ITestOutputHelper
 
         // A malformed document (hostile share) is refused whole.
         var hostile = """{"Origin":"elsewhere","Operation":"StartCanary","IssuedAtMs":1,"ServingSha256":"0123456789abcdef","CandidateSha256":"0123456789abcdef","CandidateMode":"Canary","CandidateShare":7}""";
-        await db.HashSetAsync($"{_prefix}:iris:desired", [new("revision", 8), new("state", hostile)]);
+        await db.HashSetAsync($"{{{_prefix}:iris}}:desired", [new("revision", 8), new("state", hostile)]);
         await Replica.WaitUntilAsync(() => a.Operations.AppliedRevision("iris") == 8, Converge, "revision 8 handled (on the heartbeat: no announcement)");
         Assert.Equal(v1, a.ServingSha);
         Assert.Null(a.Manager.Candidate);

@@ -145,6 +145,33 @@ internal sealed class GraphBuilder(string graphName)
         return attribute;
     }
 
+    public static AttributeProto Strings(string name, params string[] values)
+    {
+        var attribute = new AttributeProto { Name = name, Type = AttributeProto.Types.AttributeType.Strings };
+        foreach (var value in values)
+        {
+            attribute.Strings.Add(ByteString.CopyFromUtf8(value));
+        }
+
+        return attribute;
+    }
+
+    /// <summary>seq(map(string, float)): sklearn-onnx's ZipMap over string class labels.</summary>
+    public static TypeProto SequenceOfMapStringToFloat() => new()
+    {
+        SequenceType = new TypeProto.Types.Sequence
+        {
+            ElemType = new TypeProto
+            {
+                MapType = new TypeProto.Types.Map
+                {
+                    KeyType = (int)DataType.String,
+                    ValueType = new TypeProto { TensorType = new TypeProto.Types.Tensor { ElemType = (int)DataType.Float } },
+                },
+            },
+        },
+    };
+
     // ---- the model ----
 
     /// <summary>Wraps the graph in a model. Metadata keys keep the order given, so the bytes are stable.</summary>

@@ -49,6 +49,12 @@ public sealed class TensorSpec
     /// <summary>Gets whether the first dimension is free, which this library treats as the batch dimension.</summary>
     public bool HasDynamicBatch => Dimensions.Count > 0 && Dimensions[0] < 0;
 
+    /// <summary>Gets, for a map output whose ZipMap node was removed at load, how the maps are rebuilt; otherwise null.</summary>
+    internal ZipMapSource? ZipMap { get; init; }
+
+    /// <summary>Gets the name the session is asked for: <see cref="Name"/>, or the ZipMap's input tensor.</summary>
+    internal string RunName => ZipMap?.TensorName ?? Name;
+
     /// <summary>Gets a description such as <c>float32 [?,4]</c> or <c>seq(map(int64,float32))</c>.</summary>
     /// <returns>The description used in error messages.</returns>
     public override string ToString()

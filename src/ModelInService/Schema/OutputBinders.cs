@@ -384,6 +384,7 @@ internal sealed class MapOutputBinder<TOutput, TKey, TValue> : OutputBinder<TOut
     private readonly Action<TOutput, TValue[]>? _array;
     private readonly bool _checkFinite;
     private readonly string _memberName;
+    private TKey[]? _zipMapKeys;
 
     public MapOutputBinder(string modelName, TensorSpec spec, MemberModel member)
         : base(modelName, spec)
@@ -402,6 +403,12 @@ internal sealed class MapOutputBinder<TOutput, TKey, TValue> : OutputBinder<TOut
 
     public override void Unpack(OrtValue value, TOutput[] results, int count, ref ModelNonFiniteOutputException?[]? failures)
     {
+        if (Spec.ZipMap is { } zipMap)
+        {
+            UnpackTensor(value, zipMap, results, count, ref failures);
+            return;
+        }
+
         var maps = value.GetValueCount();
         if (maps != count)
         {
@@ -412,6 +419,64 @@ internal sealed class MapOutputBinder<TOutput, TKey, TValue> : OutputBinder<TOut
         {
             UnpackPerRow(value, results, count, ref failures);
         }
+    }
+
+    /// <summary>
+    /// The ZipMap was removed at load (<see cref="Sessions.ZipMapRemoval"/>): <paramref name="value"/> is its input
+    /// tensor, one row of class values per input row, and the keys are the node's labels.
+    /// </summary>
+    private void UnpackTensor(OrtValue value, ZipMapSource zipMap, TOutput[] results, int count, ref ModelNonFiniteOutputException?[]? failures)
+    {
+        if (typeof(TValue) != typeof(float) || !value.IsTensor)
+        {
+            throw Unexpected($"a {(value.IsTensor ? "tensor of another type" : "non-tensor value")} where the ZipMap's float input '{zipMap.TensorName}' was expected");
+        }
+
+        var width = zipMap.Width;
+        var data = MemoryMarshal.Cast<float, TValue>(value.GetTensorDataAsSpan<float>());
+        if (data.Length != (long)count * width)
+        {
+            throw Unexpected($"{data.Length} values in '{zipMap.TensorName}' for {count} rows of {width} classes");
+        }
+
+        _zipMapKeys ??= ZipMapKeys(zipMap);
+        if (zipMap.InOrder)
+        {
+            Distribute(data, width, _zipMapKeys, results, count, ref failures);
+            return;
+        }
+
+        var buffer = ArrayPool<TValue>.Shared.Rent(Math.Max(1, data.Length));
+        try
+        {
+            var columns = zipMap.Columns;
+            for (var r = 0; r < count; r++)
+            {
+                var row = data.Slice(r * width, width);
+                var target = buffer.AsSpan(r * width, width);
+                for (var i = 0; i < width; i++)
+                {
+                    target[i] = row[columns[i]];
+                }
+            }
+
+            Distribute(buffer.AsSpan(0, data.Length), width, _zipMapKeys, results, count, ref failures);
+        }
+        finally
+        {
+            ArrayPool<TValue>.Shared.Return(buffer);
+        }
+    }
+
+    private static TKey[] ZipMapKeys(ZipMapSource zipMap)
+    {
+        var keys = new TKey[zipMap.Width];
+        for (var i = 0; i < keys.Length; i++)
+        {
+            keys[i] = typeof(TKey) == typeof(long) ? (TKey)(object)zipMap.Int64Keys![i] : (TKey)(object)zipMap.StringKeys![i];
+        }
+
+        return keys;
     }
 
     /// <summary>
@@ -525,7 +590,7 @@ internal sealed class MapOutputBinder<TOutput, TKey, TValue> : OutputBinder<TOut
                 }
             }
 
-            Distribute(buffer!, width, longKeys, keyBytes, keyOffsets, results, count, ref failures);
+            Distribute(buffer.AsSpan(0, count * width), width, _dictionary is null ? null : SharedKeys(width, longKeys, keyBytes, keyOffsets), results, count, ref failures);
             return true;
         }
         finally
@@ -548,31 +613,33 @@ internal sealed class MapOutputBinder<TOutput, TKey, TValue> : OutputBinder<TOut
         }
     }
 
-    /// <summary>Builds every row's member from the shared keys and its slice of <paramref name="buffer"/>.</summary>
-    private void Distribute(TValue[] buffer, int width, long[]? longKeys, byte[]? keyBytes, nuint[]? keyOffsets, TOutput[] results, int count, ref ModelNonFiniteOutputException?[]? failures)
+    /// <summary>The keys read once from row 0 of a native sequence of maps.</summary>
+    private static TKey[] SharedKeys(int width, long[]? longKeys, byte[]? keyBytes, nuint[]? keyOffsets)
     {
-        TKey[]? keys = null;
-        if (_dictionary is not null)
+        var keys = new TKey[width];
+        for (var i = 0; i < width; i++)
         {
-            keys = new TKey[width];
-            for (var i = 0; i < width; i++)
+            if (typeof(TKey) == typeof(long))
             {
-                if (typeof(TKey) == typeof(long))
-                {
-                    keys[i] = (TKey)(object)longKeys![i];
-                }
-                else
-                {
-                    var start = (int)keyOffsets![i];
-                    var end = i + 1 < width ? (int)keyOffsets[i + 1] : keyBytes!.Length;
-                    keys[i] = (TKey)(object)Encoding.UTF8.GetString(keyBytes!, start, end - start);
-                }
+                keys[i] = (TKey)(object)longKeys![i];
+            }
+            else
+            {
+                var start = (int)keyOffsets![i];
+                var end = i + 1 < width ? (int)keyOffsets[i + 1] : keyBytes!.Length;
+                keys[i] = (TKey)(object)Encoding.UTF8.GetString(keyBytes!, start, end - start);
             }
         }
 
+        return keys;
+    }
+
+    /// <summary>Builds every row's member from the shared keys and its slice of <paramref name="buffer"/> (rows of <paramref name="width"/> values in key order).</summary>
+    private void Distribute(ReadOnlySpan<TValue> buffer, int width, TKey[]? keys, TOutput[] results, int count, ref ModelNonFiniteOutputException?[]? failures)
+    {
         for (var r = 0; r < count; r++)
         {
-            ReadOnlySpan<TValue> v = buffer.AsSpan(r * width, width);
+            ReadOnlySpan<TValue> v = buffer.Slice(r * width, width);
             if (_checkFinite && FiniteCheck.IndexOfNonFinite(v) is var bad and >= 0)
             {
                 NonFinite(ref failures, count, r, _memberName, FiniteCheck.ToDouble(v[bad]));

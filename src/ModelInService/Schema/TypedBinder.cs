@@ -54,7 +54,7 @@ internal sealed class TypedBinder<TInput, TOutput> : IModelBinder
         OutputNames = new string[outputs.Length];
         for (var i = 0; i < outputs.Length; i++)
         {
-            OutputNames[i] = outputs[i].Spec.Name;
+            OutputNames[i] = outputs[i].Spec.RunName;
         }
     }
 

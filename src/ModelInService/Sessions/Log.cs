@@ -60,4 +60,10 @@ internal static partial class Log
 
     [LoggerMessage(EventId = 1007, EventName = "ModelDisposeFailed", Level = LogLevel.Error, Message = "Model '{ModelName}' failed to unload cleanly")]
     public static partial void ModelDisposeFailed(ILogger logger, string modelName, Exception exception);
+
+    [LoggerMessage(EventId = 1017, EventName = "ZipMapRemoved", Level = LogLevel.Information, Message = "Model '{ModelName}': output '{Output}' is built in managed code from tensor '{Tensor}' ({Classes} classes); its ZipMap node was removed from the graph (same values, no native map per row; ModelOptions.RemoveZipMap = false keeps it)")]
+    public static partial void ZipMapRemoved(ILogger logger, string modelName, string output, string tensor, int classes);
+
+    [LoggerMessage(EventId = 1018, EventName = "ZipMapKept", Level = LogLevel.Information, Message = "Model '{ModelName}': ZipMap kept in the graph: {Reason}")]
+    public static partial void ZipMapKept(ILogger logger, string modelName, string reason);
 }

@@ -55,6 +55,9 @@ internal static class ModelLoader
             SharedAllocator.EnsureRegistered(name, options.SharedArenaMaxBytes, logger);
         }
 
+        var zipMaps = options.RemoveZipMap ? FindZipMaps(name, path, bytes, logger) : null;
+        var sessionPath = zipMaps is null ? path : null;
+        var sessionBytes = zipMaps is null ? bytes : zipMaps.Model;
         var sessions = new InferenceSession[threads.Copies];
         PrePackedWeightsContainer? prePacked = threads.Copies > 1 ? new PrePackedWeightsContainer() : null;
         var created = 0;
@@ -62,10 +65,28 @@ internal static class ModelLoader
         {
             for (; created < sessions.Length; created++)
             {
-                sessions[created] = CreateSession(name, options, threads, path, bytes, description, prePacked, logger, ref provider);
+                try
+                {
+                    sessions[created] = CreateSession(name, options, threads, sessionPath, sessionBytes, description, prePacked, logger, ref provider);
+                }
+                catch (ModelLoadException ex) when (created == 0 && zipMaps is not null)
+                {
+                    // The edited graph should load whenever the original does; if it ever does not, serve the original.
+                    Log.ZipMapKept(logger, name, "ONNX Runtime refused the model without it: " + ex.Message);
+                    (zipMaps, sessionPath, sessionBytes) = (null, path, bytes);
+                    sessions[created] = CreateSession(name, options, threads, sessionPath, sessionBytes, description, prePacked, logger, ref provider);
+                }
             }
 
             var signature = ReadSignature(sessions[0]);
+            if (zipMaps is not null)
+            {
+                signature = WithZipMaps(signature, zipMaps);
+                foreach (var (output, removed) in zipMaps.Removed)
+                {
+                    Log.ZipMapRemoved(logger, name, output, removed.Source.TensorName, removed.Source.Width);
+                }
+            }
             var binder = bind?.Invoke(name, signature, options);
             signature.Batching = binder?.Batching ?? AnalyzeBatching(name, signature, options);
             var sha256 = Hash(path, bytes);
@@ -86,6 +107,55 @@ internal static class ModelLoader
             prePacked?.Dispose();
             throw;
         }
+    }
+
+    /// <summary>
+    /// The model without its removable ZipMap nodes (<see cref="ZipMapRemoval"/>), or null when it has none or
+    /// <see cref="ModelOptions.RemoveZipMap"/> is off; a ZipMap that is kept is logged with the reason.
+    /// </summary>
+    private static ZipMapRemoval.Result? FindZipMaps(string name, string? path, byte[]? bytes, ILogger logger)
+    {
+        try
+        {
+            if (bytes is null && (path is null || new FileInfo(path).Length > ZipMapRemoval.MaxModelBytes))
+            {
+                return null;
+            }
+
+            var result = ZipMapRemoval.TryRemove(bytes ?? File.ReadAllBytes(path!), out var kept);
+            if (kept is not null)
+            {
+                Log.ZipMapKept(logger, name, kept);
+            }
+
+            return result;
+        }
+        catch (IOException)
+        {
+            return null; // Reading failed: ONNX Runtime reads the file next and reports what is wrong.
+        }
+    }
+
+    /// <summary>
+    /// The signature as the original model declares it: each removed ZipMap's output is back in its place as a
+    /// sequence of maps (run as its input tensor), and the input tensor the edited graph added is not listed.
+    /// </summary>
+    private static ModelSignature WithZipMaps(ModelSignature signature, ZipMapRemoval.Result zipMaps)
+    {
+        var outputs = new List<TensorSpec>(zipMaps.GraphOutputs.Count);
+        foreach (var output in zipMaps.GraphOutputs)
+        {
+            if (zipMaps.Removed.TryGetValue(output, out var removed))
+            {
+                outputs.Add(new TensorSpec(output, ModelValueKind.SequenceOfMaps, ModelElementType.Float32, [], [], removed.KeyType) { ZipMap = removed.Source });
+            }
+            else if (signature.FindOutput(output) is { } spec)
+            {
+                outputs.Add(spec);
+            }
+        }
+
+        return new ModelSignature(signature.Inputs, outputs, signature.Metadata, signature.ProducerName, signature.Version);
     }
 
     private static ModelBatchingInfo AnalyzeBatching(string name, ModelSignature signature, ModelOptions options)
@@ -333,7 +403,7 @@ internal static class ModelLoader
         }
 
         var names = inputs.Select(i => i.Name).ToArray();
-        var outputNames = runtime.Signature.Outputs.Select(o => o.Name).ToArray();
+        var outputNames = runtime.Signature.Outputs.Select(o => o.RunName).ToArray();
         var values = new OrtValue[inputs.Count];
         try
         {

@@ -139,6 +139,16 @@ public sealed class ModelOptions
     public bool EnableMemoryPattern { get; set; } = true;
 
     /// <summary>
+    /// Gets or sets whether a classifier's <c>ZipMap</c> node (sklearn-onnx's <c>seq(map)</c> probability output) is
+    /// removed from the graph at load, so that ONNX Runtime returns the probability tensor and the maps (or arrays) are
+    /// built from it in managed code: the same values and keys, without a native map per row and three native calls to
+    /// read each back. The signature, the bound members and the results do not change. A ZipMap whose removal could
+    /// change anything is kept, and the reason is logged (event <c>ZipMapKept</c>); docs/schemas.md ("ZipMap outputs") lists the cases.
+    /// </summary>
+    /// <value>Default <see langword="true"/>.</value>
+    public bool RemoveZipMap { get; set; } = true;
+
+    /// <summary>
     /// Gets or sets whether this model's sessions allocate from one CPU arena shared by every model and copy in the
     /// process that sets it (ONNX Runtime's environment allocator, <c>session.use_env_allocators</c>), instead of one
     /// arena per session: several models, or several copies, then hold one pool of run memory rather than one each.

@@ -60,7 +60,7 @@ internal sealed class ModelRunner : IModelRunner
             var outputNames = new string[outputSpecs.Count];
             for (var o = 0; o < outputNames.Length; o++)
             {
-                outputNames[o] = outputSpecs[o].Name;
+                outputNames[o] = outputSpecs[o].RunName;
             }
 
             using var results = runtime.Run(names, values, outputNames, cancellationToken);
@@ -68,7 +68,7 @@ internal sealed class ModelRunner : IModelRunner
             for (var o = 0; o < outputSpecs.Count; o++)
             {
                 var spec = outputSpecs[o];
-                tensors.Add(spec.Kind == ModelValueKind.SequenceOfMaps ? FromSequenceOfMaps(spec, results[o]) : FromOrtValue(spec.Name, spec.ElementType, results[o]));
+                tensors.Add(spec.Kind == ModelValueKind.SequenceOfMaps ? FromSequenceOfMaps(runtime.Name, spec, results[o]) : FromOrtValue(spec.Name, spec.ElementType, results[o]));
             }
 
             return tensors;
@@ -300,18 +300,23 @@ internal sealed class ModelRunner : IModelRunner
         }
     }
 
-    private static NamedTensor FromSequenceOfMaps(TensorSpec spec, OrtValue value) => (spec.MapKeyType, spec.ElementType) switch
+    private static NamedTensor FromSequenceOfMaps(string modelName, TensorSpec spec, OrtValue value) => (spec.MapKeyType, spec.ElementType) switch
     {
-        (ModelElementType.Int64, ModelElementType.Float32) => ReadMaps<long, float>(spec, value),
-        (ModelElementType.Int64, ModelElementType.Float64) => ReadMaps<long, double>(spec, value),
-        (ModelElementType.String, ModelElementType.Float32) => ReadMaps<string, float>(spec, value),
-        _ => ReadMaps<string, double>(spec, value),
+        (ModelElementType.Int64, ModelElementType.Float32) => ReadMaps<long, float>(modelName, spec, value),
+        (ModelElementType.Int64, ModelElementType.Float64) => ReadMaps<long, double>(modelName, spec, value),
+        (ModelElementType.String, ModelElementType.Float32) => ReadMaps<string, float>(modelName, spec, value),
+        _ => ReadMaps<string, double>(modelName, spec, value),
     };
 
-    private static NamedTensor ReadMaps<TKey, TValue>(TensorSpec spec, OrtValue value)
+    private static NamedTensor ReadMaps<TKey, TValue>(string modelName, TensorSpec spec, OrtValue value)
         where TKey : notnull
         where TValue : unmanaged
     {
+        if (spec.ZipMap is { } zipMap)
+        {
+            return ReadZipMapTensor<TKey>(modelName, spec, zipMap, value);
+        }
+
         var allocator = OrtAllocator.DefaultInstance;
         var maps = new IReadOnlyDictionary<TKey, TValue>[value.GetValueCount()];
         for (var r = 0; r < maps.Length; r++)
@@ -335,6 +340,34 @@ internal sealed class ModelRunner : IModelRunner
                 {
                     dictionary[(TKey)(object)keys.GetStringElement(i)] = v[i];
                 }
+            }
+
+            maps[r] = dictionary;
+        }
+
+        return NamedTensor.FromMaps(spec.Name, spec.MapKeyType, spec.ElementType, maps);
+    }
+
+    /// <summary>The maps of a ZipMap removed at load, built from its input tensor (one row of class values per map).</summary>
+    private static NamedTensor ReadZipMapTensor<TKey>(string modelName, TensorSpec spec, ZipMapSource zipMap, OrtValue value)
+        where TKey : notnull
+    {
+        var data = value.GetTensorDataAsSpan<float>();
+        var width = zipMap.Width;
+        if (width == 0 || data.Length % width != 0)
+        {
+            throw new ModelInferenceException(modelName, $"Model '{modelName}': output '{spec.Name}' came back as {data.Length} values in '{zipMap.TensorName}', not rows of {width} classes.", null);
+        }
+
+        var maps = new IReadOnlyDictionary<TKey, float>[data.Length / width];
+        for (var r = 0; r < maps.Length; r++)
+        {
+            var row = data.Slice(r * width, width);
+            var dictionary = new Dictionary<TKey, float>(width);
+            for (var i = 0; i < width; i++)
+            {
+                var key = typeof(TKey) == typeof(long) ? (TKey)(object)zipMap.Int64Keys![i] : (TKey)(object)zipMap.StringKeys![i];
+                dictionary[key] = row[zipMap.Columns[i]];
             }
 
             maps[r] = dictionary;

@@ -336,7 +336,9 @@ public class DynamicBatcherStressTests
         await Task.WhenAll(callers).WaitAsync(TimeSpan.FromSeconds(30));
 
         var meanBatch = (double)batcher.Statistics.BatchedItems / batcher.Statistics.Batches;
-        Assert.True(meanBatch >= 8, $"mean batch {meanBatch:0.0} over {batcher.Statistics.Batches} batches: requests in flight did not join the batches");
+        // Alone on the machine this runs at mean batch 20-32; with the other test assemblies running on the same 2 cores
+        // it fell to 3.2 once. The defect gives 1.0-1.2, so 2 still tells them apart.
+        Assert.True(meanBatch >= 2, $"mean batch {meanBatch:0.0} over {batcher.Statistics.Batches} batches: requests in flight did not join the batches");
         Assert.Equal(Callers * PerCaller, executor.Batches.Sum(b => b.Length));
         await batcher.StopAsync(TimeSpan.FromSeconds(1));
     }

@@ -70,6 +70,21 @@ internal sealed class BatcherStatistics
         Notify(static (l, o) => l.RequestCompleted(o), outcome);
     }
 
+    /// <summary>Counts <paramref name="count"/> successes of one batch with one interlocked add (the listener still hears each).</summary>
+    public void Successes(int count)
+    {
+        Interlocked.Add(ref _success, count);
+        if (Listener is null)
+        {
+            return;
+        }
+
+        for (var i = 0; i < count; i++)
+        {
+            Notify(static (l, o) => l.RequestCompleted(o), RequestOutcome.Success);
+        }
+    }
+
     public void Batch(int size, TimeSpan compute)
     {
         Interlocked.Increment(ref _batches);

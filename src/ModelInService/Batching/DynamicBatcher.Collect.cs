@@ -10,6 +10,9 @@ internal sealed partial class DynamicBatcher<TInput, TOutput>
     /// <summary>The collector's MaxDelay timer: one for the batcher, re-armed per batch (not a timer per batch or per request).</summary>
     private readonly ITimer _batchTimer;
 
+    /// <summary>The collector's scratch for one round of dequeues (<see cref="TakeAvailable"/>).</summary>
+    private readonly Request[] _taken;
+
     /// <summary>How often <see cref="_batchTimer"/> fired: a collector that armed it sees whether it still runs.</summary>
     private int _batchTimerFires;
 
@@ -34,17 +37,16 @@ internal sealed partial class DynamicBatcher<TInput, TOutput>
             var collecting = true;
             try
             {
-                var first = await TakeFirstAsync().ConfigureAwait(false);
-                if (first is null)
+                if (!await TakeFirstAsync(batch).ConfigureAwait(false))
                 {
                     return;
                 }
 
-                batch.Add(first);
                 var running = false;
                 try
                 {
                     await CollectAsync(batch).ConfigureAwait(false);
+                    _deadlines.Trim(); // once per batch: the deadline entries appended since the last one are sorted in
                     Interlocked.Increment(ref _running);
                     running = true;
                     _collector.Release();
@@ -87,21 +89,21 @@ internal sealed partial class DynamicBatcher<TInput, TOutput>
         }
     }
 
-    /// <summary>Waits for the first request of a batch; null once the workers must stop.</summary>
+    /// <summary>Waits until the batch has its first request (and takes whatever else is queued); false once the workers must stop.</summary>
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))] // one per batch: pooled, not allocated
-    private async ValueTask<Request?> TakeFirstAsync()
+    private async ValueTask<bool> TakeFirstAsync(List<Request> batch)
     {
         while (!_stopTaking.IsCancellationRequested)
         {
-            if (TryTakeNow(0) is { } request)
+            if (TakeAvailable(batch))
             {
-                return request;
+                return true;
             }
 
             await _doorbell.WaitAsync().ConfigureAwait(false);
         }
 
-        return null;
+        return false;
     }
 
     /// <summary>Adds requests to <paramref name="batch"/> until it is full, MaxDelay passes, or (work-conserving) the model is idle.</summary>
@@ -113,10 +115,8 @@ internal sealed partial class DynamicBatcher<TInput, TOutput>
         var armedAt = 0;
         while (batch.Count < _maxBatch)
         {
-            var next = TryTakeNow(batch.Count);
-            if (next is not null)
+            if (TakeAvailable(batch))
             {
-                batch.Add(next);
                 continue;
             }
 
@@ -165,34 +165,51 @@ internal sealed partial class DynamicBatcher<TInput, TOutput>
         return TimeSpan.FromMilliseconds(milliseconds);
     }
 
-    /// <summary>Takes the next live request if one is queued now; null when the queues are empty.</summary>
-    private Request? TryTakeNow(int batchSize)
+    /// <summary>
+    /// Moves the live requests queued now into <paramref name="batch"/>, up to the batch size: one acquisition of the
+    /// take lock, one queue-count update and one clock read per round of dequeues, not per request. Whether it grew.
+    /// Only the collector calls it (the scratch array is the collector role's).
+    /// </summary>
+    private bool TakeAvailable(List<Request> batch)
     {
-        while (Dequeue() is { } entry)
+        var grew = false;
+        while (batch.Count < _maxBatch)
         {
-            if (Claim(entry, batchSize) is { } request)
+            var taken = _taken.AsSpan(0, _maxBatch - batch.Count);
+            var n = DequeueMany(taken);
+            if (n == 0)
             {
-                return request;
+                break;
+            }
+
+            // The queue bound counts physical entries, so requests canceled while queued still hold their place (and
+            // their memory) until they are dequeued here: the bound is a real memory bound.
+            Statistics.QueueDepth((int)Interlocked.Add(ref _load, -n));
+            var now = _time.GetTimestamp();
+            for (var i = 0; i < n; i++)
+            {
+                var request = taken[i];
+                taken[i] = null!;
+                if (Claim(request, batch.Count, now))
+                {
+                    batch.Add(request);
+                    grew = true;
+                }
             }
         }
 
-        return null;
+        return grew;
     }
 
-    /// <summary>Takes the request that may run next; a live one becomes "taken", an answered one is let go (returns null).</summary>
-    private Request? Claim(Request request, int batchSize)
+    /// <summary>Takes a dequeued request for the batch: a live one becomes "taken"; an answered one is let go (false).</summary>
+    private bool Claim(Request request, int batchSize, long now)
     {
-        // The queue bound counts physical entries, so requests canceled while queued still hold their place (and
-        // their memory) until a worker dequeues them here: the bound is a real memory bound.
-        var depth = Interlocked.Decrement(ref _queued);
-        Statistics.QueueDepth(depth);
         if (!request.TryTake())
         {
             request.Release(); // canceled or timed out while queued: already answered
-            return null;
+            return false;
         }
 
-        var now = _time.GetTimestamp();
         Statistics.QueueWait(_time.GetElapsedTime(request.Enqueued, now));
         if (_options.Adaptive && request.DeadlineTicks != long.MaxValue && _cost.HasEstimate)
         {
@@ -203,10 +220,10 @@ internal sealed partial class DynamicBatcher<TInput, TOutput>
                     $"Request to model '{ModelName}' would miss its {request.Timeout.TotalMilliseconds:0} ms deadline (predicted batch time {_cost.Predict(batchSize + 1) * 1000:0.###} ms); rejected before running.",
                     request.Timeout), RequestOutcome.TimedOut);
                 request.Release();
-                return null;
+                return false;
             }
         }
 
-        return request;
+        return true;
     }
 }

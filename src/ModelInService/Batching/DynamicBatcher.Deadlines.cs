@@ -6,14 +6,19 @@ internal sealed partial class DynamicBatcher<TInput, TOutput>
     /// The deadlines of a batcher's requests under one <see cref="ITimer"/> armed for the earliest: adding a request
     /// costs a queue append instead of creating, starting and disposing a timer of its own (the per-request timer cost
     /// 35-57% of throughput on cheap models, docs/batching-performance.md). Requests with the default timeout arrive
-    /// in deadline order, so they wait in a FIFO; shorter per-call timeouts go to a min-heap. Entries name the
-    /// request's generation (requests are pooled): an answered or reused request's entry is dropped lazily, when it
-    /// reaches the front (the FIFO's front is trimmed on every append, and requests are mostly answered in arrival
-    /// order), or in a compaction once a structure holds four times more entries than requests are pending.
+    /// in deadline order: they are appended without a lock to a concurrent FIFO, which the collector (once per batch)
+    /// and the timer move into an ordered FIFO under the lock, dropping entries already answered; shorter per-call
+    /// timeouts go to a min-heap under the lock. Entries name the request's generation (requests are pooled): an
+    /// answered or reused request's entry is dropped lazily, when it reaches the front (requests are mostly answered
+    /// in arrival order), or in a compaction once a structure holds four times more entries than requests are pending.
     /// </summary>
     private sealed class DeadlineSweeper : IDisposable
     {
         private readonly DynamicBatcher<TInput, TOutput> _owner;
+        /// <summary>Default-timeout entries not yet sorted in (producers append without the lock).</summary>
+        private readonly System.Collections.Concurrent.ConcurrentQueue<Entry> _fresh = new();
+
+        /// <summary>Default-timeout entries older than every entry of <see cref="_fresh"/>, in deadline order; under the lock.</summary>
         private readonly Queue<Entry> _inOrder = new();
         private readonly PriorityQueue<Entry, long> _heap = new();
         private readonly List<(Entry, long)> _scratch = [];
@@ -32,6 +37,20 @@ internal sealed partial class DynamicBatcher<TInput, TOutput>
         public void Add(Request request, bool inOrder)
         {
             var entry = new Entry(request, request.Generation, request.DeadlineTicks);
+            if (inOrder)
+            {
+                _fresh.Enqueue(entry);
+
+                // Dekker with OnTimer, which clears _armedFor before it sorts _fresh in: either it sees this entry, or
+                // this thread sees the timer unarmed and arms it. Otherwise the timer is armed for an earlier
+                // deadline (default-timeout deadlines only grow, and shorter per-call ones come earlier still).
+                Interlocked.MemoryBarrier();
+                if (Volatile.Read(ref _armedFor) != long.MaxValue)
+                {
+                    return;
+                }
+            }
+
             lock (_gate)
             {
                 if (_disposed)
@@ -39,31 +58,10 @@ internal sealed partial class DynamicBatcher<TInput, TOutput>
                     return;
                 }
 
-                var limit = Math.Max(1024, 4 * Volatile.Read(ref _owner._pending));
-                if (inOrder)
-                {
-                    while (_inOrder.TryPeek(out var head) && head.IsDone)
-                    {
-                        _inOrder.Dequeue();
-                    }
-
-                    _inOrder.Enqueue(entry);
-                    if (_inOrder.Count > limit)
-                    {
-                        for (var n = _inOrder.Count; n > 0; n--)
-                        {
-                            var kept = _inOrder.Dequeue();
-                            if (!kept.IsDone)
-                            {
-                                _inOrder.Enqueue(kept);
-                            }
-                        }
-                    }
-                }
-                else
+                if (!inOrder)
                 {
                     _heap.Enqueue(entry, entry.Deadline);
-                    if (_heap.Count > limit)
+                    if (_heap.Count > Limit)
                     {
                         Compact();
                     }
@@ -76,11 +74,60 @@ internal sealed partial class DynamicBatcher<TInput, TOutput>
             }
         }
 
+        /// <summary>Sorts the appended entries in and drops answered ones; the collector calls it once per batch.</summary>
+        public void Trim()
+        {
+            if (_fresh.IsEmpty)
+            {
+                return;
+            }
+
+            lock (_gate)
+            {
+                if (!_disposed)
+                {
+                    SortInLocked();
+                }
+            }
+        }
+
+        private int Limit => Math.Max(1024, 4 * _owner.Pending);
+
+        /// <summary>Moves <see cref="_fresh"/> into <see cref="_inOrder"/> (answered entries dropped). Under the lock.</summary>
+        private void SortInLocked()
+        {
+            while (_inOrder.TryPeek(out var head) && head.IsDone)
+            {
+                _inOrder.Dequeue();
+            }
+
+            while (_fresh.TryDequeue(out var entry))
+            {
+                if (!entry.IsDone)
+                {
+                    _inOrder.Enqueue(entry);
+                }
+            }
+
+            if (_inOrder.Count > Limit)
+            {
+                for (var n = _inOrder.Count; n > 0; n--)
+                {
+                    var kept = _inOrder.Dequeue();
+                    if (!kept.IsDone)
+                    {
+                        _inOrder.Enqueue(kept);
+                    }
+                }
+            }
+        }
+
         public void Dispose()
         {
             lock (_gate)
             {
                 _disposed = true;
+                _fresh.Clear();
                 _inOrder.Clear();
                 _heap.Clear();
             }
@@ -99,6 +146,9 @@ internal sealed partial class DynamicBatcher<TInput, TOutput>
                     return;
                 }
 
+                // Cleared before _fresh is looked at (see Add); full fence.
+                Interlocked.Exchange(ref _armedFor, long.MaxValue);
+                SortInLocked();
                 var now = _owner._time.GetTimestamp();
                 while (_inOrder.TryPeek(out var head) && (head.IsDone || head.Deadline <= now))
                 {
@@ -118,7 +168,6 @@ internal sealed partial class DynamicBatcher<TInput, TOutput>
                     }
                 }
 
-                _armedFor = long.MaxValue;
                 var next = long.MaxValue;
                 if (_inOrder.TryPeek(out var first))
                 {
@@ -149,7 +198,7 @@ internal sealed partial class DynamicBatcher<TInput, TOutput>
         /// <summary>Starts the timer for <paramref name="due"/> (a timestamp). Under the lock.</summary>
         private void Arm(long due)
         {
-            _armedFor = due;
+            Volatile.Write(ref _armedFor, due);
             var remaining = due - _owner._time.GetTimestamp();
 
             // Rounded up, so the timer never fires before the deadline (it would only re-arm).

@@ -23,15 +23,16 @@ internal sealed partial class DynamicBatcher<TInput, TOutput>
     /// <summary>Serializes dequeuing so the priority and starvation decisions see one consistent state.</summary>
     private readonly Lock _takeLock = new();
 
-    /// <summary>Makes <see cref="StopAsync"/> run once; with <see cref="BatchQueueKind.ConcurrentQueue"/> also makes "still accepting?" and "enqueue" atomic.</summary>
+    /// <summary>Makes <see cref="StopAsync"/> run once.</summary>
     private readonly Lock _acceptLock = new();
 
     /// <summary>Wakes the collecting worker: arrivals, the batch timer, the model going idle, stopping.</summary>
     private readonly Doorbell _doorbell = new();
 
     /// <summary>
-    /// Entries per priority: raised after a write, lowered after a read. A count above zero means an entry is there
-    /// (one reader at a time), so the reader looks only at queues that have entries: one channel lock per take.
+    /// Entries per channel (<see cref="BatchQueueKind.Channel"/> only): raised after a write, lowered after a read. A
+    /// count above zero means an entry is there (one reader at a time), so the reader looks only at channels that
+    /// have entries: one channel lock per take. Concurrent queues answer the same question without a counter.
     /// </summary>
     private readonly int[] _counts = new int[Priorities];
 
@@ -61,7 +62,10 @@ internal sealed partial class DynamicBatcher<TInput, TOutput>
         return (channels, null);
     }
 
-    /// <summary>Queues the request in its priority's queue; false when stopped (or full).</summary>
+    /// <summary>
+    /// Queues the request in its priority's queue; false when refused (stopped, or full). A request that raced with
+    /// the stop is queued and then answered "shutting down" here (its entry stays until a worker or the stop drops it).
+    /// </summary>
     private bool TryWrite(Request request)
     {
         if (_channels is { } channels)
@@ -70,21 +74,27 @@ internal sealed partial class DynamicBatcher<TInput, TOutput>
             {
                 return false;
             }
+
+            Interlocked.Increment(ref _counts[request.Priority]);
+            return true;
         }
-        else
+
+        if (!_accepting)
         {
-            lock (_acceptLock)
-            {
-                if (!_accepting)
-                {
-                    return false;
-                }
-
-                _concurrentQueues![request.Priority].Enqueue(request);
-            }
+            return false;
         }
 
-        Interlocked.Increment(ref _counts[request.Priority]);
+        // No lock: the stop clears _accepting, fences, and only then fails what is queued (its last FailQueued runs
+        // after the workers exited). With this thread's fence between the write and the second look, either that
+        // FailQueued sees the entry or this thread sees the stop (Dekker), so no request is left in a queue nobody
+        // reads. Requests are answered once whoever gets there first: the stop, a worker, or the branch below.
+        _concurrentQueues![request.Priority].Enqueue(request);
+        Interlocked.MemoryBarrier();
+        if (!_accepting && request.TryClaim(request.Generation))
+        {
+            Publish(request, ShuttingDown(), RequestOutcome.Rejected);
+        }
+
         return true;
     }
 
@@ -100,8 +110,14 @@ internal sealed partial class DynamicBatcher<TInput, TOutput>
         }
     }
 
-    /// <summary>Whether the priority's queue has an entry (without a lock, and without peeking: a ConcurrentQueue peek freezes its segment).</summary>
-    private bool HasEntries(int priority) => Volatile.Read(ref _counts[priority]) > 0;
+    /// <summary>
+    /// Whether the priority's queue has an entry, without a lock. <see cref="ConcurrentQueue{T}.IsEmpty"/> does not
+    /// freeze the segment (a peek that returns the item does); with one reader at a time, "not empty" means the next
+    /// read succeeds.
+    /// </summary>
+    private bool HasEntries(int priority) => _channels is null
+        ? !_concurrentQueues![priority].IsEmpty
+        : Volatile.Read(ref _counts[priority]) > 0;
 
     private bool TryPeek(int priority, out Request head)
     {
@@ -115,15 +131,18 @@ internal sealed partial class DynamicBatcher<TInput, TOutput>
 
     private bool TryRead(int priority, out Request request)
     {
-        var read = _channels is { } channels
-            ? channels[priority].Reader.TryRead(out request!)
-            : _concurrentQueues![priority].TryDequeue(out request!);
-        if (read)
+        if (_channels is { } channels)
         {
+            if (!channels[priority].Reader.TryRead(out request!))
+            {
+                return false;
+            }
+
             Interlocked.Decrement(ref _counts[priority]);
+            return true;
         }
 
-        return read;
+        return _concurrentQueues![priority].TryDequeue(out request!);
     }
 
     /// <summary>
@@ -135,61 +154,85 @@ internal sealed partial class DynamicBatcher<TInput, TOutput>
     {
         lock (_takeLock)
         {
-            while (true)
-            {
-                var chosen = -1;
-                var starving = -1;
-                var oldest = long.MaxValue;
-                for (var p = 0; p < Priorities; p++)
-                {
-                    if (chosen < 0)
-                    {
-                        if (HasEntries(p))
-                        {
-                            chosen = p;
-                        }
-                    }
-                    else if (HasEntries(p) && TryPeek(p, out var head) && head.Enqueued < oldest)
-                    {
-                        starving = p;
-                        oldest = head.Enqueued;
-                    }
-                }
+            return DequeueLocked();
+        }
+    }
 
+    /// <summary>
+    /// Moves up to <paramref name="into"/>'s length of entries (<see cref="Dequeue"/>'s order) into it under one
+    /// acquisition of the take lock; how many.
+    /// </summary>
+    private int DequeueMany(Span<Request> into)
+    {
+        var n = 0;
+        lock (_takeLock)
+        {
+            while (n < into.Length && DequeueLocked() is { } request)
+            {
+                into[n++] = request;
+            }
+        }
+
+        return n;
+    }
+
+    /// <summary><see cref="Dequeue"/> under <see cref="_takeLock"/>.</summary>
+    private Request? DequeueLocked()
+    {
+        while (true)
+        {
+            var chosen = -1;
+            var starving = -1;
+            var oldest = long.MaxValue;
+            for (var p = 0; p < Priorities; p++)
+            {
                 if (chosen < 0)
                 {
-                    return _delayed.TryDequeue(out var late) ? late : null;
-                }
-
-                if (starving >= 0)
-                {
-                    if (++_streak > _options.StarvationLimit)
+                    if (HasEntries(p))
                     {
-                        _streak = 0;
-                        chosen = starving;
+                        chosen = p;
                     }
                 }
-                else
+                else if (HasEntries(p) && TryPeek(p, out var head) && head.Enqueued < oldest)
+                {
+                    starving = p;
+                    oldest = head.Enqueued;
+                }
+            }
+
+            if (chosen < 0)
+            {
+                return _delayed.TryDequeue(out var late) ? late : null;
+            }
+
+            if (starving >= 0)
+            {
+                if (++_streak > _options.StarvationLimit)
                 {
                     _streak = 0;
+                    chosen = starving;
                 }
-
-                // One reader at a time (this lock): a queue whose count is above zero has an entry.
-                TryRead(chosen, out var request);
-                if (_options.DeadlineAction == DeadlineAction.Delay && request.IsExpired && !request.IsClaimed)
-                {
-                    // Past its deadline: serve it only after every on-time request. Its queue count moves with it.
-                    _delayed.Enqueue(request);
-                    if (!HasEntries(0) && !HasEntries(1) && !HasEntries(2))
-                    {
-                        return _delayed.Dequeue();
-                    }
-
-                    continue;
-                }
-
-                return request;
             }
+            else
+            {
+                _streak = 0;
+            }
+
+            // One reader at a time (this lock): a queue that has entries yields one.
+            TryRead(chosen, out var request);
+            if (_options.DeadlineAction == DeadlineAction.Delay && request.IsExpired && !request.IsClaimed)
+            {
+                // Past its deadline: serve it only after every on-time request. Its queue count moves with it.
+                _delayed.Enqueue(request);
+                if (!HasEntries(0) && !HasEntries(1) && !HasEntries(2))
+                {
+                    return _delayed.Dequeue();
+                }
+
+                continue;
+            }
+
+            return request;
         }
     }
 }

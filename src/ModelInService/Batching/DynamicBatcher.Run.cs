@@ -158,6 +158,17 @@ internal sealed partial class DynamicBatcher<TInput, TOutput>
             return;
         }
 
+        Answer(batch, start, count, outputs, failures);
+    }
+
+    /// <summary>
+    /// Answers a run's requests: claims each one's answer, counts the successes (statistics, pending) once for the
+    /// run instead of once per request, then publishes; a caller that reads its answer finds it counted.
+    /// </summary>
+    private void Answer(List<Request> batch, int start, int count, TOutput[] outputs, ModelNonFiniteOutputException?[]? failures)
+    {
+        Span<bool> claimed = count <= 1024 ? stackalloc bool[count] : new bool[count];
+        var answered = 0;
         for (var i = 0; i < count; i++)
         {
             var request = batch[start + i];
@@ -167,9 +178,26 @@ internal sealed partial class DynamicBatcher<TInput, TOutput>
             }
             else if (request.TryClaim(request.Generation))
             {
-                Publish(request, outputs[i]);
+                claimed[i] = true;
+                answered++;
             }
         }
+
+        if (answered == 0)
+        {
+            return;
+        }
+
+        Statistics.Successes(answered);
+        for (var i = 0; i < count; i++)
+        {
+            if (claimed[i])
+            {
+                batch[start + i].SetResult(outputs[i]);
+            }
+        }
+
+        Finished(answered);
     }
 
     private void FailRange(List<Request> batch, int start, int count, Exception error)

@@ -17,7 +17,7 @@ namespace ModelInService.Batching;
 /// served in), <c>.Collect</c> (the workers and how a batch is formed), <c>.Run</c> (running a batch, buckets, poison
 /// isolation), <c>.Deadlines</c> (one timer for every deadline), <c>.Request</c> (the pooled request).
 /// </remarks>
-[DebuggerDisplay("{ModelName}: {QueueDepth} queued, {_pending} pending")]
+[DebuggerDisplay("{ModelName}: {QueueDepth} queued, {Pending} pending")]
 internal sealed partial class DynamicBatcher<TInput, TOutput> : IModelBatcher
 {
     private readonly BatchingOptions _options;
@@ -45,11 +45,15 @@ internal sealed partial class DynamicBatcher<TInput, TOutput> : IModelBatcher
 
     private readonly Task[] _workers;
 
-    /// <summary>Entries in the queues (live or already answered). Bounded by MaxQueueSize across all priorities.</summary>
-    private int _queued;
+    /// <summary>One queue place and one pending request: the two counts of <see cref="_load"/>, raised together per request.</summary>
+    private const long QueuedAndPending = (1L << 32) | 1;
 
-    /// <summary>Requests accepted and not yet completed (queued, collecting or running).</summary>
-    private int _pending;
+    /// <summary>
+    /// Two counts in one word, so an arrival raises both with one interlocked add: the low 32 bits count entries in
+    /// the queues (live or already answered; bounded by MaxQueueSize across all priorities), the high 32 bits requests
+    /// accepted and not yet answered (queued, collecting or running). Neither goes below zero, so they never borrow.
+    /// </summary>
+    private long _load;
 
     /// <summary>Batches running now (all workers).</summary>
     private int _running;
@@ -73,6 +77,7 @@ internal sealed partial class DynamicBatcher<TInput, TOutput> : IModelBatcher
         _maxBatch = Math.Max(1, Math.Min(options.MaxBatchSize, executor.MaxRowsPerRun));
         _maxDelayTicks = (long)(options.MaxDelay.TotalSeconds * time.TimestampFrequency);
         _preferred = [.. options.PreferredBatchSizes];
+        _taken = new Request[_maxBatch];
         (_channels, _concurrentQueues) = CreateQueues(queueKind, Math.Max(1, options.MaxQueueSize));
         _deadlines = new DeadlineSweeper(this);
         _batchTimer = time.CreateTimer(static s => ((DynamicBatcher<TInput, TOutput>)s!).OnBatchTimer(), this, Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
@@ -88,7 +93,10 @@ internal sealed partial class DynamicBatcher<TInput, TOutput> : IModelBatcher
 
     public BatcherStatistics Statistics { get; } = new();
 
-    public int QueueDepth => Volatile.Read(ref _queued);
+    public int QueueDepth => (int)Volatile.Read(ref _load);
+
+    /// <summary>Requests accepted and not yet answered.</summary>
+    private int Pending => (int)(Volatile.Read(ref _load) >> 32);
 
     public int EffectiveMaxBatchSize => _maxBatch;
 
@@ -127,20 +135,20 @@ internal sealed partial class DynamicBatcher<TInput, TOutput> : IModelBatcher
 
         // The bound counts across priorities; the queues' own bound (TryWrite) is the same number per priority, so
         // once this count is taken only a stopped batcher refuses the write.
-        if (Interlocked.Increment(ref _queued) > _options.MaxQueueSize)
+        if ((int)Interlocked.Add(ref _load, QueuedAndPending) > _options.MaxQueueSize)
         {
-            Interlocked.Decrement(ref _queued);
+            Interlocked.Add(ref _load, -QueuedAndPending);
             return Overloaded();
         }
 
         var now = _time.GetTimestamp();
         var request = Rent();
         request.Init(input, priority, now, timeout, bucket, cancellationToken);
-        Interlocked.Increment(ref _pending);
         if (!TryWrite(request))
         {
             // Refused by the queue: stopped (the queues are completed) or, should the counts ever disagree, full.
-            Interlocked.Decrement(ref _queued);
+            // Its queue place goes back now; its pending count when it is answered, below.
+            Interlocked.Decrement(ref _load);
             var accepting = _accepting;
             if (request.TryClaim(request.Generation))
             {
@@ -151,7 +159,7 @@ internal sealed partial class DynamicBatcher<TInput, TOutput> : IModelBatcher
             return request.AsValueTask();
         }
 
-        Statistics.QueueDepth(Volatile.Read(ref _queued));
+        Statistics.QueueDepth(QueueDepth);
         if (_options.Adaptive)
         {
             _cost.AddArrival(now, _time.TimestampFrequency);
@@ -180,7 +188,7 @@ internal sealed partial class DynamicBatcher<TInput, TOutput> : IModelBatcher
             _accepting = false;
             CompleteQueues(); // from here on, writes are refused ("shutting down")
             Interlocked.MemoryBarrier(); // pairs with Publish: one of the two sides sees the other
-            if (Volatile.Read(ref _pending) == 0)
+            if (Pending == 0)
             {
                 _drained.TrySetResult();
             }
@@ -227,7 +235,7 @@ internal sealed partial class DynamicBatcher<TInput, TOutput> : IModelBatcher
     {
         while (Dequeue() is { } request)
         {
-            Interlocked.Decrement(ref _queued);
+            Interlocked.Decrement(ref _load);
             if (request.TryTake() && request.TryClaim(request.Generation))
             {
                 Publish(request, ShuttingDown(), RequestOutcome.Failed);
@@ -248,14 +256,6 @@ internal sealed partial class DynamicBatcher<TInput, TOutput> : IModelBatcher
         return new Request(this);
     }
 
-    /// <summary>Answers a request whose answer the caller just claimed (<see cref="Request.TryClaim"/>): its last touch of it.</summary>
-    private void Publish(Request request, TOutput output)
-    {
-        Statistics.Outcome(RequestOutcome.Success);
-        request.SetResult(output);
-        Finished();
-    }
-
     /// <summary>Fails a request whose answer the caller just claimed: its last touch of it.</summary>
     private void Publish(Request request, Exception error, RequestOutcome outcome)
     {
@@ -273,10 +273,10 @@ internal sealed partial class DynamicBatcher<TInput, TOutput> : IModelBatcher
         }
     }
 
-    /// <summary>Bookkeeping after a request's one and only answer.</summary>
-    private void Finished()
+    /// <summary>Bookkeeping after the one and only answer of <paramref name="count"/> requests.</summary>
+    private void Finished(int count = 1)
     {
-        if (Interlocked.Decrement(ref _pending) == 0 && !_accepting)
+        if (Interlocked.Add(ref _load, -((long)count << 32)) >> 32 == 0 && !_accepting)
         {
             _drained.TrySetResult();
         }
@@ -299,7 +299,7 @@ internal sealed partial class DynamicBatcher<TInput, TOutput> : IModelBatcher
     private TimeSpan RetryAfter()
     {
         var perItem = _cost.HasEstimate ? _cost.Predict(_maxBatch) / _maxBatch : _options.MaxDelay.TotalSeconds;
-        var seconds = Volatile.Read(ref _queued) * perItem / _workers.Length;
+        var seconds = QueueDepth * perItem / _workers.Length;
         return TimeSpan.FromSeconds(Math.Clamp(seconds, 0.001, 60));
     }
 

@@ -37,5 +37,5 @@ public sealed class ZipMapPrediction
 {
     [ModelOutput("output_label")] public long Label { get; set; }
 
-    [ModelOutput("output_probability")] public IReadOnlyDictionary<long, float> Probabilities { get; set; } = new Dictionary<long, float>();
+    [ModelOutput("output_probability")] public IReadOnlyDictionary<long, float> Probabilities { get; set; } = System.Collections.ObjectModel.ReadOnlyDictionary<long, float>.Empty;
 }

@@ -85,6 +85,9 @@ public sealed class SchemaGenerator : IIncrementalGenerator
             var (valueType, cast) = member.Shape switch
             {
                 MemberShape.MultiArray => ("global::System.Array", true),
+                // A read-only member is set with the library's shared-keys map (its setter takes the declared type; the
+                // contravariant Action also serves callers that set a Dictionary); the others are set with a Dictionary.
+                MemberShape.Dictionary when member.Type.OriginalDefinition.ToDisplayString() == "System.Collections.Generic.IReadOnlyDictionary<TKey, TValue>" => (member.Type.ToDisplayString(TypeFormat), false),
                 MemberShape.Dictionary => ($"global::System.Collections.Generic.Dictionary<{((INamedTypeSymbol)member.Type).TypeArguments[0].ToDisplayString(TypeFormat)}, {((INamedTypeSymbol)member.Type).TypeArguments[1].ToDisplayString(TypeFormat)}>", false),
                 _ => (member.Type.ToDisplayString(TypeFormat), false),
             };

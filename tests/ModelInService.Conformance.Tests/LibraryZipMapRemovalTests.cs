@@ -27,6 +27,12 @@ public sealed class ZipMapStringOutput
     public IReadOnlyDictionary<string, float> Probabilities { get; set; } = new Dictionary<string, float>();
 }
 
+public sealed class ZipMapMutableOutput
+{
+    [ModelOutput("output_probability")]
+    public Dictionary<long, float> Probabilities { get; set; } = [];
+}
+
 public sealed class ZipMapArrayOutput
 {
     [ModelOutput("output_probability")]
@@ -115,6 +121,46 @@ public sealed class LibraryZipMapRemovalTests
                 Assert.Equal(expected[r].Probabilities.Values, actual[r].Probabilities);
             }
         }
+    }
+
+    [Theory]
+    [InlineData(4)] // keys found by a scan
+    [InlineData(40)] // keys found through the shared index
+    public async Task AReadOnlyMember_GetsRowsThatShareTheirKeys_AMutableMemberAPlainDictionary(int classes)
+    {
+        var labels = Enumerable.Range(0, classes).Select(i => (long)((i * 37 % classes * 3) - 50)).ToArray(); // unsorted, negative ones too
+        var bytes = ZipMapModels.Int64Labels(labels);
+        var rows = Rows(150, classes); // narrow maps share value arrays in chunks of 64 rows: three chunks
+        await using var readOnly = await StartTypedAsync<ZipMapInt64Output>(bytes, remove: true);
+        await using var mutable = await StartTypedAsync<ZipMapMutableOutput>(bytes, remove: true);
+        var shared = await readOnly.Predictor.PredictBatchAsync(rows);
+        var plain = await mutable.Predictor.PredictBatchAsync(rows);
+
+        Assert.IsNotType<Dictionary<long, float>>(shared[0].Probabilities);
+        Assert.Same(shared[0].Probabilities.Keys, shared[1].Probabilities.Keys); // one key array for every row
+        for (var r = 0; r < rows.Length; r++)
+        {
+            var map = shared[r].Probabilities;
+            var expected = plain[r].Probabilities;
+            Assert.IsType<Dictionary<long, float>>(expected);
+            Assert.Equal(expected.ToArray(), map.ToArray()); // keys, their order and values
+            Assert.Equal(expected.Count, map.Count);
+            Assert.Equal(expected.Values, map.Values);
+            foreach (var (key, value) in expected)
+            {
+                Assert.Equal(value, map[key]);
+                Assert.True(map.TryGetValue(key, out var found) && found == value);
+                Assert.True(map.ContainsKey(key));
+            }
+
+            Assert.False(map.ContainsKey(1_000));
+            Assert.False(map.TryGetValue(1_000, out _));
+            var missing = Assert.Throws<KeyNotFoundException>(() => map[1_000]);
+            Assert.Contains("'1000'", missing.Message, StringComparison.Ordinal);
+        }
+
+        plain[0].Probabilities[labels[0]] = 2; // a member declared mutable stays a Dictionary the caller may change
+        Assert.Equal(2, plain[0].Probabilities[labels[0]]);
     }
 
     [Fact]

@@ -479,6 +479,26 @@ internal sealed class DictionaryWriter<TOwner, TKey, TValue>(MemberModel member,
                 }
 
                 return true;
+            case ReadOnlyMap<TKey, TValue> map:
+            {
+                // The library's shared-keys map (read-only members): indexed, no enumerator.
+                var entries = Math.Min(map.Count, maxEntries);
+                if (!block.TryAddNumber(entries))
+                {
+                    return false;
+                }
+
+                for (var i = 0; i < entries; i++)
+                {
+                    if (!Add(block, map.KeyAt(i), map.ValueAt(i)))
+                    {
+                        return false;
+                    }
+                }
+
+                return true;
+            }
+
             case IReadOnlyDictionary<TKey, TValue> readOnly:
                 if (!block.TryAddNumber(Math.Min(readOnly.Count, maxEntries)))
                 {

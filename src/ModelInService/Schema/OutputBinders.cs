@@ -381,17 +381,23 @@ internal sealed class MapOutputBinder<TOutput, TKey, TValue> : OutputBinder<TOut
     where TValue : unmanaged
 {
     private readonly Action<TOutput, Dictionary<TKey, TValue>>? _dictionary;
+    private readonly Action<TOutput, IReadOnlyDictionary<TKey, TValue>>? _readOnly;
     private readonly Action<TOutput, TValue[]>? _array;
     private readonly bool _checkFinite;
     private readonly string _memberName;
-    private TKey[]? _zipMapKeys;
+    private SharedMapKeys<TKey>? _zipMapKeys;
 
     public MapOutputBinder(string modelName, TensorSpec spec, MemberModel member)
         : base(modelName, spec)
     {
         _checkFinite = FiniteCheck.Applies<TValue>() && !member.AllowNonFinite;
         _memberName = member.DisplayName;
-        if (member.Shape == MemberShape.Dictionary)
+        if (member.Shape == MemberShape.Dictionary && member.Type == typeof(IReadOnlyDictionary<TKey, TValue>))
+        {
+            // Declared read-only: rows share their keys (ReadOnlyMap) instead of a Dictionary each.
+            _readOnly = member.CompileSetter<TOutput, IReadOnlyDictionary<TKey, TValue>>();
+        }
+        else if (member.Shape == MemberShape.Dictionary)
         {
             _dictionary = member.CompileSetter<TOutput, Dictionary<TKey, TValue>>();
         }
@@ -439,7 +445,7 @@ internal sealed class MapOutputBinder<TOutput, TKey, TValue> : OutputBinder<TOut
             throw Unexpected($"{data.Length} values in '{zipMap.TensorName}' for {count} rows of {width} classes");
         }
 
-        _zipMapKeys ??= ZipMapKeys(zipMap);
+        _zipMapKeys ??= new SharedMapKeys<TKey>(ZipMapKeys(zipMap));
         if (zipMap.InOrder)
         {
             Distribute(data, width, _zipMapKeys, results, count, ref failures);
@@ -590,7 +596,7 @@ internal sealed class MapOutputBinder<TOutput, TKey, TValue> : OutputBinder<TOut
                 }
             }
 
-            Distribute(buffer.AsSpan(0, count * width), width, _dictionary is null ? null : SharedKeys(width, longKeys, keyBytes, keyOffsets), results, count, ref failures);
+            Distribute(buffer.AsSpan(0, count * width), width, _array is not null ? null : new SharedMapKeys<TKey>(SharedKeys(width, longKeys, keyBytes, keyOffsets)), results, count, ref failures);
             return true;
         }
         finally
@@ -635,8 +641,26 @@ internal sealed class MapOutputBinder<TOutput, TKey, TValue> : OutputBinder<TOut
     }
 
     /// <summary>Builds every row's member from the shared keys and its slice of <paramref name="buffer"/> (rows of <paramref name="width"/> values in key order).</summary>
-    private void Distribute(ReadOnlySpan<TValue> buffer, int width, TKey[]? keys, TOutput[] results, int count, ref ModelNonFiniteOutputException?[]? failures)
+    private void Distribute(ReadOnlySpan<TValue> buffer, int width, SharedMapKeys<TKey>? shared, TOutput[] results, int count, ref ModelNonFiniteOutputException?[]? failures)
     {
+        if (_readOnly is not null)
+        {
+            if (_checkFinite)
+            {
+                for (var r = 0; r < count; r++)
+                {
+                    ReadOnlySpan<TValue> row = buffer.Slice(r * width, width);
+                    if (FiniteCheck.IndexOfNonFinite(row) is var at and >= 0)
+                    {
+                        NonFinite(ref failures, count, r, _memberName, FiniteCheck.ToDouble(row[at]));
+                    }
+                }
+            }
+
+            ReadOnlyMap<TKey, TValue>.Distribute(shared!, buffer[..(count * width)], results, count, _readOnly);
+            return;
+        }
+
         for (var r = 0; r < count; r++)
         {
             ReadOnlySpan<TValue> v = buffer.Slice(r * width, width);
@@ -651,10 +675,11 @@ internal sealed class MapOutputBinder<TOutput, TKey, TValue> : OutputBinder<TOut
                 continue;
             }
 
+            var keys = shared!.Keys;
             var dictionary = new Dictionary<TKey, TValue>(width);
             for (var i = 0; i < width; i++)
             {
-                dictionary[keys![i]] = v[i];
+                dictionary[keys[i]] = v[i];
             }
 
             _dictionary!(results[r], dictionary);
@@ -699,7 +724,14 @@ internal sealed class MapOutputBinder<TOutput, TKey, TValue> : OutputBinder<TOut
                 }
             }
 
-            _dictionary!(results[r], dictionary);
+            if (_readOnly is not null)
+            {
+                _readOnly(results[r], dictionary); // keys decoded per row here: nothing to share
+            }
+            else
+            {
+                _dictionary!(results[r], dictionary);
+            }
         }
     }
 }

@@ -29,8 +29,9 @@ public sealed class ForestPrediction
     [ModelOutput("output_label")]
     public long Label { get; set; }
 
+    // Not `new Dictionary<long, float>()`: that empty dictionary (80 B) was made for every row and then replaced.
     [ModelOutput("output_probability")]
-    public IReadOnlyDictionary<long, float> Probabilities { get; set; } = new Dictionary<long, float>();
+    public IReadOnlyDictionary<long, float> Probabilities { get; set; } = System.Collections.ObjectModel.ReadOnlyDictionary<long, float>.Empty;
 }
 
 public sealed class MnistPixels

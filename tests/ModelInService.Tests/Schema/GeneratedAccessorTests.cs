@@ -197,6 +197,9 @@ public sealed class GeneratedAccessorTests
         float f => f.ToString("R", CultureInfo.InvariantCulture),
         double d => d.ToString("R", CultureInfo.InvariantCulture),
         IDictionary d => "{" + string.Join(",", d.Keys.Cast<object>().OrderBy(k => k.ToString(), StringComparer.Ordinal).Select(k => Show(k) + ":" + Show(d[k]))) + "}",
+        // Read-only map members get the library's shared-keys map (not an IDictionary): shown the same way by content.
+        IReadOnlyDictionary<long, float> m => "{" + string.Join(",", m.OrderBy(p => p.Key.ToString(CultureInfo.InvariantCulture), StringComparer.Ordinal).Select(p => Show(p.Key) + ":" + Show(p.Value))) + "}",
+        IReadOnlyDictionary<string, float> m => "{" + string.Join(",", m.OrderBy(p => p.Key, StringComparer.Ordinal).Select(p => Show(p.Key) + ":" + Show(p.Value))) + "}",
         Array a => "[" + string.Join("x", Enumerable.Range(0, a.Rank).Select(a.GetLength)) + ":" + string.Join(",", a.Cast<object?>().Select(Show)) + "]",
         IEnumerable e when value is not IFormattable => "(" + string.Join(";", e.Cast<object?>().Select(Show)) + ")",
         IFormattable f => f.ToString(null, CultureInfo.InvariantCulture),

@@ -37,6 +37,7 @@ internal sealed record InspectReport(
     IReadOnlyList<TensorReport> Inputs,
     IReadOnlyList<TensorReport> Outputs,
     BatchingReport Batching,
+    IReadOnlyList<string> GraphEdits,
     IReadOnlyList<MonitoredMember> Monitor,
     IReadOnlyList<TimingResult> Timing)
 {
@@ -68,6 +69,7 @@ internal sealed record InspectReport(
             inputs.Select(Tensor).ToList(),
             outputs.Select(Tensor).ToList(),
             new BatchingReport(batching.Batchable, batching.Reason, batching.Buckets, batching.BucketKeys),
+            model.GraphEdits,
             MonitorPlan.Describe(inputs.Concat(outputs)),
             timing);
     }
@@ -124,6 +126,10 @@ internal sealed record InspectReport(
         sb.Append('\n');
         sb.Append("Batching   ").Append(Batching.Reason).Append('\n');
         sb.Append("Buckets    ").Append(DescribeBuckets()).Append('\n');
+        for (var i = 0; i < GraphEdits.Count; i++)
+        {
+            sb.Append(i == 0 ? "Graph      " : "           ").Append(GraphEdits[i]).Append('\n');
+        }
         sb.Append('\n').Append("Monitor    (with .UseMonitoring() and default MonitoringOptions)\n");
         foreach (var m in Monitor)
         {

@@ -9,7 +9,8 @@ namespace ModelInService.Tool;
 /// <param name="Header">IR version, producer and opset imports.</param>
 /// <param name="LoadTime">How long the library took to load it (one ONNX Runtime session, no warm-up).</param>
 /// <param name="BatchAxes">The batch axes declared for it (<c>--batch-axis</c>), passed to the library as <see cref="ModelOptions.BatchAxes"/>.</param>
-internal sealed record LoadedModel(string Path, long FileSize, ModelSignature Signature, OnnxHeader Header, TimeSpan LoadTime, IReadOnlyDictionary<string, int> BatchAxes)
+/// <param name="GraphEdits">What the library changed in the graph at load and why, or why not (the ZipMap decision), as its log said it.</param>
+internal sealed record LoadedModel(string Path, long FileSize, ModelSignature Signature, OnnxHeader Header, TimeSpan LoadTime, IReadOnlyDictionary<string, int> BatchAxes, IReadOnlyList<string> GraphEdits)
 {
     /// <summary>The name the model is registered under while the tool reads it.</summary>
     public const string RegistrationName = "model";
@@ -37,6 +38,8 @@ internal sealed record LoadedModel(string Path, long FileSize, ModelSignature Si
 
         var header = OnnxHeader.Read(full);
         var services = new ServiceCollection();
+        var decisions = new DecisionLog(RegistrationName);
+        services.AddSingleton<Microsoft.Extensions.Logging.ILoggerFactory>(decisions);
         services.AddModel(RegistrationName, o =>
         {
             o.Source = ModelSource.FromFile(full);
@@ -56,7 +59,7 @@ internal sealed record LoadedModel(string Path, long FileSize, ModelSignature Si
             await provider.StartModelsAsync(cancellationToken).ConfigureAwait(false);
             var signature = provider.GetRequiredKeyedService<IModelRunner>(RegistrationName).Signature;
             var elapsed = System.Diagnostics.Stopwatch.GetElapsedTime(started);
-            return new LoadedModel(full, new FileInfo(full).Length, signature, header, elapsed, axes);
+            return new LoadedModel(full, new FileInfo(full).Length, signature, header, elapsed, axes, decisions.Lines);
         }
     }
 }

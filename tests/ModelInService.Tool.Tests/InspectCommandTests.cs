@@ -24,6 +24,7 @@ public class InspectCommandTests
         Assert.Contains("Input3  float32 [1,1,28,28]", output, StringComparison.Ordinal);
         Assert.Contains("Batching   not batchable: no input has a batch axis: input 'Input3' [1,1,28,28] has a fixed first dimension (1); set ModelOptions.BatchAxes[\"Input3\"] = k if its free dimension k holds the rows; each request runs alone\n", output, StringComparison.Ordinal);
         Assert.Contains("Buckets    none (not batchable)", output, StringComparison.Ordinal);
+        Assert.DoesNotContain("Graph      ", output, StringComparison.Ordinal); // no ZipMap: nothing edited
         // 784 values are more than MaxVectorElements (16): the monitor summarizes them.
         Assert.Contains("input  Input3: summaries of 784 values (more than MaxVectorElements = 16): L2 norm, mean, 4 random projections", output, StringComparison.Ordinal);
         Assert.Contains("output Plus214Output0: 10 numeric features, one per element", output, StringComparison.Ordinal);
@@ -41,6 +42,9 @@ public class InspectCommandTests
         Assert.Contains("output_probability  seq(map(int64,float32))", output, StringComparison.Ordinal);
         Assert.Contains("Batching   batchable: the batch axis is 'float_input' dim 0, 'output_label' dim 0, 'output_probability' (one map per row)", output, StringComparison.Ordinal);
         Assert.Contains("Buckets    none: every row has the same shape", output, StringComparison.Ordinal);
+
+        // The library's graph edit is part of what it decided: the ZipMap is removed at load (ModelOptions.RemoveZipMap).
+        Assert.Matches(@"\nGraph      output 'output_probability' is built in managed code from tensor '[^']+' \(3 classes\); its ZipMap node was removed from the graph", output);
         Assert.Contains("input  FloatInput: 4 numeric features, one per element (FloatInput[0], FloatInput[1], FloatInput[2], FloatInput[3])", output, StringComparison.Ordinal);
     }
 
@@ -118,9 +122,21 @@ public class InspectCommandTests
         Assert.Equal("Float32", input.GetProperty("elementType").GetString());
         Assert.Equal(JsonValueKind.Null, input.GetProperty("batchAxis").ValueKind);
         Assert.Equal("none", input.GetProperty("batchAxisDescription").GetString());
+        Assert.Empty(root.GetProperty("graphEdits").EnumerateArray()); // no ZipMap: nothing edited
         var timing = Assert.Single(root.GetProperty("timing").EnumerateArray());
         Assert.Equal(1, timing.GetProperty("batch").GetInt32());
         Assert.True(timing.GetProperty("runMilliseconds").GetDouble() > 0);
+    }
+
+    [Fact]
+    public async Task ZipMapSample_Json_ListsTheZipMapRemoval()
+    {
+        var (exit, output, error) = await RunAsync("inspect", SharedData.RepoModel("iris_mlp_zipmap.onnx"), "--json", "--no-timing");
+
+        Assert.True(exit == 0, error);
+        using var json = JsonDocument.Parse(output);
+        var edit = Assert.Single(json.RootElement.GetProperty("graphEdits").EnumerateArray()).GetString();
+        Assert.StartsWith("output 'output_probability' is built in managed code from tensor 'probability_tensor' (3 classes)", edit, StringComparison.Ordinal);
     }
 
     [Fact]

@@ -159,6 +159,16 @@ public sealed class LibraryZipMapRemovalTests
             Assert.Contains("'1000'", missing.Message, StringComparison.Ordinal);
         }
 
+        // A careless or hostile caller cannot reach the shared keys or values through a cast: they are shared by the
+        // other rows (and the keys by every later prediction).
+        var first = shared[0].Probabilities;
+        Assert.IsNotType<long[]>(first.Keys);
+        var keyList = Assert.IsAssignableFrom<IList<long>>(first.Keys);
+        Assert.Throws<NotSupportedException>(() => keyList[0] = 12_345);
+        Assert.False(first.Values is float[] or ArraySegment<float> or IList<float> { IsReadOnly: false }, first.Values.GetType().Name);
+        var again = await readOnly.Predictor.PredictBatchAsync(rows);
+        Assert.Equal(plain[1].Probabilities.Keys, again[1].Probabilities.Keys);
+
         plain[0].Probabilities[labels[0]] = 2; // a member declared mutable stays a Dictionary the caller may change
         Assert.Equal(2, plain[0].Probabilities[labels[0]]);
     }

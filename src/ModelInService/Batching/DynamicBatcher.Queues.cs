@@ -222,7 +222,7 @@ internal sealed partial class DynamicBatcher<TInput, TOutput>
             TryRead(chosen, out var request);
             if (_options.DeadlineAction == DeadlineAction.Delay && request.IsExpired && !request.IsClaimed)
             {
-                // Past its deadline: serve it only after every on-time request. Its queue count moves with it.
+                // Past its deadline: serve it only after every on-time request (it keeps its place in the queue bound).
                 _delayed.Enqueue(request);
                 if (!HasEntries(0) && !HasEntries(1) && !HasEntries(2))
                 {

@@ -386,6 +386,7 @@ internal sealed class MapOutputBinder<TOutput, TKey, TValue> : OutputBinder<TOut
     private readonly bool _checkFinite;
     private readonly string _memberName;
     private SharedMapKeys<TKey>? _zipMapKeys;
+    private SharedMapKeys<TKey>? _lastKeys;
 
     public MapOutputBinder(string modelName, TensorSpec spec, MemberModel member)
         : base(modelName, spec)
@@ -596,7 +597,7 @@ internal sealed class MapOutputBinder<TOutput, TKey, TValue> : OutputBinder<TOut
                 }
             }
 
-            Distribute(buffer.AsSpan(0, count * width), width, _array is not null ? null : new SharedMapKeys<TKey>(SharedKeys(width, longKeys, keyBytes, keyOffsets)), results, count, ref failures);
+            Distribute(buffer.AsSpan(0, count * width), width, _array is not null ? null : Shared(SharedKeys(width, longKeys, keyBytes, keyOffsets)), results, count, ref failures);
             return true;
         }
         finally
@@ -617,6 +618,22 @@ internal sealed class MapOutputBinder<TOutput, TKey, TValue> : OutputBinder<TOut
                 ArrayPool<nuint>.Shared.Return(scratchOffsets);
             }
         }
+    }
+
+    /// <summary>
+    /// The shared keys for a run's decoded keys: the previous run's when they are the same (a model's maps keep their
+    /// keys), so the index of a wide map is built once, not per run. Workers may race here; either object is right.
+    /// </summary>
+    private SharedMapKeys<TKey> Shared(TKey[] keys)
+    {
+        if (Volatile.Read(ref _lastKeys) is { } last && last.Keys.AsSpan().SequenceEqual(keys, EqualityComparer<TKey>.Default))
+        {
+            return last;
+        }
+
+        var shared = new SharedMapKeys<TKey>(keys);
+        Volatile.Write(ref _lastKeys, shared);
+        return shared;
     }
 
     /// <summary>The keys read once from row 0 of a native sequence of maps.</summary>
@@ -643,20 +660,20 @@ internal sealed class MapOutputBinder<TOutput, TKey, TValue> : OutputBinder<TOut
     /// <summary>Builds every row's member from the shared keys and its slice of <paramref name="buffer"/> (rows of <paramref name="width"/> values in key order).</summary>
     private void Distribute(ReadOnlySpan<TValue> buffer, int width, SharedMapKeys<TKey>? shared, TOutput[] results, int count, ref ModelNonFiniteOutputException?[]? failures)
     {
-        if (_readOnly is not null)
+        if (_checkFinite)
         {
-            if (_checkFinite)
+            for (var r = 0; r < count; r++)
             {
-                for (var r = 0; r < count; r++)
+                ReadOnlySpan<TValue> row = buffer.Slice(r * width, width);
+                if (FiniteCheck.IndexOfNonFinite(row) is var bad and >= 0)
                 {
-                    ReadOnlySpan<TValue> row = buffer.Slice(r * width, width);
-                    if (FiniteCheck.IndexOfNonFinite(row) is var at and >= 0)
-                    {
-                        NonFinite(ref failures, count, r, _memberName, FiniteCheck.ToDouble(row[at]));
-                    }
+                    NonFinite(ref failures, count, r, _memberName, FiniteCheck.ToDouble(row[bad]));
                 }
             }
+        }
 
+        if (_readOnly is not null)
+        {
             ReadOnlyMap<TKey, TValue>.Distribute(shared!, buffer[..(count * width)], results, count, _readOnly);
             return;
         }
@@ -664,11 +681,6 @@ internal sealed class MapOutputBinder<TOutput, TKey, TValue> : OutputBinder<TOut
         for (var r = 0; r < count; r++)
         {
             ReadOnlySpan<TValue> v = buffer.Slice(r * width, width);
-            if (_checkFinite && FiniteCheck.IndexOfNonFinite(v) is var bad and >= 0)
-            {
-                NonFinite(ref failures, count, r, _memberName, FiniteCheck.ToDouble(v[bad]));
-            }
-
             if (_array is not null)
             {
                 _array(results[r], v.ToArray());

@@ -1,4 +1,5 @@
 using System.Collections;
+using System.Collections.ObjectModel;
 using System.Diagnostics;
 using System.Diagnostics.CodeAnalysis;
 
@@ -19,6 +20,7 @@ internal sealed class SharedMapKeys<TKey>
     public SharedMapKeys(TKey[] keys)
     {
         Keys = keys;
+        View = new ReadOnlyCollection<TKey>(keys);
         if (keys.Length > ScanLimit)
         {
             _index = new Dictionary<TKey, int>(keys.Length);
@@ -30,6 +32,12 @@ internal sealed class SharedMapKeys<TKey>
     }
 
     public TKey[] Keys { get; }
+
+    /// <summary>
+    /// What callers see as a row's keys: one read-only view for every row. Never the array itself, which a cast
+    /// would let a caller change under every row and every later prediction.
+    /// </summary>
+    public ReadOnlyCollection<TKey> View { get; }
 
     /// <summary>The position of <paramref name="key"/>, or -1.</summary>
     public int IndexOf(TKey key)
@@ -86,9 +94,19 @@ internal sealed class ReadOnlyMap<TKey, TValue> : IReadOnlyDictionary<TKey, TVal
 
     public int Count => _keys.Keys.Length;
 
-    public IEnumerable<TKey> Keys => _keys.Keys;
+    public IEnumerable<TKey> Keys => _keys.View;
 
-    public IEnumerable<TValue> Values => new ArraySegment<TValue>(_values, _offset, Count);
+    /// <summary>The row's values in key order (an iterator: the shared array is not handed out, so no cast can change other rows).</summary>
+    public IEnumerable<TValue> Values
+    {
+        get
+        {
+            for (var i = 0; i < Count; i++)
+            {
+                yield return _values[_offset + i];
+            }
+        }
+    }
 
     public TValue this[TKey key] => _keys.IndexOf(key) is var at and >= 0
         ? _values[_offset + at]

@@ -74,6 +74,13 @@ internal static class StreamLoad
             {
                 Console.WriteLine(FormattableString.Invariant($"batched / naive = {seq.Streams / (double)naive.Streams:0.00}x streams"));
             }
+
+            // What the model itself allows on this machine at this moment: direct runs, one per core at once, at one
+            // row and at the batched mode's largest batch. The stream ratio can exceed this throughput ratio only
+            // when the naive mode fails on latency spikes before it runs out of cores.
+            var single = CostRun(path, 1, Environment.ProcessorCount);
+            var full = CostRun(path, settings.MaxBatch, Environment.ProcessorCount);
+            Console.WriteLine(FormattableString.Invariant($"model ceiling (direct runs, {Environment.ProcessorCount} threads at once): {single:0} chunks/s at 1 row, {full:0} at {settings.MaxBatch} rows = {full / single:0.00}x; naive at {(naive.Streams > 0 ? naive.Probe.ChunksPerSecond / single : 0):0.00}, batched at {(seq.Streams > 0 ? seq.Probe.ChunksPerSecond / full : 0):0.00} of its ceiling"));
         }
 
         return 0;
@@ -291,45 +298,79 @@ internal static class StreamLoad
 
     private sealed record Settings(double Seconds, double MaxDelayMs, int MaxBatch, bool DispatchWhenIdle);
 
-    /// <summary><c>--cost</c>: one direct InferenceSession run (1 intra-op thread) per batch size: the model's own batching curve.</summary>
+    /// <summary>
+    /// <c>--cost</c>: the model's own batching curve from direct InferenceSession runs (1 intra-op thread), on one thread
+    /// and on one thread per core at once (a session each): what batching can buy on this machine when every core runs.
+    /// </summary>
     private static void Cost(string path)
     {
-        using var options = new Microsoft.ML.OnnxRuntime.SessionOptions { IntraOpNumThreads = 1, InterOpNumThreads = 1 };
-        using var session = new Microsoft.ML.OnnxRuntime.InferenceSession(path, options);
-        using var runOptions = new Microsoft.ML.OnnxRuntime.RunOptions();
-        Console.WriteLine("| rows per run | µs per run | µs per row |");
-        Console.WriteLine("|--:|--:|--:|");
+        var threads = Environment.ProcessorCount;
+        Console.WriteLine(FormattableString.Invariant($"| rows per run | µs per run (1 thread) | µs per row (1 thread) | rows/s (1 thread) | rows/s ({threads} threads at once) | scaling |"));
+        Console.WriteLine("|--:|--:|--:|--:|--:|--:|");
         foreach (var n in new[] { 1, 2, 4, 8, 16, 32, 64, 128, 256 })
         {
-            var x = new float[n * 576];
-            new Random(n).NextSingle();
-            for (var i = 0; i < x.Length; i++)
-            {
-                x[i] = (float)Math.Sin(i * 0.07) * 0.3f;
-            }
-
-            var state = new float[2 * n * 128];
-            using var input = Microsoft.ML.OnnxRuntime.OrtValue.CreateTensorValueFromMemory(x, [n, 576]);
-            using var stateValue = Microsoft.ML.OnnxRuntime.OrtValue.CreateTensorValueFromMemory(state, [2, n, 128]);
-            using var sr = Microsoft.ML.OnnxRuntime.OrtValue.CreateTensorValueFromMemory(new long[] { 16000 }, []);
-            var names = new[] { "input", "state", "sr" };
-            var values = new[] { input, stateValue, sr };
-            var outputs = new[] { "output", "stateN" };
-            for (var w = 0; w < 20; w++)
-            {
-                using var r = session.Run(runOptions, names, values, outputs);
-            }
-
-            var runs = Math.Max(20, 4000 / n);
-            var watch = Stopwatch.StartNew();
-            for (var i = 0; i < runs; i++)
-            {
-                using var r = session.Run(runOptions, names, values, outputs);
-            }
-
-            var perRun = watch.Elapsed.TotalMicroseconds / runs;
-            Console.WriteLine(FormattableString.Invariant($"| {n} | {perRun:0} | {perRun / n:0.0} |"));
+            var one = CostRun(path, n, 1);
+            var all = CostRun(path, n, threads);
+            Console.WriteLine(FormattableString.Invariant($"| {n} | {1e6 * n / one:0} | {1e6 / one:0.0} | {one:0} | {all:0} | {all / one:0.00}x |"));
         }
+    }
+
+    /// <summary>Rows per second of <paramref name="threads"/> threads each running batches of <paramref name="n"/> rows through its own session, for about a second.</summary>
+    private static double CostRun(string path, int n, int threads)
+    {
+        var rows = new long[threads];
+        var start = new Barrier(threads + 1);
+        var elapsed = new double[threads];
+        var workers = new Thread[threads];
+        for (var t = 0; t < threads; t++)
+        {
+            var index = t;
+            workers[t] = new Thread(() =>
+            {
+                using var options = new Microsoft.ML.OnnxRuntime.SessionOptions { IntraOpNumThreads = 1, InterOpNumThreads = 1 };
+                using var session = new Microsoft.ML.OnnxRuntime.InferenceSession(path, options);
+                using var runOptions = new Microsoft.ML.OnnxRuntime.RunOptions();
+                var x = new float[n * 576];
+                for (var i = 0; i < x.Length; i++)
+                {
+                    x[i] = (float)Math.Sin(i * 0.07) * 0.3f;
+                }
+
+                var state = new float[2 * n * 128];
+                using var input = Microsoft.ML.OnnxRuntime.OrtValue.CreateTensorValueFromMemory(x, [n, 576]);
+                using var stateValue = Microsoft.ML.OnnxRuntime.OrtValue.CreateTensorValueFromMemory(state, [2, n, 128]);
+                using var sr = Microsoft.ML.OnnxRuntime.OrtValue.CreateTensorValueFromMemory(new long[] { 16000 }, []);
+                var names = new[] { "input", "state", "sr" };
+                var values = new[] { input, stateValue, sr };
+                var outputs = new[] { "output", "stateN" };
+                for (var w = 0; w < 20; w++)
+                {
+                    using var r = session.Run(runOptions, names, values, outputs);
+                }
+
+                start.SignalAndWait();
+                var runs = Math.Max(40, 8000 / n);
+                var watch = Stopwatch.StartNew();
+                for (var i = 0; i < runs; i++)
+                {
+                    using var r = session.Run(runOptions, names, values, outputs);
+                }
+
+                elapsed[index] = watch.Elapsed.TotalSeconds;
+                rows[index] = (long)runs * n;
+            });
+            workers[t].Start();
+        }
+
+        start.SignalAndWait();
+        double total = 0;
+        for (var t = 0; t < threads; t++)
+        {
+            workers[t].Join();
+            total += rows[t] / elapsed[t];
+        }
+
+        return total;
     }
 
     private static double Option(string[] args, string name, double fallback) =>

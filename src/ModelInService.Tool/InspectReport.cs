@@ -38,6 +38,7 @@ internal sealed record InspectReport(
     IReadOnlyList<TensorReport> Outputs,
     BatchingReport Batching,
     IReadOnlyList<string> GraphEdits,
+    IReadOnlyList<string> RuntimeMessages,
     IReadOnlyList<MonitoredMember> Monitor,
     IReadOnlyList<TimingResult> Timing)
 {
@@ -70,6 +71,7 @@ internal sealed record InspectReport(
             outputs.Select(Tensor).ToList(),
             new BatchingReport(batching.Batchable, batching.Reason, batching.Buckets, batching.BucketKeys),
             model.GraphEdits,
+            model.RuntimeMessages,
             MonitorPlan.Describe(inputs.Concat(outputs)),
             timing);
     }
@@ -129,6 +131,11 @@ internal sealed record InspectReport(
         for (var i = 0; i < GraphEdits.Count; i++)
         {
             sb.Append(i == 0 ? "Graph      " : "           ").Append(GraphEdits[i]).Append('\n');
+        }
+
+        for (var i = 0; i < RuntimeMessages.Count; i++)
+        {
+            sb.Append(i == 0 ? "Runtime    " : "           ").Append(RuntimeMessages[i]).Append('\n');
         }
         sb.Append('\n').Append("Monitor    (with .UseMonitoring() and default MonitoringOptions)\n");
         foreach (var m in Monitor)

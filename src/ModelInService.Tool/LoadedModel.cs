@@ -10,7 +10,8 @@ namespace ModelInService.Tool;
 /// <param name="LoadTime">How long the library took to load it (one ONNX Runtime session, no warm-up).</param>
 /// <param name="BatchAxes">The batch axes declared for it (<c>--batch-axis</c>), passed to the library as <see cref="ModelOptions.BatchAxes"/>.</param>
 /// <param name="GraphEdits">What the library changed in the graph at load and why, or why not (the ZipMap decision), as its log said it.</param>
-internal sealed record LoadedModel(string Path, long FileSize, ModelSignature Signature, OnnxHeader Header, TimeSpan LoadTime, IReadOnlyDictionary<string, int> BatchAxes, IReadOnlyList<string> GraphEdits)
+/// <param name="RuntimeMessages">ONNX Runtime's own warnings and errors while it loaded the model (e.g. an opset it only partly supports), each once.</param>
+internal sealed record LoadedModel(string Path, long FileSize, ModelSignature Signature, OnnxHeader Header, TimeSpan LoadTime, IReadOnlyDictionary<string, int> BatchAxes, IReadOnlyList<string> GraphEdits, IReadOnlyList<string> RuntimeMessages)
 {
     /// <summary>The name the model is registered under while the tool reads it.</summary>
     public const string RegistrationName = "model";
@@ -56,10 +57,19 @@ internal sealed record LoadedModel(string Path, long FileSize, ModelSignature Si
         var provider = services.BuildServiceProvider();
         await using (provider.ConfigureAwait(false))
         {
-            await provider.StartModelsAsync(cancellationToken).ConfigureAwait(false);
+            try
+            {
+                await provider.StartModelsAsync(cancellationToken).ConfigureAwait(false);
+            }
+            catch (ModelLoadException ex) when (ex is not ModelSchemaException && decisions.RuntimeMessages.Count > 0)
+            {
+                // What ONNX Runtime said before it refused the model often names the cause (an opset older than 7, say).
+                throw new ModelLoadException(ex.ModelName, ex.Message + Environment.NewLine + "ONNX Runtime's log while loading:" + Environment.NewLine + "  " + string.Join(Environment.NewLine + "  ", decisions.RuntimeMessages), ex);
+            }
+
             var signature = provider.GetRequiredKeyedService<IModelRunner>(RegistrationName).Signature;
             var elapsed = System.Diagnostics.Stopwatch.GetElapsedTime(started);
-            return new LoadedModel(full, new FileInfo(full).Length, signature, header, elapsed, axes, decisions.Lines);
+            return new LoadedModel(full, new FileInfo(full).Length, signature, header, elapsed, axes, decisions.Lines, decisions.RuntimeMessages);
         }
     }
 }

@@ -25,6 +25,7 @@ public class InspectCommandTests
         Assert.Contains("Batching   not batchable: no input has a batch axis: input 'Input3' [1,1,28,28] has a fixed first dimension (1); set ModelOptions.BatchAxes[\"Input3\"] = k if its free dimension k holds the rows; each request runs alone\n", output, StringComparison.Ordinal);
         Assert.Contains("Buckets    none (not batchable)", output, StringComparison.Ordinal);
         Assert.DoesNotContain("Graph      ", output, StringComparison.Ordinal); // no ZipMap: nothing edited
+        Assert.DoesNotContain("Runtime    ", output, StringComparison.Ordinal); // ONNX Runtime had nothing to say
         // 784 values are more than MaxVectorElements (16): the monitor summarizes them.
         Assert.Contains("input  Input3: summaries of 784 values (more than MaxVectorElements = 16): L2 norm, mean, 4 random projections", output, StringComparison.Ordinal);
         Assert.Contains("output Plus214Output0: 10 numeric features, one per element", output, StringComparison.Ordinal);
@@ -123,9 +124,42 @@ public class InspectCommandTests
         Assert.Equal(JsonValueKind.Null, input.GetProperty("batchAxis").ValueKind);
         Assert.Equal("none", input.GetProperty("batchAxisDescription").GetString());
         Assert.Empty(root.GetProperty("graphEdits").EnumerateArray()); // no ZipMap: nothing edited
+        Assert.Empty(root.GetProperty("runtimeMessages").EnumerateArray()); // the generator's models load without a warning
         var timing = Assert.Single(root.GetProperty("timing").EnumerateArray());
         Assert.Equal(1, timing.GetProperty("batch").GetInt32());
         Assert.True(timing.GetProperty("runMilliseconds").GetDouble() > 0);
+    }
+
+    [SkippableFact]
+    public async Task OldOpsetExport_ShowsOnnxRuntimesOwnWarnings()
+    {
+        // A PyTorch export stamped opset 6: ONNX Runtime loads it but warns (relayed by the library as event 1019).
+        Skip.IfNot(SharedData.IsAvailable, SharedData.SkipReason);
+        var path = SharedData.Model("node", "pytorch-converted", "test_Conv2d", "model.onnx");
+        var (exit, output, error) = await RunAsync("inspect", path, "--no-timing");
+
+        Assert.True(exit == 0, error);
+        Assert.Contains("Runtime    warning: ONNX Runtime only *guarantees* support for models stamped with opset version 7 or above", output, StringComparison.Ordinal);
+        Assert.Contains("           warning: Transpose optimizer failed: Unsupported ONNX opset: 6 (transpose_optimizer.cc:", output, StringComparison.Ordinal);
+
+        (exit, output, error) = await RunAsync("inspect", path, "--json", "--no-timing");
+        Assert.True(exit == 0, error);
+        using var json = JsonDocument.Parse(output);
+        var messages = json.RootElement.GetProperty("runtimeMessages").EnumerateArray().Select(m => m.GetString()).ToList();
+        Assert.Equal(2, messages.Count); // each distinct message once (ONNX Runtime logs the optimizer's twice)
+        Assert.Contains(messages, m => m!.StartsWith("warning: Transpose optimizer failed", StringComparison.Ordinal));
+    }
+
+    [SkippableFact]
+    public async Task RefusedOldOpsetExport_ErrorCarriesOnnxRuntimesLog()
+    {
+        Skip.IfNot(SharedData.IsAvailable, SharedData.SkipReason);
+        var (exit, _, error) = await RunAsync("inspect", SharedData.Model("negative", "pytorch-converted", "test_Linear", "model.onnx"), "--no-timing");
+
+        Assert.NotEqual(0, exit);
+        Assert.Contains("Could not find an implementation for Gemm(6)", error, StringComparison.Ordinal);
+        Assert.Contains("ONNX Runtime's log while loading:", error, StringComparison.Ordinal);
+        Assert.Contains("warning: ONNX Runtime only *guarantees* support for models stamped with opset version 7 or above", error, StringComparison.Ordinal);
     }
 
     [Fact]

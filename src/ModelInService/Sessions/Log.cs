@@ -66,4 +66,11 @@ internal static partial class Log
 
     [LoggerMessage(EventId = 1018, EventName = "ZipMapKept", Level = LogLevel.Information, Message = "Model '{ModelName}': ZipMap kept in the graph: {Reason}")]
     public static partial void ZipMapKept(ILogger logger, string modelName, string reason);
+
+    [LoggerMessage(EventId = 1019, EventName = "OnnxRuntimeMessage", Message = "ONNX Runtime ({LogId}, {Category}, {CodeLocation}): {OrtMessage}")]
+    public static partial void OnnxRuntimeMessage(ILogger logger, LogLevel level, string logId, string category, string codeLocation, string ortMessage);
+
+    [LoggerMessage(EventId = 1020, EventName = "OnnxRuntimeLogNotRouted", Level = LogLevel.Debug,
+        Message = "Model '{ModelName}': ONNX Runtime's environment was created before the library's first use of it, so ONNX Runtime's own messages go to its default logger (standard error), not to ILogger")]
+    public static partial void OnnxRuntimeLogNotRouted(ILogger logger, string modelName);
 }

@@ -48,6 +48,7 @@ internal static class ModelLoader
             throw new ModelLoadException(name, $"Model '{name}' could not be read from {description}: {ex.Message}", ex);
         }
 
+        OnnxRuntimeLog.Attach(name, logger);
         var threads = ThreadPlan.For(options);
         var provider = ModelLoader.Providers[options.ExecutionProvider];
         if (options.UseSharedAllocator)
@@ -219,7 +220,7 @@ internal static class ModelLoader
             }
             catch (OnnxRuntimeException ex) when (cpu || options.ExecutionProviderRequired)
             {
-                throw new ModelLoadException(name, $"Model '{name}' could not be loaded from {description}: ONNX Runtime {OrtEnv.Instance().GetVersionString()} refused it: {ex.Message}", ex);
+                throw new ModelLoadException(name, $"Model '{name}' could not be loaded from {description}: ONNX Runtime {OnnxRuntimeLog.Environment().GetVersionString()} refused it: {ex.Message}", ex);
             }
         }
     }
@@ -276,7 +277,7 @@ internal static class ModelLoader
     /// <summary>Appends the provider; returns why it is unavailable, or null on success.</summary>
     private static string? AppendProvider(SessionOptions so, ModelOptions options, string provider)
     {
-        var available = OrtEnv.Instance().GetAvailableProviders();
+        var available = OnnxRuntimeLog.Environment().GetAvailableProviders();
         if (Array.IndexOf(available, provider) < 0)
         {
             return $"{provider} is not in this ONNX Runtime build (available: {string.Join(", ", available)})";

@@ -44,7 +44,7 @@ internal static class SharedAllocator
             using var arena = new OrtArenaCfg((uint)maxBytes, -1, -1, -1);
             try
             {
-                OrtEnv.Instance().CreateAndRegisterAllocator(OrtMemoryInfo.DefaultInstance, arena);
+                OnnxRuntimeLog.Environment().CreateAndRegisterAllocator(OrtMemoryInfo.DefaultInstance, arena);
             }
             catch (OnnxRuntimeException ex) when (ex.Message.Contains("already", StringComparison.OrdinalIgnoreCase))
             {

@@ -1,0 +1,116 @@
+using System.Collections.Concurrent;
+using System.Globalization;
+using Microsoft.Extensions.Logging;
+using Microsoft.ML.OnnxRuntime;
+
+namespace ModelInService.Sessions;
+
+/// <summary>
+/// Routes ONNX Runtime's own log (its warnings and errors: graph optimizers that gave up, unused initializers, kernels
+/// that fell back) into <see cref="ILogger"/> instead of the colored lines its default logger writes to the process's
+/// standard error, where structured logging never sees them. ONNX Runtime has one environment per process and takes its
+/// logging function only when the environment is created, so the library creates it on its first use of ONNX Runtime
+/// (every path that creates a session or reads the environment goes through <see cref="Environment"/>). A process that
+/// created the environment itself keeps ONNX Runtime's own logger; the library says so once per model (event 1020).
+/// </summary>
+/// <remarks>
+/// Sessions are created with the model's name as their log id, so a message is written to the logger of the model it is
+/// about (the last host that loaded a model of that name, when several in one process do); messages of the environment
+/// itself, or of sessions the library did not create, go to the last attached logger, or to standard error before any.
+/// The callback never throws into native code.
+/// </remarks>
+internal static class OnnxRuntimeLog
+{
+    private static readonly Lock Gate = new();
+    private static readonly ConcurrentDictionary<string, ILogger> ByLogId = new(StringComparer.Ordinal);
+
+    // Kept in a static field: ONNX Runtime calls it from native code for the life of the process.
+    private static readonly DOrtLoggingFunction Callback = OnMessage;
+    private static volatile ILogger? s_last;
+    private static int s_state; // 0: not decided, 1: routed here, 2: the environment existed before the library's first use
+
+    /// <summary>Gets whether ONNX Runtime's messages come here (the library created the environment).</summary>
+    public static bool Routed => Volatile.Read(ref s_state) == 1;
+
+    /// <summary>The process's ONNX Runtime environment, created with the routing logger when nothing created it before.</summary>
+    public static OrtEnv Environment()
+    {
+        if (Volatile.Read(ref s_state) == 0)
+        {
+            lock (Gate)
+            {
+                if (s_state == 0)
+                {
+                    if (OrtEnv.IsCreated)
+                    {
+                        s_state = 2;
+                    }
+                    else
+                    {
+                        var options = new EnvironmentCreationOptions
+                        {
+                            logId = "ModelInService",
+                            logLevel = OrtLoggingLevel.ORT_LOGGING_LEVEL_WARNING,
+                            loggingFunction = Callback,
+                        };
+                        try
+                        {
+                            OrtEnv.CreateInstanceWithOptions(ref options);
+                            s_state = 1;
+                        }
+                        catch (OnnxRuntimeException)
+                        {
+                            s_state = 2; // created by someone else between the check and the call
+                        }
+                    }
+                }
+            }
+        }
+
+        return OrtEnv.Instance();
+    }
+
+    /// <summary>
+    /// Sends the messages of sessions created with log id <paramref name="logId"/> (the model's name) to
+    /// <paramref name="logger"/>; creates the environment first if nothing has.
+    /// </summary>
+    public static void Attach(string logId, ILogger logger)
+    {
+        Environment();
+        if (!Routed)
+        {
+            Log.OnnxRuntimeLogNotRouted(logger, logId);
+            return;
+        }
+
+        ByLogId[logId] = logger;
+        s_last = logger;
+    }
+
+    private static void OnMessage(IntPtr param, OrtLoggingLevel severity, string category, string logId, string codeLocation, string message)
+    {
+        try
+        {
+            var level = severity switch
+            {
+                OrtLoggingLevel.ORT_LOGGING_LEVEL_VERBOSE => LogLevel.Trace,
+                OrtLoggingLevel.ORT_LOGGING_LEVEL_INFO => LogLevel.Debug,
+                OrtLoggingLevel.ORT_LOGGING_LEVEL_WARNING => LogLevel.Warning,
+                OrtLoggingLevel.ORT_LOGGING_LEVEL_ERROR => LogLevel.Error,
+                _ => LogLevel.Critical,
+            };
+            var logger = (logId is not null && ByLogId.TryGetValue(logId, out var attached) ? attached : null) ?? s_last;
+            if (logger is null)
+            {
+                Console.Error.WriteLine(string.Create(CultureInfo.InvariantCulture, $"ONNX Runtime {level} [{logId}] {category} {codeLocation}: {message}"));
+                return;
+            }
+
+            Log.OnnxRuntimeMessage(logger, level, logId ?? string.Empty, category ?? string.Empty, codeLocation ?? string.Empty, message ?? string.Empty);
+        }
+        catch (Exception ex) when (ex is not OutOfMemoryException)
+        {
+            // A logging provider that fails (disposed with its host, say) must not take ONNX Runtime's thread down.
+        }
+    }
+}

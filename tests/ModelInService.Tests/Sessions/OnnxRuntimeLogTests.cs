@@ -1,0 +1,92 @@
+using System.Runtime.CompilerServices;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Testing;
+using ModelInService.Sessions;
+using ModelInService.TestUtilities;
+
+namespace ModelInService.Tests.Sessions;
+
+/// <summary>ONNX Runtime's own warnings reach the model's ILogger (event 1019), not the process's standard error.</summary>
+public class OnnxRuntimeLogTests
+{
+    // An opset-6 export: ONNX Runtime warns that its transpose optimizer cannot handle the opset, then refuses the model.
+    private static readonly string[] OldOpsetModel = ["negative", "pytorch-converted", "test_Linear", "model.onnx"];
+
+    [SkippableFact]
+    public async Task OrtWarning_ReachesTheModelsLogger_WithTheModelsName()
+    {
+        Skip.IfNot(SharedData.IsAvailable, SharedData.SkipReason);
+        Assert.True(OnnxRuntimeLog.Routed, "the test assembly's module initializer lets the library create ONNX Runtime's environment");
+        var collector = new FakeLogCollector();
+        var builder = TestModels.CreateBuilder();
+        builder.Logging.AddProvider(new FakeLoggerProvider(collector));
+        builder.Services.AddModel<IrisInput, IrisOutput>("old-opset-linear", o => o.Source = ModelSource.FromFile(SharedData.Model(OldOpsetModel)));
+        using var host = builder.Build();
+
+        var ex = await Assert.ThrowsAsync<ModelLoadException>(() => host.StartAsync());
+
+        Assert.Contains("Gemm(6)", ex.Message);
+        var messages = collector.GetSnapshot().Where(r => r.Id.Name == "OnnxRuntimeMessage" && r.Message.Contains("(old-opset-linear,", StringComparison.Ordinal)).ToList();
+        Assert.All(messages, m => Assert.Equal(1019, m.Id.Id));
+        var optimizer = messages.Find(m => m.Message.Contains("transpose_optimizer.cc", StringComparison.Ordinal) && m.Message.Contains("Unsupported ONNX opset: 6", StringComparison.Ordinal));
+        Assert.NotNull(optimizer);
+        Assert.Equal(LogLevel.Warning, optimizer.Level);
+        var opset = Assert.Single(messages, m => m.Message.Contains("opset version 7 or above", StringComparison.Ordinal));
+        Assert.Equal(LogLevel.Warning, opset.Level);
+    }
+
+    [SkippableFact]
+    public async Task LoggerThatThrows_DoesNotTakeOnnxRuntimeDown()
+    {
+        Skip.IfNot(SharedData.IsAvailable, SharedData.SkipReason);
+        var builder = TestModels.CreateBuilder();
+        var provider = new ThrowingLoggerProvider();
+        builder.Logging.AddProvider(provider);
+        builder.Services.AddModel<IrisInput, IrisOutput>("old-opset-throwing-logger", o => o.Source = ModelSource.FromFile(SharedData.Model(OldOpsetModel)));
+        using var host = builder.Build();
+
+        // The logger throws on ONNX Runtime's message, inside a callback from native code: the callback swallows it, so
+        // the process is still here and the load fails for the model's own reason.
+        var ex = await Assert.ThrowsAsync<ModelLoadException>(() => host.StartAsync());
+        Assert.Contains("Gemm(6)", ex.Message);
+        Assert.True(provider.OrtMessagesSeen > 0, "ONNX Runtime's warning was offered to the throwing logger");
+    }
+
+    private sealed class ThrowingLoggerProvider : ILoggerProvider, ILogger
+    {
+        private int _ortMessagesSeen;
+
+        public int OrtMessagesSeen => Volatile.Read(ref _ortMessagesSeen);
+
+        public ILogger CreateLogger(string categoryName) => this;
+
+        public IDisposable? BeginScope<TState>(TState state)
+            where TState : notnull => null;
+
+        public bool IsEnabled(LogLevel logLevel) => true;
+
+        public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter)
+        {
+            if (eventId.Id == 1019)
+            {
+                Interlocked.Increment(ref _ortMessagesSeen);
+                throw new ObjectDisposedException("logger", "a provider disposed with its host");
+            }
+        }
+
+        public void Dispose()
+        {
+        }
+    }
+}
+
+/// <summary>Lets the library create ONNX Runtime's process-wide environment before any test creates a session directly.</summary>
+internal static class OnnxRuntimeLogSetup
+{
+#pragma warning disable CA2255 // A test assembly's initializer: ONNX Runtime takes its logging function only when the environment is created.
+    [ModuleInitializer]
+    internal static void CreateEnvironment() => OnnxRuntimeLog.Environment();
+#pragma warning restore CA2255
+}

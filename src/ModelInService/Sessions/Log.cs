@@ -73,4 +73,8 @@ internal static partial class Log
     [LoggerMessage(EventId = 1020, EventName = "OnnxRuntimeLogNotRouted", Level = LogLevel.Debug,
         Message = "Model '{ModelName}': ONNX Runtime's environment was created before the library's first use of it, so ONNX Runtime's own messages go to its default logger (standard error), not to ILogger")]
     public static partial void OnnxRuntimeLogNotRouted(ILogger logger, string modelName);
+
+    [LoggerMessage(EventId = 1021, EventName = "OnnxRuntimeMessagesHeldBack", Level = LogLevel.Warning,
+        Message = "ONNX Runtime ({LogId}, {CodeLocation}): {Count} more messages from here were not logged in the last minute (at most {PerMinute} a minute from one place)")]
+    public static partial void OnnxRuntimeMessagesHeldBack(ILogger logger, string logId, string codeLocation, long count, int perMinute);
 }

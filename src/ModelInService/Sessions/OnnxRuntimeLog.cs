@@ -17,12 +17,18 @@ namespace ModelInService.Sessions;
 /// Sessions are created with the model's name as their log id, so a message is written to the logger of the model it is
 /// about (the last host that loaded a model of that name, when several in one process do); messages of the environment
 /// itself, or of sessions the library did not create, go to the last attached logger, or to standard error before any.
+/// One code location of one log id writes at most <see cref="PerMinute"/> messages a minute (see <see cref="Relay"/>).
 /// The callback never throws into native code.
 /// </remarks>
 internal static class OnnxRuntimeLog
 {
     private static readonly Lock Gate = new();
+    /// <summary>Messages written per minute from one code location of one log id; further ones are counted, not written.</summary>
+    internal const int PerMinute = 5;
+
+    private const int MaxGates = 4096;
     private static readonly ConcurrentDictionary<string, ILogger> ByLogId = new(StringComparer.Ordinal);
+    private static readonly ConcurrentDictionary<(string LogId, string CodeLocation), FloodGate> Gates = new();
 
     // Kept in a static field: ONNX Runtime calls it from native code for the life of the process.
     private static readonly DOrtLoggingFunction Callback = OnMessage;
@@ -87,7 +93,16 @@ internal static class OnnxRuntimeLog
         s_last = logger;
     }
 
-    private static void OnMessage(IntPtr param, OrtLoggingLevel severity, string category, string logId, string codeLocation, string message)
+    private static void OnMessage(IntPtr param, OrtLoggingLevel severity, string category, string logId, string codeLocation, string message) =>
+        Relay(severity, category, logId, codeLocation, message, System.Environment.TickCount64);
+
+    /// <summary>
+    /// Writes one message, unless its code location already wrote <see cref="PerMinute"/> for this log id in the current
+    /// minute: ONNX Runtime can warn on every run (a shape that disagrees with the model's metadata, say), and a
+    /// warning per batch would flood the log and, with a console logger's bounded queue, stall the runs. What is held
+    /// back is counted and reported (event 1021) with the first message of the next minute.
+    /// </summary>
+    internal static void Relay(OrtLoggingLevel severity, string? category, string? logId, string? codeLocation, string? message, long nowMilliseconds)
     {
         try
         {
@@ -99,18 +114,70 @@ internal static class OnnxRuntimeLog
                 OrtLoggingLevel.ORT_LOGGING_LEVEL_ERROR => LogLevel.Error,
                 _ => LogLevel.Critical,
             };
-            var logger = (logId is not null && ByLogId.TryGetValue(logId, out var attached) ? attached : null) ?? s_last;
+            logId ??= string.Empty;
+            codeLocation ??= string.Empty;
+            if (Gates.Count >= MaxGates)
+            {
+                Gates.Clear(); // bounded whatever ONNX Runtime logs from where
+            }
+
+            var gate = Gates.GetOrAdd((logId, codeLocation), static _ => new FloodGate());
+            if (!gate.TryPass(nowMilliseconds, out var heldBack))
+            {
+                return;
+            }
+
+            var logger = (ByLogId.TryGetValue(logId, out var attached) ? attached : null) ?? s_last;
             if (logger is null)
             {
                 Console.Error.WriteLine(string.Create(CultureInfo.InvariantCulture, $"ONNX Runtime {level} [{logId}] {category} {codeLocation}: {message}"));
                 return;
             }
 
-            Log.OnnxRuntimeMessage(logger, level, logId ?? string.Empty, category ?? string.Empty, codeLocation ?? string.Empty, message ?? string.Empty);
+            if (heldBack > 0)
+            {
+                Log.OnnxRuntimeMessagesHeldBack(logger, logId, codeLocation, heldBack, PerMinute);
+            }
+
+            Log.OnnxRuntimeMessage(logger, level, logId, category ?? string.Empty, codeLocation, message ?? string.Empty);
         }
         catch (Exception ex) when (ex is not OutOfMemoryException)
         {
             // A logging provider that fails (disposed with its host, say) must not take ONNX Runtime's thread down.
+        }
+    }
+
+    /// <summary>At most <see cref="PerMinute"/> messages a minute from one code location of one log id.</summary>
+    private sealed class FloodGate
+    {
+        private readonly Lock _lock = new();
+        private long _windowStart = long.MinValue;
+        private int _passed;
+        private long _heldBack;
+
+        public bool TryPass(long now, out long heldBackBefore)
+        {
+            lock (_lock)
+            {
+                heldBackBefore = 0;
+                if (_windowStart == long.MinValue || now - _windowStart >= 60_000)
+                {
+                    heldBackBefore = _heldBack;
+                    _windowStart = now;
+                    _passed = 0;
+                    _heldBack = 0;
+                }
+
+                if (_passed < PerMinute)
+                {
+                    _passed++;
+                    return true;
+                }
+
+                _heldBack++;
+                heldBackBefore = 0;
+                return false;
+            }
         }
     }
 }

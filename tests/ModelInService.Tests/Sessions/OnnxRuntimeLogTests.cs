@@ -3,6 +3,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Testing;
+using Microsoft.ML.OnnxRuntime;
 using ModelInService.Sessions;
 using ModelInService.TestUtilities;
 
@@ -52,6 +53,38 @@ public class OnnxRuntimeLogTests
         var ex = await Assert.ThrowsAsync<ModelLoadException>(() => host.StartAsync());
         Assert.Contains("Gemm(6)", ex.Message);
         Assert.True(provider.OrtMessagesSeen > 0, "ONNX Runtime's warning was offered to the throwing logger");
+    }
+
+    [Fact]
+    public void MessagesFromOnePlace_AreLimitedPerMinute_AndWhatWasHeldBackIsCounted()
+    {
+        // ONNX Runtime can warn on every run; a warning per batch must not flood the log.
+        var collector = new FakeLogCollector();
+        using var factory = LoggerFactory.Create(b => b.AddProvider(new FakeLoggerProvider(collector)));
+        var logId = "flood-" + Guid.NewGuid().ToString("N");
+        OnnxRuntimeLog.Attach(logId, factory.CreateLogger("ModelInService"));
+        const OrtLoggingLevel warning = OrtLoggingLevel.ORT_LOGGING_LEVEL_WARNING;
+
+        for (var i = 0; i < 20; i++)
+        {
+            OnnxRuntimeLog.Relay(warning, "onnxruntime", logId, "execution_frame.cc:1 VerifyOutputSizes", $"run {i}", 1_000 + i);
+        }
+
+        OnnxRuntimeLog.Relay(warning, "onnxruntime", logId, "graph.cc:2 Other", "another place", 1_050); // its own budget
+        var records = collector.GetSnapshot();
+        Assert.Equal(OnnxRuntimeLog.PerMinute, records.Count(r => r.Message.Contains("VerifyOutputSizes", StringComparison.Ordinal)));
+        Assert.Contains(records, r => r.Message.EndsWith(": run 4", StringComparison.Ordinal));
+        Assert.DoesNotContain(records, r => r.Message.EndsWith(": run 5", StringComparison.Ordinal));
+        Assert.Single(records, r => r.Message.EndsWith(": another place", StringComparison.Ordinal));
+
+        // A minute after the first: the count of what was held back, then the message itself.
+        collector.Clear();
+        OnnxRuntimeLog.Relay(warning, "onnxruntime", logId, "execution_frame.cc:1 VerifyOutputSizes", "run 20", 61_000);
+        records = collector.GetSnapshot();
+        Assert.Equal(2, records.Count);
+        Assert.Equal("OnnxRuntimeMessagesHeldBack", records[0].Id.Name);
+        Assert.Contains("15 more messages from here were not logged in the last minute", records[0].Message, StringComparison.Ordinal);
+        Assert.EndsWith(": run 20", records[1].Message, StringComparison.Ordinal);
     }
 
     private sealed class ThrowingLoggerProvider : ILoggerProvider, ILogger

@@ -1,4 +1,5 @@
 using System.Text.Json.Serialization;
+using System.Text.Json.Serialization.Metadata;
 using Microsoft.AspNetCore.Mvc;
 using ModelInService;
 using ModelInService.AspNetCore;
@@ -18,10 +19,14 @@ builder.Services.AddModelExceptionHandler();
 builder.Services.AddHealthChecks().AddModelChecks();
 
 // Enums as names; a canary report's agreement rate is NaN until there is something to compare: let JSON carry it.
+// The "iris" endpoint below binds its body with a plain MapPost: make every input member required there too, or a
+// body without one would predict from 0 (MapPredict checks this itself).
 builder.Services.ConfigureHttpJsonOptions(o =>
 {
     o.SerializerOptions.Converters.Add(new JsonStringEnumConverter());
     o.SerializerOptions.NumberHandling |= JsonNumberHandling.AllowNamedFloatingPointLiterals;
+    o.SerializerOptions.TypeInfoResolver = (o.SerializerOptions.TypeInfoResolver ?? new DefaultJsonTypeInfoResolver())
+        .WithAddedModifier(ModelInputJson.RequireInputMembers);
 });
 
 // The admin endpoints require the "model-admins" policy. Add your authentication scheme (JWT, certificates, ...)

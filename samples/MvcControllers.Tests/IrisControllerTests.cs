@@ -1,3 +1,5 @@
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Mvc;
 using ModelInService;
 using ModelInService.Testing;
 using MvcControllers.Controllers;
@@ -36,12 +38,30 @@ public sealed class IrisControllerTests
         var predictor = FakeIris();
         var controller = new IrisController(predictor);
 
-        var predictions = await controller.PredictBatch([Virginica, Setosa], CancellationToken.None);
+        var result = await controller.PredictBatch([Virginica, Setosa], CancellationToken.None);
 
+        var predictions = Assert.IsAssignableFrom<IReadOnlyList<IrisPrediction>>(Assert.IsType<OkObjectResult>(result.Result).Value);
         Assert.Equal(["virginica", "setosa"], predictions.Select(p => p.Species));
         var call = Assert.Single(predictor.Calls);
         Assert.True(call.IsBatch);
         Assert.Equal([Virginica, Setosa], call.Inputs);
+    }
+
+    [Fact]
+    public async Task PredictBatchOverTheRowLimitIs413WithoutCallingTheModel()
+    {
+        var predictor = FakeIris();
+        var controller = new IrisController(predictor);
+        var flowers = Enumerable.Repeat(Setosa, IrisController.MaxBatchRows + 1).ToArray();
+
+        var result = await controller.PredictBatch(flowers, CancellationToken.None);
+
+        var problem = Assert.IsType<ObjectResult>(result.Result);
+        Assert.Equal(StatusCodes.Status413PayloadTooLarge, problem.StatusCode);
+        Assert.Equal("Too many rows", Assert.IsType<ProblemDetails>(problem.Value).Title);
+        Assert.Empty(predictor.Calls);
+        var full = await controller.PredictBatch(flowers[..IrisController.MaxBatchRows], CancellationToken.None);
+        Assert.IsType<OkObjectResult>(full.Result);
     }
 
     [Fact]

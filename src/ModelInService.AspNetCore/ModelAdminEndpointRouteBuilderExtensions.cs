@@ -230,7 +230,9 @@ internal sealed class CandidateDto
 
 internal sealed class CanaryRequestDto
 {
-    public double Share { get; init; } = double.NaN;
+    // Nullable, so that an absent "share" stays absent: the source-generated reader sets an init-only member it did not
+    // find to its type's default (a NaN initializer became 0, and '{}' started a canary taking no traffic).
+    public double? Share { get; init; }
 }
 
 [JsonSourceGenerationOptions(JsonSerializerDefaults.Web, UseStringEnumConverter = true)]

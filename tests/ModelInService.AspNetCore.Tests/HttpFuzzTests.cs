@@ -33,7 +33,7 @@ public sealed class HttpFuzzTests(ITestOutputHelper output)
 {
     private const int MaxBatchRows = 1024;
     private const long AllocationAllowance = 8L << 20;
-    private const long AllocationPerInputByte = 40;
+    private const long AllocationPerInputByte = 6;
     private static readonly TimeSpan CallTimeBound = TimeSpan.FromSeconds(10);
 
     private static readonly string[] Members = ["sepalLength", "sepalWidth", "petalLength", "petalWidth"];

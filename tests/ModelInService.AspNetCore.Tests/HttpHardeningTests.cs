@@ -434,6 +434,8 @@ public class HttpHardeningTests
         Assert.Contains("\"sha256\"", status, StringComparison.Ordinal);
 
         await ProblemAsync(await admin.PostAsync("/models/iris/canary", Json("""{"share":2}""")), HttpStatusCode.BadRequest);
+        await ProblemAsync(await admin.PostAsync("/models/iris/canary", Json("{}")), HttpStatusCode.BadRequest); // no share: not 0
+        await ProblemAsync(await admin.PostAsync("/models/iris/canary", Json("""{"shar":0.5}""")), HttpStatusCode.BadRequest);
         await ProblemAsync(await admin.GetAsync("/models/nope"), HttpStatusCode.NotFound);
         var started = await admin.PostAsync("/models/iris/canary", Json("""{"share":0.5}"""));
         Assert.Equal(HttpStatusCode.OK, started.StatusCode);

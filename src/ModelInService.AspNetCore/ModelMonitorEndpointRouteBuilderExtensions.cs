@@ -133,10 +133,18 @@ public static class ModelMonitorEndpointRouteBuilderExtensions
                 return TypedResults.Problem(statusCode: StatusCodes.Status400BadRequest, title: "Invalid scope", detail: "Give the scope as local (this replica) or cluster (every replica).");
         }
 
-        var window = MonitorView.Windows(MonitoringOptions(context, model))[0];
+        var options = MonitoringOptions(context, model);
+        var window = MonitorView.Windows(options)[0];
         if (windowText is not null && !MonitorView.TryParseWindow(windowText, out window))
         {
             return TypedResults.Problem(statusCode: StatusCodes.Status400BadRequest, title: "Invalid window", detail: "Give the window as 15m, 1h, 90s, 900 (seconds) or 00:15:00.");
+        }
+
+        if (window.Ticks % options.IntervalLength.Ticks != 0)
+        {
+            // The monitor would cover only the whole intervals in it, and the report would name a window it did not cover.
+            return TypedResults.Problem(statusCode: StatusCodes.Status400BadRequest, title: "Invalid window",
+                detail: $"The window must be whole intervals of {MonitorView.FormatWindow(options.IntervalLength)} (e.g. {MonitorView.FormatWindow(options.IntervalLength * 15)}).");
         }
 
         try

@@ -131,11 +131,16 @@ public partial class MonitorEndpointTests(MonitoredAppFixture fixture) : IClassF
     [InlineData("/open/api/models/iris/history?window=-Infinity", HttpStatusCode.BadRequest)]
     [InlineData("/open/api/models/iris/history?window=1e308h", HttpStatusCode.BadRequest)]
     [InlineData("/open/api/models/iris/history?window=NaN", HttpStatusCode.BadRequest)]
+    [InlineData("/open/api/models/iris/report?window=60.5", HttpStatusCode.BadRequest)] // not whole 1-minute intervals
+    [InlineData("/open/api/models/iris/report?window=1.5m", HttpStatusCode.BadRequest)]
+    [InlineData("/open/api/models/iris/history?window=90s", HttpStatusCode.BadRequest)]
+    [InlineData("/open/api/models/iris/report?window=2m", HttpStatusCode.OK)]
+    [InlineData("/open/api/models/iris/report?window=120", HttpStatusCode.OK)]
     public async Task Report_BadModelOrWindow_IsAProblem(string url, HttpStatusCode status)
     {
         var response = await fixture.Client().GetAsync(url);
         Assert.Equal(status, response.StatusCode);
-        Assert.Equal("application/problem+json", response.Content.Headers.ContentType?.MediaType);
+        Assert.Equal(status == HttpStatusCode.OK ? "application/json" : "application/problem+json", response.Content.Headers.ContentType?.MediaType);
     }
 
     [Fact]

@@ -188,3 +188,50 @@ public sealed class VadStreamLimitTests
         Assert.Equal(2, third.Events.Count);
     }
 }
+
+/// <summary>The server's own closes: a silent client after the idle timeout, every client when the host stops.</summary>
+public sealed class VadServerCloseTests
+{
+    [SkippableFact]
+    public async Task ASilentClient_IsClosedWith1008_AndItsPlaceAndSocketAreFreed()
+    {
+        Skip.IfNot(SharedData.IsAvailable, SharedData.SkipReason);
+        await using var server = VadServer.Start(maxStreams: 1, idleTimeout: TimeSpan.FromSeconds(1));
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+        using var silent = new ClientWebSocket();
+        await silent.ConnectAsync(server.VadUri, timeout.Token);
+
+        // Nothing sent: the server closes it (before, the socket stayed open forever while its place was reused).
+        var messages = await VadServer.ReceiveAsync(silent, timeout.Token);
+        await silent.CloseOutputAsync(WebSocketCloseStatus.NormalClosure, "bye", timeout.Token); // a client answers a close
+
+        Assert.Empty(messages);
+        Assert.Equal(WebSocketCloseStatus.PolicyViolation, silent.CloseStatus);
+        Assert.Equal("idle too long: stream expired", silent.CloseStatusDescription);
+        await server.WaitForOpenStreamsAsync(0);
+        var next = await server.StreamAsync(ToPcm16(Concat(Silence(0.5), Voiced(1, 1), Silence(0.5))));
+        Assert.Equal(WebSocketCloseStatus.NormalClosure, next.CloseStatus);
+    }
+
+    [SkippableFact]
+    public async Task WhenTheHostStops_ClientsGet1001_NotAReset()
+    {
+        Skip.IfNot(SharedData.IsAvailable, SharedData.SkipReason);
+        var server = VadServer.Start(maxStreams: 4);
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+        using var client = new ClientWebSocket();
+        await client.ConnectAsync(server.VadUri, timeout.Token);
+        var pcm = ToPcm16(Silence(1));
+        await client.SendAsync(pcm, WebSocketMessageType.Binary, endOfMessage: true, timeout.Token);
+        await server.WaitForOpenStreamsAsync(1);
+        var receiving = VadServer.ReceiveAsync(client, timeout.Token);
+
+        var stopping = server.DisposeAsync().AsTask();
+        await receiving;
+        await client.CloseOutputAsync(WebSocketCloseStatus.NormalClosure, "bye", timeout.Token);
+
+        Assert.Equal(WebSocketCloseStatus.EndpointUnavailable, client.CloseStatus);
+        Assert.Equal("server stopping", client.CloseStatusDescription);
+        await stopping;
+    }
+}

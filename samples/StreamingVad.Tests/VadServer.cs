@@ -31,12 +31,16 @@ public sealed class VadServer : IAsyncDisposable
 
     public IServiceProvider Services => _factory.Services;
 
-    public static VadServer Start(int maxStreams = 16)
+    public static VadServer Start(int maxStreams = 16, TimeSpan? idleTimeout = null)
     {
         var factory = new WebApplicationFactory<Program>().WithWebHostBuilder(b =>
         {
             b.UseSetting("Vad:ModelPath", ModelPath);
             b.UseSetting("Vad:MaxStreams", maxStreams.ToString(System.Globalization.CultureInfo.InvariantCulture));
+            if (idleTimeout is { } idle)
+            {
+                b.UseSetting("Vad:IdleTimeout", idle.ToString("c", System.Globalization.CultureInfo.InvariantCulture));
+            }
         });
         factory.UseKestrel(o => o.Listen(IPAddress.Loopback, 0));
         factory.StartServer();

@@ -10,6 +10,7 @@ var settings = section.Get<VadSettings>() ?? new VadSettings();
 builder.Services.AddOptions<VadSettings>().Bind(section)
     .Validate(s => s.Threshold is > 0.15f and <= 1f, "Vad:Threshold must be in (0.15, 1].")
     .Validate(s => s.MinSilenceDurationMs >= 0 && s.SpeechPadMs >= 0, "Vad:MinSilenceDurationMs and Vad:SpeechPadMs must not be negative.")
+    .Validate(s => s.IdleTimeout > TimeSpan.Zero, "Vad:IdleTimeout must be positive.")
     .ValidateOnStart();
 
 // Silero VAD v5 as a streaming model: the library keeps each stream's state (state [2,N,128] -> stateN, found from the
@@ -20,6 +21,7 @@ builder.Services.AddStreamingModel<VadChunk, VadResult>("vad", ModelFile.Resolve
     o.ContextLength = 64;
     o.Constants["sr"] = 16000L;   // the sample rate, an int64 scalar input
     o.MaxStreams = settings.MaxStreams;
+    o.IdleTimeout = settings.IdleTimeout;
 });
 builder.Services.AddSingleton<VadSocketHandler>();
 builder.Services.AddHealthChecks().AddModelChecks();

@@ -17,4 +17,10 @@ public sealed class VadSettings
 
     /// <summary>Gets or sets the number of WebSocket connections (streams) served at once; more are closed with 1013 (try again later).</summary>
     public int MaxStreams { get; set; } = 1024;
+
+    /// <summary>
+    /// Gets or sets how long a connection may send no audio before its stream expires and the server closes it with
+    /// 1008 (the streaming model's <c>IdleTimeout</c>; an idle connection must not keep a place, nor a socket, forever).
+    /// </summary>
+    public TimeSpan IdleTimeout { get; set; } = TimeSpan.FromMinutes(2);
 }

@@ -29,6 +29,10 @@ internal sealed class StreamPredictor<TChunk, TResult> : IStreamPredictor<TChunk
     private readonly PredictionRecorder<TChunk, TResult>? _recorder;
     private readonly ILogger _logger;
     private readonly TimeProvider _time;
+
+    /// <summary>When the last refusal was logged (long.MinValue: never), and refusals since.</summary>
+    private long _refusalLoggedAt = long.MinValue;
+    private long _refusedSinceLog;
     private readonly ITimer? _sweeper;
     private readonly long _idleTicks;
     private readonly Lock _gate = new();
@@ -111,7 +115,7 @@ internal sealed class StreamPredictor<TChunk, TResult> : IStreamPredictor<TChunk
         if (Interlocked.Increment(ref _open) > _options.MaxStreams)
         {
             Interlocked.Decrement(ref _open);
-            StreamingLog.StreamLimitReached(_logger, ModelName, _options.MaxStreams);
+            LogRefusal();
             _metrics?.Rejected(ModelName);
             throw new ModelStreamLimitException(ModelName, _options.MaxStreams);
         }
@@ -170,6 +174,24 @@ internal sealed class StreamPredictor<TChunk, TResult> : IStreamPredictor<TChunk
         }
     }
 
+
+    /// <summary>
+    /// Logs a refused stream at most once a minute, with how many were refused since: a client flooding a full model
+    /// with connections must not flood the log with one warning each.
+    /// </summary>
+    private void LogRefusal()
+    {
+        Interlocked.Increment(ref _refusedSinceLog);
+        var now = _time.GetTimestamp();
+        var last = Volatile.Read(ref _refusalLoggedAt);
+        if ((last != long.MinValue && now - last < _time.TimestampFrequency * 60)
+            || Interlocked.CompareExchange(ref _refusalLoggedAt, now, last) != last)
+        {
+            return;
+        }
+
+        StreamingLog.StreamLimitReached(_logger, ModelName, Interlocked.Exchange(ref _refusedSinceLog, 0), _options.MaxStreams);
+    }
     /// <summary>Runs one chunk: waits its turn on the stream, runs (batched or alone), commits the next state on success.</summary>
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     private async ValueTask<TResult> PredictAsync(StreamSession stream, TChunk chunk, PredictionOptions? options, CancellationToken cancellationToken)

@@ -1,5 +1,6 @@
 using System.Diagnostics.Metrics;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Diagnostics.Metrics.Testing;
 using Microsoft.Extensions.Options;
 using Microsoft.Extensions.Time.Testing;
@@ -48,6 +49,41 @@ public class StreamLifecycleTests
 
         time.Advance(TimeSpan.FromMinutes(2));
         Assert.Equal(0, predictor.OpenStreams);
+    }
+
+    [SkippableFact]
+    public async Task Refusals_AreLoggedAtMostOnceAMinute_WithTheirCount()
+    {
+        // A client flooding a full model with connections must not flood the log with a warning each.
+        Skip.IfNot(SharedData.IsAvailable, SharedData.SkipReason);
+        var time = new FakeTimeProvider(new DateTimeOffset(2026, 1, 1, 0, 0, 0, TimeSpan.Zero));
+        var collector = new Microsoft.Extensions.Logging.Testing.FakeLogCollector();
+        await using var provider = await TestModels.ProviderAsync(s =>
+        {
+            s.AddSingleton<TimeProvider>(time);
+            s.AddLogging(b => b.AddProvider(new Microsoft.Extensions.Logging.Testing.FakeLoggerProvider(collector)));
+            SileroVad.Add(s, o =>
+            {
+                o.MaxStreams = 1;
+                o.SequenceBatching = false;
+            });
+        });
+        var predictor = provider.GetRequiredService<IStreamPredictor<VadChunk, VadResult>>();
+        await using var only = predictor.OpenStream("only");
+        for (var i = 0; i < 50; i++)
+        {
+            Assert.Throws<ModelStreamLimitException>(() => predictor.OpenStream("x" + i));
+        }
+
+        time.Advance(TimeSpan.FromSeconds(30));
+        Assert.Throws<ModelStreamLimitException>(() => predictor.OpenStream("y"));
+        time.Advance(TimeSpan.FromSeconds(31));
+        Assert.Throws<ModelStreamLimitException>(() => predictor.OpenStream("z"));
+
+        var refusals = collector.GetSnapshot().Where(r => r.Id.Name == "StreamLimitReached").Select(r => r.Message).ToList();
+        Assert.Equal(2, refusals.Count);
+        Assert.Contains("refused 1 stream(s)", refusals[0], StringComparison.Ordinal);
+        Assert.Contains("refused 51 stream(s)", refusals[1], StringComparison.Ordinal); // 49 + y + z
     }
 
     [SkippableFact]

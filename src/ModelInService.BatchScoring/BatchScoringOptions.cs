@@ -89,6 +89,10 @@ public sealed class BatchScoringOptions
 
     internal string EffectiveJobName => JobName ?? $"{PostgresTable}:{Path.GetFileName(InputPath)}";
 
+    /// <summary>Whether two full paths name the same file (ordinal: Linux file names are case-sensitive; a hard link is not caught).</summary>
+    private static bool SamePath(string a, string b) =>
+        string.Equals(a, b, OperatingSystem.IsLinux() ? StringComparison.Ordinal : StringComparison.OrdinalIgnoreCase);
+
     internal static BatchFileFormat Resolve(BatchFileFormat format, string path) => format != BatchFileFormat.Auto
         ? format
         : path.EndsWith(".parquet", StringComparison.OrdinalIgnoreCase) ? BatchFileFormat.Parquet : BatchFileFormat.Csv;
@@ -147,6 +151,32 @@ public sealed class BatchScoringOptions
         if (CsvSeparator is '"' or '\r' or '\n')
         {
             errors.Add("CsvSeparator cannot be a quote or a line break.");
+        }
+
+        if (toFile && !string.IsNullOrWhiteSpace(InputPath) && !string.IsNullOrWhiteSpace(OutputPath))
+        {
+            // Output and rejects are written to '<path>.partial' (with a '.checkpoint' beside it) and renamed at the end;
+            // a path shared with the input, or with each other, would overwrite the input or lose the rejects.
+            var input = Path.GetFullPath(InputPath);
+            var output = Path.GetFullPath(OutputPath);
+            var rejects = Path.GetFullPath(RejectPath ?? OutputPath + ".rejects.csv");
+            foreach (var (name, path) in new[] { ("OutputPath", output), ("RejectPath", rejects) })
+            {
+                if (SamePath(path, input) || SamePath(path + ".partial", input) || SamePath(path + ".partial.checkpoint", input))
+                {
+                    errors.Add($"{name} '{path}' would overwrite the input file: write the {(name == "OutputPath" ? "predictions" : "rejected rows")} somewhere else.");
+                }
+
+                if (Directory.Exists(path))
+                {
+                    errors.Add($"{name} '{path}' is a directory: give a file path.");
+                }
+            }
+
+            if (SamePath(output, rejects))
+            {
+                errors.Add($"RejectPath and OutputPath are both '{output}': the predictions would overwrite the rejected rows.");
+            }
         }
 
         if (errors.Count > 0)

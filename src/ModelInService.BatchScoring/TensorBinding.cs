@@ -67,7 +67,13 @@ internal sealed class TensorBinding
         }
 
         var outputs = new TensorOutput[signature.Outputs.Count];
-        var names = new HashSet<string>(StringComparer.OrdinalIgnoreCase) { idColumn, "model_version", "scored_at" };
+        var names = new HashSet<string>(StringComparer.OrdinalIgnoreCase) { "model_version", "scored_at" };
+        if (!names.Add(idColumn))
+        {
+            // Every output row also has these two columns: the ids would be overwritten by the version or the time.
+            throw new NotSupportedException($"The id column '{idColumn}' has the name of a column every output row gets (model_version, scored_at): rename it in the input, or pick another id column.");
+        }
+
         for (var o = 0; o < outputs.Length; o++)
         {
             outputs[o] = new TensorOutput(signature.Outputs[o]);

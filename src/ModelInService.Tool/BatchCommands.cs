@@ -91,7 +91,7 @@ internal static class BatchCommands
                 await error.WriteLineAsync("mis score: " + e.Message).ConfigureAwait(false);
                 return Program.UsageError;
             }
-            catch (Exception e) when (e is FileNotFoundException or InvalidDataException or ModelLoadException or BatchInputException or NpgsqlException or InvalidOperationException or IOException)
+            catch (Exception e) when (e is FileNotFoundException or InvalidDataException or ModelLoadException or BatchInputException or NpgsqlException or InvalidOperationException or IOException or UnauthorizedAccessException)
             {
                 await error.WriteLineAsync("mis score: " + e.Message).ConfigureAwait(false);
                 return Program.ModelError;
@@ -130,8 +130,18 @@ internal static class BatchCommands
                     throw new FileNotFoundException($"No input file at {path}.", path);
                 }
 
-                var built = await ReferenceFile.BuildAsync(path, options, ct).ConfigureAwait(false);
                 var target = result.GetRequiredValue(outputFile).FullName;
+                if (string.Equals(target, path, StringComparison.Ordinal))
+                {
+                    throw new ArgumentException($"The output '{target}' is the input file: write the reference somewhere else.");
+                }
+
+                if (Directory.Exists(target))
+                {
+                    throw new ArgumentException($"The output '{target}' is a directory: give a file path.");
+                }
+
+                var built = await ReferenceFile.BuildAsync(path, options, ct).ConfigureAwait(false);
                 built.Reference.Save(target);
                 var features = string.Join(", ", built.Features.Select(f => f.Key + (f.Value ? "" : " (categorical)")));
                 await output.WriteLineAsync(string.Create(CultureInfo.InvariantCulture,
@@ -148,7 +158,7 @@ internal static class BatchCommands
                 await error.WriteLineAsync("mis reference: " + e.Message).ConfigureAwait(false);
                 return Program.UsageError;
             }
-            catch (Exception e) when (e is FileNotFoundException or BatchInputException or IOException)
+            catch (Exception e) when (e is FileNotFoundException or BatchInputException or IOException or UnauthorizedAccessException)
             {
                 await error.WriteLineAsync("mis reference: " + e.Message).ConfigureAwait(false);
                 return Program.ModelError;

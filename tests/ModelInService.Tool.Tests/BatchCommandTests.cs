@@ -56,6 +56,79 @@ public class BatchCommandTests
     }
 
     [Fact]
+    public async Task Score_never_overwrites_its_input_nor_the_rejects_and_refuses_a_directory_up_front()
+    {
+        // From an outside probe: '--rejects' = the input deleted the input; '--output' = the input overwrote it (exit 0);
+        // '--rejects' = '--output' lost every reject; a directory as output failed only after scoring everything.
+        var model = SharedData.RepoModel("iris_mlp.onnx");
+        var input = IrisCsv(10);
+        var original = await File.ReadAllTextAsync(input);
+        var output = Temp(".csv");
+        var directory = Directory.CreateDirectory(Temp("")).FullName;
+
+        foreach (var (args, expected) in new (string[] Args, string Expected)[]
+        {
+            (["--output", input], "would overwrite the input file"),
+            (["--output", output, "--rejects", input], "would overwrite the input file"),
+            (["--output", output, "--rejects", output], "the predictions would overwrite the rejected rows"),
+            (["--output", directory], "is a directory"),
+        })
+        {
+            var (exit, _, error) = await RunAsync(["score", model, "--input", input, "--id", "id", .. args]);
+
+            Assert.Equal(2, exit);
+            Assert.Contains(expected, error, StringComparison.Ordinal);
+            Assert.Equal(original, await File.ReadAllTextAsync(input));
+        }
+
+        Assert.False(File.Exists(output));
+    }
+
+    [Fact]
+    public async Task Score_an_unwritable_output_is_a_message_not_a_stack_trace()
+    {
+        var input = IrisCsv(10);
+        var output = Temp(".csv");
+        Directory.CreateDirectory(output + ".partial"); // where the rows are written first: cannot be a file now
+
+        var (exit, _, error) = await RunAsync("score", SharedData.RepoModel("iris_mlp.onnx"), "--input", input, "--id", "id", "--output", output);
+
+        Assert.Equal(1, exit);
+        Assert.StartsWith("mis score: ", error, StringComparison.Ordinal);
+        Assert.DoesNotContain("   at ", error, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("model_version")]
+    [InlineData("scored_at")]
+    public async Task Score_an_id_column_named_like_a_written_column_is_refused(string idName)
+    {
+        // Every output row gets model_version and scored_at: such an id was silently overwritten by them.
+        var input = IrisCsv(5);
+        var lines = await File.ReadAllLinesAsync(input);
+        lines[0] = lines[0].Replace("id,", idName + ",", StringComparison.Ordinal);
+        await File.WriteAllLinesAsync(input, lines);
+
+        var (exit, _, error) = await RunAsync("score", SharedData.RepoModel("iris_mlp.onnx"), "--input", input, "--id", idName, "--output", Temp(".csv"));
+
+        Assert.Equal(2, exit);
+        Assert.Contains($"The id column '{idName}' has the name of a column every output row gets", error, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Reference_never_overwrites_its_input()
+    {
+        var input = IrisCsv(50);
+        var original = await File.ReadAllTextAsync(input);
+
+        var (exit, _, error) = await RunAsync("reference", input, "--output", input);
+
+        Assert.Equal(2, exit);
+        Assert.Contains("is the input file", error, StringComparison.Ordinal);
+        Assert.Equal(original, await File.ReadAllTextAsync(input));
+    }
+
+    [Fact]
     public async Task Score_parquet_with_map_to_parquet()
     {
         var csv = IrisCsv(30);

@@ -36,7 +36,9 @@ internal sealed class CsvRowSource : IRowSource
         var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16);
         try
         {
-            var reader = new SepReaderOptions(new Sep(separator)) { Unescape = true, HasHeader = true }.From(stream);
+            // The column count is checked here rather than by Sep, so that a blank line (a trailing one is common) is
+            // skipped like pandas' skip_blank_lines instead of stopping the run as a corrupt file.
+            var reader = new SepReaderOptions(new Sep(separator)) { Unescape = true, HasHeader = true, DisableColCountCheck = true }.From(stream);
             if (reader.Header.IsEmpty)
             {
                 reader.Dispose();
@@ -116,6 +118,17 @@ internal sealed class CsvRowSource : IRowSource
             {
                 var current = _reader.Current;
                 line = current.LineNumberFrom;
+                if (current.ColCount != ColumnNames.Count)
+                {
+                    if (current.ColCount == 1 && current[0].Span.IsWhiteSpace())
+                    {
+                        continue; // a blank line is not a row (nor counted as one, so resuming skips the same rows)
+                    }
+
+                    throw new BatchInputException(FilePath, string.Create(CultureInfo.InvariantCulture, $"line {line} (byte offset ~{_stream.Position})"),
+                        string.Create(CultureInfo.InvariantCulture, $"found {current.ColCount} column(s) where the header has {ColumnNames.Count}"), null);
+                }
+
                 if (row++ < skipRows)
                 {
                     continue;

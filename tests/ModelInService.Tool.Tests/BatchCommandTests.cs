@@ -116,6 +116,31 @@ public class BatchCommandTests
     }
 
     [Fact]
+    public async Task Score_skips_blank_lines_but_still_stops_on_a_row_with_the_wrong_number_of_fields()
+    {
+        var input = IrisCsv(6);
+        var lines = (await File.ReadAllLinesAsync(input)).ToList();
+        lines.Insert(3, "");
+        lines.Insert(5, "   ");
+        await File.WriteAllTextAsync(input, string.Join('\n', lines) + "\n\n\n");
+        var output = Temp(".csv");
+
+        var (exit, stdout, error) = await RunAsync("score", SharedData.RepoModel("iris_mlp.onnx"), "--input", input, "--id", "id", "--output", output);
+
+        Assert.True(exit == 0, error);
+        Assert.Contains("scored 6 rows", stdout, StringComparison.Ordinal);
+        Assert.Contains("0 rejected", stdout, StringComparison.Ordinal);
+
+        lines.Insert(4, "r9,5.0,3.0");
+        await File.WriteAllTextAsync(input, string.Join('\n', lines) + "\n");
+        (exit, _, error) = await RunAsync("score", SharedData.RepoModel("iris_mlp.onnx"), "--input", input, "--id", "id", "--output", Temp(".csv"));
+
+        Assert.Equal(1, exit);
+        Assert.Contains("line 5", error, StringComparison.Ordinal);
+        Assert.Contains("found 3 column(s) where the header has 5", error, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task Reference_never_overwrites_its_input()
     {
         var input = IrisCsv(50);

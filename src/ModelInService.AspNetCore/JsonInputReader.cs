@@ -63,31 +63,9 @@ internal sealed class JsonInputReader<T>
         try
         {
             body = new PooledBody(context.Request);
-            var reader = context.Request.BodyReader;
-            while (true)
+            if (await ReadBodyAsync(context, modelName, body, rows: null, maxRows: 0).ConfigureAwait(false) is { } refused)
             {
-                var read = await reader.ReadAsync(context.RequestAborted).ConfigureAwait(false);
-                body.Append(read.Buffer);
-                reader.AdvanceTo(read.Buffer.End);
-
-                // Anything but an object is refused as soon as its first byte is in, not after the whole body.
-                var first = body.FirstSignificant(read.IsCompleted);
-                if (first >= 0 && first != '{')
-                {
-                    return (default, InvalidJson(first is 0 or 'n'
-                        ? "The request body is empty or null; send a JSON object."
-                        : "The request body is not a JSON object; send one object (MapPredictBatch takes arrays).", context, modelName));
-                }
-
-                if (read.IsCompleted)
-                {
-                    break;
-                }
-            }
-
-            if (!Utf8.IsValid(body.Json))
-            {
-                return (default, InvalidJson("The body is not valid UTF-8.", context, modelName));
+                return (default, refused);
             }
 
             return Convert(body.Json, -1, context, modelName);
@@ -118,41 +96,12 @@ internal sealed class JsonInputReader<T>
         {
             body = new PooledBody(context.Request);
             var rows = new RowFinder(readerOptions);
-            var reader = context.Request.BodyReader;
-            while (true)
+            if (await ReadBodyAsync(context, modelName, body, rows, maxRows).ConfigureAwait(false) is { } refused)
             {
-                var read = await reader.ReadAsync(context.RequestAborted).ConfigureAwait(false);
-                body.Append(read.Buffer);
-                reader.AdvanceTo(read.Buffer.End);
-                var first = body.FirstSignificant(read.IsCompleted);
-                if (first >= 0 && first != '[')
-                {
-                    return (null, InvalidJson(first is 0 or 'n'
-                        ? "The request body is empty or null; send a JSON array."
-                        : "The request body is not a JSON array; send an array of objects.", context, modelName));
-                }
-
-                if (first >= 0)
-                {
-                    rows.Scan(body.Json, read.IsCompleted, maxRows);
-                    if (rows.Count > maxRows)
-                    {
-                        return (null, TooManyRows(maxRows, context, modelName));
-                    }
-                }
-
-                if (read.IsCompleted)
-                {
-                    break;
-                }
+                return (null, refused);
             }
 
             var json = body.Json;
-            if (!Utf8.IsValid(json))
-            {
-                return (null, InvalidJson("The body is not valid UTF-8.", context, modelName));
-            }
-
             var values = new List<T>(rows.Count);
             for (var i = 0; i < rows.Count; i++)
             {
@@ -176,6 +125,48 @@ internal sealed class JsonInputReader<T>
         {
             body?.Dispose();
         }
+    }
+
+    /// <summary>
+    /// Reads the whole body into <paramref name="body"/>: an object for one input (<paramref name="rows"/> null), an
+    /// array whose rows <paramref name="rows"/> finds and counts as they arrive. Refuses the body as soon as its first
+    /// byte shows the wrong kind, at row <paramref name="maxRows"/> + 1, or when it is not UTF-8; null when it is read.
+    /// </summary>
+    private static async Task<IResult?> ReadBodyAsync(HttpContext context, string modelName, PooledBody body, RowFinder? rows, int maxRows)
+    {
+        var (open, kind) = rows is null ? ('{', "object") : ('[', "array");
+        var reader = context.Request.BodyReader;
+        while (true)
+        {
+            var read = await reader.ReadAsync(context.RequestAborted).ConfigureAwait(false);
+            body.Append(read.Buffer);
+            reader.AdvanceTo(read.Buffer.End);
+            var first = body.FirstSignificant(read.IsCompleted);
+            if (first >= 0 && first != open)
+            {
+                return InvalidJson(first is 0 or 'n'
+                    ? $"The request body is empty or null; send a JSON {kind}."
+                    : rows is null
+                        ? "The request body is not a JSON object; send one object (MapPredictBatch takes arrays)."
+                        : "The request body is not a JSON array; send an array of objects.", context, modelName);
+            }
+
+            if (rows is not null && first >= 0)
+            {
+                rows.Scan(body.Json, read.IsCompleted, maxRows);
+                if (rows.Count > maxRows)
+                {
+                    return TooManyRows(maxRows, context, modelName);
+                }
+            }
+
+            if (read.IsCompleted)
+            {
+                break;
+            }
+        }
+
+        return Utf8.IsValid(body.Json) ? null : InvalidJson("The body is not valid UTF-8.", context, modelName);
     }
 
     /// <summary>The 415 answer for a body that is not JSON or not UTF-8; null when the request is fine.</summary>
@@ -250,10 +241,14 @@ internal sealed class JsonInputReader<T>
     private List<string>? Missing(ref Utf8JsonReader reader)
     {
         var found = required.Length <= 128 ? stackalloc bool[required.Length] : new bool[required.Length];
+
+        // A name whose escaped bytes outnumber this cannot be a required one (an escape is at most 6 bytes per char);
+        // shorter ones are unescaped into this buffer for the case-insensitive comparison, never into a string.
+        var longest = (6 * longestRequired) + 8;
+        var name = longest <= 512 ? stackalloc char[longest] : new char[longest];
         while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
         {
-            // A name longer than any required one (escapes included) cannot be one: not even turned into a string.
-            if (reader.ValueSpan.Length <= (6 * longestRequired) + 8)
+            if (reader.ValueSpan.Length <= longest)
             {
                 if (!caseInsensitive)
                 {
@@ -268,10 +263,10 @@ internal sealed class JsonInputReader<T>
                 }
                 else
                 {
-                    var name = reader.GetString();
+                    var text = name[..reader.CopyString(name)];
                     for (var i = 0; i < required.Length; i++)
                     {
-                        if (!found[i] && string.Equals(name, required[i], StringComparison.OrdinalIgnoreCase))
+                        if (!found[i] && text.Equals(required[i], StringComparison.OrdinalIgnoreCase))
                         {
                             found[i] = true;
                             break;

@@ -34,6 +34,16 @@ public sealed class BodyReadingTests
         return content;
     }
 
+    /// <summary>A 400 problem that names the model and carries a trace id (every problem of the library does).</summary>
+    private static async Task<JsonElement> BadRequestAsync(HttpResponseMessage response)
+    {
+        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+        var problem = await response.Content.ReadFromJsonAsync<JsonElement>();
+        Assert.Equal("iris", problem.GetProperty("model").GetString());
+        Assert.True(problem.TryGetProperty("traceId", out _));
+        return problem;
+    }
+
     /// <summary>{"ignored":[0,0,...],"sepalLength":...}: <paramref name="zeros"/> values the model never reads.</summary>
     private static byte[] WithIgnoredArray(int zeros, string row = Setosa)
     {
@@ -80,13 +90,9 @@ public sealed class BodyReadingTests
         await using var app = await StartAsync();
         var bytes = Encoding.Latin1.GetBytes(template.Replace("REST", Setosa[1..], StringComparison.Ordinal)); // \xFF etc. as raw bytes
 
-        var response = await app.GetTestClient().PostAsync(path, Json(bytes));
+        var problem = await BadRequestAsync(await app.GetTestClient().PostAsync(path, Json(bytes)));
 
-        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
-        var problem = await response.Content.ReadFromJsonAsync<JsonElement>();
         Assert.Equal("The body is not valid UTF-8.", problem.GetProperty("detail").GetString());
-        Assert.Equal("iris", problem.GetProperty("model").GetString());
-        Assert.True(problem.TryGetProperty("traceId", out _));
     }
 
     [Fact]
@@ -94,13 +100,9 @@ public sealed class BodyReadingTests
     {
         await using var app = await StartAsync();
 
-        var response = await app.GetTestClient().PostAsync("/predict", Json(Encoding.UTF8.GetBytes("{\"sepalLength\":")));
+        var problem = await BadRequestAsync(await app.GetTestClient().PostAsync("/predict", Json(Encoding.UTF8.GetBytes("{\"sepalLength\":"))));
 
-        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
-        var problem = await response.Content.ReadFromJsonAsync<JsonElement>();
         Assert.Equal("Invalid JSON", problem.GetProperty("title").GetString());
-        Assert.Equal("iris", problem.GetProperty("model").GetString());
-        Assert.True(problem.TryGetProperty("traceId", out _));
     }
 
     [Theory]

@@ -17,6 +17,9 @@ public sealed class BatchReadOptions
 
     /// <summary>Gets or sets the rows read at a time; 8,192 by default.</summary>
     public int ChunkRows { get; set; } = 8192;
+
+    /// <summary>Gets or sets the most text a CSV chunk keeps before it ends early, as <see cref="BatchScoringOptions.MaxChunkBytes"/>; 16 MiB by default.</summary>
+    public long MaxChunkBytes { get; set; } = BatchScoringOptions.DefaultMaxChunkBytes;
 }
 
 /// <summary>The counts of a read, filled in as it goes.</summary>
@@ -67,6 +70,11 @@ public static class BatchInputReader
             throw new ArgumentException($"ChunkRows is {options.ChunkRows}: set it to 1 or more.", nameof(options));
         }
 
+        if (options.MaxChunkBytes is < 64 << 10 or > 1L << 30)
+        {
+            throw new ArgumentException($"MaxChunkBytes is {options.MaxChunkBytes}: set it between 65,536 (64 KiB) and 1,073,741,824 (1 GiB).", nameof(options));
+        }
+
         counts ??= new BatchReadCounts();
         var source = await RowSources.OpenAsync(path, options.Format, options.CsvSeparator, cancellationToken).ConfigureAwait(false);
         await using var sourceScope = source.ConfigureAwait(false);
@@ -77,7 +85,7 @@ public static class BatchInputReader
 
         // The binder reads a key column first; any column will do when there is no key.
         var binder = InputBinder<TInput>.Create(source.ColumnNames, source.ColumnNames[0], options.ColumnMapping, path);
-        await foreach (var chunk in source.ReadAsync(binder.Columns, 0, options.ChunkRows, cancellationToken).ConfigureAwait(false))
+        await foreach (var chunk in source.ReadAsync(binder.Columns, 0, new ChunkSize(options.ChunkRows, options.MaxChunkBytes), cancellationToken).ConfigureAwait(false))
         {
             for (var i = 0; i < chunk.Count; i++)
             {

@@ -127,7 +127,7 @@ public sealed partial class BatchScorer
         {
             try
             {
-                var enumerator = source.ReadAsync(scorer.Columns, skipped, options.ChunkRows, token).GetAsyncEnumerator(token);
+                var enumerator = source.ReadAsync(scorer.Columns, skipped, options.ChunkSize, token).GetAsyncEnumerator(token);
                 await using var enumeratorScope = enumerator.ConfigureAwait(false);
                 while (true)
                 {

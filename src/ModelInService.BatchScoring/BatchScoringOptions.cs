@@ -46,6 +46,17 @@ public sealed class BatchScoringOptions
     /// <summary>Gets or sets the rows per chunk: the unit of prediction calls, of commits and of resumption. 8,192 by default.</summary>
     public int ChunkRows { get; set; } = 8192;
 
+    /// <summary>
+    /// Gets or sets the most text a CSV chunk keeps (the fields of the columns read, as UTF-16) before it ends early, at
+    /// fewer than <see cref="ChunkRows"/> rows: wide rows (long ids, long text) would otherwise make each chunk hundreds
+    /// of MB. 16 MiB by default; between 64 KiB and 1 GiB. A chunk always holds at least one row. Parquet chunks are
+    /// cut from row groups, which are read whole: their size is the writer's choice.
+    /// </summary>
+    public long MaxChunkBytes { get; set; } = DefaultMaxChunkBytes;
+
+    /// <summary>The default of <see cref="MaxChunkBytes"/>: 16 MiB.</summary>
+    internal const long DefaultMaxChunkBytes = 16L << 20;
+
     /// <summary>Gets or sets the chunks bound and predicted at once; 0 (the default) means the processor count. Memory is bounded by about (this + 4) chunks.</summary>
     public int ChunksInFlight { get; set; }
 
@@ -84,6 +95,8 @@ public sealed class BatchScoringOptions
     internal Action<string, long>? FaultInjector { get; set; }
 
     internal bool ToPostgres => PostgresConnectionString is not null;
+
+    internal ChunkSize ChunkSize => new(ChunkRows, MaxChunkBytes);
 
     internal int EffectiveChunksInFlight => ChunksInFlight > 0 ? ChunksInFlight : Environment.ProcessorCount;
 
@@ -124,6 +137,11 @@ public sealed class BatchScoringOptions
         if (ChunkRows is < 1 or > 1_000_000)
         {
             errors.Add(string.Create(CultureInfo.InvariantCulture, $"ChunkRows is {ChunkRows}: set it between 1 and 1,000,000 (8,192 is a good start)."));
+        }
+
+        if (MaxChunkBytes is < 64 << 10 or > 1L << 30)
+        {
+            errors.Add(string.Create(CultureInfo.InvariantCulture, $"MaxChunkBytes is {MaxChunkBytes}: set it between 65,536 (64 KiB) and 1,073,741,824 (1 GiB); 16 MiB is the default."));
         }
 
         if (PostgresConnections is < 1 or > 64)

@@ -59,7 +59,7 @@ internal sealed class CsvRowSource : IRowSource
         }
     }
 
-    public async IAsyncEnumerable<RowChunk> ReadAsync(IReadOnlyList<string> columns, long skipRows, int chunkRows, [EnumeratorCancellation] CancellationToken cancellationToken)
+    public async IAsyncEnumerable<RowChunk> ReadAsync(IReadOnlyList<string> columns, long skipRows, ChunkSize size, [EnumeratorCancellation] CancellationToken cancellationToken)
     {
         var indices = new int[columns.Count];
         for (var c = 0; c < indices.Length; c++)
@@ -71,13 +71,13 @@ internal sealed class CsvRowSource : IRowSource
         while (true)
         {
             cancellationToken.ThrowIfCancellationRequested();
-            var (chunk, count) = ReadChunk(indices, ref row, skipRows, chunkRows);
+            var (chunk, end) = ReadChunk(indices, ref row, skipRows, size);
             if (chunk is not null)
             {
                 yield return chunk;
             }
 
-            if (count < chunkRows)
+            if (end)
             {
                 yield break;
             }
@@ -99,23 +99,39 @@ internal sealed class CsvRowSource : IRowSource
         throw new BatchInputException(FilePath, "header", $"no column '{column}' (the columns are: {string.Join(", ", ColumnNames)})", null);
     }
 
-    private (RowChunk? Chunk, int Count) ReadChunk(int[] indices, ref long row, long skipRows, int chunkRows)
+    /// <summary>Reads the next chunk: up to <see cref="ChunkSize.Rows"/> rows, ended early once the kept fields reach <see cref="ChunkSize.Chars"/> (wide rows, e.g. long ids, would otherwise make a chunk of 8,192 rows hundreds of MB).</summary>
+    private (RowChunk? Chunk, bool End) ReadChunk(int[] indices, ref long row, long skipRows, ChunkSize size)
     {
+        var chunkRows = size.Rows;
         _charsPerRow ??= Array.ConvertAll(indices, _ => 8);
         var values = new CsvTextColumn[indices.Length];
         for (var c = 0; c < values.Length; c++)
         {
-            values[c] = new CsvTextColumn(chunkRows, _charsPerRow[c]);
+            // Sized from the previous chunk's fields, but never beyond the budget (the buffer grows if one field is wider).
+            values[c] = new CsvTextColumn(chunkRows, (int)Math.Min((long)chunkRows * _charsPerRow[c], size.Chars));
         }
 
         var lines = new long[chunkRows];
         var count = 0;
+        var chars = 0L;
+        var end = true;
         var firstRow = -1L;
         var line = 1L;
         try
         {
-            while (count < chunkRows && _reader.MoveNext())
+            while (true)
             {
+                if (count == chunkRows || chars >= size.Chars)
+                {
+                    end = false;
+                    break;
+                }
+
+                if (!_reader.MoveNext())
+                {
+                    break;
+                }
+
                 var current = _reader.Current;
                 line = current.LineNumberFrom;
                 if (current.ColCount != ColumnNames.Count)
@@ -141,7 +157,9 @@ internal sealed class CsvRowSource : IRowSource
 
                 for (var c = 0; c < indices.Length; c++)
                 {
-                    values[c].Add(current[indices[c]].Span);
+                    var field = current[indices[c]].Span;
+                    values[c].Add(field);
+                    chars += field.Length;
                 }
 
                 lines[count++] = line;
@@ -154,7 +172,7 @@ internal sealed class CsvRowSource : IRowSource
 
         if (count == 0)
         {
-            return (null, 0);
+            return (null, end);
         }
 
         var columns = new SourceColumn[indices.Length];
@@ -165,7 +183,7 @@ internal sealed class CsvRowSource : IRowSource
         }
 
         var fraction = _stream.Length > 0 ? Math.Min(1, (double)_stream.Position / _stream.Length) : 1;
-        return (new RowChunk(firstRow, count, columns, lines, fraction), count);
+        return (new RowChunk(firstRow, count, columns, lines, fraction), end);
     }
 
     public ValueTask DisposeAsync()

@@ -45,7 +45,7 @@ internal sealed class ParquetRowSource : IRowSource
         }
     }
 
-    public async IAsyncEnumerable<RowChunk> ReadAsync(IReadOnlyList<string> columns, long skipRows, int chunkRows, [EnumeratorCancellation] CancellationToken cancellationToken)
+    public async IAsyncEnumerable<RowChunk> ReadAsync(IReadOnlyList<string> columns, long skipRows, ChunkSize size, [EnumeratorCancellation] CancellationToken cancellationToken)
     {
         var fields = new DataField[columns.Count];
         for (var c = 0; c < fields.Length; c++)
@@ -58,6 +58,7 @@ internal sealed class ParquetRowSource : IRowSource
             }
         }
 
+        var chunkRows = size.Rows;
         long groupStart = 0;
         var total = Math.Max(1, TotalRows ?? 1);
         for (var g = 0; g < _reader.RowGroupCount; g++)

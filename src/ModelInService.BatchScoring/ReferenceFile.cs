@@ -89,7 +89,7 @@ public static class ReferenceFile
         source = await RowSources.OpenAsync(path, options.Format, options.CsvSeparator, cancellationToken).ConfigureAwait(false);
         await using (source.ConfigureAwait(false))
         {
-            await foreach (var chunk in source.ReadAsync(columns, 0, ReadRows, cancellationToken).ConfigureAwait(false))
+            await foreach (var chunk in source.ReadAsync(columns, 0, new ChunkSize(ReadRows, BatchScoringOptions.DefaultMaxChunkBytes), cancellationToken).ConfigureAwait(false))
             {
                 for (var r = 0; r < chunk.Count; r++)
                 {
@@ -179,7 +179,7 @@ public static class ReferenceFile
             return numeric;
         }
 
-        await foreach (var chunk in source.ReadAsync(columns, 0, ReadRows, cancellationToken).ConfigureAwait(false))
+        await foreach (var chunk in source.ReadAsync(columns, 0, new ChunkSize(ReadRows, BatchScoringOptions.DefaultMaxChunkBytes), cancellationToken).ConfigureAwait(false))
         {
             for (var u = undecided.Count - 1; u >= 0; u--)
             {

@@ -39,10 +39,10 @@ internal sealed class CsvTextColumn : SourceColumn
     private int _used;
     private int _rows;
 
-    public CsvTextColumn(int rows, int charsPerRow)
+    public CsvTextColumn(int rows, int capacity)
     {
         _ends = new int[rows];
-        _chars = new char[Math.Max(16, rows * charsPerRow)];
+        _chars = new char[Math.Max(16, capacity)];
     }
 
     /// <summary>The characters the column holds (for the reader's next buffer size).</summary>
@@ -138,8 +138,18 @@ internal interface IRowSource : IAsyncDisposable
 
     long? TotalRows { get; }
 
-    /// <summary>Reads the given columns from input row <paramref name="skipRows"/> on.</summary>
-    IAsyncEnumerable<RowChunk> ReadAsync(IReadOnlyList<string> columns, long skipRows, int chunkRows, CancellationToken cancellationToken);
+    /// <summary>Reads the given columns from input row <paramref name="skipRows"/> on, in chunks of at most <paramref name="size"/>.</summary>
+    IAsyncEnumerable<RowChunk> ReadAsync(IReadOnlyList<string> columns, long skipRows, ChunkSize size, CancellationToken cancellationToken);
+}
+
+/// <summary>
+/// How big a chunk may get: <paramref name="Rows"/> rows, or (CSV) as many rows as fit in <paramref name="Bytes"/> bytes of
+/// kept text, whichever comes first. A chunk always holds at least one row, however wide.
+/// </summary>
+internal readonly record struct ChunkSize(int Rows, long Bytes)
+{
+    /// <summary>The kept characters (UTF-16) a chunk may hold.</summary>
+    public long Chars => Math.Max(1, Bytes / sizeof(char));
 }
 
 internal static class RowSources

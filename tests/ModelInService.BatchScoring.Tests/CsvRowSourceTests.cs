@@ -11,11 +11,13 @@ namespace ModelInService.BatchScoring.Tests;
 public sealed class CsvRowSourceTests
 {
     [Theory]
-    [InlineData(1)]
-    [InlineData(3)]
-    [InlineData(64)]
-    [InlineData(1000)]
-    public async Task Every_field_reads_back_as_written(int chunkRows)
+    [InlineData(1, 1L << 30)]
+    [InlineData(3, 1L << 30)]
+    [InlineData(64, 1L << 30)]
+    [InlineData(1000, 1L << 30)]
+    [InlineData(1000, 4096)] // chunks end at the byte budget, after a few rows (or one long one)
+    [InlineData(64, 1)] // a budget below one row: one row per chunk
+    public async Task Every_field_reads_back_as_written(int chunkRows, long maxChunkBytes)
     {
         var random = new Random(chunkRows);
         var rows = new List<string?[]>();
@@ -37,8 +39,12 @@ public sealed class CsvRowSourceTests
 
         await using var source = CsvRowSource.Open(path, ',');
         var read = 0;
-        await foreach (var chunk in source.ReadAsync(["x", "a", "b"], 0, chunkRows, CancellationToken.None))
+        var chunks = 0;
+        await foreach (var chunk in source.ReadAsync(["x", "a", "b"], 0, new ChunkSize(chunkRows, maxChunkBytes), CancellationToken.None))
         {
+            chunks++;
+            Assert.InRange(chunk.Count, 1, chunkRows);
+            Assert.Equal(read, chunk.FirstRow);
             for (var i = 0; i < chunk.Count; i++, read++)
             {
                 var expected = rows[read];
@@ -59,6 +65,15 @@ public sealed class CsvRowSourceTests
         }
 
         Assert.Equal(rows.Count, read);
+        if (maxChunkBytes == 1)
+        {
+            // One row per chunk, except that a row whose kept fields are all empty adds no text and joins the next.
+            Assert.InRange(chunks, rows.Count * 9 / 10, rows.Count);
+        }
+        else if (maxChunkBytes < 1L << 30)
+        {
+            Assert.InRange(chunks, 10, rows.Count - 1);
+        }
     }
 
     [Fact]
@@ -68,7 +83,7 @@ public sealed class CsvRowSourceTests
         await File.WriteAllTextAsync(path, "id,v\n" + string.Concat(Enumerable.Range(0, 10).Select(i => $"r{i},{i}\n")));
         await using var source = CsvRowSource.Open(path, ',');
         var ids = new List<string>();
-        await foreach (var chunk in source.ReadAsync(["id"], 7, 2, CancellationToken.None))
+        await foreach (var chunk in source.ReadAsync(["id"], 7, new ChunkSize(2, 1L << 30), CancellationToken.None))
         {
             Assert.Equal(7 + ids.Count, chunk.FirstRow);
             for (var i = 0; i < chunk.Count; i++)

@@ -192,6 +192,41 @@ public sealed class ReaderTests
         Assert.Contains("ModelVersion is required", error.Message, StringComparison.Ordinal);
         Assert.Contains("ChunkRows is 0", error.Message, StringComparison.Ordinal);
         Assert.Contains("exactly one destination", error.Message, StringComparison.Ordinal);
+
+        var bytes = Assert.Throws<ArgumentException>(() => new BatchScoringOptions { InputPath = "nope.csv", MaxChunkBytes = 1000 }.Validate());
+        Assert.Contains("MaxChunkBytes is 1000", bytes.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Wide_csv_rows_end_a_chunk_at_the_byte_budget_and_every_row_is_still_written_once_in_order()
+    {
+        // 300 rows with 2,000-character ids: 8,192-row chunks would be one chunk; a 64 KiB budget (32,768 characters)
+        // ends each chunk after 17 rows (the row that reaches the budget is kept), 18 chunks in all.
+        var input = TestData.TempFile(".csv");
+        var lines = new List<string> { "id,sepal_length,sepal_width,petal_length,petal_width" };
+        for (var i = 0; i < 300; i++)
+        {
+            lines.Add(FormattableString.Invariant($"{new string('x', 2000)}{i:000},{5 + (i % 10) / 10.0},3.0,{1 + (i % 50) / 10.0},0.2"));
+        }
+
+        await File.WriteAllLinesAsync(input, lines);
+
+        var (wide, output, _) = await ScoreToCsvAsync(input, o => { o.ChunkRows = 8192; o.MaxChunkBytes = 64 << 10; });
+        var (whole, reference, _) = await ScoreToCsvAsync(input, o => o.ChunkRows = 8192);
+
+        Assert.Equal(300, wide.RowsWritten);
+        Assert.Equal(18, wide.Chunks);
+        Assert.Equal(1, whole.Chunks);
+        Assert.Equal(301, output.Length);
+        for (var i = 0; i < 300; i++)
+        {
+            var expectedId = FormattableString.Invariant($"{new string('x', 2000)}{i:000}");
+            Assert.StartsWith(expectedId + ",v1,", output[i + 1], StringComparison.Ordinal);
+            // Same predictions as one chunk (scored_at differs per chunk).
+            Assert.Equal(Predictions(reference[i + 1]), Predictions(output[i + 1]));
+        }
+
+        static string Predictions(string line) => string.Join(',', line.Split(',')[3..]);
     }
 }
 

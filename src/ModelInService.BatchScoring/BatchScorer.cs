@@ -95,7 +95,7 @@ public sealed partial class BatchScorer
         var source = await OpenAsync(options, cancellationToken).ConfigureAwait(false);
         await using var sourceScope = source.ConfigureAwait(false);
         var binding = TensorBinding.Create(runner.Signature, source.ColumnNames, options.IdColumn, options.ColumnMapping, options.InputPath);
-        return await RunAsync(source, new TensorChunkScorer(runner, binding, _time), options, progress, cancellationToken).ConfigureAwait(false);
+        return await RunAsync(source, new TensorChunkScorer(runner, binding, _time, options.NonFiniteOutputs == NonFiniteValuePolicy.Reject), options, progress, cancellationToken).ConfigureAwait(false);
     }
 
     private static async Task<IRowSource> OpenAsync(BatchScoringOptions options, CancellationToken cancellationToken)

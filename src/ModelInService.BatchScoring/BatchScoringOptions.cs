@@ -91,6 +91,15 @@ public sealed class BatchScoringOptions
     /// <summary>Gets or sets how many rows may be rejected before the run stops; -1 (the default) means no limit.</summary>
     public long MaxRejectedRows { get; set; } = -1;
 
+    /// <summary>
+    /// Gets or sets what happens to a row whose prediction holds NaN or an infinity (the model's answer to an input far
+    /// outside the range it was trained on, such as 3.4e38) when scoring through an <see cref="IModelRunner"/>:
+    /// <see cref="NonFiniteValuePolicy.Reject"/> (the default) rejects the row with the output named,
+    /// <see cref="NonFiniteValuePolicy.Allow"/> writes the values. The typed path follows the output type instead: a
+    /// member marked <c>[AllowNonFinite]</c> is written, any other rejects the row.
+    /// </summary>
+    public NonFiniteValuePolicy NonFiniteOutputs { get; set; }
+
     /// <summary>Test hook: called at named points of the write path (after the COPY of a chunk, before its commit, after it).</summary>
     internal Action<string, long>? FaultInjector { get; set; }
 
@@ -142,6 +151,11 @@ public sealed class BatchScoringOptions
         if (MaxChunkBytes is < 64 << 10 or > 1L << 30)
         {
             errors.Add(string.Create(CultureInfo.InvariantCulture, $"MaxChunkBytes is {MaxChunkBytes}: set it between 65,536 (64 KiB) and 1,073,741,824 (1 GiB); 16 MiB is the default."));
+        }
+
+        if (!Enum.IsDefined(NonFiniteOutputs))
+        {
+            errors.Add($"NonFiniteOutputs is {NonFiniteOutputs}: use Reject or Allow.");
         }
 
         if (PostgresConnections is < 1 or > 64)

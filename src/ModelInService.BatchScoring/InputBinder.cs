@@ -129,10 +129,10 @@ internal sealed class InputBinder<[DynamicallyAccessedMembers(InputBinder.Member
         {
             if (elementType is not null)
             {
-                return elementType == typeof(float) ? new ArrayBinding<float>(property, indices, sources, v => (float)v)
-                    : elementType == typeof(double) ? new ArrayBinding<double>(property, indices, sources, v => v)
-                    : elementType == typeof(long) ? new ArrayBinding<long>(property, indices, sources, v => (long)v)
-                    : elementType == typeof(int) ? new ArrayBinding<int>(property, indices, sources, v => (int)v)
+                return elementType == typeof(float) ? new ArrayBinding<float>(property, indices, sources)
+                    : elementType == typeof(double) ? new ArrayBinding<double>(property, indices, sources)
+                    : elementType == typeof(long) ? new ArrayBinding<long>(property, indices, sources)
+                    : elementType == typeof(int) ? new ArrayBinding<int>(property, indices, sources)
                     : throw new ArgumentException($"{property.DeclaringType!.Name}.{property.Name}: arrays of {elementType.Name} cannot be bound from columns.");
             }
 
@@ -143,11 +143,11 @@ internal sealed class InputBinder<[DynamicallyAccessedMembers(InputBinder.Member
 
             var type = Nullable.GetUnderlyingType(property.PropertyType) ?? property.PropertyType;
             var nullable = type != property.PropertyType || !type.IsValueType;
-            return type == typeof(float) ? new ScalarBinding<float>(property, indices[0], sources[0], nullable, v => (float)v)
-                : type == typeof(double) ? new ScalarBinding<double>(property, indices[0], sources[0], nullable, v => v)
-                : type == typeof(long) ? new ScalarBinding<long>(property, indices[0], sources[0], nullable, v => (long)v)
-                : type == typeof(int) ? new ScalarBinding<int>(property, indices[0], sources[0], nullable, v => (int)v)
-                : type == typeof(bool) ? new ScalarBinding<bool>(property, indices[0], sources[0], nullable, v => v != 0)
+            return type == typeof(float) ? new ScalarBinding<float>(property, indices[0], sources[0], nullable)
+                : type == typeof(double) ? new ScalarBinding<double>(property, indices[0], sources[0], nullable)
+                : type == typeof(long) ? new ScalarBinding<long>(property, indices[0], sources[0], nullable)
+                : type == typeof(int) ? new ScalarBinding<int>(property, indices[0], sources[0], nullable)
+                : type == typeof(bool) ? new ScalarBinding<bool>(property, indices[0], sources[0], nullable)
                 : type == typeof(string) ? new StringBinding(property, indices[0], sources[0])
                 : throw new ArgumentException($"{property.DeclaringType!.Name}.{property.Name}: type {property.PropertyType.Name} cannot be bound from a column.");
         }
@@ -156,9 +156,11 @@ internal sealed class InputBinder<[DynamicallyAccessedMembers(InputBinder.Member
             string.Create(CultureInfo.InvariantCulture, $"column '{source}': '{column.GetString(row)}' is not a number");
 
         protected static string Null(string source) => $"column '{source}' is null";
+
+        protected static string Unconvertible(string source, string reason) => $"column '{source}': {reason}";
     }
 
-    private sealed class ScalarBinding<T>(PropertyInfo property, int index, string source, bool nullable, Func<double, T> convert) : MemberBinding
+    private sealed class ScalarBinding<T>(PropertyInfo property, int index, string source, bool nullable) : MemberBinding
         where T : struct
     {
         private readonly Action<TInput, T?>? _setNullable = nullable ? Setter<T?>(property) : null;
@@ -178,18 +180,23 @@ internal sealed class InputBinder<[DynamicallyAccessedMembers(InputBinder.Member
                 return null;
             }
 
-            if (!column.TryGetDouble(row, out var value))
+            if (!column.TryGetDouble(row, out var number))
             {
                 return NotANumber(source, column, row);
             }
 
+            if (NumberConversion.TryConvert<T>(number, out var value) is { } reason)
+            {
+                return Unconvertible(source, reason);
+            }
+
             if (_set is not null)
             {
-                _set(target, convert(value));
+                _set(target, value);
             }
             else
             {
-                _setNullable!(target, convert(value));
+                _setNullable!(target, value);
             }
 
             return null;
@@ -214,7 +221,8 @@ internal sealed class InputBinder<[DynamicallyAccessedMembers(InputBinder.Member
         }
     }
 
-    private sealed class ArrayBinding<T>(PropertyInfo property, int[] indices, string[] sources, Func<double, T> convert) : MemberBinding
+    private sealed class ArrayBinding<T>(PropertyInfo property, int[] indices, string[] sources) : MemberBinding
+        where T : struct
     {
         private readonly Action<TInput, T[]> _set = Setter<T[]>(property);
 
@@ -229,12 +237,15 @@ internal sealed class InputBinder<[DynamicallyAccessedMembers(InputBinder.Member
                     return Null(sources[i]);
                 }
 
-                if (!column.TryGetDouble(row, out var value))
+                if (!column.TryGetDouble(row, out var number))
                 {
                     return NotANumber(sources[i], column, row);
                 }
 
-                values[i] = convert(value);
+                if (NumberConversion.TryConvert<T>(number, out values[i]) is { } reason)
+                {
+                    return Unconvertible(sources[i], reason);
+                }
             }
 
             _set(target, values);

@@ -28,6 +28,12 @@ internal abstract class ColumnData(string name)
 
     public abstract void Write(NpgsqlBinaryImporter importer, int row);
 
+    /// <summary>Whether row <paramref name="row"/> holds NaN or an infinity (float and double columns; never for a null).</summary>
+    public abstract bool IsNonFinite(int row, out double value);
+
+    /// <summary>A column of the rows <paramref name="keep"/>[0..<paramref name="count"/>), in that order.</summary>
+    public abstract ColumnData Keep(int[] keep, int count);
+
     public abstract void Format(SepWriter.Col col, int row);
 
     /// <summary>The PostgreSQL type of an element type, or null when it cannot be written.</summary>
@@ -58,6 +64,30 @@ internal sealed class ColumnData<T>(string name, T[] values, bool[]? nulls) : Co
     public T[] Typed => values;
 
     private bool IsNull(int row) => (nulls is not null && nulls[row]) || values[row] is null;
+
+    public override bool IsNonFinite(int row, out double value)
+    {
+        value = typeof(T) == typeof(float) ? (float)(object)values[row]!
+            : typeof(T) == typeof(double) ? (double)(object)values[row]!
+            : 0;
+        return !double.IsFinite(value) && !IsNull(row);
+    }
+
+    public override ColumnData Keep(int[] keep, int count)
+    {
+        var kept = new T[count];
+        var keptNulls = nulls is null ? null : new bool[count];
+        for (var i = 0; i < count; i++)
+        {
+            kept[i] = values[keep[i]];
+            if (keptNulls is not null)
+            {
+                keptNulls[i] = nulls![keep[i]];
+            }
+        }
+
+        return new ColumnData<T>(Name, kept, keptNulls);
+    }
 
     public override void Write(NpgsqlBinaryImporter importer, int row)
     {

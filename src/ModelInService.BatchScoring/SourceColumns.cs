@@ -15,13 +15,33 @@ internal abstract class SourceColumn
     public abstract string? GetString(int row);
 }
 
+/// <summary>Parses numbers from text.</summary>
+internal static class Numbers
+{
+    /// <summary>
+    /// Parses an invariant-culture number (<see cref="NumberStyles.Float"/>: leading/trailing white space, exponent);
+    /// unlike <see cref="double.TryParse(ReadOnlySpan{char}, NumberStyles, IFormatProvider?, out double)"/> alone, a
+    /// NUL character anywhere (which .NET's parser ignores at the end) makes it not a number.
+    /// </summary>
+    public static bool TryParse(ReadOnlySpan<char> text, out double value)
+    {
+        if (text.Contains('\0'))
+        {
+            value = 0;
+            return false;
+        }
+
+        return double.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out value);
+    }
+}
+
 /// <summary>Text values; an empty field is null.</summary>
 internal sealed class TextColumn(string?[] values) : SourceColumn
 {
     public override bool IsNull(int row) => string.IsNullOrEmpty(values[row]);
 
     public override bool TryGetDouble(int row, out double value) =>
-        double.TryParse(values[row], NumberStyles.Float, CultureInfo.InvariantCulture, out value);
+        Numbers.TryParse(values[row], out value);
 
     public override string? GetString(int row) => string.IsNullOrEmpty(values[row]) ? null : values[row];
 }
@@ -70,7 +90,7 @@ internal sealed class CsvTextColumn : SourceColumn
     public override bool IsNull(int row) => Span(row).IsEmpty;
 
     public override bool TryGetDouble(int row, out double value) =>
-        double.TryParse(Span(row), NumberStyles.Float, CultureInfo.InvariantCulture, out value);
+        Numbers.TryParse(Span(row), out value);
 
     public override string? GetString(int row) => Span(row) is { IsEmpty: false } span ? new string(span) : null;
 }

@@ -307,15 +307,15 @@ internal abstract class TensorInput(TensorSpec spec, int[] indices, string[] sou
 
     public static TensorInput For(TensorSpec spec, int[] indices, string[] sources) => spec.ElementType switch
     {
-        ModelElementType.Float32 => new NumberInput<float>(spec, indices, sources, static v => (float)v, static v => float.IsFinite(v)),
-        ModelElementType.Float64 => new NumberInput<double>(spec, indices, sources, static v => v, static v => double.IsFinite(v)),
-        ModelElementType.Int64 => new NumberInput<long>(spec, indices, sources, static v => (long)v, null),
-        ModelElementType.Int32 => new NumberInput<int>(spec, indices, sources, static v => (int)v, null),
+        ModelElementType.Float32 => new NumberInput<float>(spec, indices, sources),
+        ModelElementType.Float64 => new NumberInput<double>(spec, indices, sources),
+        ModelElementType.Int64 => new NumberInput<long>(spec, indices, sources),
+        ModelElementType.Int32 => new NumberInput<int>(spec, indices, sources),
         _ => new StringInput(spec, indices, sources),
     };
 }
 
-internal sealed class NumberInput<T>(TensorSpec spec, int[] indices, string[] sources, Func<double, T> convert, Func<T, bool>? finite) : TensorInput(spec, indices, sources)
+internal sealed class NumberInput<T>(TensorSpec spec, int[] indices, string[] sources) : TensorInput(spec, indices, sources)
     where T : struct
 {
     public override Array Allocate(int rows) => new T[rows * Width];
@@ -337,13 +337,12 @@ internal sealed class NumberInput<T>(TensorSpec spec, int[] indices, string[] so
                 return $"column '{Sources[e]}': '{column.GetString(row)}' is not a number";
             }
 
-            if (finite is null && (double.IsNaN(number) || number != Math.Round(number)))
+            if (NumberConversion.TryConvert<T>(number, out var value) is { } reason)
             {
-                return string.Create(CultureInfo.InvariantCulture, $"column '{Sources[e]}': {number} is not an integer (input '{Spec.Name}' is {Spec.ElementType})");
+                return string.Create(CultureInfo.InvariantCulture, $"column '{Sources[e]}': {reason} (input '{Spec.Name}' is {Spec.ElementType})");
             }
 
-            var value = convert(number);
-            if (finite is not null && !finite(value))
+            if (!double.IsFinite(number))
             {
                 return string.Create(CultureInfo.InvariantCulture, $"column '{Sources[e]}' is {number}; non-finite values are rejected");
             }

@@ -4,7 +4,11 @@ namespace ModelInService.BatchScoring;
 /// The untyped path: a chunk's columns are bound straight into one array per model input (no object per row), run
 /// once through <see cref="IModelRunner.RunAsync"/>, and each output tensor is split into columns.
 /// </summary>
-internal sealed class TensorChunkScorer(IModelRunner runner, TensorBinding binding, TimeProvider time) : IChunkScorer
+/// <param name="runner">The model.</param>
+/// <param name="binding">How columns fill the inputs and outputs become columns.</param>
+/// <param name="time">The clock of <c>scored_at</c>.</param>
+/// <param name="rejectNonFinite">Whether a row with NaN or an infinity in a float or double output is rejected rather than written.</param>
+internal sealed class TensorChunkScorer(IModelRunner runner, TensorBinding binding, TimeProvider time, bool rejectNonFinite) : IChunkScorer
 {
     public IReadOnlyList<string> Columns => binding.Columns;
 
@@ -48,6 +52,7 @@ internal sealed class TensorChunkScorer(IModelRunner runner, TensorBinding bindi
         }
 
         var columns = new List<ColumnData>();
+        var outputOf = new List<string>();
         if (kept > 0)
         {
             IReadOnlyList<NamedTensor> outputs;
@@ -91,6 +96,15 @@ internal sealed class TensorChunkScorer(IModelRunner runner, TensorBinding bindi
             for (var o = 0; o < outputs.Count && kept > 0; o++)
             {
                 binding.Outputs[o].AddColumns(outputs[o], kept, columns);
+                while (outputOf.Count < columns.Count)
+                {
+                    outputOf.Add(binding.Outputs[o].Spec.Name);
+                }
+            }
+
+            if (rejectNonFinite && kept > 0)
+            {
+                kept = RejectNonFinite(chunk, columns, outputOf, ids, rows, kept, rejects);
             }
         }
 
@@ -100,6 +114,69 @@ internal sealed class TensorChunkScorer(IModelRunner runner, TensorBinding bindi
         }
 
         return new ScoredChunk(chunk.FirstRow, chunk.Count, ids, [.. columns], rejects, time.GetUtcNow(), chunk.InputFraction);
+    }
+
+    /// <summary>
+    /// Rejects the rows whose prediction holds NaN or an infinity (the model's answer to an input far outside its
+    /// training range: a NaN written as a prediction would pass for one downstream) and drops them from the columns.
+    /// </summary>
+    /// <returns>The rows kept.</returns>
+    private static int RejectNonFinite(RowChunk chunk, List<ColumnData> columns, List<string> outputOf, string[] ids, int[] rows, int count, List<RejectedRow> rejects)
+    {
+        int[]? keep = null;
+        var kept = 0;
+        for (var r = 0; r < count; r++)
+        {
+            string? reason = null;
+            for (var c = 0; c < columns.Count && reason is null; c++)
+            {
+                if (columns[c].IsNonFinite(r, out var value))
+                {
+                    reason = NonFiniteOutput.Reason(value, outputOf[c], columns[c].Name);
+                }
+            }
+
+            if (reason is null)
+            {
+                if (keep is not null)
+                {
+                    keep[kept] = r;
+                }
+
+                kept++;
+                continue;
+            }
+
+            if (keep is null)
+            {
+                keep = new int[count];
+                for (var k = 0; k < kept; k++)
+                {
+                    keep[k] = k;
+                }
+            }
+
+            rejects.Add(new RejectedRow(chunk.FirstRow + rows[r], ids[r], $"{chunk.Where(rows[r])}: {reason}"));
+        }
+
+        if (keep is null)
+        {
+            return count;
+        }
+
+        for (var c = 0; c < columns.Count; c++)
+        {
+            columns[c] = columns[c].Keep(keep, kept);
+        }
+
+        for (var k = 0; k < kept; k++)
+        {
+            ids[k] = ids[keep[k]];
+            rows[k] = rows[keep[k]];
+        }
+
+        rejects.Sort((a, b) => a.Row.CompareTo(b.Row));
+        return kept;
     }
 
     private ValueTask<IReadOnlyList<NamedTensor>> RunAsync(Array[] data, int rows, CancellationToken cancellationToken)

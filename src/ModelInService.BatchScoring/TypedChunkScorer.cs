@@ -58,11 +58,29 @@ internal sealed class TypedChunkScorer<[DynamicallyAccessedMembers(InputBinder.M
             }
             catch (ModelInputException ex) when (ex.Index >= 0 && ex.Index < inputs.Count)
             {
-                rejects.Add(new RejectedRow(rows[ex.Index], ids[ex.Index], $"{chunk.Where((int)(rows[ex.Index] - chunk.FirstRow))}: {ex.MemberName} {ex.Reason}"));
-                inputs.RemoveAt(ex.Index);
-                ids.RemoveAt(ex.Index);
-                rows.RemoveAt(ex.Index);
+                Reject(ex.Index, $"{ex.MemberName} {ex.Reason}");
+            }
+            catch (ModelNonFiniteOutputException ex) when (ex.Index >= 0 && ex.Index < inputs.Count)
+            {
+                // The model produced NaN or an infinity for this row (an input far outside the training range): the
+                // call fails with the first such row; reject it and predict the rest. [AllowNonFinite] members pass.
+                Reject(ex.Index, NonFiniteOutput.Reason(ex.Value, ex.OutputName, ex.MemberName));
             }
         }
+
+        void Reject(int index, string reason)
+        {
+            rejects.Add(new RejectedRow(rows[index], ids[index], $"{chunk.Where((int)(rows[index] - chunk.FirstRow))}: {reason}"));
+            inputs.RemoveAt(index);
+            ids.RemoveAt(index);
+            rows.RemoveAt(index);
+        }
     }
+}
+
+/// <summary>The reject reason of a row whose prediction is not finite.</summary>
+internal static class NonFiniteOutput
+{
+    public static string Reason(double value, string output, string column) =>
+        $"the model produced {(double.IsNaN(value) ? "NaN" : value > 0 ? "+infinity" : "-infinity")} in output '{output}' ({column}); the input is likely outside the range the model was trained on";
 }

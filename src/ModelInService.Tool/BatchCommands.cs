@@ -28,10 +28,11 @@ internal static class BatchCommands
         var rejects = new Option<FileInfo>("--rejects") { Description = "With --output: where rejected rows go (default: OUTPUT.rejects.csv)." };
         var maxRejects = new Option<long>("--max-rejects") { Description = "Stop when more rows than this are rejected (-1: no limit).", DefaultValueFactory = _ => -1 };
         var separator = new Option<char>("--separator") { Description = "The CSV separator.", DefaultValueFactory = _ => ',' };
+        var allowNonFinite = new Option<bool>("--allow-non-finite") { Description = "Write predictions that hold NaN or an infinity (by default such a row is rejected: the model's answer to an input far outside its training range)." };
         var axes = Program.BatchAxisOption();
         var command = new Command("score", "Score a Parquet or CSV file with the model into PostgreSQL or a file: columns bound onto the input tensors by name, outputs written as columns, rejected rows with their reason, progress as it goes.")
         {
-            model, input, id, outputFile, postgres, table, map, chunkRows, connections, job, version, rejects, maxRejects, separator, axes,
+            model, input, id, outputFile, postgres, table, map, chunkRows, connections, job, version, rejects, maxRejects, separator, allowNonFinite, axes,
         };
         command.SetAction(async (result, ct) =>
         {
@@ -56,6 +57,7 @@ internal static class BatchCommands
                     RejectPath = result.GetValue(rejects)?.FullName,
                     MaxRejectedRows = result.GetValue(maxRejects),
                     CsvSeparator = result.GetValue(separator),
+                    NonFiniteOutputs = result.GetValue(allowNonFinite) ? NonFiniteValuePolicy.Allow : NonFiniteValuePolicy.Reject,
                     ModelVersion = result.GetValue(version) ?? await VersionAsync(path, ct).ConfigureAwait(false),
                 };
                 foreach (var (name, columns) in Program.ParsePairs(result.GetValue(map), "--map", s => s))

@@ -49,6 +49,22 @@ public sealed class ReaderTests
     }
 
     [Fact]
+    public async Task Typed_rows_whose_outputs_are_not_finite_are_rejected_and_the_run_goes_on()
+    {
+        var input = TestData.TempFile(".csv");
+        await File.WriteAllTextAsync(input, "id,sepal_length,sepal_width,petal_length,petal_width\n" +
+            "a,5.1,3.5,1.4,0.2\nhuge,3.4e38,3.5,1.4,0.2\nb,6.7,3.0,5.2,2.3\nhuge2,-3.4e38,3.5,1.4,0.2\n");
+
+        var (result, output, rejects) = await ScoreToCsvAsync(input, o => o.ChunkRows = 10);
+
+        Assert.Equal(2, result.RowsWritten);
+        Assert.Equal(2, result.RowsRejected);
+        Assert.Equal(["a", "b"], output[1..].Select(l => l.Split(',')[0]));
+        Assert.Contains(rejects, l => l.StartsWith("2,huge,", StringComparison.Ordinal) && l.Contains("produced NaN", StringComparison.Ordinal));
+        Assert.Contains(rejects, l => l.StartsWith("4,huge2,", StringComparison.Ordinal));
+    }
+
+    [Fact]
     public async Task Truncated_csv_stops_with_the_file_and_line()
     {
         var input = TestData.IrisCsv(50, seed: 1);

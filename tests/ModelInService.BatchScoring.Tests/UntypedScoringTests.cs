@@ -9,6 +9,39 @@ public sealed class UntypedScoringTests
     private static BatchScoringOptions Options(string input, string output) =>
         new() { InputPath = input, IdColumn = "id", ModelVersion = "v1", OutputPath = output, ChunkRows = 4 };
 
+    /// <summary>
+    /// Finite but absurd inputs (3.4e38 passes every input check) make the iris model output NaN probabilities: such a
+    /// row is rejected with the reason, not written as a prediction; a value beyond float32 (1E+300) is called out of
+    /// range, not non-finite; a NUL after a number (which .NET's parser ignores) is not a number.
+    /// </summary>
+    [Fact]
+    public async Task Absurd_inputs_are_rejected_with_the_reason_not_written_as_NaN_predictions()
+    {
+        var input = TestData.TempFile(".csv");
+        await File.WriteAllTextAsync(input, "id,petal_width,sepal_length,sepal_width,petal_length\n" +
+            "a,0.2,5.1,3.5,1.4\n" +
+            "huge,0.2,3.4e38,3.5,1.4\n" +
+            "b,2.3,6.7,3.0,5.2\n" +
+            "over,0.2,1E+300,3.5,1.4\n" +
+            "nul,0.2,5.1\0,3.5,1.4\n" +
+            "c,1.5,6.0,2.9,4.5\n");
+        var (provider, runner) = await TestData.RunnerAsync("iris_mlp.onnx");
+        await using var _ = provider;
+        var output = TestData.TempFile(".csv");
+
+        var result = await new BatchScorer().ScoreAsync(runner, Options(input, output));
+
+        var lines = await File.ReadAllLinesAsync(output);
+        Assert.Equal(["a", "b", "c"], lines[1..].Select(l => l.Split(',')[0]));
+        Assert.DoesNotContain(lines, l => l.Contains("NaN", StringComparison.Ordinal));
+        Assert.Equal(3, result.RowsWritten);
+        Assert.Equal(3, result.RowsRejected);
+        var rejects = await File.ReadAllLinesAsync(output + ".rejects.csv");
+        Assert.Contains(rejects, l => l.StartsWith("2,huge,", StringComparison.Ordinal) && l.Contains("produced NaN", StringComparison.Ordinal) && l.Contains("'probabilities'", StringComparison.Ordinal));
+        Assert.Contains(rejects, l => l.StartsWith("4,over,", StringComparison.Ordinal) && l.Contains("outside the range of float", StringComparison.Ordinal));
+        Assert.Contains(rejects, l => l.StartsWith("5,nul,", StringComparison.Ordinal) && l.Contains("is not a number", StringComparison.Ordinal));
+    }
+
     [Fact]
     public async Task Iris_from_feature_names_metadata_matches_the_typed_path_and_rejects_bad_rows()
     {

@@ -56,6 +56,28 @@ public class BatchCommandTests
     }
 
     [Fact]
+    public async Task Score_rejects_nan_predictions_unless_allowed()
+    {
+        var input = IrisCsv(5);
+        var lines = await File.ReadAllLinesAsync(input);
+        lines[2] = "r1,3.4e38,3.0,1.0,0.5"; // finite, but the model answers NaN
+        await File.WriteAllLinesAsync(input, lines);
+        var output = Temp(".csv");
+        var allowed = Temp(".csv");
+
+        var (exit, stdout, error) = await RunAsync("score", SharedData.RepoModel("iris_mlp.onnx"), "--input", input, "--id", "id", "--output", output);
+        var (exitAllowed, stdoutAllowed, errorAllowed) = await RunAsync("score", SharedData.RepoModel("iris_mlp.onnx"), "--input", input, "--id", "id", "--output", allowed, "--allow-non-finite");
+
+        Assert.True(exit == 0, error);
+        Assert.Contains("scored 4 rows", stdout, StringComparison.Ordinal);
+        Assert.Contains("row 2 (line 3): the model produced NaN in output 'probabilities'", string.Join('\n', await File.ReadAllLinesAsync(output + ".rejects.csv")), StringComparison.Ordinal);
+        Assert.DoesNotContain("NaN", await File.ReadAllTextAsync(output), StringComparison.Ordinal);
+        Assert.True(exitAllowed == 0, errorAllowed);
+        Assert.Contains("scored 5 rows", stdoutAllowed, StringComparison.Ordinal);
+        Assert.Contains(await File.ReadAllLinesAsync(allowed), l => l.StartsWith("r1,", StringComparison.Ordinal) && l.Contains("NaN", StringComparison.Ordinal));
+    }
+
+    [Fact]
     public async Task Score_never_overwrites_its_input_nor_the_rejects_and_refuses_a_directory_up_front()
     {
         // From an outside probe: '--rejects' = the input deleted the input; '--output' = the input overwrote it (exit 0);

@@ -3,6 +3,10 @@ using System.Net.Http.Json;
 using System.Text.Json;
 using Microsoft.AspNetCore.Mvc;
 using Microsoft.AspNetCore.Mvc.Testing;
+using Microsoft.AspNetCore.TestHost;
+using Microsoft.Extensions.AI;
+using Microsoft.Extensions.DependencyInjection;
+using ModelInService;
 
 namespace SemanticSearch.Tests;
 
@@ -84,6 +88,9 @@ public sealed class SearchEndpointTests(SearchAppFixture app) : IClassFixture<Se
     [InlineData("/search?k=5")]
     [InlineData("/search?q=&k=5")]
     [InlineData("/search?q=%20%20")]
+    [InlineData("/search?q=%00")] // tokenize to nothing: searched as an empty text, they answered unrelated sentences
+    [InlineData("/search?q=%E2%80%8B%E2%80%8B")] // zero-width spaces
+    [InlineData("/search?q=%01%02%03%7F")]
     public async Task AMissingQueryIsA400SayingSo(string url)
     {
         var response = await app.Client.GetAsync(url);
@@ -139,5 +146,45 @@ public sealed class SearchEndpointTests(SearchAppFixture app) : IClassFixture<Se
         Assert.Contains("\"name\":\"corpus\"", body, StringComparison.Ordinal);
         var lines = File.ReadAllLines(Path.Combine(AppContext.BaseDirectory, "corpus.txt")).Count(l => l.Contains('|', StringComparison.Ordinal));
         Assert.Contains($"{lines} sentences indexed", body, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("overloaded", HttpStatusCode.TooManyRequests)]
+    [InlineData("deadline", HttpStatusCode.GatewayTimeout)]
+    public async Task ModelOverloadAndDeadlineAreProblemDetailsNot500s(string failure, HttpStatusCode expected)
+    {
+        // The real generator, failing as the batcher does under load for one query text (it was a 500 with an empty body).
+        using var factory = app.Factory.WithWebHostBuilder(builder => builder.ConfigureTestServices(services =>
+        {
+            var original = services.Last(d => d.IsKeyedService && Equals(d.ServiceKey, CorpusIndexer.ModelName) && d.ServiceType == typeof(IEmbeddingGenerator<string, Embedding<float>>));
+            services.Remove(original);
+            services.AddKeyedSingleton<IEmbeddingGenerator<string, Embedding<float>>>(CorpusIndexer.ModelName, (sp, key) =>
+                new FailingGenerator((IEmbeddingGenerator<string, Embedding<float>>)original.KeyedImplementationFactory!(sp, key)));
+        }));
+        using var client = factory.CreateClient();
+        for (var i = 0; i < 300 && (await client.GetAsync("/health/ready")).StatusCode != HttpStatusCode.OK; i++)
+        {
+            await Task.Delay(100);
+        }
+
+        var response = await client.GetAsync("/search?q=" + failure);
+
+        Assert.Equal(expected, response.StatusCode);
+        Assert.Equal("application/problem+json", response.Content.Headers.ContentType?.MediaType);
+        if (expected == HttpStatusCode.TooManyRequests)
+        {
+            Assert.Equal(TimeSpan.FromSeconds(2), response.Headers.RetryAfter?.Delta);
+        }
+    }
+
+    private sealed class FailingGenerator(IEmbeddingGenerator<string, Embedding<float>> inner) : DelegatingEmbeddingGenerator<string, Embedding<float>>(inner)
+    {
+        public override Task<GeneratedEmbeddings<Embedding<float>>> GenerateAsync(IEnumerable<string> values, EmbeddingGenerationOptions? options = null, CancellationToken cancellationToken = default)
+        {
+            var texts = values.ToList();
+            return texts is ["overloaded"] ? throw new ModelOverloadedException(CorpusIndexer.ModelName, "The queue is full.", TimeSpan.FromSeconds(2))
+                : texts is ["deadline"] ? throw new ModelDeadlineExceededException(CorpusIndexer.ModelName, "Deadline exceeded.", TimeSpan.FromSeconds(1))
+                : base.GenerateAsync(texts, options, cancellationToken);
+        }
     }
 }

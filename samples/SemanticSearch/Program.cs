@@ -28,12 +28,15 @@ builder.Services.AddEmbeddingModel(CorpusIndexer.ModelName, o =>
 builder.Services.AddSingleton<SearchIndex>();
 builder.Services.AddHostedService<CorpusIndexer>();
 
+// Model exceptions (429 overloaded with Retry-After, 503 not ready, 504 deadline) become ProblemDetails, not 500s.
+builder.Services.AddModelExceptionHandler();
 builder.Services.AddProblemDetails();
 builder.Services.AddHealthChecks()
     .AddModelChecks()
     .AddCheck<CorpusHealthCheck>("corpus", tags: ["ready"]);
 
 var app = builder.Build();
+app.UseExceptionHandler();
 
 // GET /search?q=...&k=5: the k corpus sentences closest to q by cosine, best first.
 app.MapGet("/search", async Task<IResult> (
@@ -43,12 +46,12 @@ app.MapGet("/search", async Task<IResult> (
     SearchIndex index,
     CancellationToken cancellationToken) =>
 {
-    if (string.IsNullOrWhiteSpace(q))
+    if (!SearchQuery.HasText(q))
     {
         return Results.Problem(
             statusCode: StatusCodes.Status400BadRequest,
             title: "The query is missing",
-            detail: "Pass the text to search for as the query parameter q, e.g. /search?q=how+do+I+bake+bread&k=5.");
+            detail: "Pass the text to search for as the query parameter q, e.g. /search?q=how+do+I+bake+bread&k=5 (white space, control and invisible characters alone are no query).");
     }
 
     var count = k ?? 5;

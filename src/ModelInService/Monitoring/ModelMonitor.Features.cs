@@ -45,4 +45,41 @@ internal sealed partial class ModelMonitor
 
         MonitorLog.ReferenceBuilt(_logger, ModelName, reference.Rows, reference.SkippedRows, reference.ChunkCount, reference.FeatureNames.Count);
     }
+
+    /// <summary>
+    /// Warns when a reference does not fit this model: built for another model name (its features are still compared
+    /// by name), or <see cref="MonitoringOptions.FeatureThresholds"/>/<see cref="MonitoringOptions.Ranges"/> keys naming
+    /// features it does not have (a typo there silently leaves the default threshold or range in force).
+    /// </summary>
+    private void WarnOnMismatch(MonitorReference reference)
+    {
+        if (reference.ModelName is { } built && !string.Equals(built, ModelName, StringComparison.Ordinal))
+        {
+            MonitorLog.ReferenceOfAnotherModel(_logger, ModelName, built);
+        }
+
+        var names = new HashSet<string>(reference.FeatureNames, StringComparer.Ordinal);
+        var unknown = new List<string>();
+        foreach (var key in _options.FeatureThresholds.Keys)
+        {
+            if (!names.Contains(key))
+            {
+                unknown.Add("FeatureThresholds[\"" + key + "\"]");
+            }
+        }
+
+        foreach (var key in _options.Ranges.Keys)
+        {
+            if (!names.Contains(key))
+            {
+                unknown.Add("Ranges[\"" + key + "\"]");
+            }
+        }
+
+        if (unknown.Count > 0)
+        {
+            var known = string.Join(", ", reference.FeatureNames.Take(20)) + (reference.FeatureNames.Count > 20 ? ", ..." : "");
+            MonitorLog.UnknownFeatureOptions(_logger, ModelName, string.Join(", ", unknown), known);
+        }
+    }
 }

@@ -11,6 +11,12 @@ internal sealed partial class ModelMonitor
     public MonitorMergeResult MergeSnapshot(MonitorSnapshot snapshot)
     {
         ArgumentNullException.ThrowIfNull(snapshot);
+        if (!string.Equals(snapshot.ModelName, ModelName, StringComparison.Ordinal))
+        {
+            // Another model's profiles would be merged into this one's history under the same feature names.
+            throw new ArgumentException($"The snapshot is of model '{snapshot.ModelName}', this monitor's model is '{ModelName}'; they cannot be merged.", nameof(snapshot));
+        }
+
         if (snapshot.IntervalLength.Ticks != _intervalTicks)
         {
             throw new ArgumentException($"The snapshot's intervals last {snapshot.IntervalLength}, this monitor's {_options.IntervalLength}; they cannot be merged.", nameof(snapshot));

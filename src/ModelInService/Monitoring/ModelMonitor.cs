@@ -107,6 +107,11 @@ internal sealed partial class ModelMonitor : IModelMonitor, IDisposable
 
     public void SetReference(MonitorReference? reference)
     {
+        if (reference is not null)
+        {
+            WarnOnMismatch(reference);
+        }
+
         var state = reference is null ? null : new ReferenceState(reference, Calibrate(reference));
         lock (_state)
         {

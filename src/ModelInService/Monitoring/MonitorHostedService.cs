@@ -130,13 +130,25 @@ internal sealed class MonitorHostedService : IHostedService, IDisposable
         try
         {
             await monitor.EvaluateAsync(_stopping.Token).ConfigureAwait(false);
-            Persist(monitor);
         }
         catch (OperationCanceledException) when (_stopping.IsCancellationRequested)
         {
-            // Stopping.
+            return; // Stopping: StopAsync persists.
         }
 #pragma warning disable CA1031 // The timer must keep running after a failed evaluation.
+        catch (Exception ex)
+#pragma warning restore CA1031
+        {
+            MonitorLog.EvaluationFailed(_logger, monitor.ModelName, ex);
+        }
+
+        // Whatever the evaluation did: the profiles recorded since the last snapshot are saved (a crash loses at most
+        // one evaluation interval, as documented, even while evaluations fail).
+        try
+        {
+            Persist(monitor);
+        }
+#pragma warning disable CA1031 // Persist logs its own failures; nothing may stop the timer.
         catch (Exception ex)
 #pragma warning restore CA1031
         {

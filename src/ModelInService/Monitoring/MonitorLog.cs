@@ -69,6 +69,14 @@ internal static partial class MonitorLog
         Message = "Model '{ModelName}': monitoring {FeatureCount}{More} features from {Members} members: {Features}")]
     public static partial void MonitoredFeatures(ILogger logger, string modelName, int featureCount, string more, int members, string features);
 
+    [LoggerMessage(EventId = 3034, EventName = "MonitorReferenceOfAnotherModel", Level = LogLevel.Warning,
+        Message = "Model '{ModelName}': the monitor reference was built for model '{ReferenceModel}'; its features are compared with this model's by name")]
+    public static partial void ReferenceOfAnotherModel(ILogger logger, string modelName, string referenceModel);
+
+    [LoggerMessage(EventId = 3035, EventName = "MonitorUnknownFeatureOptions", Level = LogLevel.Warning,
+        Message = "Model '{ModelName}': {Options} name features the monitor reference does not have, so they apply to nothing (a typo?); its features: {Features}")]
+    public static partial void UnknownFeatureOptions(ILogger logger, string modelName, string options, string features);
+
     [LoggerMessage(EventId = 3032, EventName = "MonitorReferenceBuilt", Level = LogLevel.Information,
         Message = "Model '{ModelName}': monitor reference built from {Rows} training rows ({Skipped} skipped by input validation), {Chunks} calibration chunks, {Features} features")]
     public static partial void ReferenceBuilt(ILogger logger, string modelName, long rows, long skipped, int chunks, int features);

@@ -92,9 +92,33 @@ internal sealed class MonitoringOptionsValidator : IValidateOptions<MonitoringOp
         CheckFraction(options.SchemaMostly, nameof(options.SchemaMostly));
         CheckFraction(options.ExitRatio, nameof(options.ExitRatio));
         CheckFraction(options.DatasetDriftShare, nameof(options.DatasetDriftShare));
-        if (!(options.NumericThreshold >= 0) || !(options.CategoricalThreshold >= 0) || !(options.CalibrationSigmas >= 0) || !(options.RangeTolerance >= 0))
+        if (!(options.NumericThreshold >= 0) || !(options.CategoricalThreshold >= 0) || !(options.CalibrationSigmas >= 0) || !(options.RangeTolerance >= 0)
+            || !double.IsFinite(options.NumericThreshold) || !double.IsFinite(options.CategoricalThreshold) || !double.IsFinite(options.CalibrationSigmas) || !double.IsFinite(options.RangeTolerance))
         {
-            Fail("NumericThreshold, CategoricalThreshold, CalibrationSigmas and RangeTolerance must be 0 or more.");
+            Fail("NumericThreshold, CategoricalThreshold, CalibrationSigmas and RangeTolerance must be finite and 0 or more.");
+        }
+
+        // A NaN threshold can never be exceeded (the feature could never drift) and a NaN bound fails every evaluation:
+        // refused here rather than found in production.
+        foreach (var (feature, threshold) in options.FeatureThresholds)
+        {
+            if (!(threshold >= 0) || !double.IsFinite(threshold))
+            {
+                Fail($"FeatureThresholds[\"{feature}\"] is {threshold}; use a finite distance, 0 or more.");
+            }
+        }
+
+        foreach (var (feature, range) in options.Ranges)
+        {
+            if (double.IsNaN(range.Min) || double.IsNaN(range.Max) || range.Min > range.Max)
+            {
+                Fail($"Ranges[\"{feature}\"] is [{range.Min}, {range.Max}]; use Min <= Max, neither NaN (an infinity leaves a side open).");
+            }
+        }
+
+        if (options.ExpectedPredictionsPerMinute is { } expected && !(expected > 0 && double.IsFinite(expected)))
+        {
+            Fail($"ExpectedPredictionsPerMinute is {expected}; use a positive rate, or null to take the reference's rate.");
         }
 
         if (options.VolumeTolerance is { } tolerance && !(tolerance > 0))

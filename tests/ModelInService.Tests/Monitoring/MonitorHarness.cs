@@ -76,7 +76,7 @@ internal sealed class MonitorHarness : IDisposable
 {
     public static readonly DateTimeOffset Start = new(2025, 1, 1, 0, 0, 0, TimeSpan.Zero);
 
-    public MonitorHarness(Action<MonitoringOptions>? configure = null, IEnumerable<IModelMonitorHandler>? handlers = null, FakeTimeProvider? time = null, string name = "synthetic")
+    public MonitorHarness(Action<MonitoringOptions>? configure = null, IEnumerable<IModelMonitorHandler>? handlers = null, FakeTimeProvider? time = null, string name = "synthetic", Microsoft.Extensions.Logging.ILogger? logger = null)
     {
         // Scenarios record a minute's rows at one fake instant: profile them all (SamplingTests set a budget).
         Options = new MonitoringOptions { Retention = TimeSpan.FromMinutes(30), MaxProfiledRowsPerSecond = 0 };
@@ -89,7 +89,7 @@ internal sealed class MonitorHarness : IDisposable
         Time = time ?? new FakeTimeProvider(Start);
         Recorder = PredictionRecorder<Row, Prediction>.Create(Options, Time);
         var list = handlers?.ToArray() ?? [];
-        Monitor = new ModelMonitor(name, Options, Recorder, Recorder, Time, () => list, NullLogger.Instance, new MonitorMetrics(null, name));
+        Monitor = new ModelMonitor(name, Options, Recorder, Recorder, Time, () => list, logger ?? NullLogger.Instance, new MonitorMetrics(null, name));
     }
 
     public MonitoringOptions Options { get; }

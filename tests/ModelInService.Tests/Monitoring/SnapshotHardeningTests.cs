@@ -345,6 +345,57 @@ public sealed class SnapshotHardeningTests(ITestOutputHelper output)
         }
     }
 
+    [Fact]
+    public async Task A_failing_evaluation_still_persists_the_snapshot()
+    {
+        // A NaN range bound (now refused at start-up, set here afterwards) made every evaluation throw, and the
+        // snapshot was written after the evaluation in the same try: nothing was saved until shutdown.
+        var directory = Path.Combine(Path.GetTempPath(), "mis-persist-" + Guid.NewGuid().ToString("N"));
+        Directory.CreateDirectory(directory);
+        var path = Path.Combine(directory, "iris.monitor");
+        try
+        {
+            var time = new FakeTimeProvider(MonitorHarness.Start);
+            var logs = new FakeLogCollector();
+            using var host = await TestModels.StartAsync(s =>
+            {
+                s.AddSingleton<TimeProvider>(time);
+                s.AddLogging(b => b.AddProvider(new FakeLoggerProvider(logs)));
+                s.AddModel<MonitoringIntegrationTests.TrackedIris, IrisOutput>("iris", o => o.Source = ModelSource.FromFile(TestModels.IrisMlp))
+                    .UseMonitoring(o =>
+                    {
+                        o.SnapshotDirectory = directory;
+                        o.EvaluationInterval = TimeSpan.FromDays(1);
+                        o.MinimumSampleSize = 1;
+                    });
+            });
+            var predictor = host.Services.GetRequiredKeyedService<IPredictor<MonitoringIntegrationTests.TrackedIris, IrisOutput>>("iris");
+            for (var i = 0; i < 600; i++)
+            {
+                await predictor.PredictAsync(new MonitoringIntegrationTests.TrackedIris { Features = [5.1f + (i % 7 * 0.1f), 3.5f, 1.4f, 0.2f] });
+            }
+
+            var monitor = host.Services.GetRequiredService<MonitorRegistry>().Get("iris");
+            foreach (var feature in monitor.GetReport(TimeSpan.FromMinutes(1)).Features)
+            {
+                monitor.Options.Ranges[feature.Name] = new MonitorValueRange(double.NaN, 5);
+            }
+
+            time.Advance(TimeSpan.FromMinutes(2));
+            var service = host.Services.GetServices<Microsoft.Extensions.Hosting.IHostedService>().OfType<MonitorHostedService>().Single();
+            await service.RunOnceAsync(monitor);
+
+            Assert.Contains(logs.GetSnapshot(), r => r.Id.Id == 3050);
+            Assert.True(File.Exists(path), "no snapshot after a failed evaluation");
+            Assert.Equal(600, SnapshotFiles.Read(await File.ReadAllBytesAsync(path)).Intervals.Sum(i => i.Predictions));
+            await host.StopAsync();
+        }
+        finally
+        {
+            Directory.Delete(directory, recursive: true);
+        }
+    }
+
     /// <summary>A valid numeric profile of two values and Int64.MaxValue - 7 nulls: any merge with more than 5 observations overflows.</summary>
     internal static byte[] NearlyFullProfile()
     {

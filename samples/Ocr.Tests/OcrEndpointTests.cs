@@ -197,4 +197,59 @@ public sealed class OcrEndpointTests
         Assert.Equal(["Order 58213 shipped", "Page 17 of 230"], result.Lines.Select(l => l.Text));
         Assert.Equal((0, 0), batches.Of(OcrModelNames.Recognizer));
     }
+
+    [SkippableTheory]
+    [InlineData("multipart/form-data")] // no boundary
+    [InlineData("multipart/form-data; boundary=XYZ")] // a boundary the body lacks
+    public async Task Ocr_MalformedMultipart_Is400NotA500(string contentType)
+    {
+        Skip.IfNot(SharedData.IsAvailable, SharedData.SkipReason);
+        await using var app = App();
+        using var client = app.CreateClient();
+        using var content = new ByteArrayContent(TextImage.Render(64, 32, FontSize));
+        content.Headers.TryAddWithoutValidation("Content-Type", contentType);
+
+        using var response = await client.PostAsync(new Uri("/ocr", UriKind.Relative), content);
+
+        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+        var problem = await response.Content.ReadFromJsonAsync<JsonElement>(Json);
+        Assert.Equal("Malformed multipart body", problem.GetProperty("title").GetString());
+    }
+
+    [SkippableFact]
+    public async Task Ocr_ImageWithTooManyPixels_Is413ImageTooLarge()
+    {
+        Skip.IfNot(SharedData.IsAvailable, SharedData.SkipReason);
+        Skip.IfNot(TextImage.FontAvailable, $"{TextImage.FontPath} not found: install fonts-dejavu-core");
+        await using var app = App(("Ocr:MaxImagePixels", "10000"));
+        using var client = app.CreateClient();
+        using var content = new ByteArrayContent(TextImage.Render(200, 100, FontSize));
+
+        using var response = await client.PostAsync(new Uri("/ocr", UriKind.Relative), content);
+
+        Assert.Equal(HttpStatusCode.RequestEntityTooLarge, response.StatusCode);
+        var problem = await response.Content.ReadFromJsonAsync<JsonElement>(Json);
+        Assert.Equal("Image too large", problem.GetProperty("title").GetString());
+        Assert.Contains("200x100 pixels; at most 10000", problem.GetProperty("detail").GetString(), StringComparison.Ordinal);
+    }
+
+    [SkippableFact]
+    public async Task Ocr_ManyLines_FeedTheBatcherAFewCropsAtATime_AndAreAllRead()
+    {
+        SkipUnlessReady();
+        var lines = Enumerable.Range(0, 6).Select(i => ($"Line {i} number {200 + i}", 20, 20 + (i * 56), false)).ToArray();
+        var png = TextImage.Render(576, 30 + (6 * 56), FontSize, lines);
+        // Room for 64 crops a run and a long wait for more: without the per-request window all 6 crops would share a
+        // run; with 2 in flight a run holds at most 2.
+        await using var app = App(("Ocr:MaxCropsInFlightPerRequest", "2"), ("Ocr:MaxBatchSize", "64"), ("Ocr:MaxDelayMilliseconds", "100"), ("Ocr:DispatchWhenIdle", "false"));
+        using var batches = new BatchCounter();
+        using var client = app.CreateClient();
+
+        var result = await PostAsync(client, png);
+
+        Assert.Equal(lines.Select(l => l.Item1), result.Lines.Select(l => l.Text));
+        var (recRuns, recCrops) = batches.Of(OcrModelNames.Recognizer);
+        Assert.Equal(6, recCrops);
+        Assert.True(recRuns >= 3, $"rec ran {recRuns} batches for 6 crops with 2 in flight");
+    }
 }

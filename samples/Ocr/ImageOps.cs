@@ -49,14 +49,19 @@ internal static class ImageOps
 
     private static readonly SKSamplingOptions Linear = new(SKFilterMode.Linear, SKMipmapMode.None);
 
-    /// <summary>Decodes an encoded image (PNG, JPEG, WebP, GIF, BMP, ...) into premultiplied RGBA.</summary>
-    /// <returns>The bitmap, or null with the reason when the bytes are not an image or it is too large.</returns>
-    public static SKBitmap? Decode(ReadOnlySpan<byte> encoded, int maxPixels, out string? error)
+    /// <summary>
+    /// Reads an encoded image's header (PNG, JPEG, WebP, GIF, BMP, ...) without decoding its pixels: the size is known
+    /// (and checked against <paramref name="maxPixels"/>) before any memory is spent on them.
+    /// </summary>
+    /// <returns>The codec to decode with (dispose it), or null with the reason and whether the image was too large.</returns>
+    public static EncodedImage? Open(ReadOnlySpan<byte> encoded, int maxPixels, out string? error, out bool tooLarge)
     {
-        using var data = SKData.CreateCopy(encoded);
-        using var codec = SKCodec.Create(data);
+        tooLarge = false;
+        var data = SKData.CreateCopy(encoded);
+        var codec = SKCodec.Create(data);
         if (codec is null)
         {
+            data.Dispose();
             error = "The request body is not an image SkiaSharp can decode: send a PNG, JPEG, WebP, GIF or BMP file as the body or as a multipart/form-data file.";
             return null;
         }
@@ -64,22 +69,15 @@ internal static class ImageOps
         var size = codec.Info;
         if ((long)size.Width * size.Height > maxPixels)
         {
+            codec.Dispose();
+            data.Dispose();
+            tooLarge = true;
             error = $"The image is {size.Width}x{size.Height} pixels; at most {maxPixels} pixels are accepted (Ocr:MaxImagePixels).";
             return null;
         }
 
-        var info = new SKImageInfo(size.Width, size.Height, SKColorType.Rgba8888, SKAlphaType.Premul);
-        var bitmap = new SKBitmap(info);
-        var result = codec.GetPixels(info, bitmap.GetPixels());
-        if (result is not (SKCodecResult.Success or SKCodecResult.IncompleteInput))
-        {
-            bitmap.Dispose();
-            error = $"The image could not be decoded ({result}).";
-            return null;
-        }
-
         error = null;
-        return bitmap;
+        return new EncodedImage(data, codec);
     }
 
     /// <summary>The detector's input size: scaled so the longer side is at most <paramref name="maxSide"/>, each side rounded to a multiple of 32 (at least 32).</summary>
@@ -182,5 +180,37 @@ internal static class ImageOps
                 destination[(2 * plane) + at] = ((p[0] + white) * Scale) - 1f;
             }
         }
+    }
+}
+
+/// <summary>An encoded image whose header was read: its size is known, its pixels are not decoded yet.</summary>
+internal sealed class EncodedImage(SKData data, SKCodec codec) : IDisposable
+{
+    /// <summary>Gets the number of pixels (width × height).</summary>
+    public long Pixels => (long)codec.Info.Width * codec.Info.Height;
+
+    /// <summary>Decodes the pixels into premultiplied RGBA.</summary>
+    /// <returns>The bitmap, or null with the reason (a truncated image decodes partially).</returns>
+    public SKBitmap? Decode(out string? error)
+    {
+        var size = codec.Info;
+        var info = new SKImageInfo(size.Width, size.Height, SKColorType.Rgba8888, SKAlphaType.Premul);
+        var bitmap = new SKBitmap(info);
+        var result = codec.GetPixels(info, bitmap.GetPixels());
+        if (result is not (SKCodecResult.Success or SKCodecResult.IncompleteInput))
+        {
+            bitmap.Dispose();
+            error = $"The image could not be decoded ({result}).";
+            return null;
+        }
+
+        error = null;
+        return bitmap;
+    }
+
+    public void Dispose()
+    {
+        codec.Dispose();
+        data.Dispose();
     }
 }

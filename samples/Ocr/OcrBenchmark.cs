@@ -23,8 +23,10 @@ internal static class OcrBenchmark
         if (Array.IndexOf(args, "--save") is var at and >= 0 && at + 1 < args.Length)
         {
             // Only write the page (to try the running app with curl) and exit.
-            await File.WriteAllBytesAsync(args[at + 1], page).ConfigureAwait(false);
-            Console.WriteLine($"wrote {args[at + 1]}");
+            // dotnet run starts the app in the project's folder: say where the file went.
+            var path = Path.GetFullPath(args[at + 1]);
+            await File.WriteAllBytesAsync(path, page).ConfigureAwait(false);
+            Console.WriteLine($"wrote {path}");
             return 0;
         }
 

@@ -14,7 +14,21 @@ internal static class OcrEndpoint
         // Only multipart is a form here: curl --data-binary sends application/x-www-form-urlencoded by default.
         if (request.ContentType?.StartsWith("multipart/form-data", StringComparison.OrdinalIgnoreCase) == true)
         {
-            var form = await request.ReadFormAsync(cancellationToken).ConfigureAwait(false);
+            IFormCollection form;
+            try
+            {
+                form = await request.ReadFormAsync(cancellationToken).ConfigureAwait(false);
+            }
+            catch (BadHttpRequestException e) when (e.StatusCode == StatusCodes.Status413PayloadTooLarge)
+            {
+                return TooLarge(limit);
+            }
+            catch (Exception e) when (e is InvalidDataException or IOException && !cancellationToken.IsCancellationRequested)
+            {
+                // No boundary, a boundary the body lacks, a truncated part: the client's error, not a 500.
+                return Problem(StatusCodes.Status400BadRequest, "Malformed multipart body", "The multipart/form-data body could not be read (" + e.Message + "): send the image as a file part (curl -F image=@page.png) or as the raw body.");
+            }
+
             var file = form.Files.Count > 0 ? form.Files[0] : null;
             if (file is null)
             {
@@ -69,9 +83,18 @@ internal static class OcrEndpoint
         {
             return Results.Ok(await pipeline.RecognizeAsync(body, cancellationToken).ConfigureAwait(false));
         }
+        catch (OcrImageException e) when (e.TooLarge)
+        {
+            return Problem(StatusCodes.Status413PayloadTooLarge, "Image too large", e.Message);
+        }
         catch (OcrImageException e)
         {
             return Problem(StatusCodes.Status400BadRequest, "Not an image", e.Message);
+        }
+        catch (OcrBusyException e)
+        {
+            request.HttpContext.Response.Headers.RetryAfter = "1";
+            return Problem(StatusCodes.Status429TooManyRequests, "Too many images at once", e.Message);
         }
     }
 

@@ -82,6 +82,26 @@ public sealed class OcrOptions
     [Range(1, int.MaxValue)]
     public int MaxImagePixels { get; set; } = 25_000_000;
 
+    /// <summary>
+    /// Gets or sets the most pixels (width × height) of the images processed at once, over all requests: a decoded image
+    /// takes 4 bytes a pixel for its whole request. A request waits until its image fits (first come, first served).
+    /// </summary>
+    /// <value>Default 100,000,000 (four images of the largest size, about 400 MB decoded).</value>
+    [Range(1, int.MaxValue)]
+    public int MaxPixelsInFlight { get; set; } = 100_000_000;
+
+    /// <summary>Gets or sets the longest a request waits for <see cref="MaxPixelsInFlight"/> room before a 429.</summary>
+    /// <value>Default 5,000.</value>
+    [Range(0, 600_000)]
+    public int MaxPixelWaitMilliseconds { get; set; } = 5_000;
+
+    /// <summary>Gets or sets the most crops of one request queued for the classifier or the recognizer at a time: a page
+    /// with hundreds of text boxes feeds the batchers as it goes instead of filling their queues (other requests wait
+    /// behind at most this many of its crops, and its crop buffers stay bounded).</summary>
+    /// <value>Default 32.</value>
+    [Range(1, 4096)]
+    public int MaxCropsInFlightPerRequest { get; set; } = 32;
+
     /// <summary>Gets or sets the largest request body accepted, in bytes.</summary>
     /// <value>Default 20 MB.</value>
     [Range(1, int.MaxValue)]

@@ -31,7 +31,12 @@ public sealed record OcrResult(int Width, int Height, IReadOnlyList<OcrLine> Lin
 
 /// <summary>The body was not an image the pipeline accepts.</summary>
 /// <param name="message">What was wrong, for the caller.</param>
-public sealed class OcrImageException(string message) : Exception(message);
+/// <param name="tooLarge">Whether the image is an image, but has more pixels than accepted (413 rather than 400).</param>
+public sealed class OcrImageException(string message, bool tooLarge = false) : Exception(message)
+{
+    /// <summary>Gets whether the image has more pixels than <see cref="OcrOptions.MaxImagePixels"/>.</summary>
+    public bool TooLarge { get; } = tooLarge;
+}
 
 /// <summary>
 /// The OCR pipeline: detector → boxes → crops through the direction classifier → crops through the recognizer →
@@ -50,6 +55,7 @@ public sealed partial class OcrPipeline
     private readonly int[] widths;
     private readonly ILogger<OcrPipeline> logger;
     private readonly CropPool pool = new();
+    private readonly PixelBudget budget;
 
     /// <summary>Creates the pipeline over the three registered models.</summary>
     /// <param name="detector">The text detector.</param>
@@ -57,6 +63,7 @@ public sealed partial class OcrPipeline
     /// <param name="recognizer">The recognizer.</param>
     /// <param name="decoder">The CTC decoder with the recognizer's dictionary.</param>
     /// <param name="options">The pipeline's options.</param>
+    /// <param name="budget">The pixels decoded at once, over all requests.</param>
     /// <param name="logger">The logger.</param>
     public OcrPipeline(
         [FromKeyedServices(OcrModelNames.Detector)] IPredictor<DetectorInput, DetectorOutput> detector,
@@ -64,6 +71,7 @@ public sealed partial class OcrPipeline
         [FromKeyedServices(OcrModelNames.Recognizer)] IPredictor<RecognizerInput, RecognizerOutput> recognizer,
         CtcDecoder decoder,
         IOptions<OcrOptions> options,
+        PixelBudget budget,
         ILogger<OcrPipeline> logger)
     {
         ArgumentNullException.ThrowIfNull(options);
@@ -73,6 +81,7 @@ public sealed partial class OcrPipeline
         this.decoder = decoder;
         this.options = options.Value;
         this.logger = logger;
+        this.budget = budget;
         widths = [.. this.options.RecognitionWidths.Order()];
     }
 
@@ -81,11 +90,39 @@ public sealed partial class OcrPipeline
     /// <param name="cancellationToken">Cancels the request.</param>
     /// <returns>The lines found, with where the time went.</returns>
     /// <exception cref="OcrImageException">The bytes are not an image, or it is too large.</exception>
+    /// <exception cref="OcrBusyException">Other images fill <see cref="OcrOptions.MaxPixelsInFlight"/> for longer than <see cref="OcrOptions.MaxPixelWaitMilliseconds"/>.</exception>
     /// <exception cref="ModelException">A model failed, is overloaded or not ready (mapped to ProblemDetails by the library).</exception>
     public async Task<OcrResult> RecognizeAsync(ReadOnlyMemory<byte> encoded, CancellationToken cancellationToken)
     {
         var started = Stopwatch.GetTimestamp();
-        using var image = ImageOps.Decode(encoded.Span, options.MaxImagePixels, out var error) ?? throw new OcrImageException(error!);
+        SKBitmap image;
+        IDisposable lease;
+        using (var header = ImageOps.Open(encoded.Span, options.MaxImagePixels, out var error, out var tooLarge) ?? throw new OcrImageException(error!, tooLarge))
+        {
+            // The decoded image lives until the answer: its pixels are held in the budget that long.
+            lease = await budget.AcquireAsync(header.Pixels, TimeSpan.FromMilliseconds(options.MaxPixelWaitMilliseconds), cancellationToken).ConfigureAwait(false);
+            SKBitmap? decoded;
+            try
+            {
+                decoded = header.Decode(out error);
+            }
+            catch
+            {
+                lease.Dispose();
+                throw;
+            }
+
+            if (decoded is null)
+            {
+                lease.Dispose();
+                throw new OcrImageException(error!);
+            }
+
+            image = decoded;
+        }
+
+        using var leaseScope = lease;
+        using var imageScope = image;
         var (dw, dh) = ImageOps.DetectorSize(image.Width, image.Height, options.MaxSideLength);
         var tensor = ImageOps.DetectorTensor(image, dw, dh);
         var pre = Stopwatch.GetTimestamp();
@@ -111,73 +148,93 @@ public sealed partial class OcrPipeline
         static double Ms(long from, long to) => Stopwatch.GetElapsedTime(from, to).TotalMilliseconds;
     }
 
-    /// <summary>Runs every crop through the classifier at once; a crop is turned when "180°" is above the threshold.</summary>
+    /// <summary>Runs every crop through the classifier; a crop is turned when "180°" is above the threshold.</summary>
     private async Task<CropTurn[]> ClassifyAsync(SKBitmap image, List<DetectedBox> boxes, CancellationToken cancellationToken)
     {
         var turns = new CropTurn[boxes.Count];
-        var buffers = new float[boxes.Count][,,];
-        var runs = new Task<ClassifierOutput>[boxes.Count];
-        try
+        var answers = await RunCropsAsync(boxes.Count, i =>
         {
-            for (var i = 0; i < boxes.Count; i++)
-            {
-                var box = boxes[i].Box;
-                var vertical = ImageOps.IsVertical(box);
-                turns[i] = vertical ? CropTurn.Quarter : CropTurn.None;
-                buffers[i] = pool.Rent(ImageOps.ClassifierWidth);
-                var scaled = ImageOps.ScaledWidth(box, vertical, ImageOps.ClassifierWidth);
-                ImageOps.WriteCrop(image, box, turns[i], scaled, ImageOps.ClassifierWidth, CropPool.Span(buffers[i]));
-                runs[i] = classifier.PredictAsync(new ClassifierInput { Pixels = buffers[i] }, cancellationToken).AsTask();
-            }
-
-            var answers = await Task.WhenAll(runs).ConfigureAwait(false);
-            for (var i = 0; i < answers.Length; i++)
-            {
-                if (answers[i].Probabilities[1] > options.RotateThreshold)
-                {
-                    turns[i] = turns[i] == CropTurn.Quarter ? CropTurn.ThreeQuarters : CropTurn.Half;
-                }
-            }
-
-            return turns;
-        }
-        finally
+            var box = boxes[i].Box;
+            var vertical = ImageOps.IsVertical(box);
+            turns[i] = vertical ? CropTurn.Quarter : CropTurn.None;
+            var buffer = pool.Rent(ImageOps.ClassifierWidth);
+            var scaled = ImageOps.ScaledWidth(box, vertical, ImageOps.ClassifierWidth);
+            ImageOps.WriteCrop(image, box, turns[i], scaled, ImageOps.ClassifierWidth, CropPool.Span(buffer));
+            return buffer;
+        }, buffer => classifier.PredictAsync(new ClassifierInput { Pixels = buffer }, cancellationToken).AsTask()).ConfigureAwait(false);
+        for (var i = 0; i < answers.Length; i++)
         {
-            await ReturnAsync(runs, buffers).ConfigureAwait(false);
+            if (answers[i].Probabilities[1] > options.RotateThreshold)
+            {
+                turns[i] = turns[i] == CropTurn.Quarter ? CropTurn.ThreeQuarters : CropTurn.Half;
+            }
         }
+
+        return turns;
     }
 
-    /// <summary>Runs every crop through the recognizer at once, each padded to its width bucket, and decodes the answers.</summary>
+    /// <summary>Runs every crop through the recognizer, each padded to its width bucket, and decodes the answers.</summary>
     private async Task<List<OcrLine>> RecognizeCropsAsync(SKBitmap image, List<DetectedBox> boxes, CropTurn[] turns, CancellationToken cancellationToken)
     {
-        var buffers = new float[boxes.Count][,,];
-        var runs = new Task<RecognizerOutput>[boxes.Count];
+        var widest = widths[^1];
+        var answers = await RunCropsAsync(boxes.Count, i =>
+        {
+            var box = boxes[i].Box;
+            var scaled = ImageOps.ScaledWidth(box, ImageOps.IsVertical(box), widest);
+            var padded = Bucket(scaled);
+            var buffer = pool.Rent(padded);
+            ImageOps.WriteCrop(image, box, turns[i], scaled, padded, CropPool.Span(buffer));
+            return buffer;
+        }, buffer => recognizer.PredictAsync(new RecognizerInput { Pixels = buffer }, cancellationToken).AsTask()).ConfigureAwait(false);
+        var lines = new List<OcrLine>(answers.Length);
+        for (var i = 0; i < answers.Length; i++)
+        {
+            var (text, score) = decoder.Decode(answers[i].Probabilities);
+            if (score >= options.DropScore && text.Length > 0)
+            {
+                var angle = turns[i] is CropTurn.Half or CropTurn.ThreeQuarters ? 180 : 0;
+                lines.Add(new OcrLine(text, score, boxes[i].Box, boxes[i].Score, angle));
+            }
+        }
+
+        return lines;
+    }
+
+    /// <summary>
+    /// One prediction per crop, at most <see cref="OcrOptions.MaxCropsInFlightPerRequest"/> of this request's crops
+    /// queued at once (the next crop is made when the oldest is answered): concurrent crops still batch together, with
+    /// each other and with other requests' crops, but a page of hundreds of boxes cannot fill the batcher's queue (the
+    /// others would get 429s) nor hold hundreds of crop buffers.
+    /// </summary>
+    private async Task<TOut[]> RunCropsAsync<TOut>(int count, Func<int, float[,,]> prepare, Func<float[,,], Task<TOut>> predict)
+    {
+        var window = options.MaxCropsInFlightPerRequest;
+        var results = new TOut[count];
+        var runs = new Task<TOut>?[count];
+        var buffers = new float[,,]?[count];
         try
         {
-            var widest = widths[^1];
-            for (var i = 0; i < boxes.Count; i++)
+            for (var i = 0; i < count; i++)
             {
-                var box = boxes[i].Box;
-                var scaled = ImageOps.ScaledWidth(box, ImageOps.IsVertical(box), widest);
-                var padded = Bucket(scaled);
-                buffers[i] = pool.Rent(padded);
-                ImageOps.WriteCrop(image, box, turns[i], scaled, padded, CropPool.Span(buffers[i]));
-                runs[i] = recognizer.PredictAsync(new RecognizerInput { Pixels = buffers[i] }, cancellationToken).AsTask();
-            }
-
-            var answers = await Task.WhenAll(runs).ConfigureAwait(false);
-            var lines = new List<OcrLine>(answers.Length);
-            for (var i = 0; i < answers.Length; i++)
-            {
-                var (text, score) = decoder.Decode(answers[i].Probabilities);
-                if (score >= options.DropScore && text.Length > 0)
+                if (i >= window)
                 {
-                    var angle = turns[i] is CropTurn.Half or CropTurn.ThreeQuarters ? 180 : 0;
-                    lines.Add(new OcrLine(text, score, boxes[i].Box, boxes[i].Score, angle));
+                    var oldest = i - window;
+                    results[oldest] = await runs[oldest]!.ConfigureAwait(false);
+                    pool.Return(buffers[oldest]!);
+                    buffers[oldest] = null;
+                    runs[oldest] = null;
                 }
+
+                buffers[i] = prepare(i);
+                runs[i] = predict(buffers[i]!);
             }
 
-            return lines;
+            for (var i = Math.Max(0, count - window); i < count; i++)
+            {
+                results[i] = await runs[i]!.ConfigureAwait(false);
+            }
+
+            return results;
         }
         finally
         {

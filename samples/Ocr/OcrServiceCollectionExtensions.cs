@@ -53,6 +53,7 @@ public static class OcrServiceCollectionExtensions
         }
 
         services.AddSingleton(new CtcDecoder(Path.Combine(directory, Files[3])));
+        services.AddSingleton(sp => new PixelBudget(sp.GetRequiredService<Microsoft.Extensions.Options.IOptions<OcrOptions>>().Value.MaxPixelsInFlight));
         services.AddSingleton<OcrPipeline>();
         return services;
     }

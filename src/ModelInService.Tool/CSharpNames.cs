@@ -107,7 +107,32 @@ internal static class CSharpNames
 
     /// <summary>Escapes text for an XML doc comment.</summary>
     public static string Xml(string text) =>
-        text.Replace("&", "&amp;", StringComparison.Ordinal).Replace("<", "&lt;", StringComparison.Ordinal).Replace(">", "&gt;", StringComparison.Ordinal);
+        OneLine(text).Replace("&", "&amp;", StringComparison.Ordinal).Replace("<", "&lt;", StringComparison.Ordinal).Replace(">", "&gt;", StringComparison.Ordinal);
+
+    /// <summary>
+    /// <paramref name="text"/> safe inside a <c>//</c> or <c>///</c> comment line: control characters and the line
+    /// terminators C# knows (CR, LF, U+0085, U+2028, U+2029) shown as <c>\uXXXX</c>. A name with a line break otherwise
+    /// ends the comment and the rest of it becomes code that does not compile.
+    /// </summary>
+    public static string OneLine(string text)
+    {
+        StringBuilder? sb = null;
+        for (var i = 0; i < text.Length; i++)
+        {
+            var c = text[i];
+            if (char.IsControl(c) || c is '\u2028' or '\u2029')
+            {
+                sb ??= new StringBuilder(text, 0, i, text.Length + 8);
+                sb.Append(CultureInfo.InvariantCulture, $"\\u{(int)c:X4}");
+            }
+            else
+            {
+                sb?.Append(c);
+            }
+        }
+
+        return sb?.ToString() ?? text;
+    }
 
     /// <summary>A C# string literal for <paramref name="text"/>.</summary>
     public static string Literal(string text)

@@ -34,7 +34,16 @@ internal sealed record LoadedModel(string Path, long FileSize, ModelSignature Si
         var full = System.IO.Path.GetFullPath(path);
         if (!File.Exists(full))
         {
-            throw new FileNotFoundException($"No model file at {full}.", full);
+            throw Directory.Exists(full)
+                ? new InvalidDataException($"{full} is a directory: pass the .onnx file in it.")
+                : new FileNotFoundException($"No model file at {full}.", full);
+        }
+
+        // A pipe or a FIFO has no length and cannot be read twice (the header, then ONNX Runtime): opening a FIFO with
+        // no writer would also block forever. Only regular files with content are models.
+        if (new FileInfo(full).Length == 0)
+        {
+            throw new InvalidDataException($"{full} is empty or not a regular file (a pipe, a FIFO, a device): pass the model file's path.");
         }
 
         var header = OnnxHeader.Read(full);

@@ -24,7 +24,23 @@ internal sealed record OnnxHeader(long IrVersion, string ProducerName, string Pr
     /// <exception cref="InvalidDataException">The file is not a protobuf message.</exception>
     public static OnnxHeader Read(string path)
     {
+        try
+        {
+            return ReadFile(path);
+        }
+        catch (InvalidDataException e) when (!e.Message.StartsWith(path, StringComparison.Ordinal))
+        {
+            throw new InvalidDataException($"{path} is not a complete ONNX model (truncated or not a model file): {e.Message}", e);
+        }
+    }
+
+    private static OnnxHeader ReadFile(string path)
+    {
         using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16);
+        if (!stream.CanSeek)
+        {
+            throw new InvalidDataException($"{path} is not a regular file (a pipe?): ONNX Runtime reads the model again after this header; pass the model file's path.");
+        }
         long irVersion = 0, modelVersion = 0;
         string producer = "", producerVersion = "", domain = "";
         var opsets = new List<OpsetImport>();
@@ -54,7 +70,7 @@ internal sealed record OnnxHeader(long IrVersion, string ProducerName, string Pr
                     Skip(stream, 4);
                     break;
                 case 2:
-                    var length = checked((long)ReadVarint(stream));
+                    var length = ReadLength(stream);
                     if (field is ProducerNameField or ProducerVersionField or DomainField or OpsetImportField)
                     {
                         var bytes = ReadBytes(stream, length);
@@ -92,7 +108,7 @@ internal sealed record OnnxHeader(long IrVersion, string ProducerName, string Pr
             var wire = (int)(tag & 7);
             if (wire == 2)
             {
-                var data = ReadBytes(stream, checked((long)ReadVarint(stream)));
+                var data = ReadBytes(stream, ReadLength(stream));
                 if (field == 1)
                 {
                     domain = Encoding.UTF8.GetString(data);
@@ -134,6 +150,15 @@ internal sealed record OnnxHeader(long IrVersion, string ProducerName, string Pr
         }
 
         throw new InvalidDataException("A protobuf varint is longer than 10 bytes.");
+    }
+
+    /// <summary>A length-delimited field's length; one of 2^63 bytes or more is no file's.</summary>
+    private static long ReadLength(Stream stream)
+    {
+        var length = ReadVarint(stream);
+        return length > long.MaxValue
+            ? throw new InvalidDataException($"A protobuf field claims {length} bytes at byte {stream.Position}.")
+            : (long)length;
     }
 
     private static byte[] ReadBytes(Stream stream, long length)

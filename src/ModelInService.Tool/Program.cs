@@ -67,7 +67,7 @@ internal static class Program
                 await error.WriteLineAsync("mis inspect: " + e.Message).ConfigureAwait(false);
                 return UsageError;
             }
-            catch (Exception e) when (e is FileNotFoundException or InvalidDataException or ModelLoadException)
+            catch (Exception e) when (e is IOException or InvalidDataException or ModelLoadException or UnauthorizedAccessException or NotSupportedException)
             {
                 await error.WriteLineAsync("mis inspect: " + e.Message).ConfigureAwait(false);
                 return ModelError;
@@ -119,6 +119,13 @@ internal static class Program
                 }
 
                 await output.WriteLineAsync(batching.Reason).ConfigureAwait(false);
+                if (scaffold.Unregistrable is { } why)
+                {
+                    // The files are written (a starting point to edit), but registering them as generated fails at start-up.
+                    await error.WriteLineAsync($"mis scaffold: AddModel<{scaffold.InputClass}, {scaffold.OutputClass}> will refuse these classes: {why}. Serve this model untyped instead: services.AddModel(\"name\", o => o.Source = ModelSource.FromFile(\"{Path.GetFileName(path)}\")) and IModelRunner.").ConfigureAwait(false);
+                    return ModelError;
+                }
+
                 await output.WriteLineAsync("register: " + scaffold.Registration).ConfigureAwait(false);
                 return 0;
             }
@@ -132,7 +139,7 @@ internal static class Program
                 await error.WriteLineAsync("mis scaffold: " + e.Message).ConfigureAwait(false);
                 return UsageError;
             }
-            catch (Exception e) when (e is FileNotFoundException or InvalidDataException or ModelLoadException)
+            catch (Exception e) when (e is IOException or InvalidDataException or ModelLoadException or UnauthorizedAccessException or NotSupportedException)
             {
                 await error.WriteLineAsync("mis scaffold: " + e.Message).ConfigureAwait(false);
                 return ModelError;

@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.Diagnostics;
 using Microsoft.ML.OnnxRuntime;
 
@@ -40,6 +41,9 @@ internal static class Timing
         return results;
     }
 
+    /// <summary>The most values one synthetic input may hold (64 Mi: 256 MB of float32).</summary>
+    internal const long MaxSyntheticElements = 64L << 20;
+
     private static double RunOnce(InferenceSession session, BatchDescription batching, SyntheticData data, int batch, ISet<string> symbols)
     {
         var names = new List<string>();
@@ -57,7 +61,15 @@ internal static class Timing
                 long count = 1;
                 foreach (var d in shape)
                 {
-                    count *= d;
+                    // Several free dimensions at 32 each multiply fast ([N,A,B,C,D,E] at batch 32 is 32^6 values): refuse
+                    // before allocating rather than take gigabytes (or overflow) for a timing.
+                    count = d > 0 && count > MaxSyntheticElements / d ? MaxSyntheticElements + 1 : count * d;
+                }
+
+                if (count > MaxSyntheticElements)
+                {
+                    throw new NotSupportedException(string.Create(CultureInfo.InvariantCulture,
+                        $"input '{t.Spec.Name}' would be [{string.Join(",", shape)}], over {MaxSyntheticElements:N0} synthetic values: not timed (give its free dimensions smaller sizes with --dim NAME=SIZE)"));
                 }
 
                 names.Add(t.Spec.Name);

@@ -42,6 +42,7 @@ internal static class BatchAxisAnalysis
             if (spec.Kind != ModelValueKind.Tensor)
             {
                 reason ??= $"input '{spec.Name}' is a {spec}, not a tensor";
+                firstUnbatchedInput ??= $"input '{spec.Name}' is a {spec}, not a tensor";
                 tensors.Add(new TensorBatchAxis(spec.Name, true, spec.ToString(), -1, BatchBucketKind.Value));
                 continue;
             }

@@ -194,7 +194,7 @@ public sealed partial class BatchScorer
 
             await producer.ConfigureAwait(false);
             var completeStarted = Stopwatch.GetTimestamp();
-            await sink.CompleteAsync(token).ConfigureAwait(false);
+            await sink.CompleteAsync(scorer.EmptyColumns(), token).ConfigureAwait(false);
             StageTimes.Add(ref stages.Write, completeStarted);
         }
         catch

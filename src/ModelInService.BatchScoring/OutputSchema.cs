@@ -36,6 +36,28 @@ internal abstract class ColumnData(string name)
 
     public abstract void Format(SepWriter.Col col, int row);
 
+    /// <summary>A column of no values for a model element type, or null when it cannot be written.</summary>
+    public static ColumnData? Empty(string name, ModelElementType type) => type switch
+    {
+        ModelElementType.Float32 => new ColumnData<float>(name, [], null),
+        ModelElementType.Float64 => new ColumnData<double>(name, [], null),
+        ModelElementType.Int64 => new ColumnData<long>(name, [], null),
+        ModelElementType.Int32 => new ColumnData<int>(name, [], null),
+        ModelElementType.Bool => new ColumnData<bool>(name, [], null),
+        ModelElementType.String => new ColumnData<string?>(name, [], null),
+        _ => null,
+    };
+
+    /// <summary>A column of no values for a CLR element type, or null when it cannot be written.</summary>
+    public static ColumnData? Empty(string name, Type type, bool nullable) =>
+        type == typeof(float) ? new ColumnData<float>(name, [], nullable ? [] : null)
+        : type == typeof(double) ? new ColumnData<double>(name, [], nullable ? [] : null)
+        : type == typeof(long) ? new ColumnData<long>(name, [], nullable ? [] : null)
+        : type == typeof(int) ? new ColumnData<int>(name, [], nullable ? [] : null)
+        : type == typeof(bool) ? new ColumnData<bool>(name, [], nullable ? [] : null)
+        : type == typeof(string) ? new ColumnData<string?>(name, [], null)
+        : null;
+
     /// <summary>The PostgreSQL type of an element type, or null when it cannot be written.</summary>
     public static (NpgsqlDbType DbType, string Name)? PostgresTypeOf(Type type) =>
         type == typeof(float) ? (NpgsqlDbType.Real, "real")
@@ -219,6 +241,27 @@ internal static class OutputSchema<[DynamicallyAccessedMembers(DynamicallyAccess
         }
 
         return columns;
+    }
+
+    /// <summary>The scalar columns of <typeparamref name="TOutput"/> with no values (array members need a row to know their length).</summary>
+    public static ColumnData[] Empty()
+    {
+        var columns = new List<ColumnData>();
+        foreach (var property in typeof(TOutput).GetProperties(BindingFlags.Public | BindingFlags.Instance))
+        {
+            if (property.GetMethod is not { IsPublic: true } || property.GetIndexParameters().Length > 0 || property.PropertyType.IsArray)
+            {
+                continue;
+            }
+
+            var underlying = Nullable.GetUnderlyingType(property.PropertyType);
+            if (ColumnData.Empty(SnakeCase(property.Name), underlying ?? property.PropertyType, underlying is not null) is { } column)
+            {
+                columns.Add(column);
+            }
+        }
+
+        return [.. columns];
     }
 
     /// <summary>Collects every column of <paramref name="outputs"/>.</summary>

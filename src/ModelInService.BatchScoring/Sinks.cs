@@ -20,7 +20,9 @@ internal interface IScoreSink : IAsyncDisposable
     Task WriteAsync(ScoredChunk chunk, CancellationToken cancellationToken);
 
     /// <summary>Waits for every chunk to be committed and finishes the destination after the last one.</summary>
-    Task CompleteAsync(CancellationToken cancellationToken);
+    /// <param name="emptyColumns">The output columns known without a row (<see cref="IChunkScorer.EmptyColumns"/>): a file output with no rows at all is written with them as its header or schema.</param>
+    /// <param name="cancellationToken">Stops waiting.</param>
+    Task CompleteAsync(ColumnData[] emptyColumns, CancellationToken cancellationToken);
 }
 
 /// <summary>
@@ -179,8 +181,10 @@ internal sealed class PostgresSink(BatchScoringOptions options) : IScoreSink
         options.FaultInjector?.Invoke("after-commit", chunk.FirstRow);
     }
 
-    public async Task CompleteAsync(CancellationToken cancellationToken)
+    public async Task CompleteAsync(ColumnData[] emptyColumns, CancellationToken cancellationToken)
     {
+        // No table is created for a run without rows: a later run whose first row brings map or array columns could
+        // not COPY into a table created from the columns known without one.
         await Task.WhenAll(_lanes).ConfigureAwait(false);
         await ExecuteAsync($"UPDATE {CheckpointTable} SET completed_at = now() WHERE job = @job", cancellationToken).ConfigureAwait(false);
     }
@@ -379,26 +383,7 @@ internal sealed class FileSink(BatchScoringOptions options) : IScoreSink
     /// <summary>Appends the chunk as one row group (Parquet.Net rewrites the footer after it) and returns the file's new footer.</summary>
     private async Task<byte[]> AppendParquetAsync(ScoredChunk chunk, CancellationToken cancellationToken)
     {
-        if (_schema is null)
-        {
-            var fields = new DataField[chunk.Columns.Length + 3];
-            fields[0] = new DataField<string>(options.IdColumn);
-            fields[1] = new DataField<string>("model_version");
-            fields[2] = new DataField<DateTime>("scored_at");
-            for (var c = 0; c < chunk.Columns.Length; c++)
-            {
-                if (chunk.Columns[c].HasNulls && chunk.Columns[c].ClrType != typeof(string))
-                {
-                    throw new NotSupportedException($"Output column '{chunk.Columns[c].Name}' can be null, which the Parquet output does not write yet: write to CSV or PostgreSQL.");
-                }
-
-                fields[c + 3] = new DataField(chunk.Columns[c].Name, chunk.Columns[c].ClrType);
-            }
-
-            _fields = fields;
-            _schema = new ParquetSchema(fields);
-        }
-
+        EnsureSchema(chunk.Columns);
         var stream = _output!;
         var append = stream.Length > 0;
         stream.Position = append ? 0 : stream.Length;
@@ -424,6 +409,58 @@ internal sealed class FileSink(BatchScoringOptions options) : IScoreSink
         await stream.FlushAsync(cancellationToken).ConfigureAwait(false);
         stream.Flush(flushToDisk: true);
         return ReadFooter(stream);
+    }
+
+    [System.Diagnostics.CodeAnalysis.MemberNotNull(nameof(_schema), nameof(_fields))]
+    private void EnsureSchema(ColumnData[] columns)
+    {
+        if (_schema is not null && _fields is not null)
+        {
+            return;
+        }
+
+        var fields = new DataField[columns.Length + 3];
+        fields[0] = new DataField<string>(options.IdColumn);
+        fields[1] = new DataField<string>("model_version");
+        fields[2] = new DataField<DateTime>("scored_at");
+        for (var c = 0; c < columns.Length; c++)
+        {
+            if (columns[c].HasNulls && columns[c].ClrType != typeof(string))
+            {
+                throw new NotSupportedException($"Output column '{columns[c].Name}' can be null, which the Parquet output does not write yet: write to CSV or PostgreSQL.");
+            }
+
+            fields[c + 3] = new DataField(columns[c].Name, columns[c].ClrType);
+        }
+
+        _fields = fields;
+        _schema = new ParquetSchema(fields);
+    }
+
+    /// <summary>
+    /// Writes an output that got no rows (an input with only a header, every row rejected) as a valid file: the CSV
+    /// header or a Parquet schema with no row groups, from the columns known without a row. It was a 0-byte file,
+    /// which CSV readers refuse (no header) and is no Parquet file at all.
+    /// </summary>
+    private async Task WriteEmptyAsync(ColumnData[] columns, CancellationToken cancellationToken)
+    {
+        var stream = _output!;
+        stream.Position = 0;
+        if (_parquet)
+        {
+            EnsureSchema(columns);
+            var writer = await ParquetWriter.CreateAsync(_schema, stream, null, false, cancellationToken).ConfigureAwait(false);
+            await writer.DisposeAsync().ConfigureAwait(false);
+        }
+        else
+        {
+            using var text = new StreamWriter(stream, Utf8NoBom, 1 << 12, leaveOpen: true);
+            using var writer = Writer(header: true).To(text);
+            writer.Header.Add([options.IdColumn, "model_version", "scored_at", .. columns.Select(c => c.Name)]);
+        }
+
+        await stream.FlushAsync(cancellationToken).ConfigureAwait(false);
+        stream.Flush(flushToDisk: true);
     }
 
     /// <summary>The footer of a complete Parquet file: the metadata, its 4-byte length and the "PAR1" magic.</summary>
@@ -453,8 +490,13 @@ internal sealed class FileSink(BatchScoringOptions options) : IScoreSink
         _ => throw new NotSupportedException($"Cannot write {values.GetType().Name} to Parquet."),
     };
 
-    public async Task CompleteAsync(CancellationToken cancellationToken)
+    public async Task CompleteAsync(ColumnData[] emptyColumns, CancellationToken cancellationToken)
     {
+        if (_output!.Length == 0)
+        {
+            await WriteEmptyAsync(emptyColumns, cancellationToken).ConfigureAwait(false);
+        }
+
         await CloseAsync().ConfigureAwait(false);
         File.Move(Partial, _path, overwrite: true);
         // After the rename: a stop in between leaves a checkpoint without a partial file, which the next run ignores.

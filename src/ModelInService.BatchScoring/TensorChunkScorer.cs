@@ -12,6 +12,23 @@ internal sealed class TensorChunkScorer(IModelRunner runner, TensorBinding bindi
 {
     public IReadOnlyList<string> Columns => binding.Columns;
 
+    public ColumnData[] EmptyColumns()
+    {
+        var columns = new List<ColumnData>();
+        foreach (var output in binding.Outputs)
+        {
+            foreach (var name in output.FixedColumnNames)
+            {
+                if (ColumnData.Empty(name, output.Spec.ElementType) is { } column)
+                {
+                    columns.Add(column);
+                }
+            }
+        }
+
+        return [.. columns];
+    }
+
     public async Task<ScoredChunk> ScoreAsync(RowChunk chunk, CancellationToken cancellationToken)
     {
         var inputs = binding.Inputs;

@@ -9,6 +9,13 @@ internal interface IChunkScorer
     IReadOnlyList<string> Columns { get; }
 
     Task<ScoredChunk> ScoreAsync(RowChunk chunk, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// The output columns known without a scored row, with no values: what an output with no rows (an empty input, every
+    /// row rejected) is written with, so that it is still a valid file with a header or schema. Columns whose count
+    /// comes from the first row (an array member's length, a map's keys) are not among them.
+    /// </summary>
+    ColumnData[] EmptyColumns();
 }
 
 /// <summary>The typed path: each row bound to a <typeparamref name="TInput"/>, the chunk predicted with <c>PredictBatchAsync</c>, the outputs collected into columns.</summary>
@@ -17,6 +24,8 @@ internal sealed class TypedChunkScorer<[DynamicallyAccessedMembers(InputBinder.M
     private IReadOnlyList<OutputColumn<TOutput>>? _columns;
 
     public IReadOnlyList<string> Columns => binder.Columns;
+
+    public ColumnData[] EmptyColumns() => OutputSchema<TOutput>.Empty();
 
     public async Task<ScoredChunk> ScoreAsync(RowChunk chunk, CancellationToken cancellationToken)
     {

@@ -65,6 +65,19 @@ public sealed class ReaderTests
     }
 
     [Fact]
+    public async Task Typed_output_without_rows_has_a_header_of_its_scalar_members()
+    {
+        var input = TestData.TempFile(".csv");
+        await File.WriteAllTextAsync(input, "id,sepal_length,sepal_width,petal_length,petal_width\n");
+
+        var (result, output, _) = await ScoreToCsvAsync(input);
+
+        Assert.Equal(0, result.RowsWritten);
+        // An array member's columns (probabilities_0...) take their count from the first row: without one, they are absent.
+        Assert.Equal(["id,model_version,scored_at,label"], output);
+    }
+
+    [Fact]
     public async Task Truncated_csv_stops_with_the_file_and_line()
     {
         var input = TestData.IrisCsv(50, seed: 1);

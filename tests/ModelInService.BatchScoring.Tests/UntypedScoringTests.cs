@@ -9,6 +9,41 @@ public sealed class UntypedScoringTests
     private static BatchScoringOptions Options(string input, string output) =>
         new() { InputPath = input, IdColumn = "id", ModelVersion = "v1", OutputPath = output, ChunkRows = 4 };
 
+    [Theory]
+    [InlineData(".csv")]
+    [InlineData(".parquet")]
+    public async Task An_output_without_rows_is_still_a_valid_file_with_the_known_columns(string extension)
+    {
+        // A header-only input (no new data today) and one whose every row is rejected: both wrote a 0-byte file, which
+        // CSV readers refuse (no header) and which is no Parquet file at all.
+        var headerOnly = TestData.TempFile(".csv");
+        await File.WriteAllTextAsync(headerOnly, "id,petal_width,sepal_length,sepal_width,petal_length\n");
+        var allRejected = TestData.TempFile(".csv");
+        await File.WriteAllTextAsync(allRejected, "id,petal_width,sepal_length,sepal_width,petal_length\na,0.2,x,3.5,1.4\n,0.2,5.1,3.5,1.4\n");
+        var (provider, runner) = await TestData.RunnerAsync("iris_mlp.onnx");
+        await using var _ = provider;
+        string[] expected = ["id", "model_version", "scored_at", "label", "probabilities_0", "probabilities_1", "probabilities_2"];
+
+        foreach (var (input, rejected) in new[] { (headerOnly, 0), (allRejected, 2) })
+        {
+            var output = TestData.TempFile(extension);
+            var result = await new BatchScorer().ScoreAsync(runner, Options(input, output));
+
+            Assert.Equal(0, result.RowsWritten);
+            Assert.Equal(rejected, result.RowsRejected);
+            if (extension == ".csv")
+            {
+                Assert.Equal([string.Join(',', expected)], await File.ReadAllLinesAsync(output));
+            }
+            else
+            {
+                await using var reader = await Parquet.ParquetReader.CreateAsync(output);
+                Assert.Equal(0, reader.RowGroupCount);
+                Assert.Equal(expected, reader.Schema.GetDataFields().Select(f => f.Name));
+            }
+        }
+    }
+
     /// <summary>
     /// Finite but absurd inputs (3.4e38 passes every input check) make the iris model output NaN probabilities: such a
     /// row is rejected with the reason, not written as a prediction; a value beyond float32 (1E+300) is called out of

@@ -96,7 +96,7 @@ public class CsvReadBenchmarks
     {
         var sum = 0.0;
         await using var source = CsvRowSource.Open(_path, ',');
-        await foreach (var chunk in source.ReadAsync(Columns, 0, ChunkRows, CancellationToken.None))
+        await foreach (var chunk in source.ReadAsync(Columns, 0, new ChunkSize(ChunkRows, 1L << 30), CancellationToken.None))
         {
             for (var r = 0; r < chunk.Count; r++)
             {

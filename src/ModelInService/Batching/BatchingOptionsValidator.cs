@@ -22,9 +22,9 @@ internal sealed class BatchingOptionsValidator : IValidateOptions<BatchingOption
             failures.Add($"Model '{model}': BatchingOptions.MaxDelay is {options.MaxDelay}; use 0 to 10 seconds (a few milliseconds is typical).");
         }
 
-        if (options.MaxQueueSize < 1)
+        if (options.MaxQueueSize is < 1 or > 1 << 20)
         {
-            failures.Add($"Model '{model}': BatchingOptions.MaxQueueSize is {options.MaxQueueSize}; use 1 or more (there is no unbounded queue).");
+            failures.Add($"Model '{model}': BatchingOptions.MaxQueueSize is {options.MaxQueueSize}; use 1 to 1,048,576 (there is no unbounded queue).");
         }
 
         if (options.DefaultTimeout != Timeout.InfiniteTimeSpan && (options.DefaultTimeout <= TimeSpan.Zero || options.DefaultTimeout > MaxTimer))

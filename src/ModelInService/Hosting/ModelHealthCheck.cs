@@ -6,8 +6,8 @@ using ModelInService.Monitoring;
 namespace ModelInService;
 
 /// <summary>
-/// Readiness of one model: Healthy when loaded and warm, Degraded when its queue is at least 80% full or its monitor
-/// reports drift or a failing data-quality rule, Unhealthy when no version is loaded (not yet, failed, or stopped).
+/// Readiness of one model: Healthy when loaded and warm, Degraded when its queue is at least 80% full, its last reload
+/// failed (an older version serves) or its monitor reports drift or a failing data-quality rule, Unhealthy when no version is loaded (not yet, failed, or stopped).
 /// </summary>
 internal sealed class ModelReadinessCheck(ModelRegistry registry, string model, MonitorRegistry? monitors = null) : IHealthCheck
 {
@@ -43,6 +43,14 @@ internal sealed class ModelReadinessCheck(ModelRegistry registry, string model, 
             {
                 return Task.FromResult(HealthCheckResult.Degraded($"Model '{model}' queue is {batcher.QueueDepth}/{options.MaxQueueSize}: near its bound.", data: data));
             }
+        }
+
+        if (host.LastReloadFailure is { } failure)
+        {
+            // Still answering, with the older version: the file or source on disk is not what serves.
+            data["lastReloadError"] = failure.Message;
+            data["lastReloadFailedAt"] = failure.At.ToString("O", System.Globalization.CultureInfo.InvariantCulture);
+            return Task.FromResult(HealthCheckResult.Degraded($"Model '{model}' serves version {runtime.Version}, but its last reload{(failure.Source is { } source ? " from " + source : "")} failed: {failure.Message}", data: data));
         }
 
         if (monitors?.Find(model) is { } monitor)
@@ -86,8 +94,9 @@ public static class ModelHealthChecksBuilderExtensions
 
     /// <summary>
     /// Adds a readiness check per registered model, named <c>model:{name}</c> and tagged <c>ready</c>: Healthy when
-    /// loaded and warm, Degraded when its batching queue is at least 80% full or (with <c>UseMonitoring</c>) the
-    /// monitor's last evaluation found drift or a failing data-quality rule, Unhealthy when no version is loaded.
+    /// loaded and warm, Degraded when its batching queue is at least 80% full, its last reload failed (an older version
+    /// serves; data <c>lastReloadError</c>) or (with <c>UseMonitoring</c>) the monitor's last evaluation found drift or
+    /// a failing data-quality rule, Unhealthy when no version is loaded.
     /// Call it after the <c>AddModel</c> calls. Map readiness with a tag predicate, e.g.
     /// <c>app.MapHealthChecks("/health/ready", new() { Predicate = c =&gt; c.Tags.Contains("ready") })</c>, and keep
     /// liveness free of model checks (a model that failed to load should not restart the pod in a loop).

@@ -33,8 +33,14 @@ internal sealed class ModelHost : IGenerationSource, ICandidateHost, IObservedMo
     private string? _contentRoot;
     private ILogger? _logger;
 
-    /// <summary>The source the next reload reads (changes when a reload is given a new source).</summary>
-    private ModelSource? _source;
+    /// <summary>
+    /// Guards what a swap checks and changes against <see cref="Pin"/> and <see cref="Dispose"/>: a reload that was
+    /// loading when the version was pinned, or when the host stopped, must not swap in afterwards.
+    /// </summary>
+    private readonly Lock _swapLock = new();
+
+    /// <summary>The last reload's failure while the version before it kept serving; cleared by the next swap.</summary>
+    private volatile ReloadFailure? _lastReloadFailure;
 
     public ModelHost(ModelRegistration registration, ModelOptions options, BatchingOptions? batching, TimeProvider time)
     {
@@ -97,6 +103,9 @@ internal sealed class ModelHost : IGenerationSource, ICandidateHost, IObservedMo
 
     /// <summary>The generation kept for rollback, if any.</summary>
     public ModelRuntime? Previous => _previous;
+
+    /// <summary>The last reload's failure, when the version serving is older than the last attempt; null after a successful swap.</summary>
+    public ReloadFailure? LastReloadFailure => _lastReloadFailure;
 
     /// <summary>Raised after a reload or rollback swapped the serving generation.</summary>
     public event EventHandler<ModelVersionChangedEventArgs>? VersionChanged;
@@ -190,33 +199,69 @@ internal sealed class ModelHost : IGenerationSource, ICandidateHost, IObservedMo
             var from = _runtime ?? throw NotServing();
             ThrowIfPinned("reload");
             var options = Options;
-            var next = source ?? _source ?? options.Source;
+
+            // "The same source" is the serving version's: after a rollback or a promotion it is not the last one loaded.
+            var next = source ?? from.Source ?? options.Source;
             ModelRuntime loaded;
             try
             {
-                loaded = await Task.Run(() => ModelLoader.Load(Name, WithSource(options, next!), _contentRoot, Registration.Bind, _logger!), cancellationToken).ConfigureAwait(false);
+                loaded = await Task.Run(() => ModelLoader.Load(Name, WithSource(options, next!), _contentRoot, Registration.Bind, _logger!, strictWarmup: !from.WarmupFailed), cancellationToken).ConfigureAwait(false);
             }
             catch (Exception ex) when (ex is not OperationCanceledException)
             {
                 var error = ex as ModelLoadException ?? new ModelLoadException(Name, $"Model '{Name}' could not be reloaded from {next?.Description}: {ex.Message}", ex);
+                _lastReloadFailure = new ReloadFailure(error.Message, Time.GetUtcNow(), next?.Description);
                 Log.ReloadFailed(_logger!, Name, error);
                 ReloadFailed?.Invoke(this, new ModelReloadFailedEventArgs(Name, from.Info, error));
                 throw error;
             }
 
-            _source = next;
             if (versionName is not null)
             {
                 loaded.Info = loaded.Info with { Name = versionName };
             }
 
-            Swap(loaded, keepReplaced: options.KeepPreviousVersion);
+            try
+            {
+                Swap(loaded, keepReplaced: options.KeepPreviousVersion, "reload");
+            }
+            catch
+            {
+                loaded.Dispose();
+                throw;
+            }
+
+            WarnOnSignatureChange(from, loaded);
             return loaded;
         }
         finally
         {
             _reloadLock.Release();
         }
+    }
+
+    /// <summary>A file change: reloads the watched file (not a source a later reload was given: the file is what changed).</summary>
+    internal Task<ModelRuntime> ReloadWatchedFileAsync(string path)
+    {
+        var serving = _runtime;
+        var source = serving?.Source is { } current && string.Equals(current.ResolvePath(_contentRoot), path, StringComparison.Ordinal)
+            ? current
+            : Options.Source?.ResolvePath(_contentRoot) == path ? Options.Source : ModelSource.FromFile(path);
+        return ReloadAsync(source, CancellationToken.None);
+    }
+
+    /// <summary>Logs a reload that changed the inputs or outputs: requests written for the old ones may now fail.</summary>
+    private void WarnOnSignatureChange(ModelRuntime from, ModelRuntime to)
+    {
+        var before = Describe(from.Signature);
+        var after = Describe(to.Signature);
+        if (before != after)
+        {
+            Log.SignatureChanged(_logger!, Name, from.Info.Version, to.Info.Version, before, after);
+        }
+
+        static string Describe(ModelSignature signature) =>
+            "inputs " + string.Join(", ", signature.Inputs.Select(i => $"{i.Name} {i}")) + "; outputs " + string.Join(", ", signature.Outputs.Select(o => $"{o.Name} {o}"));
     }
 
     /// <summary>Swaps back to the generation kept by the last reload.</summary>
@@ -227,7 +272,7 @@ internal sealed class ModelHost : IGenerationSource, ICandidateHost, IObservedMo
         {
             ThrowIfPinned("roll back");
             var previous = _previous ?? throw new InvalidOperationException($"Model '{Name}' has no previous version to roll back to (reload first, with ModelOptions.KeepPreviousVersion = true).");
-            Swap(previous, keepReplaced: true);
+            Swap(previous, keepReplaced: true, "roll back");
             return previous;
         }
         finally
@@ -249,12 +294,13 @@ internal sealed class ModelHost : IGenerationSource, ICandidateHost, IObservedMo
         }
     }
 
-    public ModelRuntime LoadBeside(ModelSource source) => ModelLoader.Load(Name, WithSource(Options, source), _contentRoot, Registration.Bind, _logger!);
+    public ModelRuntime LoadBeside(ModelSource source) =>
+        ModelLoader.Load(Name, WithSource(Options, source), _contentRoot, Registration.Bind, _logger!, strictWarmup: _runtime is { WarmupFailed: false });
 
     public void Promote(ModelRuntime runtime)
     {
         ThrowIfPinned("promote the candidate");
-        Swap(runtime, keepReplaced: Options.KeepPreviousVersion);
+        Swap(runtime, keepReplaced: Options.KeepPreviousVersion, "promote the candidate");
     }
 
     /// <summary>The file watcher when <see cref="ModelOptions.WatchForChanges"/> is on.</summary>
@@ -294,8 +340,14 @@ internal sealed class ModelHost : IGenerationSource, ICandidateHost, IObservedMo
 
     public void Pin()
     {
-        var serving = Runtime.Info; // throws when nothing serves: there is nothing to pin
-        _pinned = true;
+        ModelVersionInfo serving;
+        lock (_swapLock)
+        {
+            // Under the swap lock: a reload that was loading meanwhile sees the pin before it swaps, and is refused.
+            serving = Runtime.Info; // throws when nothing serves: there is nothing to pin
+            _pinned = true;
+        }
+
         Log.VersionPinned(_logger!, Name, serving.Version, serving.Name ?? "");
     }
 
@@ -342,11 +394,28 @@ internal sealed class ModelHost : IGenerationSource, ICandidateHost, IObservedMo
         }
     }
 
-    private void Swap(ModelRuntime next, bool keepReplaced)
+    /// <summary>
+    /// Makes <paramref name="next"/> the serving generation, unless the version was pinned or the host stopped while it
+    /// was being prepared (checked under the lock <see cref="Pin"/> and <see cref="Dispose"/> take).
+    /// </summary>
+    private void Swap(ModelRuntime next, bool keepReplaced, string action)
     {
-        AddHistory(next.Info);
-        var replaced = Interlocked.Exchange(ref _runtime, next)!;
-        var dropped = keepReplaced ? Interlocked.Exchange(ref _previous, replaced) : replaced;
+        ModelRuntime replaced;
+        ModelRuntime? dropped;
+        lock (_swapLock)
+        {
+            if (_stopped || _runtime is null)
+            {
+                throw new ModelNotReadyException(Name, $"Model '{Name}' is stopped: the host is shutting down; cannot {action}.");
+            }
+
+            ThrowIfPinned(action);
+            AddHistory(next.Info);
+            replaced = Interlocked.Exchange(ref _runtime, next)!;
+            dropped = keepReplaced ? Interlocked.Exchange(ref _previous, replaced) : replaced;
+            _lastReloadFailure = null;
+        }
+
         if (ReferenceEquals(dropped, next))
         {
             dropped = null; // rolling back: the generation we swap in was the kept one
@@ -423,7 +492,11 @@ internal sealed class ModelHost : IGenerationSource, ICandidateHost, IObservedMo
     /// <summary>Drains the batcher (new requests are refused, queued ones run or fail after the drain timeout).</summary>
     public async Task StopAsync()
     {
-        _stopped = true;
+        lock (_swapLock)
+        {
+            _stopped = true; // no reload swaps in from now on
+        }
+
         if (Features.Batcher is { } batcher)
         {
             await batcher.StopAsync(Features.BatchingOptions!.DrainTimeout).ConfigureAwait(false);
@@ -445,11 +518,17 @@ internal sealed class ModelHost : IGenerationSource, ICandidateHost, IObservedMo
             }
         }
 
-        var runtime = _runtime;
-        _runtime = null;
+        ModelRuntime? runtime, previous;
+        lock (_swapLock)
+        {
+            // A reload still loading finds the host stopped when it tries to swap, and disposes what it loaded.
+            runtime = _runtime;
+            _runtime = null;
+            previous = _previous;
+            _previous = null;
+        }
+
         runtime?.Dispose();
-        var previous = _previous;
-        _previous = null;
         previous?.Dispose();
         Candidates.Dispose();
     }
@@ -467,3 +546,9 @@ internal sealed class ModelHost : IGenerationSource, ICandidateHost, IObservedMo
             : new ModelNotReadyException(Name, $"Model '{Name}' is not loaded yet. Models load when the host starts (IHost.StartAsync); in a plain ServiceProvider call ModelServiceProviderExtensions.StartModelsAsync first.");
     }
 }
+
+/// <summary>A reload that failed while the previous version kept serving.</summary>
+/// <param name="Message">Why.</param>
+/// <param name="At">When.</param>
+/// <param name="Source">What it tried to load.</param>
+internal sealed record ReloadFailure(string Message, DateTimeOffset At, string? Source);

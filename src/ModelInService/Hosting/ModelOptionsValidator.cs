@@ -10,14 +10,42 @@ internal sealed class ModelOptionsValidator : IValidateOptions<ModelOptions>
     {
         var model = name ?? "";
         var failures = new List<string>();
+        const int MaxConcurrencyLimit = 1024, MaxThreadsLimit = 256, MaxWarmupRuns = 1000;
         if (options.Source is null)
         {
             failures.Add($"Model '{model}': ModelOptions.Source is not set. Use AddModel<TIn, TOut>(\"path/to/model.onnx\") or set options.Source = ModelSource.FromFile(...).");
         }
 
-        if (options.MaxConcurrency < 0)
+        // Upper bounds too: MaxConcurrency = int.MaxValue made every generation's disposal wait 2^31 times, WarmupRuns =
+        // int.MaxValue never finished starting, 100,000 intra-op threads never finished creating them.
+        if (options.MaxConcurrency is < 0 or > MaxConcurrencyLimit)
         {
-            failures.Add($"Model '{model}': ModelOptions.MaxConcurrency is {options.MaxConcurrency}; use 0 (one per core) or a positive number.");
+            failures.Add($"Model '{model}': ModelOptions.MaxConcurrency is {options.MaxConcurrency}; use 0 (one per core) or 1 to {MaxConcurrencyLimit:N0}.");
+        }
+
+        if (options.SessionCopies > MaxConcurrencyLimit)
+        {
+            failures.Add($"Model '{model}': ModelOptions.SessionCopies is {options.SessionCopies}; use at most {MaxConcurrencyLimit:N0}.");
+        }
+
+        if (options.IntraOpThreads > MaxThreadsLimit)
+        {
+            failures.Add($"Model '{model}': ModelOptions.IntraOpThreads is {options.IntraOpThreads}; use at most {MaxThreadsLimit}.");
+        }
+
+        if (options.WarmupRuns > MaxWarmupRuns)
+        {
+            failures.Add($"Model '{model}': WarmupRuns is {options.WarmupRuns}; use at most {MaxWarmupRuns:N0}.");
+        }
+
+        if (options.VersionName is { } versionName && string.IsNullOrWhiteSpace(versionName))
+        {
+            failures.Add($"Model '{model}': VersionName is blank; leave it null or give it a name.");
+        }
+
+        if (!Enum.IsDefined(options.GraphOptimizationLevel))
+        {
+            failures.Add($"Model '{model}': GraphOptimizationLevel is {(int)options.GraphOptimizationLevel}; use one of {string.Join(", ", Enum.GetNames<Microsoft.ML.OnnxRuntime.GraphOptimizationLevel>())}.");
         }
 
         if (options.SessionCopies < 0)

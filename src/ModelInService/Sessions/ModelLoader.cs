@@ -23,7 +23,13 @@ internal static class ModelLoader
         ["XNNPACK"] = "XnnpackExecutionProvider",
     };
 
-    public static ModelRuntime Load(string name, ModelOptions options, string? contentRoot, Func<string, ModelSignature, ModelOptions, IModelBinder>? bind, ILogger logger)
+    /// <param name="name">The registered name.</param>
+    /// <param name="options">The options, with the source to load.</param>
+    /// <param name="contentRoot">Where relative paths resolve.</param>
+    /// <param name="bind">Creates the typed binder, or null for an untyped model.</param>
+    /// <param name="logger">Where the load is logged.</param>
+    /// <param name="strictWarmup">Whether a failed warm-up fails the load (a reload while a version that passed its warm-up serves) instead of being logged and served anyway.</param>
+    public static ModelRuntime Load(string name, ModelOptions options, string? contentRoot, Func<string, ModelSignature, ModelOptions, IModelBinder>? bind, ILogger logger, bool strictWarmup = false)
     {
         var source = options.Source ?? throw new ModelLoadException(name, $"Model '{name}' has no source; set ModelOptions.Source.");
         var started = Stopwatch.GetTimestamp();
@@ -48,6 +54,9 @@ internal static class ModelLoader
             throw new ModelLoadException(name, $"Model '{name}' could not be read from {description}: {ex.Message}", ex);
         }
 
+        // The file's hash before the copies are created and after: a file replaced while it loads (a deploy renaming a new
+        // model over it) would otherwise leave copies of two models in one generation, or a hash naming the other file.
+        var hashBefore = path is null ? null : Hash(path, null);
         OnnxRuntimeLog.Attach(name, logger);
         var threads = ThreadPlan.For(options);
         var provider = ModelLoader.Providers[options.ExecutionProvider];
@@ -91,8 +100,13 @@ internal static class ModelLoader
             var binder = bind?.Invoke(name, signature, options);
             signature.Batching = binder?.Batching ?? AnalyzeBatching(name, signature, options);
             var sha256 = Hash(path, bytes);
-            var runtime = new ModelRuntime(name, sessions, prePacked, signature, binder, threads.MaxConcurrency, description, sha256) { FilePath = path };
-            Warmup(runtime, sessions, options.WarmupRuns, logger);
+            if (hashBefore is not null && hashBefore != sha256)
+            {
+                throw new ModelLoadException(name, $"Model '{name}': {path} changed while it was being loaded (SHA-256 {hashBefore} before, {sha256} after), so its copies could come from different files. Load it again once the file is complete (a watched file reloads on its next change).", null);
+            }
+
+            var runtime = new ModelRuntime(name, sessions, prePacked, signature, binder, threads.MaxConcurrency, description, sha256) { FilePath = path, Source = source };
+            runtime.WarmupFailed = !Warmup(runtime, sessions, options.WarmupRuns, logger, strictWarmup);
             var elapsedMs = (long)Stopwatch.GetElapsedTime(started).TotalMilliseconds;
             Log.ModelLoaded(logger, name, elapsedMs, sessions.Length, threads.MaxConcurrency, threads.IntraOpThreads, provider,
                 string.Join(", ", signature.Inputs.Select(i => $"{i.Name} {i}")), string.Join(", ", signature.Outputs.Select(o => $"{o.Name} {o}")), signature.Batching.ToString());
@@ -386,11 +400,12 @@ internal static class ModelLoader
     }
 
     /// <summary>Runs every copy with zeros (empty strings) shaped like the inputs, free dimensions set to 1.</summary>
-    private static void Warmup(ModelRuntime runtime, InferenceSession[] sessions, int runs, ILogger logger)
+    /// <returns>False when a run failed (logged; thrown as a <see cref="ModelLoadException"/> when <paramref name="strict"/>).</returns>
+    private static bool Warmup(ModelRuntime runtime, InferenceSession[] sessions, int runs, ILogger logger, bool strict)
     {
         if (runs <= 0)
         {
-            return;
+            return true;
         }
 
         var inputs = runtime.Signature.Inputs;
@@ -399,7 +414,7 @@ internal static class ModelLoader
             if (spec.Kind != ModelValueKind.Tensor || spec.ElementType == ModelElementType.Unknown)
             {
                 Log.WarmupSkipped(logger, runtime.Name, spec.Name);
-                return;
+                return true;
             }
         }
 
@@ -422,9 +437,14 @@ internal static class ModelLoader
                 }
             }
         }
+        catch (OnnxRuntimeException ex) when (strict)
+        {
+            throw new ModelLoadException(runtime.Name, $"Model '{runtime.Name}' failed its warm-up run (zeros shaped like the inputs), which the version serving now passes, so it would likely fail requests too: {ex.Message}", ex);
+        }
         catch (OnnxRuntimeException ex)
         {
             Log.WarmupFailed(logger, runtime.Name, ex);
+            return false;
         }
         finally
         {
@@ -433,6 +453,8 @@ internal static class ModelLoader
                 value?.Dispose();
             }
         }
+
+        return true;
     }
 
     internal static OrtValue CreateZeros(TensorSpec spec)

@@ -55,6 +55,12 @@ internal sealed class ModelRuntime : IDisposable
     /// <summary>The resolved file the model was loaded from, or null when it came from bytes, a stream or a resource.</summary>
     public string? FilePath { get; internal set; }
 
+    /// <summary>The source this generation was loaded from: what "reload the same source" reads again while it serves (after a rollback or a promotion too).</summary>
+    public ModelSource? Source { get; internal set; }
+
+    /// <summary>Whether the warm-up runs failed (logged, served anyway at the first load): a reload is then not held to them.</summary>
+    public bool WarmupFailed { get; internal set; }
+
     /// <summary>A number unique to this load: cache keys include it, so a reloaded model never answers from the old one's entries.</summary>
     public long Version { get; }
 

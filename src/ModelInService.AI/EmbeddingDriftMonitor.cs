@@ -87,7 +87,10 @@ internal sealed class EmbeddingDriftMonitor : IEmbeddingObserver
         _windowStart = time.GetUtcNow();
     }
 
-    /// <summary>Gets every completed window's report, oldest first.</summary>
+    /// <summary>The most window reports kept (the oldest are dropped: a long-running service would keep one per window forever).</summary>
+    internal const int MaxReports = 1024;
+
+    /// <summary>Gets the last <see cref="MaxReports"/> completed windows' reports, oldest first.</summary>
     public List<EmbeddingWindowReport> Reports { get; } = [];
 
     /// <summary>Throws when an option is out of range.</summary>
@@ -104,6 +107,11 @@ internal sealed class EmbeddingDriftMonitor : IEmbeddingObserver
         if (!(options.PValue > 0 && options.PValue < 1))
         {
             throw new ArgumentOutOfRangeException(nameof(options), options.PValue, "EmbeddingMonitoringOptions.PValue must be above 0 and below 1.");
+        }
+
+        if (options.HandlerTimeout <= TimeSpan.Zero || options.HandlerTimeout > TimeSpan.FromHours(1))
+        {
+            throw new ArgumentOutOfRangeException(nameof(options), options.HandlerTimeout, "EmbeddingMonitoringOptions.HandlerTimeout must be above 0 and at most an hour.");
         }
     }
 
@@ -166,7 +174,28 @@ internal sealed class EmbeddingDriftMonitor : IEmbeddingObserver
         {
             foreach (var handler in _handlers)
             {
-                await handler.HandleAsync(monitorEvent, cancellationToken).ConfigureAwait(false);
+                // Isolated as the core monitor's handlers are: one that throws or hangs is logged and abandoned, the
+                // others still run, and the caller's embeddings are returned (a throwing handler failed the call).
+                using var timeout = new CancellationTokenSource(_options.HandlerTimeout, _time);
+                using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, timeout.Token);
+                try
+                {
+                    await handler.HandleAsync(monitorEvent, linked.Token).WaitAsync(linked.Token).ConfigureAwait(false);
+                }
+                catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+                {
+                    throw;
+                }
+                catch (OperationCanceledException) when (timeout.IsCancellationRequested)
+                {
+                    EmbeddingLog.HandlerTimedOut(_logger, _name, handler.GetType().Name, _options.HandlerTimeout);
+                }
+#pragma warning disable CA1031 // Isolation: a failing handler must not fail the caller's request nor stop the others.
+                catch (Exception ex)
+#pragma warning restore CA1031
+                {
+                    EmbeddingLog.HandlerFailed(_logger, _name, handler.GetType().Name, ex);
+                }
             }
         }
     }
@@ -190,6 +219,10 @@ internal sealed class EmbeddingDriftMonitor : IEmbeddingObserver
         var drifted = _reference is not null && pValue < _options.PValue;
         var report = new EmbeddingWindowReport(_window, _count, _norms.GetQuantile(0.5), _tokenCounts.GetQuantile(0.5), _tokens == 0 ? 0 : (double)_unknown / _tokens, medians, mmd2, pValue, drifted);
         Reports.Add(report);
+        if (Reports.Count > MaxReports)
+        {
+            Reports.RemoveAt(0);
+        }
         if (drifted)
         {
             EmbeddingLog.Drift(_logger, _name, _window, pValue, mmd2, report.NormMedian, report.TokensMedian, report.UnknownRate);

@@ -16,4 +16,12 @@ internal static partial class EmbeddingLog
     [LoggerMessage(EventId = 7002, EventName = "EmbeddingDrift", Level = LogLevel.Warning,
         Message = "Embedding model '{Model}': window {Window} drifted from the reference (p = {PValue}, MMD² {Mmd2}; median norm {NormMedian}, median tokens {TokensMedian}, unknown-token rate {UnknownRate})")]
     public static partial void Drift(ILogger logger, string model, int window, double pValue, double mmd2, double normMedian, double tokensMedian, double unknownRate);
+
+    [LoggerMessage(EventId = 7003, EventName = "EmbeddingMonitorHandlerTimedOut", Level = LogLevel.Warning,
+        Message = "Embedding model '{Model}': monitor handler {Handler} took more than {Timeout} and was abandoned")]
+    public static partial void HandlerTimedOut(ILogger logger, string model, string handler, TimeSpan timeout);
+
+    [LoggerMessage(EventId = 7004, EventName = "EmbeddingMonitorHandlerFailed", Level = LogLevel.Error,
+        Message = "Embedding model '{Model}': monitor handler {Handler} failed; the other handlers still ran")]
+    public static partial void HandlerFailed(ILogger logger, string model, string handler, Exception exception);
 }

@@ -30,4 +30,11 @@ public sealed class EmbeddingMonitoringOptions
     /// <summary>Gets or sets the seed of the projections, the reservoir and the permutations (runs are reproducible).</summary>
     /// <value>17.</value>
     public int Seed { get; set; } = 17;
+
+    /// <summary>
+    /// Gets or sets how long one handler may take for one event before it is abandoned (logged, the others still run):
+    /// handlers are awaited by the <c>GenerateAsync</c> call that completes a window, so this bounds what they add to it.
+    /// </summary>
+    /// <value>10 seconds (as <c>MonitoringOptions.HandlerTimeout</c>).</value>
+    public TimeSpan HandlerTimeout { get; set; } = TimeSpan.FromSeconds(10);
 }

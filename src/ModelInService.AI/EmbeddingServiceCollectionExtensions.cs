@@ -72,8 +72,12 @@ public static class EmbeddingServiceCollectionExtensions
         var logger = services.GetService<ILoggerFactory>()?.CreateLogger("ModelInService.AI") ?? NullLogger.Instance;
         EmbeddingLog.ModelReady(logger, name, dimensions, options.Pooling, options.Normalize, options.MaxTokens, options.Truncation, options.LengthBucket);
         var observer = services.GetKeyedService<IEmbeddingObserver>(name);
+        // Texts of one call in flight: a few batches' worth (the batcher keeps running full), never more than half the
+        // queue (a call larger than the queue failed with ModelOverloadedException on an idle model).
+        var batching = services.GetService<IOptionsMonitor<BatchingOptions>>()?.Get(name);
+        var window = batching is null ? 64 : Math.Clamp(Math.Max(64, 4 * batching.MaxBatchSize), 1, Math.Max(1, batching.MaxQueueSize / 2));
         return new OnnxEmbeddingGenerator(name, services.GetRequiredKeyedService<IPredictor<BertInput, BertOutput>>(name), tokenizer, options, dimensions,
-            services.GetService<TimeProvider>() ?? TimeProvider.System, observer, logger);
+            services.GetService<TimeProvider>() ?? TimeProvider.System, observer, logger, window);
     }
 }
 
@@ -88,14 +92,15 @@ internal sealed record EmbeddingRegistration(string Name);
 /// </summary>
 internal sealed class EmbeddingStartupService(IServiceProvider services, IEnumerable<EmbeddingRegistration> registrations) : IHostedService
 {
-    public Task StartAsync(CancellationToken cancellationToken)
+    public async Task StartAsync(CancellationToken cancellationToken)
     {
         foreach (var registration in registrations)
         {
-            _ = services.GetRequiredKeyedService<IEmbeddingGenerator<string, Embedding<float>>>(registration.Name);
+            if (services.GetRequiredKeyedService<IEmbeddingGenerator<string, Embedding<float>>>(registration.Name) is OnnxEmbeddingGenerator generator)
+            {
+                await generator.CheckLongestRowAsync(cancellationToken).ConfigureAwait(false);
+            }
         }
-
-        return Task.CompletedTask;
     }
 
     public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;

@@ -57,8 +57,12 @@ internal sealed class OnnxEmbeddingGenerator : IEmbeddingGenerator<string, Embed
     /// <summary>Returned by <see cref="GetService"/> for <see cref="EmbeddingGeneratorMetadata"/>.</summary>
     private readonly EmbeddingGeneratorMetadata _metadata;
 
-    public OnnxEmbeddingGenerator(string name, IPredictor<BertInput, BertOutput> predictor, TextTokenizer tokenizer, EmbeddingModelOptions options, int dimensions, TimeProvider time, IEmbeddingObserver? observer, ILogger logger)
+    /// <summary>The most texts of one call in flight at once (see <see cref="GenerateAsync"/>).</summary>
+    private readonly int _window;
+
+    public OnnxEmbeddingGenerator(string name, IPredictor<BertInput, BertOutput> predictor, TextTokenizer tokenizer, EmbeddingModelOptions options, int dimensions, TimeProvider time, IEmbeddingObserver? observer, ILogger logger, int window)
     {
+        _window = Math.Max(1, window);
         _name = name;
         _predictor = predictor;
         _tokenizer = tokenizer;
@@ -69,6 +73,23 @@ internal sealed class OnnxEmbeddingGenerator : IEmbeddingGenerator<string, Embed
         _observer = observer;
         _logger = logger;
         _metadata = new EmbeddingGeneratorMetadata("ModelInService", null, name, dimensions);
+    }
+
+    /// <summary>
+    /// Runs the longest row the options let through: a <c>MaxTokens</c> beyond the model's positions (513 for a BERT of
+    /// 512) passed validation and failed every long text at run time with ONNX Runtime's broadcast error.
+    /// </summary>
+    /// <exception cref="ModelLoadException">The model refuses a row of <c>MaxTokens</c> tokens.</exception>
+    internal async Task CheckLongestRowAsync(CancellationToken cancellationToken)
+    {
+        try
+        {
+            await _predictor.PredictAsync(_tokenizer.LongestRow(), cancellationToken).ConfigureAwait(false);
+        }
+        catch (ModelInferenceException ex)
+        {
+            throw new ModelLoadException(_name, $"Embedding model '{_name}': EmbeddingModelOptions.MaxTokens is {_tokenizer.MaxTokens}, but the model refuses a row of that many tokens (BERT models take at most their number of positions, usually 512): {ex.Message}", ex);
+        }
     }
 
     /// <summary>Gets the tokenizer (tests compare its ids with a reference).</summary>
@@ -85,39 +106,57 @@ internal sealed class OnnxEmbeddingGenerator : IEmbeddingGenerator<string, Embed
 
         var texts = values as IReadOnlyList<string> ?? new List<string>(values);
         var count = texts.Count;
-        var rows = new TokenizedText[count];
+        for (var i = 0; i < count; i++)
+        {
+            _ = texts[i] ?? throw new ArgumentException($"Text {i} is null. Embedding model '{_name}' embeds strings; an empty string is allowed (it embeds [CLS] [SEP]), null is not.", nameof(values));
+        }
+
+        // At most _window texts in flight: with UseBatching they reach the batcher together and run as batches (the
+        // window keeps several batches queued), without it each takes the session gate in turn. A text is tokenized
+        // when it enters the window and pooled as soon as its output arrives: a call of 100,000 texts neither
+        // overflows the batching queue (it failed with ModelOverloadedException past MaxQueueSize) nor holds every
+        // text's [sequence x dimension] hidden state until the last one is done (4,000 long texts took 1.6 GB).
+        var window = Math.Min(count, _window);
+        var pending = new Task<BertOutput>?[window];
+        var lengths = new int[window];
+        var unknown = new int[window];
+        var vectors = new float[count][];
         long tokenTotal = 0;
-        for (var i = 0; i < count; i++)
-        {
-            var text = texts[i] ?? throw new ArgumentException($"Text {i} is null. Embedding model '{_name}' embeds strings; an empty string is allowed (it embeds [CLS] [SEP]), null is not.", nameof(values));
-            rows[i] = _tokenizer.Tokenize(text, i);
-            tokenTotal += rows[i].Length;
-            if (rows[i].Truncated)
-            {
-                EmbeddingLog.Truncated(_logger, _name, i, rows[i].Length);
-            }
-        }
-
-        // Every text is in flight before the first is awaited: with UseBatching they reach the batcher together and run
-        // as batches; without it each takes the session gate in turn.
-        var pending = new Task<BertOutput>[count];
-        for (var i = 0; i < count; i++)
-        {
-            pending[i] = _predictor.PredictAsync(rows[i].Input, cancellationToken).AsTask();
-        }
-
+        using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        var next = 0;
         try
         {
-            await Task.WhenAll(pending).ConfigureAwait(false);
-        }
-        catch when (count > 1)
-        {
-            // Task.WhenAll keeps only the first exception when awaited; rethrow the first text's failure in order.
+            for (; next < window; next++)
+            {
+                Submit(next);
+            }
+
             for (var i = 0; i < count; i++)
             {
-                if (pending[i].IsFaulted || pending[i].IsCanceled)
+                var slot = i % window;
+                var output = await pending[slot]!.ConfigureAwait(false);
+                pending[slot] = null;
+                var vector = new float[_dimensions];
+                Pooling.Pool(output.LastHiddenState, lengths[slot], _pooling, vector);
+                var norm = Pooling.Normalize(vector, _normalize);
+                _observer?.Observe(vector, norm, lengths[slot], unknown[slot]);
+                vectors[i] = vector;
+                if (next < count)
                 {
-                    await pending[i].ConfigureAwait(false);
+                    Submit(next++); // into the slot just freed: next == i + window
+                }
+            }
+        }
+        catch
+        {
+            // The first failure in text order ends the call: the texts still in flight are canceled and awaited (their
+            // failures are the cancellation's), so nothing runs on for a call that has already failed.
+            await linked.CancelAsync().ConfigureAwait(false);
+            foreach (var task in pending)
+            {
+                if (task is not null)
+                {
+                    await task.ContinueWith(static _ => { }, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default).ConfigureAwait(false);
                 }
             }
 
@@ -131,12 +170,7 @@ internal sealed class OnnxEmbeddingGenerator : IEmbeddingGenerator<string, Embed
         };
         for (var i = 0; i < count; i++)
         {
-            var vector = new float[_dimensions];
-            var hidden = pending[i].Result.LastHiddenState;
-            Pooling.Pool(hidden, rows[i].Length, _pooling, vector);
-            var norm = Pooling.Normalize(vector, _normalize);
-            _observer?.Observe(vector, norm, rows[i].Length, rows[i].UnknownTokens);
-            result.Add(new Embedding<float>(vector) { ModelId = _name, CreatedAt = created });
+            result.Add(new Embedding<float>(vectors[i]) { ModelId = _name, CreatedAt = created });
         }
 
         if (_observer is not null)
@@ -145,6 +179,21 @@ internal sealed class OnnxEmbeddingGenerator : IEmbeddingGenerator<string, Embed
         }
 
         return result;
+
+        void Submit(int i)
+        {
+            var row = _tokenizer.Tokenize(texts[i], i);
+            tokenTotal += row.Length;
+            if (row.Truncated)
+            {
+                EmbeddingLog.Truncated(_logger, _name, i, row.Length);
+            }
+
+            var slot = i % window;
+            lengths[slot] = row.Length;
+            unknown[slot] = row.UnknownTokens;
+            pending[slot] = _predictor.PredictAsync(row.Input, linked.Token).AsTask();
+        }
     }
 
     /// <inheritdoc />

@@ -1,3 +1,4 @@
+using System.Text;
 using Microsoft.ML.Tokenizers;
 
 namespace ModelInService.AI;
@@ -75,6 +76,9 @@ internal sealed class TextTokenizer
     /// </summary>
     internal static string BasicTokenize(string text, bool lowerCase)
     {
+        // A lone surrogate (not a character: a broken UTF-16 string) is dropped like U+FFFD; Normalize threw an untyped
+        // ArgumentException on it, and only when lower-casing.
+        text = WithoutLoneSurrogates(text);
         if (lowerCase)
         {
             text = text.ToLowerInvariant();
@@ -84,16 +88,18 @@ internal sealed class TextTokenizer
             }
         }
 
+        // By code point, not UTF-16 unit: CJK ideographs beyond the basic plane (U+20000...) are tokens of their own, as
+        // in Hugging Face; a surrogate pair was never recognised and joined the word around it.
         var builder = new System.Text.StringBuilder(text.Length + 16);
-        foreach (var c in text)
+        foreach (var rune in text.EnumerateRunes())
         {
-            if (c == '\0' || c == '\uFFFD')
+            if (rune.Value is 0 or 0xFFFD)
             {
                 continue;
             }
 
-            var category = char.GetUnicodeCategory(c);
-            if (char.IsWhiteSpace(c))
+            var category = Rune.GetUnicodeCategory(rune);
+            if (Rune.IsWhiteSpace(rune))
             {
                 builder.Append(' ');
             }
@@ -105,30 +111,71 @@ internal sealed class TextTokenizer
             {
                 continue;
             }
-            else if (IsPunctuation(c, category) || IsCjk(c))
+            else if (IsPunctuation(rune.Value, category) || IsCjk(rune.Value))
             {
-                builder.Append(' ').Append(c).Append(' ');
+                builder.Append(' ').Append(rune.ToString()).Append(' ');
             }
             else
             {
-                builder.Append(c);
+                builder.Append(rune.ToString());
             }
         }
 
         return builder.ToString();
     }
 
+    /// <summary><paramref name="text"/> with every unpaired surrogate replaced by U+FFFD (the same instance when there is none).</summary>
+    private static string WithoutLoneSurrogates(string text)
+    {
+        char[]? copy = null;
+        for (var i = 0; i < text.Length; i++)
+        {
+            var c = text[i];
+            if (!char.IsSurrogate(c))
+            {
+                continue;
+            }
+
+            if (char.IsHighSurrogate(c) && i + 1 < text.Length && char.IsLowSurrogate(text[i + 1]))
+            {
+                i++;
+                continue;
+            }
+
+            copy ??= text.ToCharArray();
+            copy[i] = '\uFFFD';
+        }
+
+        return copy is null ? text : new string(copy);
+    }
+
     /// <summary>Hugging Face's <c>_is_punctuation</c>: ASCII 33-47, 58-64, 91-96, 123-126, or a Unicode P* category.</summary>
-    private static bool IsPunctuation(char c, System.Globalization.UnicodeCategory category) =>
+    private static bool IsPunctuation(int c, System.Globalization.UnicodeCategory category) =>
         c is (>= '!' and <= '/') or (>= ':' and <= '@') or (>= '[' and <= '`') or (>= '{' and <= '~')
         || category is System.Globalization.UnicodeCategory.ConnectorPunctuation or System.Globalization.UnicodeCategory.DashPunctuation
             or System.Globalization.UnicodeCategory.OpenPunctuation or System.Globalization.UnicodeCategory.ClosePunctuation
             or System.Globalization.UnicodeCategory.InitialQuotePunctuation or System.Globalization.UnicodeCategory.FinalQuotePunctuation
             or System.Globalization.UnicodeCategory.OtherPunctuation;
 
-    /// <summary>Hugging Face's <c>_is_chinese_char</c> over the basic multilingual plane.</summary>
-    private static bool IsCjk(char c) =>
-        c is (>= '\u4E00' and <= '\u9FFF') or (>= '\u3400' and <= '\u4DBF') or (>= '\uF900' and <= '\uFAFF');
+    /// <summary>Hugging Face's <c>_is_chinese_char</c>: the CJK Unified Ideographs blocks and their extensions, and the compatibility ideographs.</summary>
+    private static bool IsCjk(int c) =>
+        c is (>= 0x4E00 and <= 0x9FFF) or (>= 0x3400 and <= 0x4DBF) or (>= 0x20000 and <= 0x2A6DF) or (>= 0x2A700 and <= 0x2B73F)
+            or (>= 0x2B740 and <= 0x2B81F) or (>= 0x2B820 and <= 0x2CEAF) or (>= 0xF900 and <= 0xFAFF) or (>= 0x2F800 and <= 0x2FA1F);
+
+    /// <summary>A row of <c>MaxTokens</c> tokens ([CLS], [UNK]..., [SEP]): the longest the options let through, run once at start-up.</summary>
+    public BertInput LongestRow()
+    {
+        var ids = new long[_maxTokens];
+        Array.Fill(ids, UnknownId);
+        ids[0] = ClsId;
+        ids[^1] = SepId;
+        var mask = new long[_maxTokens];
+        Array.Fill(mask, 1L);
+        return new BertInput { InputIds = ids, AttentionMask = mask, TokenTypeIds = new long[_maxTokens] };
+    }
+
+    /// <summary>The longest row in tokens (<see cref="EmbeddingModelOptions.MaxTokens"/>).</summary>
+    public int MaxTokens => _maxTokens;
 
     /// <summary>Tokenizes one text into a padded row.</summary>
     /// <param name="text">The text (empty is allowed: the row is <c>[CLS] [SEP]</c>).</param>

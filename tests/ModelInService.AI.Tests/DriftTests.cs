@@ -1,6 +1,7 @@
 using Microsoft.Extensions.AI;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Time.Testing;
 
@@ -151,6 +152,42 @@ public sealed class DriftTests(ModelsFixture models) : IClassFixture<ModelsFixtu
             o.Permutations = permutations;
             o.PValue = p;
         }));
+    }
+
+    [Fact]
+    public async Task A_handler_that_throws_or_hangs_is_logged_and_the_call_still_returns_its_embeddings()
+    {
+        var logs = new Microsoft.Extensions.Logging.Testing.FakeLogCollector();
+        var builder = Host.CreateApplicationBuilder();
+        builder.Logging.AddProvider(new Microsoft.Extensions.Logging.Testing.FakeLoggerProvider(logs));
+        builder.Services.AddSingleton<IModelMonitorHandler>(new ThrowingHandler());
+        builder.Services.AddSingleton<IModelMonitorHandler>(new HangingHandler());
+        var recording = new RecordingHandler();
+        builder.Services.AddSingleton<IModelMonitorHandler>(recording);
+        builder.Services.AddEmbeddingModel("m", EmbeddingModels.Options(EmbeddingModels.MiniLm))
+            .UseEmbeddingMonitoring(o => { o.WindowSize = 20; o.ReservoirSize = 20; o.HandlerTimeout = TimeSpan.FromMilliseconds(300); });
+        using var host = builder.Build();
+        await host.StartAsync();
+        var generator = host.Services.GetRequiredKeyedService<IEmbeddingGenerator<string, Embedding<float>>>("m");
+
+        await generator.GenerateAsync(Enumerable.Repeat("I love baking bread at home", 20).ToArray());
+        var second = await generator.GenerateAsync(Enumerable.Repeat("The stock market crashed today", 20).ToArray()); // threw the handler's exception
+
+        Assert.Equal(20, second.Count);
+        Assert.NotEmpty(recording.Events); // the handler after the failing and the hanging one still ran
+        Assert.Contains(logs.GetSnapshot(), r => r.Id.Id == 7004);
+        Assert.Contains(logs.GetSnapshot(), r => r.Id.Id == 7003);
+        await host.StopAsync();
+    }
+
+    private sealed class ThrowingHandler : IModelMonitorHandler
+    {
+        public Task HandleAsync(ModelMonitorEvent monitorEvent, CancellationToken cancellationToken) => throw new InvalidOperationException("handler bug");
+    }
+
+    private sealed class HangingHandler : IModelMonitorHandler
+    {
+        public Task HandleAsync(ModelMonitorEvent monitorEvent, CancellationToken cancellationToken) => Task.Delay(Timeout.Infinite, CancellationToken.None);
     }
 
     private sealed class RecordingHandler : IModelMonitorHandler

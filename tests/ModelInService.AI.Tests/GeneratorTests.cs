@@ -160,4 +160,53 @@ public sealed class GeneratorTests(ModelsFixture models) : IClassFixture<ModelsF
         Assert.Contains("input_ids", e.Message, StringComparison.Ordinal);
         Assert.Contains("last_hidden_state", e.Message, StringComparison.Ordinal);
     }
+
+    [Fact]
+    public async Task A_call_larger_than_the_batching_queue_runs_in_windows_and_equals_the_unbatched_answers()
+    {
+        // 300 texts, a queue of 16: every text in flight at once failed with ModelOverloadedException on an idle model.
+        var builder = Host.CreateApplicationBuilder();
+        builder.Services.AddEmbeddingModel("small-queue", EmbeddingModels.Options(EmbeddingModels.MiniLm)).UseBatching(b => { b.MaxQueueSize = 16; b.MaxBatchSize = 8; });
+        using var host = builder.Build();
+        await host.StartAsync();
+        var generator = host.Services.GetRequiredKeyedService<IEmbeddingGenerator<string, Embedding<float>>>("small-queue");
+        var texts = Enumerable.Range(0, 300).Select(i => $"sentence number {i} about topic {i % 7}").ToArray();
+
+        var batched = await generator.GenerateAsync(texts);
+        var single = await models.Generator("minilm").GenerateAsync(texts[..20]);
+
+        Assert.Equal(300, batched.Count);
+        for (var i = 0; i < 20; i++)
+        {
+            Assert.True(CorrectnessTests.Cosine(batched[i].Vector.Span, single[i].Vector.Span) > 0.9999, $"text {i}");
+        }
+
+        await host.StopAsync();
+    }
+
+    [Fact]
+    public async Task A_max_tokens_beyond_the_models_positions_stops_the_host_naming_the_option()
+    {
+        var builder = Host.CreateApplicationBuilder();
+        builder.Services.AddEmbeddingModel("too-long", EmbeddingModels.Options(EmbeddingModels.MiniLm, o => o.MaxTokens = 513));
+        using var host = builder.Build();
+
+        var e = await Assert.ThrowsAnyAsync<ModelLoadException>(() => host.StartAsync());
+        Assert.Contains("MaxTokens is 513", e.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Lone_surrogates_are_dropped_and_supplementary_ideographs_are_tokens_of_their_own()
+    {
+        var generator = models.Generator("minilm");
+
+        // Was an untyped ArgumentException from string.Normalize (a 500 in an app), and only when lower-casing.
+        var result = await generator.GenerateAsync(["abc\uD800def", "abcdef", "\uDC00"]);
+        Assert.Equal(3, result.Count);
+        Assert.True(result[0].Vector.Span.SequenceEqual(result[1].Vector.Span));
+
+        // Hugging Face splits CJK ideographs beyond the basic plane (U+20000...) into tokens of their own.
+        Assert.Equal(" \U00020000  \U00020001 ", TextTokenizer.BasicTokenize("\U00020000\U00020001", lowerCase: true));
+        Assert.Equal("abc \U00020000 def", TextTokenizer.BasicTokenize("abc\U00020000def", lowerCase: true));
+    }
 }

@@ -1,6 +1,7 @@
 using System.Net;
 using System.Net.Http.Json;
 using System.Text.Json;
+using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Mvc;
 using Microsoft.AspNetCore.Mvc.Testing;
 using Microsoft.AspNetCore.TestHost;
@@ -146,6 +147,23 @@ public sealed class SearchEndpointTests(SearchAppFixture app) : IClassFixture<Se
         Assert.Contains("\"name\":\"corpus\"", body, StringComparison.Ordinal);
         var lines = File.ReadAllLines(Path.Combine(AppContext.BaseDirectory, "corpus.txt")).Count(l => l.Contains('|', StringComparison.Ordinal));
         Assert.Contains($"{lines} sentences indexed", body, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("/search?q=bread&k=abc")]
+    [InlineData("/search?q=bread&k=99999999999")]
+    [InlineData("/search?q=bread&k=1.5")]
+    public async Task AKThatIsNotAnIntegerIsA400ProblemNotAnEmptyBody(string url)
+    {
+        // In Production the framework answers a parameter it cannot bind with an empty 400 (in Development it throws,
+        // and the exception handler writes the problem).
+        using var factory = app.Factory.WithWebHostBuilder(b => b.UseEnvironment("Production"));
+        using var client = factory.CreateClient();
+
+        var response = await client.GetAsync(url);
+
+        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+        Assert.Equal("application/problem+json", response.Content.Headers.ContentType?.MediaType);
     }
 
     [Theory]

@@ -37,6 +37,7 @@ builder.Services.AddHealthChecks()
 
 var app = builder.Build();
 app.UseExceptionHandler();
+app.UseStatusCodePages(); // the framework's own 400s (k=abc) get a ProblemDetails body too, not an empty one
 
 // GET /search?q=...&k=5: the k corpus sentences closest to q by cosine, best first.
 app.MapGet("/search", async Task<IResult> (

@@ -311,7 +311,18 @@ internal sealed class ClusterOperations : IModelCluster, IAsyncDisposable, IDisp
         }
 
         var followed = Interlocked.Read(ref link.LastApplied);
-        if (followed > 0 && (!stored || revision < followed || (revision == followed && document is not null && link.Stamp is { } stamp && stamp != Stamp(document))))
+        if (followed > 0 && stored && revision < followed && await RevisionCounterAsync(db, link.Host.Name).ConfigureAwait(false) >= followed)
+        {
+            // An older desired state while the revision counter has moved past what this replica followed: a replayed or
+            // restored document (a failover to a lagging Redis replica, a forged write), not a Redis that restarted.
+            // Following it would roll the cluster back; state what this replica serves instead, as a new revision.
+            Log.StaleDesiredIgnored(_logger, link.Host.Name, revision, followed);
+            if (link.Pending is null)
+            {
+                link.Host.RaiseOperation(ModelOperationKind.Restate);
+            }
+        }
+        else if (followed > 0 && (!stored || revision < followed || (revision == followed && document is not null && link.Stamp is { } stamp && stamp != Stamp(document))))
         {
             // Redis lost the desired state (restarted without persistence, flushed): the revisions start again. Follow
             // them from the start, and state what this replica serves again so that late replicas still converge.
@@ -501,10 +512,29 @@ internal sealed class ClusterOperations : IModelCluster, IAsyncDisposable, IDisp
             throw new FileNotFoundException($"the {what} file '{file}' does not exist on this replica (every replica must see the model files at the same path)", file);
         }
 
-        string actual;
-        using (var stream = File.OpenRead(file))
+        // Only a regular file with content: a forged operation naming /dev/zero or a FIFO made every replica's only sync
+        // worker hash forever (a device or a pipe has no length; opening a FIFO blocks). The hash reads exactly the
+        // length the file had, so a file that grows meanwhile cannot keep it reading either.
+        var length = new FileInfo(file).Length;
+        if (length == 0)
         {
-            actual = Convert.ToHexStringLower(SHA256.HashData(stream))[..16];
+            throw new InvalidOperationException($"the {what} file '{file}' is empty or not a regular file (a device, a FIFO), so it is no model");
+        }
+
+        string actual;
+        using (var stream = new FileStream(file, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16))
+        {
+            using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+            var buffer = new byte[1 << 16];
+            long left = length;
+            int read;
+            while (left > 0 && (read = stream.Read(buffer, 0, (int)Math.Min(buffer.Length, left))) > 0)
+            {
+                hash.AppendData(buffer, 0, read);
+                left -= read;
+            }
+
+            actual = Convert.ToHexStringLower(hash.GetHashAndReset())[..16];
         }
 
         return actual == sha256
@@ -716,6 +746,13 @@ internal sealed class ClusterOperations : IModelCluster, IAsyncDisposable, IDisp
     private string ModelTag(string model) => "{" + _options.KeyPrefix + ":" + model + "}";
 
     private string RevisionKey(string model) => ModelTag(model) + ":rev";
+
+    /// <summary>The model's revision counter in Redis (0 when absent or unreadable).</summary>
+    private async Task<long> RevisionCounterAsync(IDatabase db, string model)
+    {
+        var value = await db.StringGetAsync(RevisionKey(model)).ConfigureAwait(false);
+        return value.TryParse(out long counter) ? counter : 0;
+    }
 
     private string DesiredKey(string model) => ModelTag(model) + ":desired";
 

@@ -29,6 +29,10 @@ internal static partial class Log
         Message = "Cluster operations: model '{ModelName}' cannot apply revision {Revision} ({Operation} from '{Origin}'): {Reason}; it keeps serving its current version")]
     public static partial void ApplyFailed(ILogger logger, string modelName, long revision, string operation, string origin, string reason);
 
+    [LoggerMessage(EventId = 1609, EventName = "ClusterStaleDesiredIgnored", Level = LogLevel.Warning,
+        Message = "Cluster operations: model '{ModelName}' found desired revision {Revision} stored, older than revision {Followed} it already followed while the revision counter is past it (a replayed or restored state); not followed, this replica restates what it serves")]
+    public static partial void StaleDesiredIgnored(ILogger logger, string modelName, long revision, long followed);
+
     [LoggerMessage(EventId = 1606, EventName = "ClusterPendingSuperseded", Level = LogLevel.Warning,
         Message = "Cluster operations: the {Operation} of model '{ModelName}' issued here while Redis was unreachable is older than revision {Revision} ({StoredOperation} from '{Origin}'); the stored state wins")]
     public static partial void PendingSuperseded(ILogger logger, string operation, string modelName, long revision, string storedOperation, string origin);

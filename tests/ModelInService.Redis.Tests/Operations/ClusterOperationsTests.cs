@@ -209,6 +209,55 @@ public sealed class ClusterOperationsTests(RedisFixture redis, ITestOutputHelper
     }
 
     [SkippableFact]
+    public async Task A_forged_operation_naming_a_device_file_is_refused_and_the_replica_still_follows_later_operations()
+    {
+        redis.SkipIfUnavailable();
+        Skip.If(!File.Exists("/dev/zero"), "no /dev/zero");
+        await using var a = await StartAsync("a");
+        await using var b = await StartAsync("b");
+        await using var connection = await ConnectionMultiplexer.ConnectAsync(redis.Configuration!);
+        var db = connection.GetDatabase();
+
+        // /dev/zero never ends: hashing it kept every replica's only sync worker busy forever.
+        var json = """{"Origin":"elsewhere","Operation":"Reload","IssuedAtMs":1,"ServingSha256":"0123456789abcdef","ServingFile":"/dev/zero","Pinned":false,"CandidateShare":0}""";
+        var revision = await db.StringIncrementAsync($"{{{_prefix}:iris}}:rev");
+        await db.HashSetAsync($"{{{_prefix}:iris}}:desired", [new("revision", revision), new("state", json)]);
+        await db.PublishAsync(RedisChannel.Literal(_prefix + ":ops"), $"{revision}\nelsewhere\niris");
+        await Replica.WaitUntilAsync(() => a.Operations.AppliedRevision("iris") == revision, Converge, "the forged revision handled");
+        Assert.Contains("not a regular file", (await a.HealthAsync()).Description, StringComparison.Ordinal);
+
+        var v2 = Sha(_versions.V2);
+        await b.Manager.ReloadAsync(ModelSource.FromFile(_versions.V2));
+        await Replica.WaitUntilAsync(() => a.ServingSha == v2, Converge, "A follows B's real reload after the forged one");
+    }
+
+    [SkippableFact]
+    public async Task A_replayed_older_desired_state_is_not_followed_and_the_cluster_keeps_its_latest_operation()
+    {
+        redis.SkipIfUnavailable();
+        await using var a = await StartAsync("a");
+        await using var b = await StartAsync("b");
+        await using var connection = await ConnectionMultiplexer.ConnectAsync(redis.Configuration!);
+        var db = connection.GetDatabase();
+        var desired = $"{{{_prefix}:iris}}:desired";
+        var v2 = Sha(_versions.V2);
+        await a.Manager.ReloadAsync(ModelSource.FromFile(_versions.V2));
+        await Replica.WaitUntilAsync(() => b.ServingSha == v2, Converge, "B serves v2");
+        var old = await db.HashGetAllAsync(desired); // what a lagging Redis replica or an old snapshot holds
+        a.Manager.Pin();
+        await Replica.WaitUntilAsync(() => b.Manager.IsPinned, Converge, "B follows the pin");
+
+        await db.HashSetAsync(desired, old); // the pin's revision replaced by the reload's: older, the counter past it
+        await db.PublishAsync(RedisChannel.Literal(_prefix + ":ops"), "1\nelsewhere\niris");
+        await Task.Delay(TimeSpan.FromSeconds(2)); // several heartbeats
+
+        Assert.True(a.Manager.IsPinned, "A unpinned by a replayed older state");
+        Assert.True(b.Manager.IsPinned, "B unpinned by a replayed older state");
+        Assert.Equal(v2, a.ServingSha);
+        await Replica.WaitUntilAsync(() => a.Cluster.GetStateAsync("iris").Result.Desired?.Pinned == true, Converge, "the replicas restate the pinned state");
+    }
+
+    [SkippableFact]
     public async Task Redis_losing_its_data_the_replicas_restate_the_desired_state_and_a_late_replica_still_converges()
     {
         redis.SkipIfUnavailable();

@@ -36,6 +36,49 @@ internal sealed class ModelRegistry : IDisposable
             var batchingOptions = registration.UseBatching ? batching.Get(registration.Name) : null;
             _hosts[registration.Name] = new ModelHost(registration, options.Get(registration.Name), batchingOptions, timeProvider ?? TimeProvider.System);
         }
+
+        CheckFallbacks();
+    }
+
+    /// <summary>
+    /// Refuses, at start-up, fallbacks that would only fail when a model fails: a model name nobody registered, a model
+    /// of other types, or a cycle (a → b → a overflowed the stack and killed the process at the first failure).
+    /// </summary>
+    private void CheckFallbacks()
+    {
+        foreach (var host in _hosts.Values)
+        {
+            var registration = host.Registration;
+            if (registration.FallbackModel is not { } first)
+            {
+                continue;
+            }
+
+            if (!_hosts.TryGetValue(first, out var target))
+            {
+                throw new InvalidOperationException($"Model '{registration.Name}' falls back to model '{first}' (UseFallback), but no model of that name is registered; the models are: {string.Join(", ", _hosts.Keys.Order(StringComparer.Ordinal))}.");
+            }
+
+            if (target.Registration.InputType != registration.InputType || target.Registration.OutputType != registration.OutputType)
+            {
+                throw new InvalidOperationException($"Model '{registration.Name}' falls back to model '{first}' (UseFallback), which takes {target.Registration.InputType?.Name ?? "untyped inputs"} and gives {target.Registration.OutputType?.Name ?? "untyped outputs"}, not {registration.InputType?.Name} and {registration.OutputType?.Name}.");
+            }
+
+            var path = new List<string> { registration.Name };
+            for (var next = first; next is not null; next = _hosts[next].Registration.FallbackModel)
+            {
+                path.Add(next);
+                if (next == registration.Name)
+                {
+                    throw new InvalidOperationException($"The fallbacks of model '{registration.Name}' form a cycle ({string.Join(" -> ", path)}): a failure would be passed around forever. Remove one UseFallback.");
+                }
+
+                if (path.Count > _hosts.Count + 1 || !_hosts.ContainsKey(next))
+                {
+                    break; // another model's cycle or unknown name: reported for that model
+                }
+            }
+        }
     }
 
     public IReadOnlyCollection<ModelHost> Hosts => _hosts.Values;

@@ -71,7 +71,7 @@ internal static class PredictionChain
             stage = cache;
         }
 
-        stage = new RoutingStage<TInput, TOutput>(stage, host.Candidates, recordsInBatches ? recorder : null);
+        stage = new RoutingStage<TInput, TOutput>(stage, host.Candidates, recordsInBatches ? recorder : null, host.Time);
         if (recorder is not null && !recordsInBatches)
         {
             stage = new MonitoringStage<TInput, TOutput>(stage, recorder);
@@ -85,7 +85,8 @@ internal static class PredictionChain
 
         if (fallback is not null)
         {
-            stage = new FallbackStage<TInput, TOutput>(stage, fallback);
+            var logger = (services.GetService<Microsoft.Extensions.Logging.ILoggerFactory>() ?? Microsoft.Extensions.Logging.Abstractions.NullLoggerFactory.Instance).CreateLogger("ModelInService");
+            stage = new FallbackStage<TInput, TOutput>(stage, fallback, name, logger);
         }
 
         return new Predictor<TInput, TOutput>(host, stage, recorder, start);

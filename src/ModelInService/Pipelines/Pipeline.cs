@@ -63,7 +63,7 @@ internal sealed class PipelinePredictor<TRequest, TInput, TOutput, TResponse> : 
         var responses = new TResponse[outputs.Count];
         for (var i = 0; i < responses.Length; i++)
         {
-            responses[i] = _postprocess(inputs[i], outputs[i]);
+            responses[i] = Postprocess(inputs[i], outputs[i]);
             _recorder?.Record(inputs[i], responses[i]);
         }
 
@@ -76,10 +76,14 @@ internal sealed class PipelinePredictor<TRequest, TInput, TOutput, TResponse> : 
         var output = options is null
             ? await _model.PredictAsync(input, cancellationToken).ConfigureAwait(false)
             : await _model.PredictAsync(input, options, cancellationToken).ConfigureAwait(false);
-        var response = _postprocess(request, output);
+        var response = Postprocess(request, output);
         _recorder?.Record(request, response);
         return response;
     }
+
+    /// <summary>The post-processing step; a null response is refused by name (it reached the monitor as a NullReferenceException).</summary>
+    private TResponse Postprocess(TRequest request, TOutput output) =>
+        _postprocess(request, output) ?? throw new InvalidOperationException($"The post-processing step of pipeline '{ModelName}' returned null; it must return a {typeof(TResponse).Name}.");
 
     private ValueTask<TInput> Preprocess(TRequest request, CancellationToken cancellationToken)
     {
@@ -89,14 +93,31 @@ internal sealed class PipelinePredictor<TRequest, TInput, TOutput, TResponse> : 
             throw new ModelInputException(ModelName, null, "the request is null.");
         }
 
+        ValueTask<TInput> pending;
         try
         {
-            return _preprocess(request, cancellationToken);
+            pending = _preprocess(request, cancellationToken);
         }
         catch (ModelInputException)
         {
             // A step that rejects the request is a schema violation of the pipeline's input.
             _recorder?.RecordRejected();
+            throw;
+        }
+
+        return pending.IsCompletedSuccessfully || _recorder is null ? pending : CountRejectionAsync(pending);
+    }
+
+    /// <summary>An asynchronous step's rejection counts as one too (only a synchronous throw was counted).</summary>
+    private async ValueTask<TInput> CountRejectionAsync(ValueTask<TInput> pending)
+    {
+        try
+        {
+            return await pending.ConfigureAwait(false);
+        }
+        catch (ModelInputException)
+        {
+            _recorder!.RecordRejected();
             throw;
         }
     }

@@ -13,7 +13,7 @@ namespace ModelInService.Routing;
 /// <paramref name="canaryRecorder"/> is set when the batch executor records the serving path (batching without a
 /// cache, so no monitoring stage above): canary answers, which bypass the batcher, are recorded here instead.
 /// </remarks>
-internal sealed class RoutingStage<TInput, TOutput>(PredictionStage<TInput, TOutput> next, CandidateSlot candidates, IPredictionRecorder<TInput, TOutput>? canaryRecorder)
+internal sealed class RoutingStage<TInput, TOutput>(PredictionStage<TInput, TOutput> next, CandidateSlot candidates, IPredictionRecorder<TInput, TOutput>? canaryRecorder, TimeProvider time)
     : DelegatingStage<TInput, TOutput>(next)
 {
     public override ValueTask<TOutput> PredictAsync(Serving<TInput, TOutput> serving, TInput input, PredictionOptions? options, CancellationToken cancellationToken)
@@ -25,7 +25,7 @@ internal sealed class RoutingStage<TInput, TOutput>(PredictionStage<TInput, TOut
 
         if (candidate.Mode == CandidateMode.Canary && candidate.Routes(options?.RoutingKey))
         {
-            return RunOnCandidateAsync(candidate, input, cancellationToken);
+            return RunOnCandidateAsync(serving, candidate, input, options, cancellationToken);
         }
 
         var answer = Next.PredictAsync(serving, input, options, cancellationToken);
@@ -43,12 +43,26 @@ internal sealed class RoutingStage<TInput, TOutput>(PredictionStage<TInput, TOut
         return MirrorWhenAnsweredAsync(candidate, input, answer);
     }
 
-    private async ValueTask<TOutput> RunOnCandidateAsync(CandidateState candidate, TInput input, CancellationToken cancellationToken)
+    private async ValueTask<TOutput> RunOnCandidateAsync(Serving<TInput, TOutput> serving, CandidateState candidate, TInput input, PredictionOptions? options, CancellationToken cancellationToken)
     {
         TOutput output;
+        using var deadline = options?.Timeout is { } timeout ? new CancellationTokenSource(timeout, time) : null;
+        using var linked = deadline is null ? null : CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, deadline.Token);
         try
         {
-            output = await Runs.RunOnAsync<TInput, TOutput>(candidate.Runtime, input, cancellationToken).ConfigureAwait(false);
+            output = await Runs.RunOnAsync<TInput, TOutput>(candidate.Runtime, input, linked?.Token ?? cancellationToken).ConfigureAwait(false);
+        }
+        catch (ModelNotReadyException) when (!ReferenceEquals(candidates.Current, candidate))
+        {
+            // The canary was stopped, replaced or promoted while this request waited for it: answer on the serving path,
+            // as a reload moves waiting requests to the new generation (they failed with ModelNotReadyException).
+            return await Next.PredictAsync(serving, input, options, cancellationToken).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (deadline?.IsCancellationRequested == true && !cancellationToken.IsCancellationRequested)
+        {
+            // The caller's deadline holds on the canary as on the serving path (it was ignored: no deadline, no fallback).
+            candidate.Ran(failed: true);
+            throw new ModelDeadlineExceededException(candidate.Runtime.Name, $"Request to model '{candidate.Runtime.Name}' (canary) exceeded its {options!.Timeout!.Value.TotalMilliseconds:0} ms deadline.", options.Timeout.Value);
         }
         catch (Exception ex) when (ex is not OperationCanceledException)
         {

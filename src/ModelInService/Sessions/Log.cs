@@ -37,6 +37,10 @@ internal static partial class Log
     [LoggerMessage(EventId = 1008, EventName = "ModelReloadFailed", Level = LogLevel.Error, Message = "Reloading model '{ModelName}' failed; the current version keeps serving")]
     public static partial void ReloadFailed(ILogger logger, string modelName, Exception exception);
 
+    [LoggerMessage(EventId = 1023, EventName = "ModelFallbackFailed", Level = LogLevel.Warning,
+        Message = "Model '{ModelName}' failed ({ModelError}) and so did its fallback; the caller gets the model's error")]
+    public static partial void FallbackFailed(ILogger logger, string modelName, string modelError, Exception exception);
+
     [LoggerMessage(EventId = 1022, EventName = "ModelSignatureChanged", Level = LogLevel.Warning,
         Message = "Model '{ModelName}': version {NewVersion} changes the signature of version {OldVersion}: was {Before}; now {After}. Requests written for the old signature may fail")]
     public static partial void SignatureChanged(ILogger logger, string modelName, long oldVersion, long newVersion, string before, string after);

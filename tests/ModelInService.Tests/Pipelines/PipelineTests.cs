@@ -174,4 +174,15 @@ public class PipelineTests
         Assert.Equal(["Measurements", "Unit", "Species", "Confidence"], raw.Features.Select(f => f.Name));
         Assert.Equal(30, raw["Unit"]!.Count);
     }
+
+    [Fact]
+    public async Task A_post_step_that_returns_null_is_an_error_naming_the_step_not_a_NullReferenceException()
+    {
+        using var host = await TestModels.StartAsync(s => Iris(s).UseMonitoring().WithPipeline<FlowerRequest, IrisInput, IrisOutput, FlowerAnswer>(Parse, (_, _) => null!));
+        var pipeline = host.Services.GetRequiredKeyedService<IPredictor<FlowerRequest, FlowerAnswer>>("iris");
+
+        var error = await Assert.ThrowsAsync<InvalidOperationException>(async () => await pipeline.PredictAsync(new FlowerRequest { Measurements = "51,35,14,2" }));
+
+        Assert.Contains("post-processing step of pipeline 'iris' returned null", error.Message, StringComparison.Ordinal);
+    }
 }

@@ -93,4 +93,18 @@ public class CandidateTests
         await Assert.ThrowsAsync<ArgumentOutOfRangeException>(() => manager.StartCanaryAsync(ModelSource.FromFile(TestModels.IrisFixed), 1.5));
         await Assert.ThrowsAsync<InvalidOperationException>(() => manager.PromoteCandidateAsync());
     }
+
+    [Fact]
+    public async Task A_canary_request_keeps_the_callers_deadline()
+    {
+        using var host = await TestModels.StartAsync(s => s.AddModel<IrisInput, IrisOutput>(TestModels.IrisMlp));
+        var manager = host.Services.GetRequiredService<IModelManager>();
+        var predictor = host.Services.GetRequiredService<IPredictor<IrisInput, IrisOutput>>();
+        await manager.StartCanaryAsync(ModelSource.FromFile(TestModels.IrisFixed), 1.0);
+
+        // A deadline already past: the serving path answers ModelDeadlineExceededException; the canary ignored it.
+        await Assert.ThrowsAsync<ModelDeadlineExceededException>(async () =>
+            await predictor.PredictAsync(new IrisInput { Features = IrisSamples.Setosa }, new PredictionOptions { Timeout = TimeSpan.Zero }));
+        Assert.Equal(0, (await predictor.PredictAsync(new IrisInput { Features = IrisSamples.Setosa })).Label);
+    }
 }

@@ -111,13 +111,15 @@ internal sealed class RedisSharedCacheStore : ISharedCacheStore, IAsyncDisposabl
         Task<RedisValue>? get = null;
         try
         {
-            get = database.StringGetAsync(KeyOf(key));
+            // At most MaxEntryBytes + 1 bytes (GETRANGE): a value this store never writes (a 100 MB key planted in Redis)
+            // is not read whole on the request path; one byte over the limit is enough to call it corrupt.
+            get = database.StringGetRangeAsync(KeyOf(key), 0, _options.MaxEntryBytes);
             var value = await get.WaitAsync(_options.LookupTimeout, _time, cancellationToken).ConfigureAwait(false);
             _lookupDuration?.Record(_time.GetElapsedTime(started).TotalSeconds, _modelTag);
             NoteUp();
-            if (value.IsNull)
+            if (value.IsNull || value.Length() == 0)
             {
-                Count(Statistics.CountMiss(), "miss");
+                Count(Statistics.CountMiss(), "miss"); // GETRANGE answers an empty string for a missing key
                 return null;
             }
 

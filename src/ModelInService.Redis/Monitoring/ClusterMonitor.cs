@@ -308,14 +308,22 @@ internal sealed class ClusterMonitor : IClusterMonitor, IDisposable
         for (var start = 0; start < fresh.Count; start += ReadBatch)
         {
             var batch = fresh.Skip(start).Take(ReadBatch).ToArray();
-            var values = await db.StringGetAsync([.. batch.Select(b => _keys.Entry(b.Member))]).ConfigureAwait(false);
+            // At most MaxEntryBytes + 1 bytes of each entry (GETRANGE, pipelined): an oversized entry is known to be one
+            // without reading it (100 MB entries were read whole, taking the process to 3.1 GB, then refused).
+            var reads = new Task<RedisValue>[batch.Length];
+            for (var i = 0; i < batch.Length; i++)
+            {
+                reads[i] = db.StringGetRangeAsync(_keys.Entry(batch[i].Member), 0, _options.MaxEntryBytes);
+            }
+
+            var values = await Task.WhenAll(reads).ConfigureAwait(false);
             for (var i = 0; i < batch.Length; i++)
             {
                 var (member, index) = batch[i];
                 _seen[member] = index;
-                if (values[i].IsNull)
+                if (values[i].IsNull || values[i].Length() == 0)
                 {
-                    continue; // expired between the index read and the fetch
+                    continue; // expired between the index read and the fetch (GETRANGE answers an empty string)
                 }
 
                 try

@@ -232,6 +232,24 @@ public sealed class ClusterOperationsTests(RedisFixture redis, ITestOutputHelper
     }
 
     [SkippableFact]
+    public async Task An_oversized_desired_document_is_refused_unread()
+    {
+        redis.SkipIfUnavailable();
+        await using var a = await StartAsync("a");
+        await using var connection = await ConnectionMultiplexer.ConnectAsync(redis.Configuration!);
+        var db = connection.GetDatabase();
+
+        // 1 MB where at most 16 KB is valid: every replica read it whole on every heartbeat (100 MB: 3.2 GB).
+        var revision = await db.StringIncrementAsync($"{{{_prefix}:iris}}:rev");
+        await db.HashSetAsync($"{{{_prefix}:iris}}:desired", [new("revision", revision), new("state", new string('x', 1 << 20))]);
+        await db.PublishAsync(RedisChannel.Literal(_prefix + ":ops"), $"{revision}\nelsewhere\niris");
+        await Replica.WaitUntilAsync(() => a.Operations.AppliedRevision("iris") == revision, Converge, "the oversized revision handled");
+
+        Assert.Contains("1048576 bytes (at most 16384), not read", (await a.HealthAsync()).Description, StringComparison.Ordinal);
+        Assert.Null((await a.Cluster.GetStateAsync("iris")).Desired);
+    }
+
+    [SkippableFact]
     public async Task A_replayed_older_desired_state_is_not_followed_and_the_cluster_keeps_its_latest_operation()
     {
         redis.SkipIfUnavailable();

@@ -54,6 +54,9 @@ internal sealed class ClusterOperations : IModelCluster, IAsyncDisposable, IDisp
     private int _unreachable;
     private volatile string? _unreachableReason;
 
+    /// <summary>Why Redis last refused a command it received (out of memory, a key of the wrong type): not an outage.</summary>
+    private volatile string? _refusedReason;
+
     public ClusterOperations(
         ModelRegistry registry,
         IOptions<ModelOperationsOptions> options,
@@ -212,6 +215,11 @@ internal sealed class ClusterOperations : IModelCluster, IAsyncDisposable, IDisp
             return HealthCheckResult.Degraded($"Redis is unreachable for cluster operations ({_unreachableReason ?? "not connected"}): operations apply on this replica only; {pending} model(s) have operations to publish when it returns.", data: data);
         }
 
+        if (_refusedReason is { } refused)
+        {
+            return HealthCheckResult.Degraded($"Redis refuses the cluster operations' writes ({refused}): operations apply on this replica; {pending} model(s) have operations to publish.", data: data);
+        }
+
         if (pending > 0)
         {
             return HealthCheckResult.Degraded($"{pending} model(s) have operations not yet published to the cluster.", data: data);
@@ -269,6 +277,10 @@ internal sealed class ClusterOperations : IModelCluster, IAsyncDisposable, IDisp
                 try
                 {
                     await ProcessAsync(link, cancellationToken).ConfigureAwait(false);
+                }
+                catch (RedisServerException ex)
+                {
+                    Refused("sync", ex.Message);
                 }
                 catch (RedisException ex)
                 {
@@ -560,6 +572,11 @@ internal sealed class ClusterOperations : IModelCluster, IAsyncDisposable, IDisp
                 }
 
                 Reachable();
+                _refusedReason = null; // the heartbeat's writes were accepted again
+            }
+            catch (RedisServerException ex)
+            {
+                Refused("heartbeat", ex.Message);
             }
             catch (RedisException ex)
             {
@@ -679,6 +696,20 @@ internal sealed class ClusterOperations : IModelCluster, IAsyncDisposable, IDisp
         {
             _unreachableReason = reason;
             Log.RedisUnreachable(_logger, reason);
+        }
+    }
+
+    /// <summary>
+    /// Redis answered with an error (OOM under noeviction, WRONGTYPE): reachable, but refusing. Logged once per distinct
+    /// reason and shown by the readiness check; it used to count as an outage, cleared by the next successful read, so
+    /// every heartbeat logged "unreachable" then "reachable again" and readiness flapped.
+    /// </summary>
+    private void Refused(string stage, string reason)
+    {
+        _metrics?.RedisError(stage);
+        if (!string.Equals(Interlocked.Exchange(ref _refusedReason, reason), reason, StringComparison.Ordinal))
+        {
+            Log.RedisRefused(_logger, stage, reason);
         }
     }
 

@@ -29,6 +29,10 @@ internal static partial class Log
         Message = "Cluster operations: model '{ModelName}' cannot apply revision {Revision} ({Operation} from '{Origin}'): {Reason}; it keeps serving its current version")]
     public static partial void ApplyFailed(ILogger logger, string modelName, long revision, string operation, string origin, string reason);
 
+    [LoggerMessage(EventId = 1610, EventName = "ClusterRedisRefused", Level = LogLevel.Warning,
+        Message = "Cluster operations: Redis refused the {Stage} ({Reason}); it is reachable, so this is not an outage: operations apply on this replica until it accepts them")]
+    public static partial void RedisRefused(ILogger logger, string stage, string reason);
+
     [LoggerMessage(EventId = 1609, EventName = "ClusterStaleDesiredIgnored", Level = LogLevel.Warning,
         Message = "Cluster operations: model '{ModelName}' found desired revision {Revision} stored, older than revision {Followed} it already followed while the revision counter is past it (a replayed or restored state); not followed, this replica restates what it serves")]
     public static partial void StaleDesiredIgnored(ILogger logger, string modelName, long revision, long followed);

@@ -250,6 +250,34 @@ public sealed class ClusterOperationsTests(RedisFixture redis, ITestOutputHelper
     }
 
     [SkippableFact]
+    public async Task Redis_refusing_writes_is_reported_as_refusing_not_as_an_outage_that_flaps()
+    {
+        redis.SkipIfUnavailable();
+        await using var a = await StartAsync("a");
+        await using var connection = await ConnectionMultiplexer.ConnectAsync(redis.Configuration!);
+        var db = connection.GetDatabase();
+        var replicas = $"{{{_prefix}:iris}}:replicas";
+
+        // A key of the wrong type makes every heartbeat's write fail with WRONGTYPE, as OOM under noeviction does.
+        await db.KeyDeleteAsync(replicas);
+        await db.StringSetAsync(replicas, "not a set");
+        var reachable = new List<bool>();
+        for (var i = 0; i < 20; i++)
+        {
+            await Task.Delay(100);
+            reachable.Add(a.Operations.IsRedisReachable);
+        }
+
+        var refusing = await a.HealthAsync();
+        await db.KeyDeleteAsync(replicas);
+        await Replica.WaitUntilAsync(() => a.HealthAsync().Result.Status == HealthStatus.Healthy, Converge, "healthy once Redis accepts the writes");
+
+        Assert.All(reachable, Assert.True); // it flapped: "unreachable" at each failed heartbeat, "reachable" at the next read
+        Assert.Equal(HealthStatus.Degraded, refusing.Status);
+        Assert.Contains("Redis refuses the cluster operations' writes", refusing.Description, StringComparison.Ordinal);
+    }
+
+    [SkippableFact]
     public async Task A_replayed_older_desired_state_is_not_followed_and_the_cluster_keeps_its_latest_operation()
     {
         redis.SkipIfUnavailable();

@@ -13,4 +13,7 @@ internal static partial class Log
 
     [LoggerMessage(EventId = 1663, EventName = "RedisCacheCorruptEntry", Level = LogLevel.Warning, Message = "Model '{ModelName}': an L2 entry did not deserialize and was treated as a miss (key {Key}); further ones are only counted")]
     public static partial void CorruptEntry(ILogger logger, string modelName, string key);
+
+    [LoggerMessage(EventId = 1664, EventName = "RedisCacheWriteRefused", Level = LogLevel.Warning, Message = "Model '{ModelName}': Redis refused an L2 write ({Reason}); such writes are counted as failed (model_in_service.cache.l2.writes, result=failed) and logged again only when the reason changes")]
+    public static partial void WriteRefused(ILogger logger, string modelName, string reason);
 }

@@ -227,16 +227,62 @@ internal sealed class RedisSharedCacheStore : ISharedCacheStore, IAsyncDisposabl
                 continue;
             }
 
+            // Counted when Redis answers, not when the command is sent: fire-and-forget SETs counted 100 writes as
+            // written while Redis refused every one (out of memory), and nothing was logged. At most
+            // MaxWritesInFlight wait for their answer, so a slow Redis slows this writer, not the requests.
+            await _writesInFlight.WaitAsync().ConfigureAwait(false);
+            Task<bool> set;
             try
             {
-                await database.StringSetAsync(KeyOf(write.Key), bytes, _options.TimeToLive, When.Always, CommandFlags.FireAndForget).ConfigureAwait(false);
-                CountWrite(Statistics.CountWritten(), "written");
+                set = database.StringSetAsync(KeyOf(write.Key), bytes, _options.TimeToLive, When.Always);
             }
             catch (Exception ex) when (ex is RedisException or ObjectDisposedException or InvalidOperationException)
             {
+                _writesInFlight.Release();
                 CountWrite(Statistics.CountFailedWrite(), "failed");
                 NoteDown(ex.Message);
+                continue;
             }
+
+            _ = set.ContinueWith(static (t, state) => ((RedisSharedCacheStore)state!).Written(t), this, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+        }
+
+        // Answers still on their way are counted before the store is gone.
+        for (var i = 0; i < MaxWritesInFlight; i++)
+        {
+            await _writesInFlight.WaitAsync(TimeSpan.FromSeconds(5)).ConfigureAwait(false);
+        }
+    }
+
+    private const int MaxWritesInFlight = 64;
+
+    private readonly SemaphoreSlim _writesInFlight = new(MaxWritesInFlight, MaxWritesInFlight);
+
+    /// <summary>The last reason Redis refused a write, logged once per distinct reason.</summary>
+    private string? _writeRefused;
+
+    private void Written(Task<bool> set)
+    {
+        _writesInFlight.Release();
+        if (set.IsCompletedSuccessfully)
+        {
+            CountWrite(Statistics.CountWritten(), "written");
+            Volatile.Write(ref _writeRefused, null);
+            return;
+        }
+
+        CountWrite(Statistics.CountFailedWrite(), "failed");
+        var reason = set.Exception?.GetBaseException().Message ?? "canceled";
+        if (set.Exception?.GetBaseException() is RedisServerException)
+        {
+            if (!string.Equals(Interlocked.Exchange(ref _writeRefused, reason), reason, StringComparison.Ordinal))
+            {
+                Log.WriteRefused(_logger, _model, reason);
+            }
+        }
+        else
+        {
+            NoteDown(reason);
         }
     }
 

@@ -131,6 +131,36 @@ public sealed class RedisCacheTests(RedisFixture redis)
     }
 
     [SkippableFact]
+    public async Task Writes_Redis_refuses_are_counted_as_failed_and_logged_once()
+    {
+        await StartCleanAsync();
+        await using var a = await Replica.StartAsync(redis);
+        await using var admin = await ConnectionMultiplexer.ConnectAsync(redis.Configuration + ",allowAdmin=true");
+        var server = admin.GetServer(admin.GetEndPoints()[0]);
+        var policy = (await server.ConfigGetAsync("maxmemory-policy")).Single().Value;
+        await server.ConfigSetAsync("maxmemory-policy", "noeviction");
+        await server.ConfigSetAsync("maxmemory", "1");
+        try
+        {
+            // Every SET is refused (OOM): fire-and-forget writes counted all of them as written, and logged nothing.
+            for (var i = 0; i < 10; i++)
+            {
+                await a.PredictAsync([4.5f + (i * 0.01f), 3.2f, 1.3f, 0.2f]);
+            }
+
+            await RedisKeys.WaitUntilAsync(() => a.L2.Statistics.FailedWrites == 10);
+        }
+        finally
+        {
+            await server.ConfigSetAsync("maxmemory", "0");
+            await server.ConfigSetAsync("maxmemory-policy", policy);
+        }
+
+        Assert.Equal(0, a.L2.Statistics.Written);
+        Assert.Single(a.Logs.GetSnapshot(), r => r.Id.Id == 1664);
+    }
+
+    [SkippableFact]
     public async Task RedisStopped_EveryRequestIsAnswered_AndTheOutageIsLoggedOnce()
     {
         await StartCleanAsync();

@@ -73,7 +73,7 @@ internal sealed class ModelFileWatcher : IDisposable
             }
 
             _host.LogFileChanged(Path);
-            await _host.ReloadWatchedFileAsync(Path).ConfigureAwait(false);
+            await _host.ReloadWatchedFileAsync().ConfigureAwait(false);
         }
 #pragma warning disable CA1031 // A failed reload is logged and raised as ReloadFailed by the host; the old version keeps serving.
         catch (Exception)

@@ -240,15 +240,11 @@ internal sealed class ModelHost : IGenerationSource, ICandidateHost, IObservedMo
         }
     }
 
-    /// <summary>A file change: reloads the watched file (not a source a later reload was given: the file is what changed).</summary>
-    internal Task<ModelRuntime> ReloadWatchedFileAsync(string path)
-    {
-        var serving = _runtime;
-        var source = serving?.Source is { } current && string.Equals(current.ResolvePath(_contentRoot), path, StringComparison.Ordinal)
-            ? current
-            : Options.Source?.ResolvePath(_contentRoot) == path ? Options.Source : ModelSource.FromFile(path);
-        return ReloadAsync(source, CancellationToken.None);
-    }
+    /// <summary>
+    /// A file change: reloads the configured source, the file being watched (not a source a later reload was given:
+    /// the file is what changed).
+    /// </summary>
+    internal Task<ModelRuntime> ReloadWatchedFileAsync() => ReloadAsync(Options.Source, CancellationToken.None);
 
     /// <summary>Logs a reload that changed the inputs or outputs: requests written for the old ones may now fail.</summary>
     private void WarnOnSignatureChange(ModelRuntime from, ModelRuntime to)
@@ -261,7 +257,7 @@ internal sealed class ModelHost : IGenerationSource, ICandidateHost, IObservedMo
         }
 
         static string Describe(ModelSignature signature) =>
-            "inputs " + string.Join(", ", signature.Inputs.Select(i => $"{i.Name} {i}")) + "; outputs " + string.Join(", ", signature.Outputs.Select(o => $"{o.Name} {o}"));
+            "inputs " + ModelLoader.Describe(signature.Inputs) + "; outputs " + ModelLoader.Describe(signature.Outputs);
     }
 
     /// <summary>Swaps back to the generation kept by the last reload.</summary>

@@ -109,7 +109,7 @@ internal static class ModelLoader
             runtime.WarmupFailed = !Warmup(runtime, sessions, options.WarmupRuns, logger, strictWarmup);
             var elapsedMs = (long)Stopwatch.GetElapsedTime(started).TotalMilliseconds;
             Log.ModelLoaded(logger, name, elapsedMs, sessions.Length, threads.MaxConcurrency, threads.IntraOpThreads, provider,
-                string.Join(", ", signature.Inputs.Select(i => $"{i.Name} {i}")), string.Join(", ", signature.Outputs.Select(o => $"{o.Name} {o}")), signature.Batching.ToString());
+                Describe(signature.Inputs), Describe(signature.Outputs), signature.Batching.ToString());
             return runtime;
         }
         catch
@@ -179,6 +179,9 @@ internal static class ModelLoader
         var batching = BatchAxisAnalysis.Analyze(signature, options, null, errors);
         return errors.Count > 0 ? throw new ModelSchemaException(name, errors) : batching;
     }
+
+    /// <summary>Tensors as the logs show them: <c>name type [shape]</c>, comma-separated.</summary>
+    internal static string Describe(IReadOnlyList<TensorSpec> tensors) => string.Join(", ", tensors.Select(t => $"{t.Name} {t}"));
 
     /// <summary>The first 16 hex digits of the model's SHA-256: which file is live, at a glance.</summary>
     private static string Hash(string? path, byte[]? bytes)

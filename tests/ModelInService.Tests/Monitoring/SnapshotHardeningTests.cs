@@ -303,6 +303,20 @@ public sealed class SnapshotHardeningTests(ITestOutputHelper output)
         Assert.Contains("MaxImportedFeatures is -1; use 0 to 65,536", result.FailureMessage, StringComparison.Ordinal);
     }
 
+    /// <summary>The iris model with monitoring on a fake clock, logs collected, evaluations a day apart (tests run them).</summary>
+    private static Task<Microsoft.Extensions.Hosting.IHost> StartIrisAsync(FakeLogCollector logs, Action<MonitoringOptions> configure) =>
+        TestModels.StartAsync(s =>
+        {
+            s.AddSingleton<TimeProvider>(new FakeTimeProvider(MonitorHarness.Start));
+            s.AddLogging(b => b.AddProvider(new FakeLoggerProvider(logs)));
+            s.AddModel<MonitoringIntegrationTests.TrackedIris, IrisOutput>("iris", o => o.Source = ModelSource.FromFile(TestModels.IrisMlp))
+                .UseMonitoring(o =>
+                {
+                    o.EvaluationInterval = TimeSpan.FromDays(1);
+                    configure(o);
+                });
+        });
+
     public static TheoryData<string> BadRestoreFiles => ["features-null", "sketch-merge-overflows"];
 
     [Theory]
@@ -315,19 +329,8 @@ public sealed class SnapshotHardeningTests(ITestOutputHelper output)
         try
         {
             await File.WriteAllBytesAsync(path, BadFile(kind));
-            var time = new FakeTimeProvider(MonitorHarness.Start);
             var logs = new FakeLogCollector();
-            using var host = await TestModels.StartAsync(s =>
-            {
-                s.AddSingleton<TimeProvider>(time);
-                s.AddLogging(b => b.AddProvider(new FakeLoggerProvider(logs)));
-                s.AddModel<MonitoringIntegrationTests.TrackedIris, IrisOutput>("iris", o => o.Source = ModelSource.FromFile(TestModels.IrisMlp))
-                    .UseMonitoring(o =>
-                    {
-                        o.SnapshotDirectory = directory;
-                        o.EvaluationInterval = TimeSpan.FromDays(1);
-                    });
-            });
+            using var host = await StartIrisAsync(logs, o => o.SnapshotDirectory = directory);
 
             var monitor = host.Services.GetRequiredKeyedService<IModelMonitor>("iris");
             Assert.Equal(0, monitor.GetReport(TimeSpan.FromMinutes(1)).Predictions);
@@ -355,20 +358,13 @@ public sealed class SnapshotHardeningTests(ITestOutputHelper output)
         var path = Path.Combine(directory, "iris.monitor");
         try
         {
-            var time = new FakeTimeProvider(MonitorHarness.Start);
             var logs = new FakeLogCollector();
-            using var host = await TestModels.StartAsync(s =>
+            using var host = await StartIrisAsync(logs, o =>
             {
-                s.AddSingleton<TimeProvider>(time);
-                s.AddLogging(b => b.AddProvider(new FakeLoggerProvider(logs)));
-                s.AddModel<MonitoringIntegrationTests.TrackedIris, IrisOutput>("iris", o => o.Source = ModelSource.FromFile(TestModels.IrisMlp))
-                    .UseMonitoring(o =>
-                    {
-                        o.SnapshotDirectory = directory;
-                        o.EvaluationInterval = TimeSpan.FromDays(1);
-                        o.MinimumSampleSize = 1;
-                    });
+                o.SnapshotDirectory = directory;
+                o.MinimumSampleSize = 1;
             });
+            var time = (FakeTimeProvider)host.Services.GetRequiredService<TimeProvider>();
             var predictor = host.Services.GetRequiredKeyedService<IPredictor<MonitoringIntegrationTests.TrackedIris, IrisOutput>>("iris");
             for (var i = 0; i < 600; i++)
             {
@@ -423,17 +419,7 @@ public sealed class SnapshotHardeningTests(ITestOutputHelper output)
             }
 
             var logs = new FakeLogCollector();
-            using var host = await TestModels.StartAsync(s =>
-            {
-                s.AddSingleton<TimeProvider>(new FakeTimeProvider(MonitorHarness.Start));
-                s.AddLogging(b => b.AddProvider(new FakeLoggerProvider(logs)));
-                s.AddModel<MonitoringIntegrationTests.TrackedIris, IrisOutput>("iris", o => o.Source = ModelSource.FromFile(TestModels.IrisMlp))
-                    .UseMonitoring(o =>
-                    {
-                        o.ReferencePath = path;
-                        o.EvaluationInterval = TimeSpan.FromDays(1);
-                    });
-            });
+            using var host = await StartIrisAsync(logs, o => o.ReferencePath = path);
 
             Assert.Null(host.Services.GetRequiredKeyedService<IModelMonitor>("iris").Reference);
             Assert.Contains(logs.GetSnapshot(), r => r.Level == LogLevel.Error && r.Exception is not null);

@@ -48,6 +48,12 @@ internal sealed class RedisSharedCacheStore : ISharedCacheStore, IAsyncDisposabl
     /// <summary>1 once a corrupt entry was logged (further ones are counted only).</summary>
     private int _corruptLogged;
 
+    /// <summary>Why Redis was last considered down (the readiness check's reason).</summary>
+    private string? _downReason;
+
+    /// <summary>When Redis last refused a write (<see cref="TimeProvider.GetTimestamp"/>), or 0.</summary>
+    private long _writeRefusedAt;
+
     public RedisSharedCacheStore(string model, RedisCacheOptions options, IConnectionMultiplexer? shared, TimeProvider time, ILogger logger, IMeterFactory? meters)
     {
         _model = model;
@@ -89,6 +95,36 @@ internal sealed class RedisSharedCacheStore : ISharedCacheStore, IAsyncDisposabl
 
     /// <summary>Completes when the first connection attempt finished (connected or not); for tests and benchmarks.</summary>
     public Task Connecting => _connecting;
+
+    /// <summary>
+    /// The store's state for its readiness check: connecting (the first attempt is under way), unreachable (with the
+    /// last reason), refusing writes (Redis answered a write with an error within the last <paramref name="window"/>
+    /// and none succeeded since), or healthy.
+    /// </summary>
+    /// <param name="window">How long a refused write keeps the store "refusing writes" when no write succeeded since.</param>
+    /// <returns>The state and its reason (null when healthy).</returns>
+    public (RedisCacheState State, string? Reason) GetState(TimeSpan window)
+    {
+        if (_database is null)
+        {
+            return _connecting.IsCompleted
+                ? (RedisCacheState.Unreachable, Volatile.Read(ref _downReason) ?? "not connected")
+                : (RedisCacheState.Connecting, "the first connection attempt is under way");
+        }
+
+        if (!_connection!.IsConnected)
+        {
+            return (RedisCacheState.Unreachable, Volatile.Read(ref _downReason) ?? "not connected");
+        }
+
+        var refusedAt = Interlocked.Read(ref _writeRefusedAt);
+        if (refusedAt != 0 && _time.GetElapsedTime(refusedAt) < window && Volatile.Read(ref _writeRefused) is { } refused)
+        {
+            return (RedisCacheState.RefusingWrites, refused);
+        }
+
+        return (RedisCacheState.Healthy, null);
+    }
 
     /// <summary>The Redis key of <paramref name="key"/>.</summary>
     public string KeyOf(SharedCacheKey key) => string.Create(CultureInfo.InvariantCulture, $"{_options.KeyPrefix}{key.Model}:{key.ModelHash}:{key.Layout:x16}:{key.Input:x32}");
@@ -268,6 +304,7 @@ internal sealed class RedisSharedCacheStore : ISharedCacheStore, IAsyncDisposabl
         {
             CountWrite(Statistics.CountWritten(), "written");
             Volatile.Write(ref _writeRefused, null);
+            Interlocked.Exchange(ref _writeRefusedAt, 0);
             return;
         }
 
@@ -275,6 +312,7 @@ internal sealed class RedisSharedCacheStore : ISharedCacheStore, IAsyncDisposabl
         var reason = set.Exception?.GetBaseException().Message ?? "canceled";
         if (set.Exception?.GetBaseException() is RedisServerException)
         {
+            Interlocked.Exchange(ref _writeRefusedAt, _time.GetTimestamp());
             if (!string.Equals(Interlocked.Exchange(ref _writeRefused, reason), reason, StringComparison.Ordinal))
             {
                 Log.WriteRefused(_logger, _model, reason);
@@ -288,6 +326,7 @@ internal sealed class RedisSharedCacheStore : ISharedCacheStore, IAsyncDisposabl
 
     private void NoteDown(string reason)
     {
+        Volatile.Write(ref _downReason, reason);
         if (Interlocked.Exchange(ref _down, 1) == 0)
         {
             Statistics.CountOutage();

@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Globalization;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Options;
 using ModelInService.Caching;
@@ -161,6 +162,61 @@ public sealed class RedisCacheTests(RedisFixture redis)
     }
 
     [SkippableFact]
+    public async Task Readiness_reports_the_L2_cache_Degraded_while_Redis_is_down_or_refuses_writes()
+    {
+        await StartCleanAsync();
+        await using var a = await Replica.StartAsync(redis, healthChecks: true);
+        await a.PredictAsync(Iris.Setosa);
+        await RedisKeys.WaitUntilAsync(() => a.L2.Statistics.Written == 1);
+        var healthy = await a.CacheHealthAsync();
+        Assert.Equal(HealthStatus.Healthy, healthy.Status);
+        Assert.Equal(1L, healthy.Data["written"]);
+
+        // Out of memory: every write is refused; the replica serves, readiness says so.
+        await using var admin = await ConnectionMultiplexer.ConnectAsync(redis.Configuration + ",allowAdmin=true");
+        var server = admin.GetServer(admin.GetEndPoints()[0]);
+        var policy = (await server.ConfigGetAsync("maxmemory-policy")).Single().Value;
+        await server.ConfigSetAsync("maxmemory-policy", "noeviction");
+        await server.ConfigSetAsync("maxmemory", "1");
+        try
+        {
+            await a.PredictAsync(Iris.Versicolor);
+            await RedisKeys.WaitUntilAsync(() => a.L2.Statistics.FailedWrites == 1);
+            var refusing = await a.CacheHealthAsync();
+            Assert.Equal(HealthStatus.Degraded, refusing.Status);
+            Assert.Contains("refuses L2 cache writes", refusing.Description, StringComparison.Ordinal);
+            Assert.Contains("OOM", refusing.Description, StringComparison.Ordinal);
+        }
+        finally
+        {
+            await server.ConfigSetAsync("maxmemory", "0");
+            await server.ConfigSetAsync("maxmemory-policy", policy);
+        }
+
+        // The next write succeeds: Healthy again.
+        await a.PredictAsync(Iris.Virginica);
+        await RedisKeys.WaitUntilAsync(() => a.L2.Statistics.Written == 2);
+        Assert.Equal(HealthStatus.Healthy, (await a.CacheHealthAsync()).Status);
+
+        await redis.StopServerAsync();
+        try
+        {
+            await RedisKeys.WaitUntilAsync(() => !a.L2.GetState(TimeSpan.FromMinutes(1)).State.Equals(RedisCacheState.Healthy), seconds: 30);
+            var down = await a.CacheHealthAsync();
+            Assert.Equal(HealthStatus.Degraded, down.Status);
+            Assert.Contains("unreachable", down.Description, StringComparison.Ordinal);
+            Assert.Equal(0, (await a.PredictAsync(Iris.Setosa)).Label); // still answered
+        }
+        finally
+        {
+            await redis.StartServerAsync();
+        }
+
+        await RedisKeys.WaitUntilAsync(() => a.L2.GetState(TimeSpan.FromMinutes(1)).State == RedisCacheState.Healthy, seconds: 30);
+        Assert.Equal(HealthStatus.Healthy, (await a.CacheHealthAsync()).Status);
+    }
+
+    [SkippableFact]
     public async Task RedisStopped_EveryRequestIsAnswered_AndTheOutageIsLoggedOnce()
     {
         await StartCleanAsync();
@@ -302,5 +358,24 @@ public sealed class RedisCacheTests(RedisFixture redis)
 
         var services = new ServiceCollection();
         Assert.Throws<InvalidOperationException>(() => services.AddModel<IrisInput, IrisOutput>("iris", o => o.Source = ModelSource.FromFile(Iris.Model("iris_mlp.onnx"))).UseRedisCache());
+    }
+
+    [Fact]
+    public void UseRedisCache_twice_adds_up_the_configuration_and_registers_one_store_and_one_readiness_check()
+    {
+        var services = new ServiceCollection();
+        services.AddHealthChecks();
+        services.AddModel<IrisInput, IrisOutput>("iris", o => o.Source = ModelSource.FromFile(Iris.Model("iris_mlp.onnx")))
+            .UseCaching()
+            .UseRedisCache(o => o.Configuration = "localhost:1,abortConnect=false")
+            .UseRedisCache(o => o.LookupTimeout = TimeSpan.FromMilliseconds(77));
+        using var provider = services.BuildServiceProvider();
+
+        Assert.Single(services, d => d.IsKeyedService && d.ServiceType == typeof(ISharedCacheStore));
+        var registrations = provider.GetRequiredService<IOptions<HealthCheckServiceOptions>>().Value.Registrations;
+        Assert.Single(registrations, r => r.Name == "redis-cache:iris" && r.Tags.Contains("ready"));
+        var options = provider.GetRequiredService<IOptionsMonitor<RedisCacheOptions>>().Get("iris");
+        Assert.Equal("localhost:1,abortConnect=false", options.Configuration);
+        Assert.Equal(TimeSpan.FromMilliseconds(77), options.LookupTimeout);
     }
 }

@@ -1,4 +1,5 @@
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Testing;
@@ -43,10 +44,15 @@ internal sealed class Replica : IAsyncDisposable
 
     public FakeLogCollector Logs => _host.Services.GetFakeLogCollector();
 
-    public static async Task<Replica> StartAsync(RedisFixture redis, string modelFile = "iris_mlp.onnx", string store = "lru", Action<RedisCacheOptions>? configure = null)
+    public static async Task<Replica> StartAsync(RedisFixture redis, string modelFile = "iris_mlp.onnx", string store = "lru", Action<RedisCacheOptions>? configure = null, bool healthChecks = false)
     {
         var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true, ContentRootPath = AppContext.BaseDirectory });
         builder.Logging.AddFakeLogging();
+        if (healthChecks)
+        {
+            builder.Services.AddHealthChecks();
+        }
+
         var model = builder.Services.AddModel<IrisInput, IrisOutput>(Name, o => o.Source = ModelSource.FromFile(Iris.Model(modelFile))).UseCaching();
         if (store == "memory")
         {
@@ -65,6 +71,10 @@ internal sealed class Replica : IAsyncDisposable
         await replica.L2.Connecting;
         return replica;
     }
+
+    /// <summary>The readiness entry of the L2 cache (needs <c>healthChecks: true</c> at start).</summary>
+    public async Task<HealthReportEntry> CacheHealthAsync() =>
+        (await _host.Services.GetRequiredService<HealthCheckService>().CheckHealthAsync(r => r.Tags.Contains("ready"))).Entries["redis-cache:" + Name];
 
     public Task<IrisOutput> PredictAsync(float[] features) => Predictor.PredictAsync(new IrisInput { Features = [.. features] }).AsTask();
 

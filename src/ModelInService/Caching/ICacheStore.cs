@@ -10,7 +10,11 @@ namespace ModelInService.Caching;
 internal interface ICacheStore<TValue> : ICacheCounters
 {
     /// <summary>Finds <paramref name="key"/> at time <paramref name="now"/> (<see cref="TimeProvider.GetTimestamp"/>).</summary>
-    LruCache<TValue>.Lookup Find(UInt128 key, long now);
+    /// <param name="key">The key.</param>
+    /// <param name="now">The time.</param>
+    /// <param name="count">Whether the lookup counts as a hit, join or miss: false when a request looks again after the computation it joined was abandoned (each request is counted once).</param>
+    /// <returns>A hit, an in-flight computation to join, or a new in-flight entry the caller owns.</returns>
+    LruCache<TValue>.Lookup Find(UInt128 key, long now, bool count = true);
 
     /// <summary>Completes an owned entry: stores it (unless <paramref name="store"/> is false or it cannot fit) and wakes joiners.</summary>
     void Complete(LruCache<TValue>.Node node, TValue value, long size, long expiresAt, bool store);

@@ -62,7 +62,7 @@ internal sealed class LruCache<TValue> : ICacheStore<TValue>
     }
 
     /// <summary>Finds <paramref name="key"/>: a hit, an in-flight computation to join, or a new in-flight entry the caller now owns.</summary>
-    public Lookup Find(UInt128 key, long now)
+    public Lookup Find(UInt128 key, long now, bool count = true)
     {
         lock (_lock)
         {
@@ -72,21 +72,33 @@ internal sealed class LruCache<TValue> : ICacheStore<TValue>
                 {
                     // The completion source exists only once somebody waits: most misses are never joined.
                     node.Pending ??= new TaskCompletionSource<TValue>(TaskCreationOptions.RunContinuationsAsynchronously);
-                    Joins++;
+                    if (count)
+                    {
+                        Joins++;
+                    }
+
                     return new Lookup(LookupKind.Join, default, node.Pending.Task, null);
                 }
 
                 if (node.ExpiresAt > now)
                 {
                     MoveToFront(node);
-                    Hits++;
+                    if (count)
+                    {
+                        Hits++;
+                    }
+
                     return new Lookup(LookupKind.Hit, node.Value, null, null);
                 }
 
                 RemoveCompleted(node); // expired: a miss
             }
 
-            Misses++;
+            if (count)
+            {
+                Misses++;
+            }
+
             var owned = new Node(key) { InFlight = true };
             _map[key] = owned;
             return new Lookup(LookupKind.Owner, default, null, owned);

@@ -60,14 +60,18 @@ internal sealed class MemoryCacheStore<TValue> : ICacheStore<TValue>
     /// <summary>Estimated bytes of this model's entries in the app's cache.</summary>
     public long Bytes => Interlocked.Read(ref _bytes);
 
-    public LruCache<TValue>.Lookup Find(UInt128 key, long now)
+    public LruCache<TValue>.Lookup Find(UInt128 key, long now, bool count = true)
     {
         lock (_lock)
         {
             if (_inFlight.TryGetValue(key, out var node))
             {
                 node.Pending ??= new TaskCompletionSource<TValue>(TaskCreationOptions.RunContinuationsAsynchronously);
-                Interlocked.Increment(ref _joins);
+                if (count)
+                {
+                    Interlocked.Increment(ref _joins);
+                }
+
                 return new LruCache<TValue>.Lookup(LruCache<TValue>.LookupKind.Join, default, node.Pending.Task, null);
             }
 
@@ -76,14 +80,22 @@ internal sealed class MemoryCacheStore<TValue> : ICacheStore<TValue>
             {
                 if (entry.ExpiresAt > now)
                 {
-                    Interlocked.Increment(ref _hits);
+                    if (count)
+                    {
+                        Interlocked.Increment(ref _hits);
+                    }
+
                     return new LruCache<TValue>.Lookup(LruCache<TValue>.LookupKind.Hit, entry.Value, null, null);
                 }
 
                 _cache.Remove(storeKey); // expired on the injected clock: a miss
             }
 
-            Interlocked.Increment(ref _misses);
+            if (count)
+            {
+                Interlocked.Increment(ref _misses);
+            }
+
             var owned = new LruCache<TValue>.Node(key) { InFlight = true };
             _inFlight[key] = owned;
             return new LruCache<TValue>.Lookup(LruCache<TValue>.LookupKind.Owner, default, null, owned);

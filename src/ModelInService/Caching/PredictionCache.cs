@@ -28,6 +28,12 @@ internal sealed class PredictionCache<TInput, TOutput> : DelegatingStage<TInput,
     private readonly TimeProvider _time;
     private readonly long _ttlTicks;
 
+    /// <summary>The model's generations, to know whether a swap happened while the owner computed (null in unit tests: not checked).</summary>
+    private readonly IGenerationSource? _source;
+
+    /// <summary>The deadline of a call without its own (the batcher's <c>DefaultTimeout</c>), or null (none).</summary>
+    private readonly TimeSpan? _defaultTimeout;
+
     /// <summary>The shared-cache identity of the runtime seen last (rebuilt when a reload swaps it).</summary>
     private volatile SharedIdentity? _identity;
 
@@ -36,9 +42,11 @@ internal sealed class PredictionCache<TInput, TOutput> : DelegatingStage<TInput,
     {
     }
 
-    public PredictionCache(PredictionStage<TInput, TOutput> next, CachingOptions options, TimeProvider time, ICacheStore<TOutput> store, ISharedCacheStore? shared)
+    public PredictionCache(PredictionStage<TInput, TOutput> next, CachingOptions options, TimeProvider time, ICacheStore<TOutput> store, ISharedCacheStore? shared, IGenerationSource? source = null, TimeSpan? defaultTimeout = null)
         : base(next)
     {
+        _source = source;
+        _defaultTimeout = defaultTimeout == Timeout.InfiniteTimeSpan ? null : defaultTimeout;
         _options = options;
         _time = time;
         _lru = store;
@@ -50,12 +58,19 @@ internal sealed class PredictionCache<TInput, TOutput> : DelegatingStage<TInput,
     /// The cache of model <paramref name="name"/> as its options and the services say: the app's <see cref="IMemoryCache"/>
     /// when <c>UseMemoryCache</c> was called, else the exact LRU; and the shared store registered for the model, if any.
     /// </summary>
-    public static PredictionCache<TInput, TOutput> Create(PredictionStage<TInput, TOutput> next, CachingOptions options, TimeProvider time, IServiceProvider services, string name)
+    /// <param name="next">The stage below (the batcher or the session run).</param>
+    /// <param name="options">The model's caching options.</param>
+    /// <param name="source">The model's generations (the swap check).</param>
+    /// <param name="defaultTimeout">The deadline of a call without its own (the batcher's), or null.</param>
+    /// <param name="services">The app's services.</param>
+    /// <param name="name">The model.</param>
+    /// <returns>The cache stage.</returns>
+    public static PredictionCache<TInput, TOutput> Create(PredictionStage<TInput, TOutput> next, CachingOptions options, IGenerationSource source, TimeSpan? defaultTimeout, IServiceProvider services, string name)
     {
         ICacheStore<TOutput> store = options.UsesMemoryCache
             ? new MemoryCacheStore<TOutput>(services.GetRequiredService<IMemoryCache>(), options.MemoryCacheEntrySize, options.TimeToLive)
             : new LruCache<TOutput>(options.MaxEntries, options.MaxBytes);
-        return new PredictionCache<TInput, TOutput>(next, options, time, store, services.GetKeyedService<ISharedCacheStore>(name));
+        return new PredictionCache<TInput, TOutput>(next, options, source.Time, store, services.GetKeyedService<ISharedCacheStore>(name), source, defaultTimeout);
     }
 
     public ICacheCounters Statistics => _lru;
@@ -124,7 +139,7 @@ internal sealed class PredictionCache<TInput, TOutput> : DelegatingStage<TInput,
 
         try
         {
-            return GetOrComputeAsync(serving, input, options, cancellationToken);
+            return GetOrComputeAsync(serving, input, options, count: true, cancellationToken);
         }
 #pragma warning disable CA1031 // A throwing getter of the caller's type (hashed for the key) fails this call only.
         catch (Exception ex)
@@ -134,17 +149,24 @@ internal sealed class PredictionCache<TInput, TOutput> : DelegatingStage<TInput,
         }
     }
 
-    /// <summary>Answers from the cache, joins an identical in-flight request, or computes (and stores) the answer.</summary>
-    private ValueTask<TOutput> GetOrComputeAsync(Serving<TInput, TOutput> serving, TInput input, PredictionOptions? options, CancellationToken cancellationToken)
+    /// <summary>
+    /// Answers from the cache, joins an identical in-flight request, or computes (and stores) the answer.
+    /// <paramref name="count"/> is false when a joiner looks again after the computation it joined was abandoned.
+    /// </summary>
+    private ValueTask<TOutput> GetOrComputeAsync(Serving<TInput, TOutput> serving, TInput input, PredictionOptions? options, bool count, CancellationToken cancellationToken)
     {
         var key = serving.Binder.ComputeKey(input, serving.Runtime.Version);
         var now = _time.GetTimestamp();
-        var lookup = _lru.Find(key, now);
-        CountLookup(lookup.Kind != LruCache<TOutput>.LookupKind.Owner);
+        var lookup = _lru.Find(key, now, count);
+        if (count)
+        {
+            CountLookup(lookup.Kind != LruCache<TOutput>.LookupKind.Owner);
+        }
+
         return lookup.Kind switch
         {
             LruCache<TOutput>.LookupKind.Hit => new ValueTask<TOutput>(serving.Binder.Copier.Clone(lookup.Value!)),
-            LruCache<TOutput>.LookupKind.Join => JoinAsync(lookup.Shared!, serving, input, options, cancellationToken),
+            LruCache<TOutput>.LookupKind.Join => JoinAsync(lookup.Shared!, serving, input, options, now, cancellationToken),
             _ => OwnAsync(lookup.Owned!, serving, input, options, cancellationToken),
         };
     }
@@ -154,6 +176,14 @@ internal sealed class PredictionCache<TInput, TOutput> : DelegatingStage<TInput,
         TOutput output;
         SharedIdentity? identity = null;
         var sharedKey = default(SharedCacheKey);
+
+        // The key names the snapshot's generation, but a run follows reloads (a queued request runs on whichever
+        // generation serves when its batch starts): the answer is stored only when no swap happened from before the
+        // snapshot's generation was seen serving until the answer came back, so it was computed by that generation.
+        // A reload then a rollback (the same generation, the same key, serving again) stored the other model's answers
+        // under it before.
+        var swaps = _source?.Swaps ?? 0;
+        var sameGeneration = _source is null || ((swaps & 1) == 0 && _source.IsServing(serving.Runtime));
         try
         {
             if (_shared is not null && (identity = IdentityOf(serving)) is not null)
@@ -179,7 +209,13 @@ internal sealed class PredictionCache<TInput, TOutput> : DelegatingStage<TInput,
         catch (OperationCanceledException ex) when (cancellationToken.IsCancellationRequested)
         {
             // The owner gave up: joiners must not inherit its cancellation; they compute again themselves.
-            _lru.Fail(node, new OwnerCanceledException(ex));
+            _lru.Fail(node, new OwnerGaveUpException(ex));
+            throw;
+        }
+        catch (ModelDeadlineExceededException ex)
+        {
+            // The owner's deadline is its caller's, like a cancellation: joiners keep their own and compute again.
+            _lru.Fail(node, new OwnerGaveUpException(ex));
             throw;
         }
         catch (Exception ex)
@@ -191,7 +227,8 @@ internal sealed class PredictionCache<TInput, TOutput> : DelegatingStage<TInput,
         // The stored instance is never handed out: every caller, the owner included, gets its own copy (the same
         // instance when the output type is immutable: the copier decides once per type).
         var copier = serving.Binder.Copier;
-        var store = _options.CacheOutput is not { } filter || filter(output!);
+        var store = (_options.CacheOutput is not { } filter || filter(output!))
+            && (_source is null || (sameGeneration && _source.Swaps == swaps));
         var expires = _ttlTicks == long.MaxValue ? long.MaxValue : _time.GetTimestamp() + _ttlTicks;
         _lru.Complete(node, output, store ? copier.EstimateSize(output) + 64 : 0, expires, store);
         if (store && identity is not null)
@@ -227,23 +264,63 @@ internal sealed class PredictionCache<TInput, TOutput> : DelegatingStage<TInput,
     /// </summary>
     private sealed record SharedIdentity(ModelRuntime Runtime, string Hash, long Seed, bool Usable, OutputSerializer<TOutput> Serializer);
 
-    private async ValueTask<TOutput> JoinAsync(Task<TOutput> shared, Serving<TInput, TOutput> serving, TInput input, PredictionOptions? options, CancellationToken cancellationToken)
+    /// <summary>
+    /// Waits for the owner's answer, within this call's own deadline (its <see cref="PredictionOptions.Timeout"/>, or
+    /// the batcher's default) counted from <paramref name="started"/>; when the owner's caller canceled or its deadline
+    /// passed, looks again (computing itself or joining another) with the time it has left.
+    /// </summary>
+    private async ValueTask<TOutput> JoinAsync(Task<TOutput> shared, Serving<TInput, TOutput> serving, TInput input, PredictionOptions? options, long started, CancellationToken cancellationToken)
     {
         TOutput output;
+        var deadline = options?.Timeout is { } requested && requested >= TimeSpan.Zero && (_defaultTimeout is not { } fallback || requested < fallback)
+            ? requested
+            : _defaultTimeout;
         try
         {
-            output = await shared.WaitAsync(cancellationToken).ConfigureAwait(false);
+            if (deadline is not { } timeout)
+            {
+                output = await shared.WaitAsync(cancellationToken).ConfigureAwait(false);
+            }
+            else
+            {
+                var left = timeout - _time.GetElapsedTime(started);
+                output = left > TimeSpan.Zero
+                    ? await shared.WaitAsync(left, _time, cancellationToken).ConfigureAwait(false)
+                    : throw new TimeoutException();
+            }
         }
-        catch (OwnerCanceledException)
+        catch (OwnerGaveUpException)
         {
-            return await GetOrComputeAsync(serving, input, options, cancellationToken).ConfigureAwait(false);
+            if (deadline is not { } timeout)
+            {
+                return await GetOrComputeAsync(serving, input, options, count: false, cancellationToken).ConfigureAwait(false);
+            }
+
+            var left = timeout - _time.GetElapsedTime(started);
+            if (left <= TimeSpan.Zero)
+            {
+                throw DeadlineExceeded(serving.Runtime.Name, timeout);
+            }
+
+            var remaining = new PredictionOptions { Timeout = left, Priority = options?.Priority ?? PredictionPriority.Normal, RoutingKey = options?.RoutingKey };
+            return await GetOrComputeAsync(serving, input, remaining, count: false, cancellationToken).ConfigureAwait(false);
+        }
+        catch (TimeoutException) when (!shared.IsFaulted)
+        {
+            throw DeadlineExceeded(serving.Runtime.Name, deadline!.Value);
         }
 
         return serving.Binder.Copier.Clone(output);
     }
 
-    /// <summary>Tells joiners that the computation they waited for was abandoned by its owner's cancellation.</summary>
-    private sealed class OwnerCanceledException(Exception inner) : Exception("The request computing this input was canceled.", inner);
+    private static ModelDeadlineExceededException DeadlineExceeded(string model, TimeSpan timeout) =>
+        new(model, string.Create(CultureInfo.InvariantCulture, $"Request to model '{model}' exceeded its {timeout.TotalMilliseconds:0} ms deadline (waiting for an identical request's answer)."), timeout);
+
+    /// <summary>
+    /// Tells joiners that the computation they waited for was abandoned by its owner's caller (canceled, or its
+    /// deadline passed): not their failure, so they look again.
+    /// </summary>
+    private sealed class OwnerGaveUpException(Exception inner) : Exception("The request computing this input was canceled or ran out of time.", inner);
 }
 
 /// <summary>The type-erased face of a <see cref="PredictionCache{TInput, TOutput}"/>.</summary>

@@ -73,6 +73,15 @@ internal sealed class ModelHost : IGenerationSource, ICandidateHost, IObservedMo
     /// <summary>Gets the loaded model or throws what prevents serving.</summary>
     public ModelRuntime Current => Runtime;
 
+    /// <inheritdoc/>
+    public long Swaps => Interlocked.Read(ref _swaps);
+
+    /// <inheritdoc/>
+    public bool IsServing(ModelRuntime runtime) => ReferenceEquals(_runtime, runtime);
+
+    /// <summary>The swap sequence (<see cref="Swaps"/>): odd while a swap is under way.</summary>
+    private long _swaps;
+
     public int MaxRowsPerRun => Options.MaxRowsPerRun;
 
     /// <summary>Gets the loaded model or throws what prevents serving.</summary>
@@ -407,7 +416,9 @@ internal sealed class ModelHost : IGenerationSource, ICandidateHost, IObservedMo
 
             ThrowIfPinned(action);
             AddHistory(next.Info);
+            Interlocked.Increment(ref _swaps);
             replaced = Interlocked.Exchange(ref _runtime, next)!;
+            Interlocked.Increment(ref _swaps);
             dropped = keepReplaced ? Interlocked.Exchange(ref _previous, replaced) : replaced;
             _lastReloadFailure = null;
         }
@@ -519,7 +530,9 @@ internal sealed class ModelHost : IGenerationSource, ICandidateHost, IObservedMo
         {
             // A reload still loading finds the host stopped when it tries to swap, and disposes what it loaded.
             runtime = _runtime;
+            Interlocked.Increment(ref _swaps);
             _runtime = null;
+            Interlocked.Increment(ref _swaps);
             previous = _previous;
             _previous = null;
         }

@@ -66,7 +66,7 @@ internal static class PredictionChain
 
         if (caching is not null)
         {
-            var cache = PredictionCache<TInput, TOutput>.Create(stage, caching, host.Time, services, name);
+            var cache = PredictionCache<TInput, TOutput>.Create(stage, caching, host, batching?.DefaultTimeout, services, name);
             host.Features.Attach(cache);
             stage = cache;
         }

@@ -25,6 +25,17 @@ internal interface IGenerationSource
 
     /// <summary>Waits for a run slot on the serving generation, following reloads.</summary>
     ValueTask<ModelRuntime> EnterCurrentAsync(CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Counts swaps of the serving generation (reload, rollback, promotion, stop) like a sequence lock: incremented
+    /// before and after each swap, so it is odd while one is under way. A caller that read an even value, then found
+    /// its generation serving, and reads the same value after its run knows that the run used that generation (runs
+    /// follow reloads: a queued request runs on whichever generation serves when its batch starts).
+    /// </summary>
+    long Swaps { get; }
+
+    /// <summary>Whether <paramref name="runtime"/> is the generation serving now.</summary>
+    bool IsServing(ModelRuntime runtime);
 }
 
 /// <summary>

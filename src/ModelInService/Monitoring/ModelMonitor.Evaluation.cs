@@ -329,9 +329,10 @@ internal sealed partial class ModelMonitor
         if (drift is CategoricalDrift categorical)
         {
             var known = 1 - categorical.UnseenFraction;
-            var examples = string.Join(", ", categorical.UnseenCategories.Take(3).Select(c => c.Category.ToString()));
+            // The message names how many categories, never which: it is logged (event 3004) and category values are
+            // inputs (a caller's string with line breaks forged log lines). The report's categories show them.
             CheckMostly(state, "unseen", feature.Name, known, _options.KnownCategoryMostly, valid, window, now, update, events, violations,
-                Invariant($"'{feature.Name}': {categorical.UnseenFraction:P2} of values in categories the reference never saw ({examples}; mostly {_options.KnownCategoryMostly:P1} known)"));
+                Invariant($"'{feature.Name}': {categorical.UnseenFraction:P2} of values in {categorical.UnseenCategories.Count} categor{(categorical.UnseenCategories.Count == 1 ? "y" : "ies")} the reference never saw (mostly {_options.KnownCategoryMostly:P1} known)"));
         }
     }
 

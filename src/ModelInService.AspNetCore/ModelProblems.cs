@@ -29,7 +29,9 @@ internal static class ModelProblems
             ModelInputException input => Input(input),
             ModelOverloadedException overloaded => Overloaded(overloaded, context),
             ModelNotReadyException notReady => Create(StatusCodes.Status503ServiceUnavailable, "Model not ready", notReady.Message, "6.6.4"),
-            ModelLoadException load => Create(StatusCodes.Status503ServiceUnavailable, "Model not available", load.Message, "6.6.4"),
+            // Its message names the file and ONNX Runtime's version and words: logged where it happened (1002, 1008,
+            // 1024), never answered (docs/security.md: no file paths in answers).
+            ModelLoadException load => Create(StatusCodes.Status503ServiceUnavailable, "Model not available", $"Model '{load.ModelName}' could not be loaded; the reason is in the server's log.", "6.6.4"),
             ModelDeadlineExceededException deadline => Deadline(deadline),
             ModelNonFiniteOutputException nonFinite => NonFinite(nonFinite),
             ModelStreamLimitException limit => StreamLimit(limit),

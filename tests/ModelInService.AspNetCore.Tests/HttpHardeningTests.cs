@@ -447,6 +447,61 @@ public class HttpHardeningTests
     }
 
     [Fact]
+    public async Task Health_and_admin_answers_never_carry_file_paths_or_onnx_runtime_details()
+    {
+        // An outside probe: a failed reload put the path and ONNX Runtime's version and words in the anonymous
+        // readiness answer; a candidate that could not be read put its path in the admin's 503.
+        var secret = Directory.CreateTempSubdirectory("secret-dir-");
+        try
+        {
+            var garbage = Path.Combine(secret.FullName, "garbage.onnx");
+            await File.WriteAllTextAsync(garbage, "garbage");
+            await using var app = await TestApps.StartAsync(
+                b =>
+                {
+                    b.Services.AddModel<IrisFlower, IrisPrediction>("iris", o => o.Source = ModelSource.FromFile(TestApps.IrisMlp));
+                    b.Services.AddModel<IrisFlower, IrisPrediction>("broken", o =>
+                    {
+                        o.Source = ModelSource.FromFile(garbage);
+                        o.ContinueOnLoadError = true;
+                    });
+                    b.Services.AddHealthChecks().AddModelChecks();
+                },
+                app =>
+                {
+                    app.MapModelHealthChecks();
+                    app.MapPredict<IrisFlower, IrisPrediction>("/broken", "broken");
+                    app.MapModelAdmin("/models", o =>
+                    {
+                        o.AllowAnonymous = true;
+                        o.Candidates["iris"] = ModelSource.FromFile(Path.Combine(secret.FullName, "missing.onnx"));
+                    });
+                });
+            await Assert.ThrowsAsync<ModelLoadException>(() => app.Services.GetRequiredKeyedService<IModelManager>("iris").ReloadAsync(ModelSource.FromFile(garbage)));
+            var client = app.GetTestClient();
+
+            var ready = await client.GetAsync("/health/ready");
+            var health = await ready.Content.ReadAsStringAsync();
+            Assert.Contains("last reload failed at", health, StringComparison.Ordinal);     // iris: Degraded, an older version serves
+            Assert.Contains("failed to load (the reason is logged", health, StringComparison.Ordinal); // broken: Unhealthy
+            var canary = await client.PostAsync("/models/iris/canary", Json("""{"share":0.5}"""));
+            Assert.Equal(HttpStatusCode.ServiceUnavailable, canary.StatusCode);
+            var predict = await client.PostAsync("/broken", Json("""{"sepalLength":5.1,"sepalWidth":3.5,"petalLength":1.4,"petalWidth":0.2}"""));
+            Assert.Equal(HttpStatusCode.ServiceUnavailable, predict.StatusCode);
+            foreach (var body in new[] { health, await canary.Content.ReadAsStringAsync(), await predict.Content.ReadAsStringAsync() })
+            {
+                Assert.DoesNotContain("secret-dir-", body, StringComparison.Ordinal);
+                Assert.DoesNotContain(".onnx", body, StringComparison.Ordinal);
+                Assert.DoesNotContain("ONNX Runtime", body, StringComparison.Ordinal);
+            }
+        }
+        finally
+        {
+            secret.Delete(recursive: true);
+        }
+    }
+
+    [Fact]
     public void MinimalApiSample_InProduction_WithoutAScheme_FailsAtStartupSayingWhatToAdd()
     {
         using var factory = new Microsoft.AspNetCore.Mvc.Testing.WebApplicationFactory<MinimalApi.IrisFlower>()

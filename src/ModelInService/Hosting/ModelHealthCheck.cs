@@ -23,9 +23,14 @@ internal sealed class ModelReadinessCheck(ModelRegistry registry, string model, 
                 _ = host.Runtime;
                 reason = "not loaded";
             }
+            catch (ModelLoadException)
+            {
+                // Its message names the file and ONNX Runtime's words: health answers anonymously, so they stay in the log.
+                reason = "it failed to load (the reason is logged, event 1002)";
+            }
             catch (ModelException ex)
             {
-                reason = ex.Message;
+                reason = ex.Message; // not loaded yet, stopped: no server details
             }
 
             return Task.FromResult(HealthCheckResult.Unhealthy($"Model '{model}' is not serving: {reason}", data: data));
@@ -47,10 +52,12 @@ internal sealed class ModelReadinessCheck(ModelRegistry registry, string model, 
 
         if (host.LastReloadFailure is { } failure)
         {
-            // Still answering, with the older version: the file or source on disk is not what serves.
-            data["lastReloadError"] = failure.Message;
-            data["lastReloadFailedAt"] = failure.At.ToString("O", System.Globalization.CultureInfo.InvariantCulture);
-            return Task.FromResult(HealthCheckResult.Degraded($"Model '{model}' serves version {runtime.Version}, but its last reload{(failure.Source is { } source ? " from " + source : "")} failed: {failure.Message}", data: data));
+            // Still answering, with the older version: the file or source on disk is not what serves. The source (a path)
+            // and the error (ONNX Runtime's words, with the path and its version) are logged (event 1008), not answered:
+            // health answers anonymously and docs/security.md promises no file paths in answers.
+            var at = failure.At.ToString("O", System.Globalization.CultureInfo.InvariantCulture);
+            data["lastReloadFailedAt"] = at;
+            return Task.FromResult(HealthCheckResult.Degraded($"Model '{model}' serves version {runtime.Version}, but its last reload failed at {at} (the reason is logged, event 1008).", data: data));
         }
 
         if (monitors?.Find(model) is { } monitor)
@@ -95,7 +102,7 @@ public static class ModelHealthChecksBuilderExtensions
     /// <summary>
     /// Adds a readiness check per registered model, named <c>model:{name}</c> and tagged <c>ready</c>: Healthy when
     /// loaded and warm, Degraded when its batching queue is at least 80% full, its last reload failed (an older version
-    /// serves; data <c>lastReloadError</c>) or (with <c>UseMonitoring</c>) the monitor's last evaluation found drift or
+    /// serves; data <c>lastReloadFailedAt</c>, the reason in the log) or (with <c>UseMonitoring</c>) the monitor's last evaluation found drift or
     /// a failing data-quality rule, Unhealthy when no version is loaded.
     /// Call it after the <c>AddModel</c> calls. Map readiness with a tag predicate, e.g.
     /// <c>app.MapHealthChecks("/health/ready", new() { Predicate = c =&gt; c.Tags.Contains("ready") })</c>, and keep

@@ -299,8 +299,19 @@ internal sealed class ModelHost : IGenerationSource, ICandidateHost, IObservedMo
         }
     }
 
-    public ModelRuntime LoadBeside(ModelSource source) =>
-        ModelLoader.Load(Name, WithSource(Options, source), _contentRoot, Registration.Bind, _logger!, strictWarmup: _runtime is { WarmupFailed: false });
+    public ModelRuntime LoadBeside(ModelSource source)
+    {
+        try
+        {
+            return ModelLoader.Load(Name, WithSource(Options, source), _contentRoot, Registration.Bind, _logger!, strictWarmup: _runtime is { WarmupFailed: false });
+        }
+        catch (ModelLoadException ex)
+        {
+            // Logged here with the file and ONNX Runtime's words: the HTTP answer (a 503 problem) does not carry them.
+            Log.CandidateLoadFailed(_logger!, Name, source.Description, ex);
+            throw;
+        }
+    }
 
     public void Promote(ModelRuntime runtime)
     {

@@ -37,6 +37,9 @@ internal static partial class Log
     [LoggerMessage(EventId = 1008, EventName = "ModelReloadFailed", Level = LogLevel.Error, Message = "Reloading model '{ModelName}' failed; the current version keeps serving")]
     public static partial void ReloadFailed(ILogger logger, string modelName, Exception exception);
 
+    [LoggerMessage(EventId = 1024, EventName = "ModelCandidateLoadFailed", Level = LogLevel.Error, Message = "Loading a candidate of model '{ModelName}' from {Source} failed; the current version keeps serving alone")]
+    public static partial void CandidateLoadFailed(ILogger logger, string modelName, string? source, Exception exception);
+
     [LoggerMessage(EventId = 1023, EventName = "ModelFallbackFailed", Level = LogLevel.Warning,
         Message = "Model '{ModelName}' failed ({ModelError}) and so did its fallback; the caller gets the model's error")]
     public static partial void FallbackFailed(ILogger logger, string modelName, string modelError, Exception exception);

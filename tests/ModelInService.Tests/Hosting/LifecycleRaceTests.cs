@@ -153,8 +153,8 @@ public sealed class LifecycleRaceTests : IDisposable
         var healthy = (await health.CheckHealthAsync()).Entries["model:iris"];
 
         Assert.Equal(HealthStatus.Degraded, degraded.Status);
-        Assert.Contains("last reload from broken upload failed", degraded.Description, StringComparison.Ordinal);
-        Assert.True(degraded.Data.ContainsKey("lastReloadError"));
+        Assert.Contains("last reload failed at", degraded.Description, StringComparison.Ordinal);
+        Assert.True(degraded.Data.ContainsKey("lastReloadFailedAt"));
         Assert.Equal(HealthStatus.Healthy, healthy.Status);
     }
 

@@ -47,7 +47,8 @@ public static class ModelAdminEndpointRouteBuilderExtensions
     /// <c>DELETE {pattern}/{model}/canary</c> stops it. Every endpoint requires authorization unless
     /// <see cref="ModelAdminEndpointOptions.AllowAnonymous"/> is set. Errors are ProblemDetails: 400 invalid share,
     /// 404 unknown model or no candidate, 409 the model is pinned or has no candidate to promote, 503 the candidate
-    /// could not be loaded.
+    /// could not be loaded; 403 and 415 for a state-changing request another site's page could have sent through a
+    /// browser (a cross-site <c>Sec-Fetch-Site</c> or <c>Origin</c>, a form's content type).
     /// </summary>
     /// <param name="endpoints">The route builder.</param>
     /// <param name="pattern">The route prefix.</param>
@@ -68,6 +69,7 @@ public static class ModelAdminEndpointRouteBuilderExtensions
 
         var group = endpoints.MapGroup(pattern).WithTags("Model admin");
         EndpointAuthorization.Require(group, endpoints.ServiceProvider, options.AuthorizationPolicy, options.AllowAnonymous, "model admin endpoints", nameof(ModelAdminEndpointOptions));
+        group.RefuseCrossSiteWrites();
 
         group.MapGet("/{model}", (HttpContext context, string model) =>
             WithManager(context, model, manager => Task.FromResult<IResult>(Json(new ModelStatusDto

@@ -447,6 +447,46 @@ public class HttpHardeningTests
     }
 
     [Fact]
+    public async Task Admin_writes_a_page_of_another_site_could_send_are_refused()
+    {
+        // An outside probe: an auto-submitted text/plain form on another origin promoted a canary through the
+        // operator's browser (anonymous admin behind a "trusted" network boundary, or credentials the browser sends).
+        await using var app = await TestApps.StartAsync(
+            b => b.Services.AddModel<IrisFlower, IrisPrediction>("iris", o => o.Source = ModelSource.FromFile(TestApps.IrisMlp)),
+            app => app.MapModelAdmin("/models", o =>
+            {
+                o.AllowAnonymous = true;
+                o.Candidates["iris"] = ModelSource.FromFile(TestApps.IrisMlp);
+            }));
+        var client = app.GetTestClient();
+        Assert.Equal(HttpStatusCode.OK, (await client.PostAsync("/models/iris/canary", Json("""{"share":0.5}"""))).StatusCode);
+
+        await ProblemAsync(await client.PostAsync("/models/iris/canary/promote", Json("share=1", "text/plain")), HttpStatusCode.UnsupportedMediaType);
+        await ProblemAsync(await client.PostAsync("/models/iris/canary/promote", new FormUrlEncodedContent([])), HttpStatusCode.UnsupportedMediaType);
+        await ProblemAsync(await client.PostAsync("/models/iris/canary/promote", new MultipartFormDataContent()), HttpStatusCode.UnsupportedMediaType);
+        foreach (var (header, value) in new[] { ("Sec-Fetch-Site", "cross-site"), ("Sec-Fetch-Site", "same-site"), ("Origin", "http://evil.example"), ("Origin", "null") })
+        {
+            using var request = new HttpRequestMessage(HttpMethod.Post, "/models/iris/canary/promote");
+            request.Headers.TryAddWithoutValidation(header, value);
+            await ProblemAsync(await client.SendAsync(request), HttpStatusCode.Forbidden);
+            using var delete = new HttpRequestMessage(HttpMethod.Delete, "/models/iris/canary");
+            delete.Headers.TryAddWithoutValidation(header, value);
+            await ProblemAsync(await client.SendAsync(delete), HttpStatusCode.Forbidden);
+        }
+
+        Assert.NotNull(app.Services.GetRequiredKeyedService<IModelManager>("iris").Candidate); // nothing changed
+
+        // Reads are not affected; the same site's page (Sec-Fetch-Site: same-origin, its own Origin) and tools are served.
+        using var read = new HttpRequestMessage(HttpMethod.Get, "/models/iris");
+        read.Headers.TryAddWithoutValidation("Sec-Fetch-Site", "cross-site");
+        Assert.Equal(HttpStatusCode.OK, (await client.SendAsync(read)).StatusCode);
+        using var same = new HttpRequestMessage(HttpMethod.Post, "/models/iris/canary/promote");
+        same.Headers.TryAddWithoutValidation("Sec-Fetch-Site", "same-origin");
+        same.Headers.TryAddWithoutValidation("Origin", "http://localhost");
+        Assert.Equal(HttpStatusCode.OK, (await client.SendAsync(same)).StatusCode);
+    }
+
+    [Fact]
     public async Task Health_and_admin_answers_never_carry_file_paths_or_onnx_runtime_details()
     {
         // An outside probe: a failed reload put the path and ONNX Runtime's version and words in the anonymous

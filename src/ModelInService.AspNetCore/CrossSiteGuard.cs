@@ -45,7 +45,7 @@ internal static class CrossSiteGuard
                 || media.MediaType.Equals("application/x-www-form-urlencoded", StringComparison.OrdinalIgnoreCase)
                 || media.MediaType.Equals("multipart/form-data", StringComparison.OrdinalIgnoreCase)))
         {
-            return TypedResults.Problem(
+            return ProblemResult.For(
                 statusCode: StatusCodes.Status415UnsupportedMediaType,
                 title: "Unsupported media type",
                 detail: $"This endpoint changes state: send no body or JSON (application/json), not {media.MediaType} (a type an HTML form of another site can post).");
@@ -59,7 +59,7 @@ internal static class CrossSiteGuard
         && uri.Scheme.Equals(request.Scheme, StringComparison.OrdinalIgnoreCase)
         && string.Equals(uri.IsDefaultPort ? uri.Host : uri.Authority, request.Host.Value, StringComparison.OrdinalIgnoreCase);
 
-    private static Microsoft.AspNetCore.Http.HttpResults.ProblemHttpResult Refused(string why) => TypedResults.Problem(
+    private static ProblemResult Refused(string why) => ProblemResult.For(
         statusCode: StatusCodes.Status403Forbidden,
         title: "Cross-site request refused",
         detail: $"This endpoint changes state and refuses requests a page of another site could have sent ({why}). Call it from a script or a tool, or from a page of this site.");

@@ -314,7 +314,7 @@ internal sealed class JsonInputReader<T>
         };
     }
 
-    private static ProblemHttpResult MissingMembers(List<string> missing, int index, HttpContext context, string modelName)
+    private static ProblemResult MissingMembers(List<string> missing, int index, HttpContext context, string modelName)
     {
         var problem = MissingProblem(missing, index);
         problem.Extensions["missing"] = missing;
@@ -324,10 +324,10 @@ internal sealed class JsonInputReader<T>
         }
 
         ProblemHttpResultFactory.Decorate(problem, context, modelName);
-        return TypedResults.Problem(problem);
+        return ProblemResult.For(problem);
     }
 
-    private static ProblemHttpResult TooManyRows(int maxRows, HttpContext context, string modelName)
+    private static ProblemResult TooManyRows(int maxRows, HttpContext context, string modelName)
     {
         var problem = new ProblemDetails
         {
@@ -345,18 +345,18 @@ internal sealed class JsonInputReader<T>
         {
             context.Response.Headers.Connection = "close";
         }
-        return TypedResults.Problem(problem);
+        return ProblemResult.For(problem);
     }
 
     private static IResult? ReadFailure(Exception exception, HttpContext context, string modelName) => exception switch
     {
         JsonException json => InvalidJson(json.Message, context, modelName),
-        BadHttpRequestException bad => TypedResults.Problem(ModelProblems.BadRequest(bad, context)),
+        BadHttpRequestException bad => ProblemResult.For(ModelProblems.BadRequest(bad, context)),
         OperationCanceledException when context.RequestAborted.IsCancellationRequested => TypedResults.StatusCode(ModelProblems.ClientClosedRequest),
         _ => null,
     };
 
-    private static ProblemHttpResult InvalidJson(string detail, HttpContext context, string modelName, int index = -1)
+    private static ProblemResult InvalidJson(string detail, HttpContext context, string modelName, int index = -1)
     {
         var problem = new ProblemDetails
         {
@@ -371,7 +371,7 @@ internal sealed class JsonInputReader<T>
         }
 
         ProblemHttpResultFactory.Decorate(problem, context, modelName);
-        return TypedResults.Problem(problem);
+        return ProblemResult.For(problem);
     }
 
     /// <summary>
@@ -442,7 +442,7 @@ internal static class ProblemHttpResultFactory
         public Task ExecuteAsync(HttpContext httpContext)
         {
             Decorate(Problem, httpContext, null);
-            return TypedResults.Problem(Problem).ExecuteAsync(httpContext);
+            return ProblemResult.For(Problem).ExecuteAsync(httpContext);
         }
     }
 

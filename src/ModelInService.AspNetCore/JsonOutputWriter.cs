@@ -194,7 +194,7 @@ internal sealed class JsonOutputWriter<T>
         {
             if (writer.FindNonFinite(value, batch) is { } nonFinite)
             {
-                await TypedResults.Problem(ModelProblems.NonFiniteOutput(modelName, nonFinite.Path, nonFinite.Value, nonFinite.Index, httpContext)).ExecuteAsync(httpContext).ConfigureAwait(false);
+                await ProblemResult.For(ModelProblems.NonFiniteOutput(modelName, nonFinite.Path, nonFinite.Value, nonFinite.Index, httpContext)).ExecuteAsync(httpContext).ConfigureAwait(false);
                 return;
             }
 
@@ -208,7 +208,7 @@ internal sealed class JsonOutputWriter<T>
                 var problem = ModelProblems.NonFiniteOutput(modelName, ex.ParamName ?? "output", double.NaN, -1, httpContext);
                 problem.Title = "Model output cannot be written as JSON";
                 problem.Detail = "The model's output holds a value JSON cannot carry (NaN or an infinity).";
-                await TypedResults.Problem(problem).ExecuteAsync(httpContext).ConfigureAwait(false);
+                await ProblemResult.For(problem).ExecuteAsync(httpContext).ConfigureAwait(false);
             }
         }
     }

@@ -132,7 +132,7 @@ public static class ModelAdminEndpointRouteBuilderExtensions
         }
         catch (Exception ex) when (ModelProblems.TryCreate(ex, context) is { } problem)
         {
-            return TypedResults.Problem(problem);
+            return ProblemResult.For(problem);
         }
     }
 
@@ -156,7 +156,7 @@ public static class ModelAdminEndpointRouteBuilderExtensions
 
     private static JsonHttpResult<T> Json<T>(T value, System.Text.Json.Serialization.Metadata.JsonTypeInfo<T> info) => TypedResults.Json(value, info);
 
-    private static ProblemHttpResult Problem(int status, string title, string detail) => TypedResults.Problem(statusCode: status, title: title, detail: detail);
+    private static ProblemResult Problem(int status, string title, string detail) => ProblemResult.For(status, title, detail);
 }
 
 // The JSON shapes of the admin endpoints: no file paths (ModelVersionInfo.Source is a server path), NaN as null.

@@ -113,7 +113,7 @@ public static class ModelMonitorEndpointRouteBuilderExtensions
     {
         if (context.RequestServices.GetKeyedService<IModelMonitor>(model) is not { } monitor)
         {
-            return TypedResults.Problem(statusCode: StatusCodes.Status404NotFound, title: "Unknown model", detail: $"No monitored model is named '{model}'.");
+            return ProblemResult.For(statusCode: StatusCodes.Status404NotFound, title: "Unknown model", detail: $"No monitored model is named '{model}'.");
         }
 
         switch (scope)
@@ -123,27 +123,27 @@ public static class ModelMonitorEndpointRouteBuilderExtensions
             case "cluster":
                 if (context.RequestServices.GetKeyedService<IModelMonitor>(ModelMonitorViews.ClusterKey(model)) is not { } cluster)
                 {
-                    return TypedResults.Problem(statusCode: StatusCodes.Status404NotFound, title: "No cluster view",
+                    return ProblemResult.For(statusCode: StatusCodes.Status404NotFound, title: "No cluster view",
                         detail: $"Model '{model}' has no cluster view: its replicas do not share their monitors (UseRedisMonitoring).");
                 }
 
                 monitor = cluster;
                 break;
             default:
-                return TypedResults.Problem(statusCode: StatusCodes.Status400BadRequest, title: "Invalid scope", detail: "Give the scope as local (this replica) or cluster (every replica).");
+                return ProblemResult.For(statusCode: StatusCodes.Status400BadRequest, title: "Invalid scope", detail: "Give the scope as local (this replica) or cluster (every replica).");
         }
 
         var options = MonitoringOptions(context, model);
         var window = MonitorView.Windows(options)[0];
         if (windowText is not null && !MonitorView.TryParseWindow(windowText, out window))
         {
-            return TypedResults.Problem(statusCode: StatusCodes.Status400BadRequest, title: "Invalid window", detail: "Give the window as 15m, 1h, 90s, 900 (seconds) or 00:15:00.");
+            return ProblemResult.For(statusCode: StatusCodes.Status400BadRequest, title: "Invalid window", detail: "Give the window as 15m, 1h, 90s, 900 (seconds) or 00:15:00.");
         }
 
         if (window.Ticks % options.IntervalLength.Ticks != 0)
         {
             // The monitor would cover only the whole intervals in it, and the report would name a window it did not cover.
-            return TypedResults.Problem(statusCode: StatusCodes.Status400BadRequest, title: "Invalid window",
+            return ProblemResult.For(statusCode: StatusCodes.Status400BadRequest, title: "Invalid window",
                 detail: $"The window must be whole intervals of {MonitorView.FormatWindow(options.IntervalLength)} (e.g. {MonitorView.FormatWindow(options.IntervalLength * 15)}).");
         }
 
@@ -153,7 +153,7 @@ public static class ModelMonitorEndpointRouteBuilderExtensions
         }
         catch (ArgumentOutOfRangeException ex) when (ex.ParamName == "window")
         {
-            return TypedResults.Problem(statusCode: StatusCodes.Status400BadRequest, title: "Invalid window", detail: ex.Message);
+            return ProblemResult.For(statusCode: StatusCodes.Status400BadRequest, title: "Invalid window", detail: ex.Message);
         }
     }
 

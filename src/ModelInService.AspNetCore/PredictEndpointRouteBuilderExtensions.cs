@@ -149,7 +149,7 @@ public static class PredictEndpointRouteBuilderExtensions
             return TypedResults.StatusCode(ModelProblems.ClientClosedRequest);
         }
 
-        return ModelProblems.TryCreate(exception, context) is { } problem ? TypedResults.Problem(problem) : null;
+        return ModelProblems.TryCreate(exception, context) is { } problem ? ProblemResult.For(problem) : null;
     }
 }
 

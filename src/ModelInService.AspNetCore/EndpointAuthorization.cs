@@ -37,6 +37,14 @@ internal static class EndpointAuthorization
                 + $"certificates, Negotiate), or, only for a local or trusted-network deployment, set {optionsType}.AllowAnonymous = true.");
         }
 
+        if (policy is not null && services.GetRequiredService<IAuthorizationPolicyProvider>().GetPolicyAsync(policy) is { IsCompletedSuccessfully: true, Result: null })
+        {
+            // The default provider answers at once; a provider that builds policies asynchronously is not waited for.
+            throw new InvalidOperationException(
+                $"The {endpoints} require the authorization policy '{policy}' ({optionsType}.AuthorizationPolicy), but no policy of that name is registered "
+                + "(every request would fail with 500). Register it, e.g. builder.Services.AddAuthorization(o => o.AddPolicy(\"" + policy + "\", p => p.RequireRole(\"ops\"))), or fix the name.");
+        }
+
         if (policy is null)
         {
             group.RequireAuthorization();

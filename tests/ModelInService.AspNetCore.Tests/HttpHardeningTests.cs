@@ -447,6 +447,29 @@ public class HttpHardeningTests
     }
 
     [Fact]
+    public async Task A_misspelled_authorization_policy_fails_at_start_up_not_on_every_request()
+    {
+        // An outside probe: AuthorizationPolicy = "ml-opss" (registered: "ml-ops") started, then answered every
+        // request 500 ("The AuthorizationPolicy named: 'ml-opss' was not found"), anonymous or logged in.
+        foreach (var map in new Action<WebApplication>[]
+        {
+            app => app.MapModelMonitor("/monitor", o => o.AuthorizationPolicy = "ml-opss"),
+            app => app.MapModelAdmin("/models", o => o.AuthorizationPolicy = "ml-opss"),
+        })
+        {
+            var error = await Assert.ThrowsAsync<InvalidOperationException>(() => TestApps.StartAsync(
+                b =>
+                {
+                    b.Services.AddModel<IrisFlower, IrisPrediction>("iris", o => o.Source = ModelSource.FromFile(TestApps.IrisMlp)).UseMonitoring();
+                    b.Services.AddAuthorization(o => o.AddPolicy("ml-ops", p => p.RequireRole("ops")));
+                },
+                map));
+            Assert.Contains("'ml-opss'", error.Message, StringComparison.Ordinal);
+            Assert.Contains("no policy of that name is registered", error.Message, StringComparison.Ordinal);
+        }
+    }
+
+    [Fact]
     public async Task Admin_writes_a_page_of_another_site_could_send_are_refused()
     {
         // An outside probe: an auto-submitted text/plain form on another origin promoted a canary through the

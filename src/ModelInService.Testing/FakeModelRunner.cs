@@ -4,16 +4,19 @@ namespace ModelInService.Testing;
 
 /// <summary>
 /// An <see cref="IModelRunner"/> for unit tests of code that runs models on named tensors: declares a signature
-/// (<see cref="WithInput"/>, <see cref="WithOutput"/>), checks each call's tensors against it as the real runner does,
+/// (<see cref="WithInput(string, ModelElementType, long[])"/>, <see cref="WithOutput(string, ModelElementType, long[])"/>), checks each call's tensors against it as the real runner does,
 /// answers from a function and records every call. No model, no ONNX Runtime.
 /// </summary>
 /// <remarks>
 /// <para>
-/// The checks are the real runner's contract for its callers: <see cref="ArgumentNullException"/> for a null list,
-/// <see cref="ModelInputException"/> naming the tensor for a null, missing, unknown or repeated input, a wrong element
-/// type, a wrong rank or a fixed dimension that differs (a dimension declared -1 accepts any length), and
-/// <see cref="OperationCanceledException"/> when the token is already canceled. A call that fails a check is still recorded.
-/// With no answer configured, a call fails with <see cref="InvalidOperationException"/> naming what to configure.
+/// The checks are the real runner's, in its order and with its wording: <see cref="ArgumentNullException"/> for a null
+/// list; <see cref="ModelInputException"/> naming the tensor for a null, unknown or repeated input, a wrong element
+/// type, a shape that does not fit (a dimension declared -1 accepts any length), a NaN or infinity (unless
+/// <see cref="AllowNonFiniteValues"/>), a null or over-long string, a missing input or inputs whose batch sizes differ;
+/// then <see cref="OperationCanceledException"/> when the token is canceled. As with the real runner, every failure
+/// comes through the returned task: the call itself does not throw. A call that fails a check is still recorded.
+/// With no answer configured, or an answer that returns an output the signature does not declare, a call fails with
+/// <see cref="InvalidOperationException"/> naming what to fix.
 /// </para>
 /// <para>Thread-safe once configured: declare the signature before the first call; answer and read the calls from any thread.</para>
 /// </remarks>
@@ -26,6 +29,10 @@ public sealed class FakeModelRunner : IModelRunner
     private readonly List<IReadOnlyList<NamedTensor>> _calls = [];
     private Func<IReadOnlyList<NamedTensor>, CancellationToken, ValueTask<IReadOnlyList<NamedTensor>>>? _answer;
     private ModelSignature? _signature;
+    private bool _allowNonFinite;
+
+    /// <summary>The real runner's default <c>ModelOptions.MaxStringLength</c>.</summary>
+    private const int MaxStringLength = 65_536;
 
     /// <summary>Initializes a fake runner with an empty signature and no answer.</summary>
     /// <param name="modelName">The name <see cref="ModelName"/> and the exceptions built by the fake carry.</param>
@@ -88,7 +95,22 @@ public sealed class FakeModelRunner : IModelRunner
     /// <returns>This fake.</returns>
     /// <exception cref="ArgumentException">The name is empty or already declared, or a dimension is below -1.</exception>
     /// <exception cref="InvalidOperationException">The signature was already used.</exception>
-    public FakeModelRunner WithInput(string name, ModelElementType elementType, params long[] dimensions) => Declare(_inputs, name, elementType, dimensions);
+    public FakeModelRunner WithInput(string name, ModelElementType elementType, params long[] dimensions) => Declare(_inputs, name, elementType, dimensions, null);
+
+    /// <summary>
+    /// Declares a tensor input whose free dimensions have names, as a real model's symbolic dimensions (iris_mlp.onnx's
+    /// <c>features</c> is <c>float32 [batch,4]</c>: <c>WithInput("features", ModelElementType.Float32, ["batch", ""], -1, 4)</c>);
+    /// the names appear in the spec and so in the messages, as with the real runner.
+    /// </summary>
+    /// <param name="name">The input's name.</param>
+    /// <param name="elementType">Its element type.</param>
+    /// <param name="dimensionNames">One name per dimension; used for free ones (-1), empty for none.</param>
+    /// <param name="dimensions">Its dimensions; -1 for a free one.</param>
+    /// <returns>This fake.</returns>
+    /// <exception cref="ArgumentException">The name is empty or already declared, a dimension is below -1, or the names do not match the dimensions.</exception>
+    /// <exception cref="InvalidOperationException">The signature was already used.</exception>
+    public FakeModelRunner WithInput(string name, ModelElementType elementType, IReadOnlyList<string> dimensionNames, params long[] dimensions) =>
+        Declare(_inputs, name, elementType, dimensions, dimensionNames ?? throw new ArgumentNullException(nameof(dimensionNames)));
 
     /// <summary>Declares a tensor output.</summary>
     /// <param name="name">The output's name.</param>
@@ -97,7 +119,18 @@ public sealed class FakeModelRunner : IModelRunner
     /// <returns>This fake.</returns>
     /// <exception cref="ArgumentException">The name is empty or already declared, or a dimension is below -1.</exception>
     /// <exception cref="InvalidOperationException">The signature was already used.</exception>
-    public FakeModelRunner WithOutput(string name, ModelElementType elementType, params long[] dimensions) => Declare(_outputs, name, elementType, dimensions);
+    public FakeModelRunner WithOutput(string name, ModelElementType elementType, params long[] dimensions) => Declare(_outputs, name, elementType, dimensions, null);
+
+    /// <summary>Declares a tensor output whose free dimensions have names, as a real model's symbolic dimensions.</summary>
+    /// <param name="name">The output's name.</param>
+    /// <param name="elementType">Its element type.</param>
+    /// <param name="dimensionNames">One name per dimension; used for free ones (-1), empty for none.</param>
+    /// <param name="dimensions">Its dimensions; -1 for a free one.</param>
+    /// <returns>This fake.</returns>
+    /// <exception cref="ArgumentException">The name is empty or already declared, a dimension is below -1, or the names do not match the dimensions.</exception>
+    /// <exception cref="InvalidOperationException">The signature was already used.</exception>
+    public FakeModelRunner WithOutput(string name, ModelElementType elementType, IReadOnlyList<string> dimensionNames, params long[] dimensions) =>
+        Declare(_outputs, name, elementType, dimensions, dimensionNames ?? throw new ArgumentNullException(nameof(dimensionNames)));
 
     /// <summary>Adds a custom metadata property (<see cref="ModelSignature.Metadata"/>), e.g. <c>feature_names</c>.</summary>
     /// <param name="key">The key.</param>
@@ -152,82 +185,248 @@ public sealed class FakeModelRunner : IModelRunner
         return AnswerWith(_ => throw exception);
     }
 
+    /// <summary>
+    /// Accepts NaN and infinities in float, double and half inputs, as the real runner does with
+    /// <c>ModelOptions.NonFiniteValues = NonFiniteValuePolicy.Allow</c>; by default they are rejected, as by the real runner.
+    /// </summary>
+    /// <returns>This fake.</returns>
+    public FakeModelRunner AllowNonFiniteValues()
+    {
+        lock (_gate)
+        {
+            _allowNonFinite = true;
+        }
+
+        return this;
+    }
+
     /// <inheritdoc/>
-    public ValueTask<IReadOnlyList<NamedTensor>> RunAsync(IReadOnlyList<NamedTensor> inputs, CancellationToken cancellationToken = default)
+    /// <remarks>
+    /// Every failure is reported through the returned task, never thrown by the call itself, as by the real runner: a
+    /// null list (<see cref="ArgumentNullException"/>), inputs that do not fit the signature
+    /// (<see cref="ModelInputException"/>, checked before the token), a canceled token, no answer configured and an
+    /// answer that names an output the signature does not declare (<see cref="InvalidOperationException"/>).
+    /// </remarks>
+    public async ValueTask<IReadOnlyList<NamedTensor>> RunAsync(IReadOnlyList<NamedTensor> inputs, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(inputs);
         var signature = Signature;
         Func<IReadOnlyList<NamedTensor>, CancellationToken, ValueTask<IReadOnlyList<NamedTensor>>>? answer;
+        bool allowNonFinite;
         lock (_gate)
         {
             _calls.Add([.. inputs]);
             answer = _answer;
+            allowNonFinite = _allowNonFinite;
         }
 
+        // The real runner's order: the inputs are checked first, then the token.
+        Check(signature, inputs, allowNonFinite);
         cancellationToken.ThrowIfCancellationRequested();
-        Check(signature, inputs);
-        return answer is null
-            ? throw new InvalidOperationException($"FakeModelRunner '{ModelName}' has no answer: configure one with AnswerWith or Throws.")
-            : answer(inputs, cancellationToken);
+        if (answer is null)
+        {
+            throw new InvalidOperationException($"FakeModelRunner '{ModelName}' has no answer: configure one with AnswerWith or Throws.");
+        }
+
+        var outputs = await answer(inputs, cancellationToken).ConfigureAwait(false);
+        CheckOutputs(signature, outputs);
+        return outputs;
     }
 
-    private void Check(ModelSignature signature, IReadOnlyList<NamedTensor> inputs)
+    /// <summary>The real runner's input checks (ModelRunner.Validate in the core), with its wording.</summary>
+    private void Check(ModelSignature signature, IReadOnlyList<NamedTensor> inputs, bool allowNonFinite)
     {
-        var seen = new HashSet<string>(StringComparer.Ordinal);
+        var ordered = new NamedTensor?[signature.Inputs.Count];
         foreach (var tensor in inputs)
         {
             if (tensor is null)
             {
-                throw new ModelInputException(ModelName, null, "an input tensor is null.");
+                throw new ModelInputException(ModelName, null, "a tensor in the list is null");
             }
 
-            var spec = signature.FindInput(tensor.Name)
-                ?? throw new ModelInputException(ModelName, tensor.Name, $"the model has no input '{tensor.Name}' (its inputs: {string.Join(", ", Names(signature.Inputs))}).");
-            if (!seen.Add(tensor.Name))
+            var index = -1;
+            for (var i = 0; i < signature.Inputs.Count; i++)
             {
-                throw new ModelInputException(ModelName, tensor.Name, $"input '{tensor.Name}' is given twice.");
-            }
-
-            if (tensor.ElementType != spec.ElementType)
-            {
-                throw new ModelInputException(ModelName, tensor.Name, $"input '{tensor.Name}' is {ModelElementTypes.Describe(tensor.ElementType)}; the model declares {spec}.");
-            }
-
-            if (tensor.Shape.Count != spec.Dimensions.Count)
-            {
-                throw new ModelInputException(ModelName, tensor.Name, string.Create(CultureInfo.InvariantCulture, $"input '{tensor.Name}' has rank {tensor.Shape.Count}; the model declares {spec}."));
-            }
-
-            for (var d = 0; d < tensor.Shape.Count; d++)
-            {
-                if (spec.Dimensions[d] >= 0 && spec.Dimensions[d] != tensor.Shape[d])
+                if (signature.Inputs[i].Name == tensor.Name)
                 {
-                    throw new ModelInputException(ModelName, tensor.Name, string.Create(CultureInfo.InvariantCulture, $"input '{tensor.Name}' has {tensor.Shape[d]} at axis {d}; the model declares {spec}."));
+                    index = i;
                 }
             }
+
+            if (index < 0)
+            {
+                throw new ModelInputException(ModelName, tensor.Name, $"is not an input of the model (inputs: {string.Join(", ", signature.Inputs.Select(s => $"'{s.Name}'"))})");
+            }
+
+            if (ordered[index] is not null)
+            {
+                throw new ModelInputException(ModelName, tensor.Name, "is given twice");
+            }
+
+            var spec = signature.Inputs[index];
+            if (tensor.Kind != ModelValueKind.Tensor)
+            {
+                throw new ModelInputException(ModelName, tensor.Name, $"is a {tensor.Kind} value; inputs must be tensors (NamedTensor.Create)");
+            }
+
+            if (spec.ElementType != tensor.ElementType)
+            {
+                throw new ModelInputException(ModelName, tensor.Name, $"is {ModelElementTypes.Describe(tensor.ElementType)}; the model expects {spec}");
+            }
+
+            // As the real runner: a spec without dimensions (a scalar or an undeclared shape) accepts any shape.
+            var fits = spec.Dimensions.Count == 0 || spec.Dimensions.Count == tensor.Shape.Count;
+            for (var d = 0; fits && spec.Dimensions.Count > 0 && d < tensor.Shape.Count; d++)
+            {
+                fits = spec.Dimensions[d] < 0 || spec.Dimensions[d] == tensor.Shape[d];
+            }
+
+            if (!fits)
+            {
+                throw new ModelInputException(ModelName, tensor.Name, $"has shape {TensorSpec.DescribeShape(tensor.Shape)}; the model expects {spec}");
+            }
+
+            CheckValues(tensor, allowNonFinite);
+            ordered[index] = tensor;
         }
 
-        foreach (var spec in signature.Inputs)
+        for (var i = 0; i < ordered.Length; i++)
         {
-            if (!seen.Contains(spec.Name))
+            if (ordered[i] is null)
             {
-                throw new ModelInputException(ModelName, spec.Name, $"input '{spec.Name}' ({spec}) is missing.");
+                throw new ModelInputException(ModelName, signature.Inputs[i].Name, $"is missing; the model expects {signature.Inputs[i]}");
+            }
+        }
+
+        CheckBatchSizes(ordered!, signature);
+    }
+
+    /// <summary>
+    /// Inputs with a batch axis must agree on its size, as in the real runner; the fake's batch axis is a free first
+    /// dimension (the real runner's <see cref="ModelSignature.Batching"/> analysis of a loaded model).
+    /// </summary>
+    private void CheckBatchSizes(NamedTensor[] ordered, ModelSignature signature)
+    {
+        var first = -1;
+        for (var i = 0; i < ordered.Length; i++)
+        {
+            var spec = signature.Inputs[i];
+            if (!spec.HasDynamicBatch || ordered[i].Shape.Count != spec.Dimensions.Count)
+            {
+                continue;
+            }
+
+            if (first < 0)
+            {
+                first = i;
+            }
+            else if (ordered[i].Shape[0] != ordered[first].Shape[0])
+            {
+                throw new ModelInputException(ModelName, ordered[i].Name, string.Create(CultureInfo.InvariantCulture,
+                    $"has batch size {ordered[i].Shape[0]} on its batch axis 0 (shape {TensorSpec.DescribeShape(ordered[i].Shape)}) but '{ordered[first].Name}' has {ordered[first].Shape[0]} on its batch axis 0 (shape {TensorSpec.DescribeShape(ordered[first].Shape)}); inputs are batched along their batch axes (ModelSignature.Batching) and must have the same number of rows"));
             }
         }
     }
 
-    private static IEnumerable<string> Names(IReadOnlyList<TensorSpec> specs)
+    /// <summary>The real runner's value checks with its default options (strings up to 65,536 characters; non-finite numbers rejected unless allowed).</summary>
+    private void CheckValues(NamedTensor tensor, bool allowNonFinite)
     {
-        foreach (var spec in specs)
+        switch (tensor.Data)
         {
-            yield return spec.Name;
+            case string?[] strings:
+                for (var i = 0; i < strings.Length; i++)
+                {
+                    if (strings[i] is null)
+                    {
+                        throw new ModelInputException(ModelName, $"{tensor.Name}[{i}]", "is null");
+                    }
+
+                    if (strings[i]!.Length > MaxStringLength)
+                    {
+                        throw new ModelInputException(ModelName, $"{tensor.Name}[{i}]", string.Create(CultureInfo.InvariantCulture, $"is {strings[i]!.Length} characters long; the limit is {MaxStringLength} (ModelOptions.MaxStringLength)"));
+                    }
+                }
+
+                break;
+            case float[] floats when !allowNonFinite:
+                for (var i = 0; i < floats.Length; i++)
+                {
+                    if (!float.IsFinite(floats[i]))
+                    {
+                        throw NonFinite(tensor.Name, i, floats[i].ToString(CultureInfo.InvariantCulture));
+                    }
+                }
+
+                break;
+            case Half[] halves when !allowNonFinite:
+                for (var i = 0; i < halves.Length; i++)
+                {
+                    if (!Half.IsFinite(halves[i]))
+                    {
+                        throw NonFinite(tensor.Name, i, halves[i].ToString(CultureInfo.InvariantCulture));
+                    }
+                }
+
+                break;
+            case double[] doubles when !allowNonFinite:
+                for (var i = 0; i < doubles.Length; i++)
+                {
+                    if (!double.IsFinite(doubles[i]))
+                    {
+                        throw NonFinite(tensor.Name, i, doubles[i].ToString(CultureInfo.InvariantCulture));
+                    }
+                }
+
+                break;
         }
     }
 
-    private FakeModelRunner Declare(List<TensorSpec> specs, string name, ModelElementType elementType, long[] dimensions)
+    private ModelInputException NonFinite(string name, int index, string value) =>
+        new(ModelName, $"{name}[{index}]", $"is {value}; non-finite values are rejected (set ModelOptions.NonFiniteValues = Allow to accept them)");
+
+    /// <summary>
+    /// The real runner returns the declared outputs only: an answer that names another one, repeats one or gives a
+    /// declared one another element type is a mistake in the test's set-up.
+    /// </summary>
+    private void CheckOutputs(ModelSignature signature, IReadOnlyList<NamedTensor>? outputs)
+    {
+        var declared = string.Join(", ", signature.Outputs.Select(s => $"'{s.Name}' ({s})"));
+        if (outputs is null)
+        {
+            throw new InvalidOperationException($"FakeModelRunner '{ModelName}': the answer returned null; return the outputs the signature declares: {declared}.");
+        }
+
+        var seen = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var output in outputs)
+        {
+            if (output is null)
+            {
+                throw new InvalidOperationException($"FakeModelRunner '{ModelName}': the answer returned a null output; return the outputs the signature declares: {declared}.");
+            }
+
+            var spec = signature.FindOutput(output.Name)
+                ?? throw new InvalidOperationException($"FakeModelRunner '{ModelName}': the answer returned output '{output.Name}', which the signature does not declare (outputs: {declared}); the real runner returns declared outputs only: declare it with WithOutput or rename it.");
+            if (!seen.Add(output.Name))
+            {
+                throw new InvalidOperationException($"FakeModelRunner '{ModelName}': the answer returned output '{output.Name}' twice.");
+            }
+
+            if (output.ElementType != spec.ElementType)
+            {
+                throw new InvalidOperationException($"FakeModelRunner '{ModelName}': the answer returned output '{output.Name}' as {ModelElementTypes.Describe(output.ElementType)}; the signature declares {spec}.");
+            }
+        }
+    }
+
+    private FakeModelRunner Declare(List<TensorSpec> specs, string name, ModelElementType elementType, long[] dimensions, IReadOnlyList<string>? dimensionNames)
     {
         ArgumentException.ThrowIfNullOrEmpty(name);
         ArgumentNullException.ThrowIfNull(dimensions);
+        if (dimensionNames is not null && (dimensionNames.Count != dimensions.Length || dimensionNames.Any(n => n is null)))
+        {
+            throw new ArgumentException(string.Create(CultureInfo.InvariantCulture, $"'{name}' has {dimensions.Length} dimensions and {dimensionNames.Count} dimension names: give one name (or \"\") per dimension."), nameof(dimensionNames));
+        }
+
         foreach (var dimension in dimensions)
         {
             if (dimension < -1)
@@ -247,7 +446,7 @@ public sealed class FakeModelRunner : IModelRunner
                 }
             }
 
-            specs.Add(new TensorSpec(name, ModelValueKind.Tensor, elementType, [.. dimensions], Enumerable.Repeat(string.Empty, dimensions.Length).ToArray()));
+            specs.Add(new TensorSpec(name, ModelValueKind.Tensor, elementType, [.. dimensions], dimensionNames is null ? Enumerable.Repeat(string.Empty, dimensions.Length).ToArray() : [.. dimensionNames]));
         }
 
         return this;

@@ -28,12 +28,12 @@ public sealed class FakeModelRunnerTests
     }
 
     [Theory]
-    [InlineData("unknown", "the model has no input 'other'")]
-    [InlineData("type", "input 'features' is int64")]
-    [InlineData("rank", "has rank 1")]
-    [InlineData("dimension", "has 3 at axis 1")]
-    [InlineData("twice", "given twice")]
-    [InlineData("missing", "input 'features' (float32 [?,4]) is missing")]
+    [InlineData("unknown", "other is not an input of the model (inputs: 'features')")]
+    [InlineData("type", "features is int64; the model expects float32 [?,4]")]
+    [InlineData("rank", "features has shape [4]; the model expects float32 [?,4]")]
+    [InlineData("dimension", "features has shape [1,3]; the model expects float32 [?,4]")]
+    [InlineData("twice", "features is given twice")]
+    [InlineData("missing", "features is missing; the model expects float32 [?,4]")]
     public async Task Inputs_that_do_not_fit_the_signature_fail_like_the_real_runner_naming_the_tensor(string mistake, string expected)
     {
         var runner = Iris().AnswerWith(_ => throw new InvalidOperationException("must not be reached"));

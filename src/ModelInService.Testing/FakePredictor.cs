@@ -1,3 +1,5 @@
+using System.Globalization;
+
 namespace ModelInService.Testing;
 
 /// <summary>
@@ -13,12 +15,17 @@ namespace ModelInService.Testing;
 /// or the constructor's). With neither, the call fails with <see cref="InvalidOperationException"/> naming what to configure.
 /// A batch (<see cref="PredictBatchAsync"/>) answers its inputs in order, one entry or function call each, and fails as
 /// a whole when one of them fails; a <see cref="ModelInputException"/> or <see cref="ModelNonFiniteOutputException"/>
-/// then carries the item's index, as the real predictor's does.
+/// then carries the item's index, as the real predictor's does. A batch takes its queued entries as one consecutive
+/// block when it starts answering (up to one per input), so concurrent calls do not interleave with it; entries taken
+/// for inputs after a failing or canceled one are consumed with the batch.
 /// </para>
 /// <para>
-/// Like the real predictor it throws <see cref="ArgumentNullException"/> for null options or a null list of inputs,
-/// <see cref="ModelInputException"/> for a null input, and <see cref="OperationCanceledException"/> when the token is
-/// already canceled (the call is still recorded). Thread-safe: configure and call it from any number of threads.
+/// Like the real predictor it validates first and reports through the returned task: <see cref="ArgumentNullException"/>
+/// for a null list of inputs, <see cref="ModelInputException"/> (<c>the TInput is null</c>) for a null input, then a
+/// canceled token: a single call's task is canceled (<see cref="TaskCanceledException"/>), a batch fails with
+/// <see cref="OperationCanceledException"/>, checked before each input. Null options or an out-of-range
+/// <see cref="PredictionOptions.Timeout"/> are thrown by the call itself, as by the real predictor. Every call is
+/// recorded, failed or not. Thread-safe: configure and call it from any number of threads.
 /// </para>
 /// </remarks>
 public sealed class FakePredictor<TInput, TOutput> : IPredictor<TInput, TOutput>
@@ -27,6 +34,9 @@ public sealed class FakePredictor<TInput, TOutput> : IPredictor<TInput, TOutput>
     private readonly Queue<Func<TInput, TOutput>> _queue = new();
     private readonly List<FakePredictorCall<TInput>> _calls = [];
     private Func<TInput, CancellationToken, ValueTask<TOutput>>? _answer;
+
+    /// <summary>The longest <see cref="PredictionOptions.Timeout"/> the real predictor accepts (a timer's limit).</summary>
+    private static readonly TimeSpan MaxTimeout = TimeSpan.FromMilliseconds(uint.MaxValue - 1);
 
     /// <summary>Initializes a fake named <c>fake</c> with no answer yet: configure one with <see cref="AnswerWith(Func{TInput, TOutput})"/> or <see cref="Enqueue(TOutput)"/>.</summary>
     public FakePredictor()
@@ -225,7 +235,13 @@ public sealed class FakePredictor<TInput, TOutput> : IPredictor<TInput, TOutput>
     /// <inheritdoc/>
     public ValueTask<TOutput> PredictAsync(TInput input, PredictionOptions options, CancellationToken cancellationToken = default)
     {
+        // As the real predictor: argument errors in the options are thrown by the call itself.
         ArgumentNullException.ThrowIfNull(options);
+        if (options.Timeout is { } timeout && (timeout < TimeSpan.Zero || timeout > MaxTimeout))
+        {
+            throw new ArgumentOutOfRangeException(nameof(options), timeout, string.Create(CultureInfo.InvariantCulture, $"PredictionOptions.Timeout must be between 0 and {MaxTimeout.TotalDays:0} days."));
+        }
+
         return PredictOneAsync(input, options, cancellationToken);
     }
 
@@ -235,7 +251,8 @@ public sealed class FakePredictor<TInput, TOutput> : IPredictor<TInput, TOutput>
         ArgumentNullException.ThrowIfNull(inputs);
         var copy = inputs.ToArray();
         Record(new FakePredictorCall<TInput>(copy, null, isBatch: true));
-        cancellationToken.ThrowIfCancellationRequested();
+
+        // The real batch call's order: every input is validated first, then the token is checked before each run.
         for (var i = 0; i < copy.Length; i++)
         {
             if (copy[i] is null)
@@ -244,12 +261,20 @@ public sealed class FakePredictor<TInput, TOutput> : IPredictor<TInput, TOutput>
             }
         }
 
+        if (copy.Length == 0)
+        {
+            return [];
+        }
+
+        cancellationToken.ThrowIfCancellationRequested();
+        var (queued, answer) = Take(copy.Length);
         var outputs = new TOutput[copy.Length];
         for (var i = 0; i < copy.Length; i++)
         {
+            cancellationToken.ThrowIfCancellationRequested();
             try
             {
-                outputs[i] = await AnswerAsync(copy[i], cancellationToken).ConfigureAwait(false);
+                outputs[i] = i < queued.Length ? queued[i](copy[i]) : await Answer(answer, copy[i], cancellationToken).ConfigureAwait(false);
             }
             catch (ModelInputException ex) when (ex.Index < 0)
             {
@@ -264,42 +289,57 @@ public sealed class FakePredictor<TInput, TOutput> : IPredictor<TInput, TOutput>
         return outputs;
     }
 
-    private async ValueTask<TOutput> PredictOneAsync(TInput input, PredictionOptions? options, CancellationToken cancellationToken)
+    /// <summary>The real single call's order (ValidationStage, then SessionStage): the input, then the token, then the answer; every failure through the task.</summary>
+    private ValueTask<TOutput> PredictOneAsync(TInput input, PredictionOptions? options, CancellationToken cancellationToken)
     {
         Record(new FakePredictorCall<TInput>([input], options, isBatch: false));
-        cancellationToken.ThrowIfCancellationRequested();
         if (input is null)
         {
-            throw NullInput();
+            return ValueTask.FromException<TOutput>(NullInput());
         }
 
-        return await AnswerAsync(input, cancellationToken).ConfigureAwait(false);
+        if (cancellationToken.IsCancellationRequested)
+        {
+            return ValueTask.FromCanceled<TOutput>(cancellationToken);
+        }
+
+        try
+        {
+            var (queued, answer) = Take(1);
+            return queued.Length > 0 ? ValueTask.FromResult(queued[0](input)) : Answer(answer, input, cancellationToken);
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            return ValueTask.FromCanceled<TOutput>(cancellationToken);
+        }
+#pragma warning disable CA1031 // As the real predictor: every failure is reported through the task.
+        catch (Exception ex)
+#pragma warning restore CA1031
+        {
+            return ValueTask.FromException<TOutput>(ex);
+        }
     }
 
-    private ValueTask<TOutput> AnswerAsync(TInput input, CancellationToken cancellationToken)
+    /// <summary>Takes up to <paramref name="count"/> queued entries as one block (a concurrent call cannot take any in between) and the answer function.</summary>
+    private (Func<TInput, TOutput>[] Queued, Func<TInput, CancellationToken, ValueTask<TOutput>>? Answer) Take(int count)
     {
-        Func<TInput, TOutput>? queued = null;
-        Func<TInput, CancellationToken, ValueTask<TOutput>>? answer;
         lock (_gate)
         {
-            if (_queue.Count > 0)
+            var queued = new Func<TInput, TOutput>[Math.Min(count, _queue.Count)];
+            for (var i = 0; i < queued.Length; i++)
             {
-                queued = _queue.Dequeue();
+                queued[i] = _queue.Dequeue();
             }
 
-            answer = _answer;
+            return (queued, _answer);
         }
+    }
 
-        if (queued is not null)
-        {
-            return ValueTask.FromResult(queued(input));
-        }
-
-        return answer is not null
+    private ValueTask<TOutput> Answer(Func<TInput, CancellationToken, ValueTask<TOutput>>? answer, TInput input, CancellationToken cancellationToken) =>
+        answer is not null
             ? answer(input, cancellationToken)
             : throw new InvalidOperationException(
                 $"FakePredictor '{ModelName}' has no answer for this input: its queue is empty and no answer function is set (call AnswerWith, Returns, Throws or Enqueue).");
-    }
 
     private void Record(FakePredictorCall<TInput> call)
     {
@@ -309,5 +349,6 @@ public sealed class FakePredictor<TInput, TOutput> : IPredictor<TInput, TOutput>
         }
     }
 
-    private ModelInputException NullInput() => new(ModelName, null, "is null");
+    /// <summary>The real predictor's reason names the input type (TypedBinder.Validate): <c>the IrisInput is null</c>.</summary>
+    private ModelInputException NullInput() => new(ModelName, null, $"the {typeof(TInput).Name} is null");
 }

@@ -79,6 +79,7 @@ public sealed class FakePredictorTests
 
         var nullInput = await Assert.ThrowsAsync<ModelInputException>(() => predictor.PredictAsync(null!).AsTask());
         Assert.Equal("iris", nullInput.ModelName);
+        Assert.Equal("the Input is null", nullInput.Reason);
         Assert.Equal(-1, nullInput.Index);
         await Assert.ThrowsAsync<ArgumentNullException>(() => predictor.PredictAsync(new Input(0), null!).AsTask());
         await Assert.ThrowsAsync<ArgumentNullException>(() => predictor.PredictBatchAsync(null!).AsTask());

@@ -16,6 +16,10 @@ public sealed class FakeModelMonitorEvents
     private readonly List<ModelMonitorEvent> _raised = [];
     private readonly List<FakeHandlerFailure> _failures = [];
     private readonly TimeProvider _time;
+    private TimeSpan _handlerTimeout = TimeSpan.FromSeconds(10);
+
+    /// <summary>The longest timeout a <see cref="CancellationTokenSource"/> accepts.</summary>
+    private static readonly TimeSpan MaxHandlerTimeout = TimeSpan.FromMilliseconds(uint.MaxValue - 1);
 
     /// <summary>Initializes a new instance.</summary>
     /// <param name="modelName">The model name the built events carry.</param>
@@ -37,7 +41,21 @@ public sealed class FakeModelMonitorEvents
 
     /// <summary>Gets or sets how long each handler may take for the events of one <see cref="RaiseAsync(IReadOnlyList{ModelMonitorEvent}, CancellationToken)"/>, as the monitor's <c>MonitoringOptions.HandlerTimeout</c>.</summary>
     /// <value>Default 10 seconds (the monitor's default).</value>
-    public TimeSpan HandlerTimeout { get; set; } = TimeSpan.FromSeconds(10);
+    /// <exception cref="ArgumentOutOfRangeException">The value is not positive (the monitor's options validation refuses it too) or longer than a timer allows (about 49.7 days).</exception>
+    public TimeSpan HandlerTimeout
+    {
+        get => _handlerTimeout;
+        set
+        {
+            if (value <= TimeSpan.Zero || value > MaxHandlerTimeout)
+            {
+                throw new ArgumentOutOfRangeException(nameof(value), value, string.Create(CultureInfo.InvariantCulture,
+                    $"HandlerTimeout is {value}; use a positive time up to {MaxHandlerTimeout.TotalDays:0.#} days (as MonitoringOptions.HandlerTimeout)."));
+            }
+
+            _handlerTimeout = value;
+        }
+    }
 
     /// <summary>Gets a copy of the events raised so far, in order.</summary>
     public IReadOnlyList<ModelMonitorEvent> Raised
@@ -100,23 +118,28 @@ public sealed class FakeModelMonitorEvents
         Build(ModelMonitorEventKind.DriftResolved, feature, metric, distance, exitThreshold, sampleSize,
             Invariant($"'{feature}' is stable again: {metric} {distance:0.####} < {exitThreshold:0.####} over the last {Window} (n = {sampleSize})"));
 
-    /// <summary>Builds a <see cref="ModelMonitorEventKind.DatasetDriftDetected"/> event (no feature; rule <c>dataset</c>).</summary>
-    /// <param name="driftedShare">The share of input features that drift, 0 to 1.</param>
-    /// <param name="rule">The share that makes the dataset drift.</param>
-    /// <param name="sampleSize">The predictions in the window.</param>
+    /// <summary>
+    /// Builds a <see cref="ModelMonitorEventKind.DatasetDriftDetected"/> event (no feature; rule <c>dataset</c>; value the
+    /// drifted share), worded as the monitor words it: <c>3 of 4 input features drift (75 %; rule 50 %) over the last 01:00:00</c>.
+    /// </summary>
+    /// <param name="driftedFeatures">The input features that drift.</param>
+    /// <param name="judgedFeatures">The input features judged (with a reference and enough data).</param>
+    /// <param name="rule">The share that makes the dataset drift (<c>MonitoringOptions.DatasetDriftShare</c>).</param>
+    /// <param name="sampleSize">The rows in the window.</param>
     /// <returns>The event (not raised).</returns>
-    public ModelMonitorEvent DatasetDriftDetected(double driftedShare, double rule = 0.5, long sampleSize = 1000) =>
-        Build(ModelMonitorEventKind.DatasetDriftDetected, null, "dataset", driftedShare, rule, sampleSize,
-            Invariant($"{driftedShare:P0} of input features drift (rule {rule:P0}) over the last {Window}"));
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="judgedFeatures"/> is not positive, or <paramref name="driftedFeatures"/> is not between 0 and it.</exception>
+    public ModelMonitorEvent DatasetDriftDetected(int driftedFeatures, int judgedFeatures, double rule = 0.5, long sampleSize = 1000) =>
+        Dataset(ModelMonitorEventKind.DatasetDriftDetected, driftedFeatures, judgedFeatures, rule, sampleSize);
 
-    /// <summary>Builds a <see cref="ModelMonitorEventKind.DatasetDriftResolved"/> event.</summary>
-    /// <param name="driftedShare">The share of input features that drift, 0 to 1.</param>
+    /// <summary>Builds a <see cref="ModelMonitorEventKind.DatasetDriftResolved"/> event, worded as the monitor words it.</summary>
+    /// <param name="driftedFeatures">The input features that still drift.</param>
+    /// <param name="judgedFeatures">The input features judged.</param>
     /// <param name="rule">The share that makes the dataset drift.</param>
-    /// <param name="sampleSize">The predictions in the window.</param>
+    /// <param name="sampleSize">The rows in the window.</param>
     /// <returns>The event (not raised).</returns>
-    public ModelMonitorEvent DatasetDriftResolved(double driftedShare, double rule = 0.5, long sampleSize = 1000) =>
-        Build(ModelMonitorEventKind.DatasetDriftResolved, null, "dataset", driftedShare, rule, sampleSize,
-            Invariant($"{driftedShare:P0} of input features drift (rule {rule:P0}) over the last {Window}"));
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="judgedFeatures"/> is not positive, or <paramref name="driftedFeatures"/> is not between 0 and it.</exception>
+    public ModelMonitorEvent DatasetDriftResolved(int driftedFeatures, int judgedFeatures, double rule = 0.5, long sampleSize = 1000) =>
+        Dataset(ModelMonitorEventKind.DatasetDriftResolved, driftedFeatures, judgedFeatures, rule, sampleSize);
 
     /// <summary>Builds a <see cref="ModelMonitorEventKind.QualityViolation"/> event.</summary>
     /// <param name="rule">The rule: <c>missing</c>, <c>range</c>, <c>unseen</c>, <c>volume</c> or <c>schema</c>.</param>
@@ -143,17 +166,26 @@ public sealed class FakeModelMonitorEvents
     /// <summary>Raises events: records them and delivers them to every handler.</summary>
     /// <param name="events">The events, delivered in this order to each handler.</param>
     /// <returns>A task that completes when every handler finished, failed or timed out.</returns>
-    /// <exception cref="ArgumentNullException"><paramref name="events"/> is null.</exception>
+    /// <exception cref="ArgumentNullException"><paramref name="events"/> or one of them is null (nothing is raised).</exception>
     public Task RaiseAsync(params ModelMonitorEvent[] events) => RaiseAsync(events, CancellationToken.None);
 
     /// <summary>Raises events: records them and delivers them to every handler.</summary>
     /// <param name="events">The events, delivered in this order to each handler.</param>
     /// <param name="cancellationToken">Passed on to the handlers (with the timeout); canceling is not a handler failure.</param>
     /// <returns>A task that completes when every handler finished, failed or timed out.</returns>
-    /// <exception cref="ArgumentNullException"><paramref name="events"/> is null.</exception>
+    /// <exception cref="ArgumentNullException"><paramref name="events"/> or one of them is null (nothing is raised).</exception>
     public async Task RaiseAsync(IReadOnlyList<ModelMonitorEvent> events, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(events);
+        for (var i = 0; i < events.Count; i++)
+        {
+            if (events[i] is null)
+            {
+                // The monitor never raises a null event: refuse it before recording or delivering anything.
+                throw new ArgumentNullException(nameof(events), string.Create(CultureInfo.InvariantCulture, $"events[{i}] is null: raise events built by this class (DriftDetected, QualityViolation, ...) or new ModelMonitorEvent {{ ... }}."));
+            }
+        }
+
         IModelMonitorHandler[] handlers;
         lock (_gate)
         {
@@ -208,6 +240,17 @@ public sealed class FakeModelMonitorEvents
         {
             _failures.Add(failure);
         }
+    }
+
+    /// <summary>The monitor's dataset event (ModelMonitor.Evaluation.cs in the core), with its message.</summary>
+    private ModelMonitorEvent Dataset(ModelMonitorEventKind kind, int driftedFeatures, int judgedFeatures, double rule, long sampleSize)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(judgedFeatures);
+        ArgumentOutOfRangeException.ThrowIfNegative(driftedFeatures);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(driftedFeatures, judgedFeatures);
+        var share = (double)driftedFeatures / judgedFeatures;
+        return Build(kind, null, "dataset", share, rule, sampleSize,
+            Invariant($"{driftedFeatures} of {judgedFeatures} input features drift ({share:P0}; rule {rule:P0}) over the last {Window}"));
     }
 
     private ModelMonitorEvent Build(ModelMonitorEventKind kind, string? feature, string rule, double value, double threshold, long sampleSize, string message) => new()

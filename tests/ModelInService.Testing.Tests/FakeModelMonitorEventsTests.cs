@@ -52,8 +52,10 @@ public sealed class FakeModelMonitorEventsTests
         Assert.Equal(time.GetUtcNow(), drift.Timestamp);
         Assert.Equal("'petal_length' drifted: NormalizedWasserstein 0.31 > 0.2 over the last 00:15:00 (n = 500)", drift.Message);
 
-        var dataset = monitor.DatasetDriftDetected(0.75);
+        var dataset = monitor.DatasetDriftDetected(3, 4);
         Assert.Null(dataset.Feature);
+        Assert.Equal(0.75, dataset.Value);
+        Assert.Equal(0.5, dataset.Threshold);
         Assert.Equal("dataset", dataset.Rule);
         Assert.Equal(ModelMonitorEventKind.DatasetDriftDetected, dataset.Kind);
 
@@ -62,7 +64,7 @@ public sealed class FakeModelMonitorEventsTests
         Assert.Equal("missing", quality.Rule);
         Assert.Equal(ModelMonitorEventKind.QualityResolved, monitor.QualityResolved("volume", null, 0.1, 0.5).Kind);
         Assert.Equal(ModelMonitorEventKind.DriftResolved, monitor.DriftResolved("petal_length", 0.05, 0.16).Kind);
-        Assert.Equal(ModelMonitorEventKind.DatasetDriftResolved, monitor.DatasetDriftResolved(0.1).Kind);
+        Assert.Equal(ModelMonitorEventKind.DatasetDriftResolved, monitor.DatasetDriftResolved(0, 4).Kind);
     }
 
     [Fact]
@@ -108,7 +110,7 @@ public sealed class FakeModelMonitorEventsTests
         var recording = new Recording();
         monitor.AddHandler(hanging).AddHandler(recording);
 
-        var raise = monitor.RaiseAsync(monitor.DatasetDriftDetected(0.6));
+        var raise = monitor.RaiseAsync(monitor.DatasetDriftDetected(3, 5));
         await hanging.Started.Task;
         Assert.False(raise.IsCompleted);
         time.Advance(TimeSpan.FromSeconds(5));
@@ -135,5 +137,52 @@ public sealed class FakeModelMonitorEventsTests
 
         Assert.Empty(monitor.Failures);
         Assert.Single(monitor.Raised);
+    }
+
+    [Fact]
+    public void TheDatasetDriftMessageIsTheMonitors()
+    {
+        var monitor = new FakeModelMonitorEvents("iris");
+
+        var detected = monitor.DatasetDriftDetected(3, 4);
+
+        // ModelMonitor.Evaluation.cs: $"{driftedInputs} of {judgedInputs} input features drift ({share:P0}; rule {DatasetDriftShare:P0}) over the last {window}", invariant culture.
+        Assert.Equal("3 of 4 input features drift (75 %; rule 50 %) over the last 01:00:00", detected.Message);
+        Assert.Equal(0.75, detected.Value);
+        Assert.Equal("1 of 4 input features drift (25 %; rule 50 %) over the last 01:00:00", monitor.DatasetDriftResolved(1, 4).Message);
+        Assert.Throws<ArgumentOutOfRangeException>(() => monitor.DatasetDriftDetected(5, 4));
+        Assert.Throws<ArgumentOutOfRangeException>(() => monitor.DatasetDriftDetected(0, 0));
+    }
+
+    [Fact]
+    public void AHandlerTimeoutTheMonitorWouldRefuseIsRefusedWhenSet()
+    {
+        var monitor = new FakeModelMonitorEvents("iris");
+
+        var negative = Assert.Throws<ArgumentOutOfRangeException>(() => monitor.HandlerTimeout = TimeSpan.FromSeconds(-1));
+        Assert.Contains("HandlerTimeout is -00:00:01; use a positive time", negative.Message, StringComparison.Ordinal);
+        Assert.Throws<ArgumentOutOfRangeException>(() => monitor.HandlerTimeout = TimeSpan.Zero);
+        Assert.Throws<ArgumentOutOfRangeException>(() => monitor.HandlerTimeout = Timeout.InfiniteTimeSpan);
+        Assert.Throws<ArgumentOutOfRangeException>(() => monitor.HandlerTimeout = TimeSpan.FromDays(60));
+        Assert.Equal(TimeSpan.FromSeconds(10), monitor.HandlerTimeout);
+
+        monitor.HandlerTimeout = TimeSpan.FromMilliseconds(1);
+        Assert.Equal(TimeSpan.FromMilliseconds(1), monitor.HandlerTimeout);
+    }
+
+    [Fact]
+    public async Task ANullEventIsRefusedAndNothingIsRaised()
+    {
+        var monitor = new FakeModelMonitorEvents("iris");
+        var recording = new Recording();
+        monitor.AddHandler(recording);
+
+        var error = await Assert.ThrowsAsync<ArgumentNullException>(() => monitor.RaiseAsync(monitor.DriftDetected("petal_length", 0.3, 0.2), null!));
+
+        Assert.Equal("events", error.ParamName);
+        Assert.Contains("events[1] is null", error.Message, StringComparison.Ordinal);
+        Assert.Empty(monitor.Raised);
+        Assert.Empty(recording.Events);
+        Assert.Empty(monitor.Failures);
     }
 }

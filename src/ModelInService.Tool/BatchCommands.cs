@@ -12,6 +12,9 @@ namespace ModelInService.Tool;
 /// <summary><c>mis score</c> and <c>mis reference</c>: ModelInService.BatchScoring from the command line, on any model, without C# types.</summary>
 internal static class BatchCommands
 {
+    /// <summary>Fewest reference chunks the monitor calibrates thresholds from (ModelMonitor.MinCalibrationChunks).</summary>
+    private const int MinCalibrationChunks = 3;
+
     public static Command ScoreCommand(TextWriter output, TextWriter error)
     {
         var model = new Argument<FileInfo>("model") { Description = "The .onnx file." };
@@ -151,6 +154,14 @@ internal static class BatchCommands
                 foreach (var reason in built.FirstSkipReasons)
                 {
                     await error.WriteLineAsync("skipped: " + reason).ConfigureAwait(false);
+                }
+
+                if (built.Reference.ChunkCount < MinCalibrationChunks)
+                {
+                    // Only full chunks count: 150 rows in chunks of 1,000 are 0 chunks, and the monitor then never
+                    // calibrates its thresholds (its evaluation says so per feature, long after this run).
+                    await error.WriteLineAsync(string.Create(CultureInfo.InvariantCulture,
+                        $"note: {built.Reference.ChunkCount} full chunk(s) of {options.ChunkSize} rows: the monitor calibrates drift thresholds from at least {MinCalibrationChunks} and uses the fixed thresholds until then; for calibration give --chunk-size {Math.Max(1, built.Reference.Rows / MinCalibrationChunks)} or less (about a monitoring window's volume), or more rows")).ConfigureAwait(false);
                 }
 
                 return 0;

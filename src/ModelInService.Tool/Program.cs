@@ -26,7 +26,13 @@ internal static class Program
             BatchCommands.ReferenceCommand(output, error),
         };
         var config = new InvocationConfiguration { Output = output, Error = error };
-        return await root.Parse(args).InvokeAsync(config).ConfigureAwait(false);
+        var parsed = root.Parse(args);
+        var code = await parsed.InvokeAsync(config).ConfigureAwait(false);
+
+        // A command line that does not parse (an unknown option, a required one missing) is a usage error, like the
+        // bad values the commands check themselves: System.CommandLine prints it with the help and answers 1, which
+        // is this tool's "the model or the input failed".
+        return parsed.Errors.Count > 0 && code != 0 ? UsageError : code;
     }
 
     private static Command InspectCommand(TextWriter output, TextWriter error)

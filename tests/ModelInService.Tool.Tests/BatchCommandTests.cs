@@ -260,6 +260,7 @@ public class BatchCommandTests
         Assert.True(exit == 0, error);
         Assert.Contains("3 rows, 2 features (Features[0], Label (categorical)), 2 chunks of 2; 1 rows skipped", stdout, StringComparison.Ordinal);
         Assert.Contains("skipped: row 2 (line 3): column 'Features[0]': 'x' is not a number", error, StringComparison.Ordinal);
+        Assert.Contains("note: 2 full chunk(s) of 2 rows: the monitor calibrates drift thresholds from at least 3", error, StringComparison.Ordinal);
         var reference = MonitorReference.Load(output);
         Assert.Equal(3, reference.Rows);
         Assert.Equal(1, reference.SkippedRows);

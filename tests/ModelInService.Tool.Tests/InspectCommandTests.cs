@@ -14,6 +14,28 @@ public class InspectCommandTests
         return (exit, output.ToString(), error.ToString());
     }
 
+    [Theory]
+    [InlineData("inspect", "model.onnx", "--bogus")]
+    [InlineData("scaffold", "model.onnx")]
+    [InlineData("score", "model.onnx")]
+    [InlineData("frobnicate")]
+    public async Task A_command_line_that_does_not_parse_exits_2_as_docs_tool_md_says(params string[] args)
+    {
+        // The docs promised 2 for a bad argument; parse errors (unknown option, required option missing) exited 1,
+        // this tool's "the model or the input failed" (found by an outside probe of the docs).
+        var (exit, _, error) = await RunAsync(args);
+        Assert.Equal(Program.UsageError, exit);
+        Assert.NotEmpty(error);
+    }
+
+    [Fact]
+    public async Task Help_still_exits_0()
+    {
+        var (exit, output, _) = await RunAsync("inspect", "--help");
+        Assert.Equal(0, exit);
+        Assert.Contains("--json", output, StringComparison.Ordinal);
+    }
+
     [SkippableFact]
     public async Task Mnist_FixedBatchOfOne_IsNotBatchable_NamingTheTensorAndDimension()
     {

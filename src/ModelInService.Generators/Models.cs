@@ -33,9 +33,14 @@ internal sealed record MemberSpec(
     string SetterValueType,
     bool NeedsCast);
 
-/// <summary>What is emitted for one [ModelSchema] type.</summary>
+/// <summary>
+/// What is emitted for one [ModelSchema] type. <see cref="ClassName"/> is the readable name of the generated class
+/// (null when nothing is generated); it can be shared with another type, so the emitted name is made unique from it
+/// and <see cref="MetadataName"/> (SchemaGenerator.UniqueClassNames).
+/// </summary>
 internal sealed record SchemaSpec(
     string TypeName,
+    string MetadataName,
     string? ClassName,
     EquatableArray<ParameterSpec> Constructor,
     bool HasFactory,

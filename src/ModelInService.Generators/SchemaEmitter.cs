@@ -6,7 +6,7 @@ namespace ModelInService.Generators;
 /// <summary>Writes the registration class of one <see cref="SchemaSpec"/>.</summary>
 internal static class SchemaEmitter
 {
-    public static string Emit(SchemaSpec spec)
+    public static string Emit(SchemaSpec spec, string className)
     {
         var t = spec.TypeName;
         var sb = new StringBuilder();
@@ -18,7 +18,7 @@ internal static class SchemaEmitter
         sb.AppendLine("    /// <summary>Compile-time member accessors of " + Xml(t) + ", registered before any model loads.</summary>");
         sb.AppendLine("    [global::System.CodeDom.Compiler.GeneratedCode(\"ModelInService.Generators\", \"1.0\")]");
         sb.AppendLine("    [global::System.ComponentModel.EditorBrowsable(global::System.ComponentModel.EditorBrowsableState.Never)]");
-        sb.AppendLine("    internal static class " + spec.ClassName);
+        sb.AppendLine("    internal static class " + className);
         sb.AppendLine("    {");
         sb.AppendLine("        /// <summary>Registers the accessors with the ModelInService runtime.</summary>");
         sb.AppendLine("        [global::System.Runtime.CompilerServices.ModuleInitializer]");

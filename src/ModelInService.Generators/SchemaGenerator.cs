@@ -44,19 +44,69 @@ public sealed class SchemaGenerator : IIncrementalGenerator
             static (node, _) => node is TypeDeclarationSyntax,
             static (ctx, ct) => Describe((INamedTypeSymbol)ctx.TargetSymbol, ct));
 
-        context.RegisterSourceOutput(specs, static (spc, spec) =>
+        // All types at once: a class name (and hint name) must be unique in the compilation, and two types can
+        // sanitize to the same one (Iris_Input and Iris.Input; Foo and foo, as hint names compare ignoring case). A
+        // duplicate hint name throws from AddSource, which drops the generated code of every type.
+        context.RegisterSourceOutput(specs.Collect(), static (spc, all) =>
         {
-            foreach (var diagnostic in spec.Diagnostics)
+            foreach (var spec in all)
             {
-                spc.ReportDiagnostic(diagnostic.ToDiagnostic());
+                foreach (var diagnostic in spec.Diagnostics)
+                {
+                    spc.ReportDiagnostic(diagnostic.ToDiagnostic());
+                }
             }
 
-            if (spec.ClassName is not null)
+            foreach (var (spec, className) in UniqueClassNames(all))
             {
-                spc.AddSource(spec.ClassName + ".g.cs", SchemaEmitter.Emit(spec));
+                spc.AddSource(className + ".g.cs", SchemaEmitter.Emit(spec, className));
             }
         });
     }
+
+    /// <summary>
+    /// The name of each generated class (also its hint name): the readable sanitized name, with a hash of the type's
+    /// metadata name appended when another type sanitizes to the same name ignoring case. Only the colliding types
+    /// change name, and each keeps its name whatever else is in the compilation; a counter settles a clash of hashes.
+    /// </summary>
+    internal static List<(SchemaSpec Spec, string ClassName)> UniqueClassNames(IEnumerable<SchemaSpec> specs)
+    {
+        var generated = specs.Where(s => s.ClassName is not null).OrderBy(s => s.MetadataName, StringComparer.Ordinal).ToList();
+        var counts = generated.GroupBy(s => s.ClassName!, StringComparer.OrdinalIgnoreCase).ToDictionary(g => g.Key, g => g.Count(), StringComparer.OrdinalIgnoreCase);
+        var taken = new HashSet<string>(StringComparer.OrdinalIgnoreCase);
+        var result = new List<(SchemaSpec, string)>(generated.Count);
+        foreach (var spec in generated)
+        {
+            var name = counts[spec.ClassName!] > 1 ? spec.ClassName + "_" + StableHash(spec.MetadataName) : spec.ClassName!;
+            var unique = name;
+            for (var i = 2; !taken.Add(unique); i++)
+            {
+                unique = name + "_" + i.ToString(System.Globalization.CultureInfo.InvariantCulture);
+            }
+
+            result.Add((spec, unique));
+        }
+
+        return result;
+    }
+
+    /// <summary>FNV-1a of the name: the same in every compiler process (string.GetHashCode is randomized per process).</summary>
+    private static string StableHash(string text)
+    {
+        var hash = 2166136261u;
+        foreach (var c in text)
+        {
+            hash = unchecked((hash ^ c) * 16777619u);
+        }
+
+        return hash.ToString("X8", System.Globalization.CultureInfo.InvariantCulture);
+    }
+
+    /// <summary>The CLR name (<c>Shop.Models.Iris+Input</c>): unique in the assembly, unlike the sanitized C# name.</summary>
+    private static string MetadataName(INamedTypeSymbol type) =>
+        type.ContainingType is { } outer ? MetadataName(outer) + "+" + type.MetadataName
+        : type.ContainingNamespace is { IsGlobalNamespace: false } ns ? ns.ToDisplayString() + "." + type.MetadataName
+        : type.MetadataName;
 
     /// <summary>Turns the symbol into plain values (no symbol, syntax or compilation leaves this method).</summary>
     internal static SchemaSpec Describe(INamedTypeSymbol type, CancellationToken cancellationToken)
@@ -68,7 +118,7 @@ public sealed class SchemaGenerator : IIncrementalGenerator
         if (why is not null)
         {
             diagnostics.Add(DiagnosticSpec.Create("MIS1004", $"{type.Name}: {why}; its members are bound through reflection (expression trees, interpreted under Native AOT)", location));
-            return new SchemaSpec(typeName, null, default, false, default, new EquatableArray<DiagnosticSpec>(diagnostics.ToArray()));
+            return new SchemaSpec(typeName, MetadataName(type), null, default, false, default, new EquatableArray<DiagnosticSpec>(diagnostics.ToArray()));
         }
 
         var discovered = Discover(type, cancellationToken);
@@ -97,6 +147,7 @@ public sealed class SchemaGenerator : IIncrementalGenerator
         var constructor = FindConstructor(type, discovered);
         return new SchemaSpec(
             typeName,
+            MetadataName(type),
             "ModelSchema_" + Sanitize(type.ToDisplayString(SymbolDisplayFormat.FullyQualifiedFormat.WithGlobalNamespaceStyle(SymbolDisplayGlobalNamespaceStyle.Omitted))),
             new EquatableArray<ParameterSpec>(constructor?.Select(p => new ParameterSpec(p.Type.ToDisplayString(TypeFormat))).ToArray() ?? System.Array.Empty<ParameterSpec>()),
             constructor is not null,

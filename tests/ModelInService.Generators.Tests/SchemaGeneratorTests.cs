@@ -102,6 +102,51 @@ public sealed class SchemaGeneratorTests
     }
 
     [Theory]
+    [InlineData("namespace Shop.Models { [ModelSchema] public sealed class Iris_Input { public float[] F { get; set; } = []; } public static class Iris { [ModelSchema] public sealed class Input { public float[] F { get; set; } = []; } } }", "Shop.Models.Iris_Input", "Shop.Models.Iris+Input")]
+    [InlineData("namespace N { [ModelSchema] public sealed class Foo { public float[] F { get; set; } = []; } [ModelSchema] public sealed class foo { public float[] F { get; set; } = []; } }", "N.Foo", "N.foo")]
+    [InlineData("namespace N { [ModelSchema] public sealed class A_B { public float[] F { get; set; } = []; } } namespace N.A { [ModelSchema] public sealed class B { public float[] F { get; set; } = []; } }", "N.A_B", "N.A.B")]
+    public void TypesWhoseNamesSanitizeAlike_EachGetTheirOwnTable(string source, string first, string second)
+    {
+        // Both sanitize to one hint name (ModelSchema_Shop_Models_Iris_Input; hint names compare ignoring case): the
+        // generator threw CS8785 and no type of the compilation got generated code.
+        var (result, output) = Run("using ModelInService;\n" + source);
+
+        Assert.Null(result.Results[0].Exception);
+        Assert.Empty(result.Diagnostics);
+        Assert.Equal(2, result.GeneratedTrees.Length);
+        Assert.Equal(2, result.GeneratedTrees.Select(t => Path.GetFileName(t.FilePath)).Distinct(StringComparer.OrdinalIgnoreCase).Count());
+        using var stream = new MemoryStream();
+        var emit = output.Emit(stream);
+        Assert.True(emit.Success, string.Join("\n", emit.Diagnostics));
+        var assembly = System.Reflection.Assembly.Load(stream.ToArray());
+        System.Runtime.CompilerServices.RuntimeHelpers.RunModuleConstructor(assembly.ManifestModule.ModuleHandle);
+        Assert.NotNull(Schema.SchemaAccessors.Find(assembly.GetType(first, throwOnError: true)!));
+        Assert.NotNull(Schema.SchemaAccessors.Find(assembly.GetType(second, throwOnError: true)!));
+
+        // Stable: the same names on another run, and a type that collides with nothing keeps its readable name.
+        var (again, _) = Run("using ModelInService;\n" + source);
+        Assert.Equal(result.GeneratedTrees.Select(t => t.FilePath), again.GeneratedTrees.Select(t => t.FilePath));
+        var (alone, _) = Run("using ModelInService;\n" + source, "namespace Other { [ModelInService.ModelSchema] public sealed class Lone { public float[] F { get; set; } = []; } }");
+        Assert.Contains(alone.GeneratedTrees, t => t.FilePath.EndsWith("ModelSchema_Other_Lone.g.cs", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public void UniqueClassNames_SettlesAClashOfHashes_WithACounter()
+    {
+        // A readable name can equal another type's hashed one; no name is ever handed out twice.
+        static SchemaSpec Spec(string metadataName, string className) => new("global::" + metadataName, metadataName, className, default, false, default, default);
+        var a = Spec("N.A", "ModelSchema_X");
+        var b = Spec("N.B", "ModelSchema_x");
+        var hashed = SchemaGenerator.UniqueClassNames([a, b]).Select(n => n.ClassName).ToList();
+        var c = Spec("N.C", hashed[0]);
+
+        var names = SchemaGenerator.UniqueClassNames([c, b, a]).Select(n => n.ClassName).ToList();
+
+        Assert.Equal(3, names.Distinct(StringComparer.OrdinalIgnoreCase).Count());
+        Assert.Equal([hashed[0], hashed[1], hashed[0] + "_2"], names);
+    }
+
+    [Theory]
     [InlineData("public System.Collections.Generic.List<float> Features { get; set; } = [];", "MIS1001", "'Features': In.Features is List<float>; input members must be a scalar")]
     [InlineData("public System.DateTime At => default;", "MIS1001", "input 'At': In.At is DateTime; input members must be a scalar")]
     [InlineData("[ModelInput(\"f\")] public float[] A { get; set; } = []; [ModelInput(\"f\")] public float B { get; set; }", "MIS1002", "input 'f': In.A, In.B are all bound to it; bind either one array member or several scalar members")]

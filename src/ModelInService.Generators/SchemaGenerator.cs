@@ -305,14 +305,21 @@ public sealed class SchemaGenerator : IIncrementalGenerator
                 : hasInput && !hasOutput ? Role.Input
                 : hasOutput && !hasInput ? Role.Output
                 : Role.Unknown;
+            // MemberModel binds readable members of inputs and writable members of outputs, and ignores the others.
             var asInput = role != Role.Output && member.HasGetter;
             var asOutput = role != Role.Input && member.Setter != SetterKind.None;
             var inputBad = member.Shape is MemberShape.Dictionary or MemberShape.Unsupported;
             var outputBad = member.Shape is MemberShape.Memory or MemberShape.Unsupported;
-            if ((asInput || asOutput) && (!asInput || inputBad) && (!asOutput || outputBad))
+            var error = role == Role.Unknown
+                // No role attribute says how the type is used: an error only if it fails both ways. A get-only
+                // member of any type is fine on an output (IrisPrediction.Species => (Species)Label); if the type
+                // is used as an input, the start-up check reports it.
+                ? asInput && inputBad && asOutput && outputBad
+                : (asInput || asOutput) && (!asInput || inputBad) && (!asOutput || outputBad);
+            if (error)
             {
                 var display = $"{type.Name}.{member.Symbol.Name} is {member.Type.ToDisplayString(MessageFormat)}";
-                var message = asInput && asOutput
+                var message = role == Role.Unknown
                     ? $"'{member.MappedName}': {display}; input {InputSupported.Substring("input ".Length)}; {OutputSupported} (or exclude it with [ModelIgnore])"
                     : asInput
                         ? $"input '{member.MappedName}': {display}; {InputSupported} (or exclude it with [ModelIgnore])"

@@ -148,7 +148,7 @@ public sealed class SchemaGeneratorTests
 
     [Theory]
     [InlineData("public System.Collections.Generic.List<float> Features { get; set; } = [];", "MIS1001", "'Features': In.Features is List<float>; input members must be a scalar")]
-    [InlineData("public System.DateTime At => default;", "MIS1001", "input 'At': In.At is DateTime; input members must be a scalar")]
+    [InlineData("[ModelInput(\"x\")] public float X { get; set; } public System.DateTime At => default;", "MIS1001", "input 'At': In.At is DateTime; input members must be a scalar")]
     [InlineData("[ModelInput(\"f\")] public float[] A { get; set; } = []; [ModelInput(\"f\")] public float B { get; set; }", "MIS1002", "input 'f': In.A, In.B are all bound to it; bind either one array member or several scalar members")]
     [InlineData("[ModelInput(\"f\", Order = 0)] public float A { get; set; } [ModelInput(\"f\", Order = 0)] public float B { get; set; }", "MIS1003", "'f': the Order values of In.A=0, In.B=0 must be 0..1, each once, on every member or on none")]
     [InlineData("[ModelInput(\"f\")] public float A { get; set; } [ModelInput(\"f\")] public float B;", "MIS1003", "'f': In.A, In.B mix properties and fields")]
@@ -166,6 +166,52 @@ public sealed class SchemaGeneratorTests
         Assert.Equal(DiagnosticSeverity.Error, diagnostic.Severity);
         Assert.StartsWith(message, diagnostic.GetMessage(System.Globalization.CultureInfo.InvariantCulture), StringComparison.Ordinal);
         Assert.NotEqual(Location.None, diagnostic.Location);
+    }
+
+    [Fact]
+    public void ComputedGetOnlyMembers_OnATypeWithoutRoleAttributes_AreNoError()
+    {
+        // The sample's output type: MemberModel.ForOutput skips members without a public setter, so this binds at run
+        // time without [ModelSchema]; the generator called Species and Confidence bad inputs (MIS1001, an error).
+        var (result, output) = Run("""
+            using ModelInService;
+            namespace App;
+            public enum Species { Setosa, Versicolor, Virginica }
+
+            [ModelSchema]
+            public sealed class IrisPrediction
+            {
+                public long Label { get; set; }
+                public float[] Probabilities { get; set; } = [];
+                public Species Species => (Species)Label;
+                public decimal Confidence => (decimal)Probabilities[0];
+            }
+
+            [ModelSchema]
+            public sealed class SetOnly
+            {
+                public float[] Features { get; set; } = [];
+                public System.Collections.Generic.List<float> Log { set { } }
+            }
+            """);
+
+        Assert.Empty(result.Diagnostics);
+        Assert.Empty(output.GetDiagnostics().Where(d => d.Severity >= DiagnosticSeverity.Warning));
+    }
+
+    [Fact]
+    public void UnsupportedMembers_OnATypeWithoutRoleAttributes_AreNamedWithoutARole()
+    {
+        var (result, _) = Run("""
+            using ModelInService;
+            [ModelSchema]
+            public sealed class Both { public decimal Price { get; set; } }
+            """);
+
+        var diagnostic = Assert.Single(result.Diagnostics);
+        Assert.Equal("MIS1001", diagnostic.Id);
+        Assert.StartsWith("'Price': Both.Price is decimal; input members must be a scalar", diagnostic.GetMessage(System.Globalization.CultureInfo.InvariantCulture), StringComparison.Ordinal);
+        Assert.Contains("; output members must be a scalar", diagnostic.GetMessage(System.Globalization.CultureInfo.InvariantCulture), StringComparison.Ordinal);
     }
 
     [Fact]

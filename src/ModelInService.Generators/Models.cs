@@ -36,7 +36,10 @@ internal sealed record MemberSpec(
 /// <summary>
 /// What is emitted for one [ModelSchema] type. <see cref="ClassName"/> is the readable name of the generated class
 /// (null when nothing is generated); it can be shared with another type, so the emitted name is made unique from it
-/// and <see cref="MetadataName"/> (SchemaGenerator.UniqueClassNames).
+/// and <see cref="MetadataName"/> (SchemaGenerator.UniqueClassNames). <see cref="ExperimentalIds"/> are the
+/// diagnostic ids of the [Experimental] symbols the generated code names (suppressed there);
+/// <see cref="ObsoleteContext"/> is set when one of them is [Obsolete(error: true)] (the class is marked [Obsolete],
+/// inside which the compiler reports no use of an obsolete symbol).
 /// </summary>
 internal sealed record SchemaSpec(
     string TypeName,
@@ -45,7 +48,9 @@ internal sealed record SchemaSpec(
     EquatableArray<ParameterSpec> Constructor,
     bool HasFactory,
     EquatableArray<MemberSpec> Members,
-    EquatableArray<DiagnosticSpec> Diagnostics);
+    EquatableArray<DiagnosticSpec> Diagnostics,
+    EquatableArray<string> ExperimentalIds = default,
+    bool ObsoleteContext = false);
 
 /// <summary>A constructor parameter of the factory (its type; the value passed is the default).</summary>
 internal sealed record ParameterSpec(string TypeName);

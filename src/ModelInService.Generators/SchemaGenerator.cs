@@ -118,18 +118,28 @@ public sealed class SchemaGenerator : IIncrementalGenerator
         if (why is not null)
         {
             diagnostics.Add(DiagnosticSpec.Create("MIS1004", $"{type.Name}: {why}; its members are bound through reflection (expression trees, interpreted under Native AOT)", location));
-            return new SchemaSpec(typeName, MetadataName(type), null, default, false, default, new EquatableArray<DiagnosticSpec>(diagnostics.ToArray()));
+            return NotGenerated(typeName, type, diagnostics);
         }
 
         var discovered = Discover(type, cancellationToken);
         Check(type, discovered, diagnostics);
         var members = new List<MemberSpec>();
+        var named = new List<ISymbol>(NamedBy(type));
         foreach (var member in discovered)
         {
             if (member.Ambiguous)
             {
                 continue; // hidden by a member of the same name: the runtime's reflection decides
             }
+
+            named.Add(member.Symbol);
+            if (member.Symbol is IPropertySymbol property)
+            {
+                named.AddRange(new ISymbol?[] { property.GetMethod, property.SetMethod }.OfType<ISymbol>());
+            }
+
+            named.AddRange(NamedBy(member.Type));
+            named.AddRange(NamedBy(member.Symbol.ContainingType));
 
             var setter = type.IsValueType || (member.Setter == SetterKind.InitAccessor && member.Symbol.ContainingType.IsGenericType) ? SetterKind.None : member.Setter;
             var (valueType, cast) = member.Shape switch
@@ -145,6 +155,35 @@ public sealed class SchemaGenerator : IIncrementalGenerator
         }
 
         var constructor = FindConstructor(type, discovered);
+        foreach (var parameter in constructor ?? ImmutableArray<IParameterSymbol>.Empty)
+        {
+            named.AddRange(NamedBy(parameter.Type));
+        }
+
+        // The reflected path binds [Obsolete(error: true)] and [Experimental] members; the generated code must compile
+        // where it names them: experimental ids are suppressed with #pragma, obsolete errors by an obsolete context.
+        var experimental = new SortedSet<string>(StringComparer.Ordinal);
+        var obsoleteError = false;
+        foreach (var symbol in named.Distinct<ISymbol>(SymbolEqualityComparer.Default))
+        {
+            foreach (var attribute in symbol.GetAttributes())
+            {
+                switch (attribute.AttributeClass?.ToDisplayString())
+                {
+                    case "System.Diagnostics.CodeAnalysis.ExperimentalAttribute" when attribute.ConstructorArguments.Length == 1 && attribute.ConstructorArguments[0].Value is string id:
+                        if (IsPragmaId(id))
+                        {
+                            experimental.Add(id); // C# rejects other ids (CS9211); one from metadata would break the #pragma line
+                        }
+
+                        break;
+                    case "System.ObsoleteAttribute" when attribute.ConstructorArguments.Length == 2 && attribute.ConstructorArguments[1].Value is true:
+                        obsoleteError = true;
+                        break;
+                }
+            }
+        }
+
         return new SchemaSpec(
             typeName,
             MetadataName(type),
@@ -152,8 +191,56 @@ public sealed class SchemaGenerator : IIncrementalGenerator
             new EquatableArray<ParameterSpec>(constructor?.Select(p => new ParameterSpec(p.Type.ToDisplayString(TypeFormat))).ToArray() ?? System.Array.Empty<ParameterSpec>()),
             constructor is not null,
             new EquatableArray<MemberSpec>(members.ToArray()),
-            new EquatableArray<DiagnosticSpec>(diagnostics.ToArray()));
+            new EquatableArray<DiagnosticSpec>(diagnostics.ToArray()),
+            new EquatableArray<string>(experimental.ToArray()),
+            obsoleteError);
     }
+
+    private static SchemaSpec NotGenerated(string typeName, INamedTypeSymbol type, List<DiagnosticSpec> diagnostics) =>
+        new(typeName, MetadataName(type), null, default, false, default, new EquatableArray<DiagnosticSpec>(diagnostics.ToArray()));
+
+    /// <summary>The symbols naming <paramref name="type"/> in C# refers to: the type, its type arguments and element types, the types it is nested in, their assemblies.</summary>
+    private static IEnumerable<ISymbol> NamedBy(ITypeSymbol type)
+    {
+        switch (type)
+        {
+            case IArrayTypeSymbol array:
+                foreach (var symbol in NamedBy(array.ElementType))
+                {
+                    yield return symbol;
+                }
+
+                break;
+            case INamedTypeSymbol named:
+                for (var t = named; t is not null; t = t.ContainingType)
+                {
+                    yield return t;
+                    foreach (var argument in t.TypeArguments)
+                    {
+                        foreach (var symbol in NamedBy(argument))
+                        {
+                            yield return symbol;
+                        }
+                    }
+                }
+
+                if (named.ContainingAssembly is { } assembly)
+                {
+                    yield return assembly;
+                }
+
+                if (named.ContainingModule is { } module)
+                {
+                    yield return module;
+                }
+
+                break;
+        }
+    }
+
+    /// <summary>Whether <c>#pragma warning disable</c> can name the id (an identifier; a number would mean CSnnnn).</summary>
+    private static bool IsPragmaId(string id) =>
+        id.Length > 0 && (char.IsLetter(id[0]) || id[0] == '_') && id.All(c => char.IsLetterOrDigit(c) || c == '_');
 
     private static string? WhyNotGenerated(INamedTypeSymbol type)
     {

@@ -234,6 +234,71 @@ public sealed class SchemaGeneratorTests
     }
 
     [Fact]
+    public void ObsoleteErrorAndExperimentalMembers_CompileInTheGeneratedFile_AndAreBound()
+    {
+        // MemberModel binds these members; the generated code named them and failed the build (CS0619, APP001).
+        var (result, output) = Run("""
+            using System;
+            using System.Diagnostics.CodeAnalysis;
+            using ModelInService;
+            namespace App;
+
+            [ModelSchema, Experimental("APP002")] public sealed class PreviewType { public float[] F { get; set; } = []; }
+
+            [ModelSchema, Obsolete("gone", error: true)] public sealed class GoneType { public float[] F { get; set; } = []; }
+
+            public class Base<T>
+            {
+                [Obsolete("use Features", error: true)] public float[] OldBase { get; set; } = [];
+            }
+
+            [ModelSchema]
+            public sealed class Old : Base<int>
+            {
+                public float[] Features { get; set; } = [];
+                [Obsolete("use Features", error: true)] public float[] Legacy { get; set; } = [];
+                [Obsolete("use Features", true)] public long LegacyField;
+                [Obsolete("use Features", error: true)] public long LegacyInit { get; init; }
+                [Experimental("APP001")] public float[] Preview { get; set; } = [];
+                [Experimental("APP003")] public long PreviewField;
+            }
+
+            [ModelSchema]
+            public sealed record Rec([property: Experimental("APP004")] long Label, [property: Obsolete("x", true)] float Score);
+            """);
+
+        Assert.Empty(result.Diagnostics);
+        Assert.Empty(output.GetDiagnostics().Where(d => d.Severity >= DiagnosticSeverity.Warning));
+        using var stream = new MemoryStream();
+        var emit = output.Emit(stream);
+        Assert.True(emit.Success, string.Join("\n", emit.Diagnostics));
+        var assembly = System.Reflection.Assembly.Load(stream.ToArray());
+        System.Runtime.CompilerServices.RuntimeHelpers.RunModuleConstructor(assembly.ManifestModule.ModuleHandle);
+        var table = Schema.SchemaAccessors.Find(assembly.GetType("App.Old")!)!;
+        var value = table.Factory!.DynamicInvoke()!;
+        foreach (var name in new[] { "Legacy", "OldBase", "Preview" })
+        {
+            table.Setters[name].DynamicInvoke(value, new[] { 1f, 2f });
+            Assert.Equal([1f, 2f], (float[])table.Getters[name].DynamicInvoke(value)!);
+        }
+
+        foreach (var name in new[] { "LegacyField", "LegacyInit", "PreviewField" })
+        {
+            table.Setters[name].DynamicInvoke(value, 5L);
+            Assert.Equal(5L, table.Getters[name].DynamicInvoke(value));
+        }
+
+        Assert.NotNull(Schema.SchemaAccessors.Find(assembly.GetType("App.PreviewType")!));
+        Assert.NotNull(Schema.SchemaAccessors.Find(assembly.GetType("App.GoneType")!));
+        var rec = Schema.SchemaAccessors.Find(assembly.GetType("App.Rec")!)!;
+        var r = rec.Factory!.DynamicInvoke()!;
+        rec.Setters["Label"].DynamicInvoke(r, 3L);
+        rec.Setters["Score"].DynamicInvoke(r, 0.5f);
+        Assert.Equal(3L, rec.Getters["Label"].DynamicInvoke(r));
+        Assert.Equal(0.5f, rec.Getters["Score"].DynamicInvoke(r));
+    }
+
+    [Fact]
     public void PrivateNestedAndGenericTypes_AreReportedAndLeftToReflection()
     {
         var (result, output) = Run("""

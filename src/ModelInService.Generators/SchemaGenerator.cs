@@ -350,7 +350,12 @@ public sealed class SchemaGenerator : IIncrementalGenerator
                     }
                 }
 
-                var discovered = new Discovered(symbol, memberType, getter, setter, Classify(memberType), role, name ?? symbol.Name, name is not null, order);
+                // A ref return: reflection sees the type float[]& (PropertyType), which no binder takes.
+                var byRef = symbol is IPropertySymbol { ReturnsByRef: true } or IPropertySymbol { ReturnsByRefReadonly: true };
+                var discovered = new Discovered(symbol, memberType, getter, setter, byRef ? MemberShape.Unsupported : Classify(memberType), role, name ?? symbol.Name, name is not null, order)
+                {
+                    RefKind = byRef ? ((IPropertySymbol)symbol).RefKind : RefKind.None,
+                };
                 byName[symbol.Name] = discovered;
                 result.Add(discovered);
             }
@@ -386,11 +391,15 @@ public sealed class SchemaGenerator : IIncrementalGenerator
     {
         var hasInput = members.Any(m => m.Role == Role.Input);
         var hasOutput = members.Any(m => m.Role == Role.Output);
+        // A struct, or a type with nothing writable, cannot be an output (start-up: "output types must be classes",
+        // "has no member bound to any output"), so without role attributes it is an input.
+        var canBeOutput = type.TypeKind == TypeKind.Class && members.Any(m => m.Setter != SetterKind.None);
         foreach (var member in members)
         {
             var role = member.Role != Role.Unknown ? member.Role
                 : hasInput && !hasOutput ? Role.Input
                 : hasOutput && !hasInput ? Role.Output
+                : !hasInput && !hasOutput && !canBeOutput ? Role.Input
                 : Role.Unknown;
             // MemberModel binds readable members of inputs and writable members of outputs, and ignores the others.
             var asInput = role != Role.Output && member.HasGetter;
@@ -405,7 +414,9 @@ public sealed class SchemaGenerator : IIncrementalGenerator
                 : (asInput || asOutput) && (!asInput || inputBad) && (!asOutput || outputBad);
             if (error)
             {
-                var display = $"{type.Name}.{member.Symbol.Name} is {member.Type.ToDisplayString(MessageFormat)}";
+                var display = member.RefKind == RefKind.None
+                    ? $"{type.Name}.{member.Symbol.Name} is {member.Type.ToDisplayString(MessageFormat)}"
+                    : $"{type.Name}.{member.Symbol.Name} returns {(member.RefKind == RefKind.RefReadOnly ? "ref readonly" : "ref")} {member.Type.ToDisplayString(MessageFormat)} (a reference: return the value instead)";
                 var message = role == Role.Unknown
                     ? $"'{member.MappedName}': {display}; input {InputSupported.Substring("input ".Length)}; {OutputSupported} (or exclude it with [ModelIgnore])"
                     : asInput
@@ -578,5 +589,8 @@ public sealed class SchemaGenerator : IIncrementalGenerator
         public int Order { get; } = order;
 
         public bool Ambiguous { get; set; }
+
+        /// <summary>How a property returns its value (ref and ref readonly returns are never bound).</summary>
+        public RefKind RefKind { get; init; }
     }
 }

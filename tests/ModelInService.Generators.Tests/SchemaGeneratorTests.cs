@@ -153,6 +153,8 @@ public sealed class SchemaGeneratorTests
     [InlineData("[ModelInput(\"f\", Order = 0)] public float A { get; set; } [ModelInput(\"f\", Order = 0)] public float B { get; set; }", "MIS1003", "'f': the Order values of In.A=0, In.B=0 must be 0..1, each once, on every member or on none")]
     [InlineData("[ModelInput(\"f\")] public float A { get; set; } [ModelInput(\"f\")] public float B;", "MIS1003", "'f': In.A, In.B mix properties and fields")]
     [InlineData("[ModelInput(\"f\")] public System.Collections.Generic.IReadOnlyDictionary<long, float> P { get; set; } = null!;", "MIS1001", "input 'f': In.P is IReadOnlyDictionary<long, float>; input members must be")]
+    [InlineData("private float[] _f = []; public ref float[] Features => ref _f;", "MIS1001", "input 'Features': In.Features returns ref float[] (a reference: return the value instead); input members must be a scalar")]
+    [InlineData("private float _f; [ModelInput(\"x\")] public float[] X { get; set; } = []; public ref readonly float F => ref _f;", "MIS1001", "input 'F': In.F returns ref readonly float (a reference: return the value instead)")]
     public void KnownSchemaErrors_AreReportedAtCompileTime_InTheStartUpWords(string members, string id, string message)
     {
         var (result, _) = Run($$"""

@@ -26,11 +26,16 @@ internal static class SchemaDiagnostics
     public static readonly DiagnosticDescriptor NotGenerated = new(
         "MIS1004", "No accessors generated for the type", "{0}", Category, DiagnosticSeverity.Warning, isEnabledByDefault: true);
 
+    /// <summary>A member whose setter cannot be generated (an init accessor declared in a generic type): reflection sets it.</summary>
+    public static readonly DiagnosticDescriptor MemberNotGenerated = new(
+        "MIS1005", "No setter generated for the member", "{0}", Category, DiagnosticSeverity.Warning, isEnabledByDefault: true);
+
     public static DiagnosticDescriptor Find(string id) => id switch
     {
         "MIS1001" => UnsupportedMemberType,
         "MIS1002" => DuplicateName,
         "MIS1003" => BadOrder,
+        "MIS1005" => MemberNotGenerated,
         _ => NotGenerated,
     };
 }

@@ -141,7 +141,18 @@ public sealed class SchemaGenerator : IIncrementalGenerator
             named.AddRange(NamedBy(member.Type));
             named.AddRange(NamedBy(member.Symbol.ContainingType));
 
-            var setter = type.IsValueType || (member.Setter == SetterKind.InitAccessor && member.Symbol.ContainingType.IsGenericType) ? SetterKind.None : member.Setter;
+            var setter = type.IsValueType ? SetterKind.None : member.Setter;
+            if (setter == SetterKind.InitAccessor && member.Symbol.ContainingType.IsGenericType)
+            {
+                // An UnsafeAccessor to a generic type's method needs a generic accessor class repeating its type
+                // parameters and constraints; not generated, so say that this member's setter is reflected.
+                setter = SetterKind.None;
+                if (member.EffectiveRole != Role.Input)
+                {
+                    diagnostics.Add(DiagnosticSpec.Create("MIS1005", $"{type.Name}.{member.Symbol.Name}: its init accessor is declared in the generic type {member.Symbol.ContainingType.ToDisplayString(MessageFormat)}, which generated code cannot call; it is set through reflection (an expression tree, interpreted under Native AOT); give it a set accessor or declare it in a non-generic type", member.Symbol.Locations.FirstOrDefault(l => l.IsInSource) ?? location));
+                }
+            }
+
             var (valueType, cast) = member.Shape switch
             {
                 MemberShape.MultiArray => ("global::System.Array", true),
@@ -401,6 +412,7 @@ public sealed class SchemaGenerator : IIncrementalGenerator
                 : hasOutput && !hasInput ? Role.Output
                 : !hasInput && !hasOutput && !canBeOutput ? Role.Input
                 : Role.Unknown;
+            member.EffectiveRole = role;
             // MemberModel binds readable members of inputs and writable members of outputs, and ignores the others.
             var asInput = role != Role.Output && member.HasGetter;
             var asOutput = role != Role.Input && member.Setter != SetterKind.None;
@@ -589,6 +601,9 @@ public sealed class SchemaGenerator : IIncrementalGenerator
         public int Order { get; } = order;
 
         public bool Ambiguous { get; set; }
+
+        /// <summary>The role the type's attributes (or its shape) give the member; set by Check.</summary>
+        public Role EffectiveRole { get; set; }
 
         /// <summary>How a property returns its value (ref and ref readonly returns are never bound).</summary>
         public RefKind RefKind { get; init; }

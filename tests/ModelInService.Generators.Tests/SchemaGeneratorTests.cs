@@ -301,6 +301,33 @@ public sealed class SchemaGeneratorTests
     }
 
     [Fact]
+    public void InitAccessorsOfAGenericBase_AreReportedAsReflected()
+    {
+        // No generated setter for Label (an UnsafeAccessor cannot simply name GenBase<int>.set_Label): the reflected
+        // fallback was silent. On an input type the setter is never used, so nothing is said there.
+        var (result, output) = Run("""
+            using ModelInService;
+            namespace App;
+            public class GenBase<T> { public long Label { get; init; } public T? Extra { get; set; } }
+
+            [ModelSchema]
+            public sealed class Prediction : GenBase<int> { public float[] Probabilities { get; set; } = []; }
+
+            [ModelSchema]
+            public sealed class Features : GenBase<int> { [ModelInput("x")] public float[] X { get; set; } = []; }
+            """);
+
+        var diagnostic = Assert.Single(result.Diagnostics);
+        Assert.Equal("MIS1005", diagnostic.Id);
+        Assert.Equal(DiagnosticSeverity.Warning, diagnostic.Severity);
+        Assert.StartsWith("Prediction.Label: its init accessor is declared in the generic type GenBase<int>", diagnostic.GetMessage(System.Globalization.CultureInfo.InvariantCulture), StringComparison.Ordinal);
+        Assert.Equal(2, diagnostic.Location.GetLineSpan().StartLinePosition.Line); // at Label, in GenBase<T>
+        Assert.Empty(output.GetDiagnostics().Where(d => d.Severity == DiagnosticSeverity.Error));
+        var prediction = result.GeneratedTrees.Single(t => t.FilePath.EndsWith("ModelSchema_App_Prediction.g.cs", StringComparison.Ordinal)).ToString();
+        Assert.Contains("[\"Extra\"] = new global::System.Action<global::App.Prediction, int>", prediction, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void PrivateNestedAndGenericTypes_AreReportedAndLeftToReflection()
     {
         var (result, output) = Run("""

@@ -64,6 +64,26 @@ public static class ModelServiceCollectionExtensions
     public static ModelBuilder AddModel(this IServiceCollection services, string name, Action<ModelOptions> configure) =>
         Register(services, name, configure, null, null, null, null);
 
+    /// <summary>
+    /// Refuses a model name that cannot travel where names go: a URL path segment (the monitor's and the admin's
+    /// <c>/models/{model}</c>, the dashboard), a file name (monitor snapshots <c>{model}.monitor</c>), log lines and
+    /// metric tags. An outside probe registered <c>a/b</c> (every monitor and admin route answered 404: the routing
+    /// keeps <c>%2F</c> encoded) and <c>..</c> (the browser folds the path): either blanked the whole dashboard.
+    /// </summary>
+    internal static void CheckName(string name)
+    {
+        string? why = name is "." or ".." ? "is a relative path segment"
+            : name.AsSpan().IndexOfAny('/', '\\') >= 0 ? "contains a path separator"
+            : name.AsSpan().ContainsAnyInRange('\u0000', '\u001f') || name.Contains('\u007f', StringComparison.Ordinal) ? "contains a control character"
+            : null;
+        if (why is not null)
+        {
+            throw new ArgumentException(
+                $"The model name \"{name.ReplaceLineEndings("\\n")}\" {why}: names appear in URL paths (/models/{{model}}), snapshot file names and logs. Use letters, digits, '-', '_' and '.' (e.g. \"fraud-v2\").",
+                nameof(name));
+        }
+    }
+
     /// <summary>Records the registration, its options, runner, manager and the loader; AddStreamingModel registers through here too.</summary>
     internal static ModelBuilder Register(
         IServiceCollection services,
@@ -77,6 +97,7 @@ public static class ModelServiceCollectionExtensions
         ArgumentNullException.ThrowIfNull(services);
         ArgumentException.ThrowIfNullOrEmpty(name);
         ArgumentNullException.ThrowIfNull(configure);
+        CheckName(name);
         foreach (var descriptor in services)
         {
             if (descriptor.ServiceType == typeof(ModelRegistration) && descriptor.ImplementationInstance is ModelRegistration existing && existing.Name == name)

@@ -267,10 +267,20 @@
         var w = m.windows.some(function (x) { return x.name === state.window; }) ? state.window : m.windows[0].name;
         var base = '/models/' + encodeURIComponent(m.name);
         var scope = state.scope === 'cluster' && (m.scopes || []).indexOf('cluster') >= 0 ? '&scope=cluster' : '';
-        return Promise.all([getJson(base + '/report?window=' + w + scope), getJson(base + '/history?window=' + w + scope), getJson(base + '/metrics')]);
+        // One model's failure is shown in its place; it does not blank the others.
+        return Promise.all([getJson(base + '/report?window=' + w + scope), getJson(base + '/history?window=' + w + scope), getJson(base + '/metrics')])
+          .then(function (r) { return { model: m.name, parts: r }; }, function (e) { return { model: m.name, error: String(e.message || e) }; });
       })).then(function (all) {
         root.textContent = '';
-        all.forEach(function (r) { renderModel(root, r[0], r[1], r[2]); });
+        all.forEach(function (r) {
+          if (r.error) {
+            var sec = el('section', { 'class': 'model', 'data-model': r.model, 'data-error': 'true' }, root);
+            el('h2', {}, sec, r.model + ' ');
+            el('p', { 'class': 'badge drifted' }, sec, r.error);
+          } else {
+            renderModel(root, r.parts[0], r.parts[1], r.parts[2]);
+          }
+        });
         document.getElementById('updated').textContent = 'updated ' + new Date().toISOString().slice(11, 19) + ' UTC';
         document.body.setAttribute('data-rendered', 'true');
       });

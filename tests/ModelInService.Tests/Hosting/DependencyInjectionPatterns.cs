@@ -38,6 +38,35 @@ public class DependencyInjectionPatterns
         Assert.Null(host.Services.GetKeyedService<IPredictor<IrisInput, IrisOutput>>("third"));
     }
 
+    [Theory]
+    [InlineData("a/b", "path separator")]
+    [InlineData("a\\b", "path separator")]
+    [InlineData(".", "relative path segment")]
+    [InlineData("..", "relative path segment")]
+    [InlineData("x\r\nSet-Cookie: pwn=1", "control character")]
+    [InlineData("tab\there", "control character")]
+    public void AddModel_refuses_names_that_cannot_be_a_url_path_segment_or_a_file_name(string name, string why)
+    {
+        // An outside probe: 'a/b' made every monitor and admin route 404 and '..' was folded by the browser; either
+        // blanked the whole dashboard, and a snapshot file named after 'a/b' would land in a subdirectory.
+        var services = new ServiceCollection();
+        var ex = Assert.Throws<ArgumentException>(() => services.AddModel<IrisInput, IrisOutput>(name, o => o.Source = ModelSource.FromFile(TestModels.IrisMlp)));
+        Assert.Contains(why, ex.Message, StringComparison.Ordinal);
+        Assert.Equal("name", ex.ParamName);
+        Assert.Throws<ArgumentException>(() => services.AddModel(name, o => o.Source = ModelSource.FromFile(TestModels.IrisMlp)));
+    }
+
+    [Theory]
+    [InlineData("fraud-v2")]
+    [InlineData("iris.v1")]
+    [InlineData("Modèle 2")]
+    [InlineData("...")]
+    public void AddModel_accepts_names_that_travel(string name)
+    {
+        var services = new ServiceCollection();
+        Assert.Equal(name, services.AddModel<IrisInput, IrisOutput>(name, o => o.Source = ModelSource.FromFile(TestModels.IrisMlp)).Name);
+    }
+
     [Fact]
     public void AddModel_SameNameTwice_Throws()
     {

@@ -210,7 +210,9 @@ internal sealed partial class DynamicBatcher<TInput, TOutput>
             return false;
         }
 
-        Statistics.QueueWait(_time.GetElapsedTime(request.Enqueued, now));
+        var waited = _time.GetElapsedTime(request.Enqueued, now);
+        Statistics.QueueWait(waited);
+        request.Activity?.SetTag(Telemetry.ModelTracing.QueueWaitTag, waited.TotalMilliseconds);
         if (_options.Adaptive && request.DeadlineTicks != long.MaxValue && _cost.HasEstimate)
         {
             var finish = now + (long)(_cost.Predict(batchSize + 1) * _time.TimestampFrequency);

@@ -50,6 +50,9 @@ internal sealed partial class DynamicBatcher<TInput, TOutput>
 
         public long DeadlineTicks { get; private set; }
 
+        /// <summary>The caller's prediction span, when the package's spans are listened to: the worker tags its batch and queue wait.</summary>
+        public System.Diagnostics.Activity? Activity { get; private set; }
+
         /// <summary>The current generation (stable while the caller or the batcher holds the request).</summary>
         public int Generation => (int)(Volatile.Read(ref _word) >> 32);
 
@@ -76,6 +79,7 @@ internal sealed partial class DynamicBatcher<TInput, TOutput>
             Enqueued = enqueued;
             Timeout = timeout;
             Bucket = bucket;
+            Activity = Telemetry.ModelTracing.Current;
             DeadlineTicks = timeout == System.Threading.Timeout.InfiniteTimeSpan
                 ? long.MaxValue
                 : enqueued + (long)(timeout.TotalSeconds * _owner._time.TimestampFrequency);
@@ -184,6 +188,7 @@ internal sealed partial class DynamicBatcher<TInput, TOutput>
             if (Interlocked.Decrement(ref _refs) == 0)
             {
                 Input = default!;
+                Activity = null;
                 _token = default;
                 _core.Reset();
                 _owner._pool.Enqueue(this);

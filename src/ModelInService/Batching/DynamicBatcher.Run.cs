@@ -105,7 +105,9 @@ internal sealed partial class DynamicBatcher<TInput, TOutput>
         // The rows are copied once, into the run's buffer; the executor records what it answered itself.
         for (var i = 0; i < count; i++)
         {
-            rows[i] = batch[start + i].Input;
+            var request = batch[start + i];
+            rows[i] = request.Input;
+            request.Activity?.SetTag(Telemetry.ModelTracing.BatchSizeTag, count);
         }
 
         var started = _time.GetTimestamp();

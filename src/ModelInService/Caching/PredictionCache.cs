@@ -161,6 +161,12 @@ internal sealed class PredictionCache<TInput, TOutput> : DelegatingStage<TInput,
         if (count)
         {
             CountLookup(lookup.Kind != LruCache<TOutput>.LookupKind.Owner);
+            ModelTracing.Current?.SetTag(ModelTracing.CacheTag, lookup.Kind switch
+            {
+                LruCache<TOutput>.LookupKind.Hit => "hit",
+                LruCache<TOutput>.LookupKind.Join => "join",
+                _ => "miss",
+            });
         }
 
         return lookup.Kind switch

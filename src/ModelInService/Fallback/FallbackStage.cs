@@ -54,6 +54,7 @@ internal sealed class FallbackStage<TInput, TOutput>(PredictionStage<TInput, TOu
                 System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(ex);
             }
 
+            Telemetry.ModelTracing.Current?.SetTag(Telemetry.ModelTracing.FallbackTag, Telemetry.Outcomes.Of(ex));
             return answer;
         }
     }

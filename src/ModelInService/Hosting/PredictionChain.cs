@@ -15,6 +15,7 @@ namespace ModelInService.Hosting;
 /// Composes a typed model's stages once, when its <see cref="IPredictor{TInput, TOutput}"/> is built, in this fixed
 /// order (outermost first); a feature that is off is not in the chain:
 /// <list type="number">
+/// <item><see cref="TracingStage{TInput, TOutput}"/> — always (a span only while something listens to the package's ActivitySource);</item>
 /// <item><see cref="FallbackStage{TInput, TOutput}"/> — <c>UseFallback</c>;</item>
 /// <item><see cref="MetricsStage{TInput, TOutput}"/> — an <c>IMeterFactory</c> is registered;</item>
 /// <item><see cref="ValidationStage{TInput, TOutput}"/> — always;</item>
@@ -88,6 +89,8 @@ internal static class PredictionChain
             var logger = (services.GetService<Microsoft.Extensions.Logging.ILoggerFactory>() ?? Microsoft.Extensions.Logging.Abstractions.NullLoggerFactory.Instance).CreateLogger("ModelInService");
             stage = new FallbackStage<TInput, TOutput>(stage, fallback, name, logger);
         }
+
+        stage = new TracingStage<TInput, TOutput>(stage, name);
 
         return new Predictor<TInput, TOutput>(host, stage, recorder, start);
     }

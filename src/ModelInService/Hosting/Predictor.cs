@@ -3,6 +3,7 @@ using ModelInService.Batching;
 using ModelInService.Monitoring;
 using ModelInService.Schema;
 using ModelInService.Sessions;
+using ModelInService.Telemetry;
 
 namespace ModelInService.Hosting;
 
@@ -59,6 +60,9 @@ internal sealed class Predictor<TInput, TOutput> : IPredictor<TInput, TOutput>, 
     public async ValueTask<IReadOnlyList<TOutput>> PredictBatchAsync(IReadOnlyList<TInput> inputs, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(inputs);
+        using var activity = ModelTracing.Enabled ? ModelTracing.Source.StartActivity("predict_batch " + _source.Name, ActivityKind.Internal) : null;
+        activity?.SetTag(ModelTracing.ModelTag, _source.Name);
+        activity?.SetTag(ModelTracing.RowsTag, inputs.Count);
         var recorder = _recorder;
         var pending = recorder?.BeginPending() ?? -1;
         try
@@ -78,9 +82,16 @@ internal sealed class Predictor<TInput, TOutput> : IPredictor<TInput, TOutput>, 
                 }
             }
 
+            activity?.SetTag(ModelTracing.VersionTag, serving.Runtime.Version);
             var results = await BatchRuns.RunAsync(_source, serving.Binder, rows, recorder, cancellationToken).ConfigureAwait(false);
             recorder?.RecordBatch(rows, results);
+            activity?.SetTag(ModelTracing.OutcomeTag, Outcomes.Success);
             return results;
+        }
+        catch (Exception ex) when (activity is not null)
+        {
+            ModelTracing.Failed(activity, ex);
+            throw;
         }
         finally
         {

@@ -9,6 +9,12 @@ public static class ModelMetricNames
     /// <summary>The meter every instrument belongs to.</summary>
     public const string Meter = "ModelInService";
 
+    /// <summary>
+    /// The <see cref="System.Diagnostics.ActivitySource"/> of the prediction spans (<c>predict {model}</c>, one per
+    /// call, and <c>predict_batch {model}</c>): <c>tracing.AddSource(ModelMetricNames.ActivitySource)</c>. docs/metrics.md lists their tags.
+    /// </summary>
+    public const string ActivitySource = "ModelInService";
+
     /// <summary>Predictions by model and outcome (counter).</summary>
     public const string Requests = "model_in_service.requests";
 

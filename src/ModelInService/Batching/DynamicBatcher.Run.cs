@@ -130,7 +130,9 @@ internal sealed partial class DynamicBatcher<TInput, TOutput>
         }
         catch (Exception ex) when (count > 1 && ex is ModelInferenceException or ModelInputException)
         {
-            // Poison isolation: the model failed on the batch; run each half so valid requests still succeed.
+            // Poison isolation: the model failed on the batch; run each half so valid requests still succeed. The
+            // failed run was a run: counted in batch.size and batch.compute like the halves (it was missing).
+            Statistics.Batch(count, _time.GetElapsedTime(started));
             Statistics.Split();
             var half = count / 2;
             await RunRangeAsync(batch, start, half, rows).ConfigureAwait(false);
@@ -139,6 +141,8 @@ internal sealed partial class DynamicBatcher<TInput, TOutput>
         }
         catch (Exception ex)
         {
+            // A run that failed is still a run (batch.size, batch.compute): a model whose every run fails showed none.
+            Statistics.Batch(count, _time.GetElapsedTime(started));
             FailRange(batch, start, count, ex);
             return;
         }

@@ -87,7 +87,7 @@ internal static class PredictionChain
         if (fallback is not null)
         {
             var logger = (services.GetService<Microsoft.Extensions.Logging.ILoggerFactory>() ?? Microsoft.Extensions.Logging.Abstractions.NullLoggerFactory.Instance).CreateLogger("ModelInService");
-            stage = new FallbackStage<TInput, TOutput>(stage, fallback, name, logger);
+            stage = new FallbackStage<TInput, TOutput>(stage, fallback, name, logger, registry.Metrics);
         }
 
         stage = new TracingStage<TInput, TOutput>(stage, name);

@@ -8,8 +8,9 @@ namespace ModelInService.Telemetry;
 /// <c>model_in_service.request.duration</c>). In the chain only when an <c>IMeterFactory</c> is registered.
 /// </summary>
 /// <remarks>
-/// A failure that the fallback stage above will answer is counted with the outcome <c>fallback</c>
-/// (<paramref name="answeredAbove"/>, the fallback's own rule, handed in when the chain is built).
+/// A failure that the fallback stage above takes over (<paramref name="answeredAbove"/>, the fallback's own rule,
+/// handed in when the chain is built) is not counted here: the fallback stage counts it once it knows the end
+/// (answered by the fallback, failed with it, or canceled), with the fallback's time in the duration.
 /// </remarks>
 internal sealed class MetricsStage<TInput, TOutput>(PredictionStage<TInput, TOutput> next, ModelMetrics metrics, string model, Func<Exception, bool>? answeredAbove)
     : DelegatingStage<TInput, TOutput>(next)
@@ -36,7 +37,11 @@ internal sealed class MetricsStage<TInput, TOutput>(PredictionStage<TInput, TOut
         }
         catch (Exception ex)
         {
-            metrics.RequestCompleted(model, answeredAbove is not null && answeredAbove(ex) ? Outcomes.Fallback : Outcomes.Of(ex), started);
+            if (answeredAbove is null || !answeredAbove(ex))
+            {
+                metrics.RequestCompleted(model, Outcomes.Of(ex), started);
+            }
+
             throw;
         }
 

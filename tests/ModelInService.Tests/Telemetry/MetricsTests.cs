@@ -27,6 +27,79 @@ public class MetricsTests
         Assert.All(duration.GetMeasurementSnapshot(), m => Assert.InRange(m.Value, 0, 10));
     }
 
+    [Theory]
+    [InlineData("answers", "fallback")]
+    [InlineData("throws", "failed")]
+    [InlineData("null", "failed")]
+    public async Task A_request_the_fallback_takes_over_is_counted_once_with_how_it_ended_and_the_fallbacks_time(string fallback, string outcome)
+    {
+        // An outside probe: counted below the fallback, before it ran, a fallback that failed too showed as
+        // 'fallback' (an outage whose fallback was down read 0% failed) and its time was missing from the duration.
+        using var host = await TestModels.StartAsync(s => s.AddModel<IrisInput, IrisOutput>("fb", o =>
+            {
+                o.Source = ModelSource.FromBytes([1, 2, 3], "garbage");
+                o.ContinueOnLoadError = true;
+            })
+            .UseFallback<IrisInput, IrisOutput>(async (_, _, ct) =>
+            {
+                await Task.Delay(100, ct);
+                return fallback switch
+                {
+                    "answers" => new IrisOutput { Label = 1 },
+                    "throws" => throw new InvalidOperationException("the fallback is down too"),
+                    _ => null!,
+                };
+            }));
+        var factory = host.Services.GetRequiredService<IMeterFactory>();
+        using var requests = new MetricCollector<long>(factory, "ModelInService", "model_in_service.requests");
+        using var duration = new MetricCollector<double>(factory, "ModelInService", "model_in_service.request.duration");
+        var predictor = host.Services.GetRequiredService<IPredictor<IrisInput, IrisOutput>>();
+
+        for (var i = 0; i < 3; i++)
+        {
+            try
+            {
+                await predictor.PredictAsync(new IrisInput { Features = IrisSamples.Setosa });
+            }
+            catch (ModelLoadException)
+            {
+                Assert.NotEqual("answers", fallback);
+            }
+        }
+
+        var counted = requests.GetMeasurementSnapshot();
+        Assert.Equal(3, counted.Sum(m => m.Value));
+        Assert.All(counted, m => Assert.Equal(outcome, m.Tags["outcome"]));
+        Assert.Equal(3, duration.GetMeasurementSnapshot().Count);
+        Assert.All(duration.GetMeasurementSnapshot(), m => Assert.True(m.Value >= 0.09, $"{m.Value} s: the fallback's 100 ms are part of the request"));
+    }
+
+    [Fact]
+    public async Task Runs_that_fail_are_runs_in_batch_size_and_compute()
+    {
+        // An outside probe: a run that failed as a whole (here one row whose output is NaN) was not recorded in
+        // batch.size or batch.compute: a model whose every run failed showed no batches and no compute time.
+        using var host = await TestModels.StartAsync(s => s.AddModel<IrisInput, IrisOutput>("iris", o =>
+            {
+                o.Source = ModelSource.FromFile(TestModels.IrisMlp);
+                o.NonFiniteValues = NonFiniteValuePolicy.Allow;
+            })
+            .UseBatching(b => b.MaxDelay = TimeSpan.FromMilliseconds(1)));
+        var factory = host.Services.GetRequiredService<IMeterFactory>();
+        using var sizes = new MetricCollector<int>(factory, "ModelInService", "model_in_service.batch.size");
+        using var compute = new MetricCollector<double>(factory, "ModelInService", "model_in_service.batch.compute");
+        var predictor = host.Services.GetRequiredService<IPredictor<IrisInput, IrisOutput>>();
+
+        for (var i = 0; i < 5; i++)
+        {
+            // NaN in every feature: ONNX Runtime runs it, the output is NaN, the row fails (non-finite output).
+            await Assert.ThrowsAsync<ModelNonFiniteOutputException>(() => predictor.PredictAsync(new IrisInput { Features = [float.NaN, float.NaN, float.NaN, float.NaN] }).AsTask());
+        }
+
+        Assert.Equal(5, sizes.GetMeasurementSnapshot().Sum(m => m.Value));
+        Assert.Equal(5, compute.GetMeasurementSnapshot().Count);
+    }
+
     [Fact]
     public async Task Batching_RecordsBatchSizeComputeAndQueueWait()
     {

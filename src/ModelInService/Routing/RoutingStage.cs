@@ -25,6 +25,12 @@ internal sealed class RoutingStage<TInput, TOutput>(PredictionStage<TInput, TOut
 
         if (candidate.Mode == CandidateMode.Canary && candidate.Routes(options?.RoutingKey))
         {
+            if (Telemetry.ModelTracing.Current is { } span)
+            {
+                span.SetTag(Telemetry.ModelTracing.VariantTag, "canary");
+                span.SetTag(Telemetry.ModelTracing.VersionTag, candidate.Runtime.Version);
+            }
+
             return RunOnCandidateAsync(serving, candidate, input, options, cancellationToken);
         }
 

@@ -18,6 +18,7 @@ internal static class ModelTracing
     public const string QueueWaitTag = "model_in_service.queue.wait_ms";
     public const string FallbackTag = "model_in_service.fallback";
     public const string RowsTag = "model_in_service.rows";
+    public const string VariantTag = "model_in_service.variant";
     public const string ErrorTypeTag = "error.type";
 
     /// <summary>The package's source; its version is the assembly's.</summary>

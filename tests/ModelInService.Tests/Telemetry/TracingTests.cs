@@ -98,4 +98,20 @@ public sealed class TracingTests : IDisposable
         Assert.NotNull(span.GetTagItem(ModelTracing.FallbackTag));
         Assert.Null(span.GetTagItem(ModelTracing.VersionTag)); // nothing serves
     }
+
+    [Fact]
+    public async Task A_canary_answer_is_marked_with_the_candidates_version()
+    {
+        using var host = await TestModels.StartAsync(s => s.AddModel<IrisInput, IrisOutput>(_model, o => o.Source = ModelSource.FromFile(TestModels.IrisMlp)));
+        var predictor = host.Services.GetRequiredService<IPredictor<IrisInput, IrisOutput>>();
+        var manager = host.Services.GetRequiredService<IModelManager>();
+        var candidate = await manager.StartCanaryAsync(ModelSource.FromFile(TestModels.IrisMlp), 1.0);
+
+        await predictor.PredictAsync(new IrisInput { Features = IrisSamples.Setosa });
+
+        var span = Assert.Single(_stopped);
+        Assert.Equal("canary", span.GetTagItem(ModelTracing.VariantTag));
+        Assert.Equal(candidate.Version, span.GetTagItem(ModelTracing.VersionTag));
+        Assert.NotEqual(manager.Current.Version, candidate.Version);
+    }
 }

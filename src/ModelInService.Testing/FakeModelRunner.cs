@@ -237,11 +237,13 @@ public sealed class FakeModelRunner : IModelRunner
     private void Check(ModelSignature signature, IReadOnlyList<NamedTensor> inputs, bool allowNonFinite)
     {
         var ordered = new NamedTensor?[signature.Inputs.Count];
+        var position = -1;
         foreach (var tensor in inputs)
         {
+            position++;
             if (tensor is null)
             {
-                throw new ModelInputException(ModelName, null, "a tensor in the list is null");
+                throw new ModelInputException(ModelName, null, string.Create(CultureInfo.InvariantCulture, $"the tensor at position {position} of the list is null"));
             }
 
             var index = -1;
@@ -344,6 +346,11 @@ public sealed class FakeModelRunner : IModelRunner
                     if (strings[i]!.Length > MaxStringLength)
                     {
                         throw new ModelInputException(ModelName, $"{tensor.Name}[{i}]", string.Create(CultureInfo.InvariantCulture, $"is {strings[i]!.Length} characters long; the limit is {MaxStringLength} (ModelOptions.MaxStringLength)"));
+                    }
+
+                    if (Utf16Check.FirstUnpairedSurrogate(strings[i]) is var at and >= 0)
+                    {
+                        throw new ModelInputException(ModelName, $"{tensor.Name}[{i}]", Utf16Check.Reason(at));
                     }
                 }
 

@@ -65,7 +65,11 @@ public sealed class NamedTensor
                 throw new ArgumentException($"Dimension {d} is negative.", nameof(shape));
             }
 
-            count *= d;
+            // Checked: a shape whose product overflows (4 x (2^62 + 1) wraps to 4) passed as fitting 4 values and failed
+            // in ONNX Runtime's allocation as a raw OnnxRuntimeException.
+            count = d == 0 || count <= long.MaxValue / d
+                ? count * d
+                : throw new ArgumentException($"Shape {TensorSpec.DescribeShape(shape)} holds more than {long.MaxValue} elements.", nameof(shape));
         }
 
         if (count != data.Length)

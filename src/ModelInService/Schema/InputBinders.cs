@@ -695,5 +695,10 @@ internal sealed class StringInputBinder<TInput> : InputBinder<TInput>
         {
             throw Invalid(member, $"is {value.Length} characters long; the limit is {MaxStringLength} (ModelOptions.MaxStringLength)");
         }
+
+        if (Utf16Check.FirstUnpairedSurrogate(value) is var at and >= 0)
+        {
+            throw Invalid(member, Utf16Check.Reason(at));
+        }
     }
 }

@@ -85,11 +85,13 @@ internal sealed class ModelRunner : IModelRunner
     private NamedTensor[] Validate(IReadOnlyList<NamedTensor> inputs, ModelSignature signature, ModelOptions options)
     {
         var ordered = new NamedTensor[signature.Inputs.Count];
+        var position = -1;
         foreach (var tensor in inputs)
         {
+            position++;
             if (tensor is null)
             {
-                throw new ModelInputException(ModelName, null, "a tensor in the list is null");
+                throw new ModelInputException(ModelName, null, string.Create(CultureInfo.InvariantCulture, $"the tensor at position {position} of the list is null"));
             }
 
             var index = -1;
@@ -226,6 +228,11 @@ internal sealed class ModelRunner : IModelRunner
                     if (strings[i]!.Length > options.MaxStringLength)
                     {
                         throw new ModelInputException(ModelName, $"{tensor.Name}[{i}]", $"is {strings[i]!.Length} characters long; the limit is {options.MaxStringLength} (ModelOptions.MaxStringLength)");
+                    }
+
+                    if (Utf16Check.FirstUnpairedSurrogate(strings[i]) is var at and >= 0)
+                    {
+                        throw new ModelInputException(ModelName, $"{tensor.Name}[{i}]", Utf16Check.Reason(at));
                     }
                 }
 

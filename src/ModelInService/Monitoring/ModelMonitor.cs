@@ -261,28 +261,16 @@ internal sealed partial class ModelMonitor : IModelMonitor, IDisposable
     public bool RecordOutcome(string predictionId, double actual)
     {
         ArgumentNullException.ThrowIfNull(predictionId);
+        if (!double.IsFinite(actual))
+        {
+            // Neither the id nor the value in the text: exceptions get logged, and NaN or infinity would poison the
+            // error sums (a snapshot cannot hold them, a report would show them).
+            throw new ArgumentOutOfRangeException(nameof(actual), "The actual value must be a finite number (not NaN or infinity).");
+        }
+
         lock (_state)
         {
-            if (!_outcomes.TryTake(predictionId, out var pending))
-            {
-                return false;
-            }
-
-            var stats = (_ring.Get(pending.Interval) ?? _ring.GetForWrite(CurrentInterval()))?.Outcomes;
-            if (pending.IsClassification)
-            {
-                var correct = double.IsNaN(pending.Value)
-                    ? pending.Label == actual.ToString(CultureInfo.InvariantCulture)
-                    : pending.Value == actual;
-                stats?.AddClassification(correct, pending.Top);
-            }
-            else
-            {
-                stats?.AddRegression(pending.Value - actual);
-            }
-
-            _store.SetOutcome(predictionId, actual.ToString(CultureInfo.InvariantCulture));
-            return true;
+            return JoinLocked(predictionId, actual, null);
         }
     }
 
@@ -292,24 +280,47 @@ internal sealed partial class ModelMonitor : IModelMonitor, IDisposable
         ArgumentNullException.ThrowIfNull(actual);
         lock (_state)
         {
-            if (!_outcomes.TryTake(predictionId, out var pending))
+            return JoinLocked(predictionId, double.NaN, actual);
+        }
+    }
+
+    /// <summary>
+    /// Joins an outcome (a finite number, or a label when <paramref name="label"/> is set) to its pending prediction.
+    /// A regression outcome whose error, squared error or interval sums would not be finite is refused (false; the
+    /// prediction stays pending), so no interval ever holds a sum a snapshot cannot write. Under <see cref="_state"/>.
+    /// </summary>
+    private bool JoinLocked(string predictionId, double actual, string? label)
+    {
+        if (!_outcomes.TryPeek(predictionId, out var pending))
+        {
+            return false;
+        }
+
+        var stats = (_ring.Get(pending.Interval) ?? _ring.GetForWrite(CurrentInterval()))?.Outcomes;
+        if (pending.IsClassification)
+        {
+            var correct = label is not null
+                ? string.Equals(pending.Label, label, StringComparison.Ordinal)
+                : double.IsNaN(pending.Value)
+                    ? pending.Label == actual.ToString(CultureInfo.InvariantCulture)
+                    : pending.Value == actual;
+            stats?.AddClassification(correct, pending.Top);
+        }
+        else if (label is null || double.TryParse(label, NumberStyles.Float, CultureInfo.InvariantCulture, out actual))
+        {
+            var error = pending.Value - actual;
+            if (!OutcomeStats.CanAddRegression(stats, error))
             {
+                MonitorLog.OutcomeRefused(_logger, ModelName);
                 return false;
             }
 
-            var stats = (_ring.Get(pending.Interval) ?? _ring.GetForWrite(CurrentInterval()))?.Outcomes;
-            if (pending.IsClassification)
-            {
-                stats?.AddClassification(string.Equals(pending.Label, actual, StringComparison.Ordinal), pending.Top);
-            }
-            else if (double.TryParse(actual, NumberStyles.Float, CultureInfo.InvariantCulture, out var value))
-            {
-                stats?.AddRegression(pending.Value - value);
-            }
-
-            _store.SetOutcome(predictionId, actual);
-            return true;
+            stats?.AddRegression(error);
         }
+
+        _outcomes.TryTake(predictionId, out _);
+        _store.SetOutcome(predictionId, label ?? actual.ToString(CultureInfo.InvariantCulture));
+        return true;
     }
 
     public IReadOnlyList<EvaluationSample> GetEvaluationSamples()

@@ -256,10 +256,10 @@ internal sealed class MonitorHostedService : IHostedService, IDisposable
             return;
         }
 
+        var temporary = path + ".tmp";
         try
         {
             Directory.CreateDirectory(Path.GetDirectoryName(path)!);
-            var temporary = path + ".tmp";
             using (var file = File.Create(temporary))
             {
                 monitor.ExportSnapshot().WriteTo(file);
@@ -268,9 +268,25 @@ internal sealed class MonitorHostedService : IHostedService, IDisposable
             // Replace atomically: a crash mid-write leaves the previous snapshot intact.
             File.Move(temporary, path, overwrite: true);
         }
-        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+#pragma warning disable CA1031 // Any failure to write (I/O, or a value the file cannot hold) is logged: it must not stop the timer or StopAsync.
+        catch (Exception ex)
+#pragma warning restore CA1031
         {
             MonitorLog.SnapshotWriteFailed(_logger, monitor.ModelName, path, ex);
+            TryDelete(temporary);
+        }
+    }
+
+    /// <summary>Removes a half-written temporary file (best effort: the next write replaces it anyway).</summary>
+    private static void TryDelete(string path)
+    {
+        try
+        {
+            File.Delete(path);
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            // Left for the next write to overwrite.
         }
     }
 

@@ -88,4 +88,8 @@ internal static partial class MonitorLog
     [LoggerMessage(EventId = 3050, EventName = "MonitorEvaluationFailed", Level = LogLevel.Error,
         Message = "Model '{ModelName}': monitor evaluation failed")]
     public static partial void EvaluationFailed(ILogger logger, string modelName, Exception exception);
+
+    [LoggerMessage(EventId = 3051, EventName = "MonitorOutcomeRefused", Level = LogLevel.Warning,
+        Message = "Model '{ModelName}': an outcome was refused: its error (prediction - actual), squared error or the interval's error sums would not be finite")]
+    public static partial void OutcomeRefused(ILogger logger, string modelName);
 }

@@ -41,6 +41,18 @@ internal sealed class OutcomeJoin(int capacity)
         }
     }
 
+    public bool TryPeek(string id, out PendingOutcome pending)
+    {
+        if (_byId.TryGetValue(id, out var entry))
+        {
+            pending = entry.Pending;
+            return true;
+        }
+
+        pending = default;
+        return false;
+    }
+
     public bool TryTake(string id, out PendingOutcome pending)
     {
         if (_byId.Remove(id, out var entry))

@@ -1,0 +1,74 @@
+using Microsoft.Extensions.Logging.Abstractions;
+using Microsoft.Extensions.Time.Testing;
+using ModelInService.Monitoring;
+
+namespace ModelInService.Tests.Monitoring;
+
+/// <summary>Outcome joining: invalid values, early outcomes, memory of long ids, outcomes past the retention.</summary>
+public sealed class OutcomeJoinTests
+{
+    /// <summary>A regressor's output: one number.</summary>
+    public sealed class Estimate
+    {
+        public float Value { get; set; }
+    }
+
+    private sealed class RegressionHarness : IDisposable
+    {
+        public RegressionHarness(Action<MonitoringOptions>? configure = null)
+        {
+            Options = new MonitoringOptions { Retention = TimeSpan.FromMinutes(30), MaxProfiledRowsPerSecond = 0, PredictionIdMember = "Id" };
+            Options.Windows.Clear();
+            Options.Windows.Add(TimeSpan.FromMinutes(10));
+            configure?.Invoke(Options);
+            Time = new FakeTimeProvider(MonitorHarness.Start);
+            Recorder = PredictionRecorder<Row, Estimate>.Create(Options, Time);
+            Monitor = new ModelMonitor("regressor", Options, Recorder, Recorder, Time, () => [], NullLogger.Instance, new MonitorMetrics(null, "regressor"));
+        }
+
+        public MonitoringOptions Options { get; }
+
+        public FakeTimeProvider Time { get; }
+
+        public PredictionRecorder<Row, Estimate> Recorder { get; }
+
+        public ModelMonitor Monitor { get; }
+
+        public void Record(string id, float value) => Recorder.Record(new Row { X = 1, Y = 2, Color = "red", Id = id }, new Estimate { Value = value });
+
+        public void Dispose() => Monitor.Dispose();
+    }
+
+    [Fact]
+    public async Task NonFiniteOrHugeOutcomes_AreRefused_AndTheSnapshotStillWrites()
+    {
+        using var h = new RegressionHarness();
+        for (var i = 0; i < 10; i++)
+        {
+            h.Record("p" + i, 1);
+        }
+
+        await h.Monitor.FlushAsync();
+        var nan = Assert.Throws<ArgumentOutOfRangeException>(() => h.Monitor.RecordOutcome("p0", double.NaN));
+        Assert.DoesNotContain("p0", nan.Message, StringComparison.Ordinal);
+        Assert.Throws<ArgumentOutOfRangeException>(() => h.Monitor.RecordOutcome("p1", double.PositiveInfinity));
+        Assert.False(h.Monitor.RecordOutcome("p2", 1e200)); // squared error overflows
+        Assert.False(h.Monitor.RecordOutcome("p3", "1e400")); // parses as infinity
+        Assert.False(h.Monitor.RecordOutcome("p4", "NaN"));
+        Assert.True(h.Monitor.RecordOutcome("p5", 1.2e154)); // squared 1.44e308: finite
+        Assert.False(h.Monitor.RecordOutcome("p6", 1.2e154)); // alone finite, but the interval's sum would overflow
+        Assert.True(h.Monitor.RecordOutcome("p2", 3)); // refused ones stay pending
+        Assert.True(h.Monitor.RecordOutcome("p7", "4"));
+
+        h.Time.Advance(TimeSpan.FromMinutes(1));
+        var outcomes = h.Monitor.GetReport(TimeSpan.FromMinutes(1)).Outcomes;
+        Assert.Equal(3, outcomes.Count);
+        Assert.True(double.IsFinite(outcomes.MeanAbsoluteError));
+        Assert.True(double.IsFinite(outcomes.RootMeanSquaredError));
+
+        using var stream = new MemoryStream();
+        h.Monitor.ExportSnapshot().WriteTo(stream);
+        stream.Position = 0;
+        Assert.Equal(10, MonitorSnapshot.ReadFrom(stream).Predictions);
+    }
+}

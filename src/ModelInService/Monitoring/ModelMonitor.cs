@@ -13,6 +13,9 @@ namespace ModelInService.Monitoring;
 [DebuggerDisplay("Monitor {ModelName}: {_catalog.Count} features")]
 internal sealed partial class ModelMonitor : IModelMonitor, IDisposable
 {
+    /// <summary>How long (ms) an outcome for an id not decoded yet waits for the consumer to decode the queued blocks.</summary>
+    private const int EarlyOutcomeWaitMilliseconds = 1000;
+
     /// <summary>Guards everything below that the consumer, evaluation, snapshots and outcomes share.</summary>
     private readonly Lock _state = new();
 
@@ -268,20 +271,72 @@ internal sealed partial class ModelMonitor : IModelMonitor, IDisposable
             throw new ArgumentOutOfRangeException(nameof(actual), "The actual value must be a finite number (not NaN or infinity).");
         }
 
-        lock (_state)
-        {
-            return JoinLocked(predictionId, actual, null);
-        }
+        return Join(predictionId, actual, null);
     }
 
     public bool RecordOutcome(string predictionId, string actual)
     {
         ArgumentNullException.ThrowIfNull(predictionId);
         ArgumentNullException.ThrowIfNull(actual);
+        return Join(predictionId, double.NaN, actual);
+    }
+
+    /// <summary>
+    /// Joins an outcome, first decoding what was recorded but not decoded yet when the id is unknown: the partly
+    /// filled block inline (at most one block of <see cref="RecordBlock.MaxRows"/> rows, decoding that would happen
+    /// anyway), then, when full blocks are still queued, waiting (at most <see cref="EarlyOutcomeWaitMilliseconds"/>) until the
+    /// consumer has decoded them. So an outcome recorded right after its prediction joins.
+    /// </summary>
+    private bool Join(string predictionId, double actual, string? label)
+    {
         lock (_state)
         {
-            return JoinLocked(predictionId, double.NaN, actual);
+            if (_outcomes.Contains(predictionId) || (DecodeCurrentLocked() && _outcomes.Contains(predictionId)))
+            {
+                return JoinLocked(predictionId, actual, label);
+            }
         }
+
+        if (_recorder.Reader.Count == 0 || Volatile.Read(ref _disposed) != 0)
+        {
+            return false;
+        }
+
+        var barrier = new RecordBlock(0, 0) { Barrier = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously) };
+        if (!_recorder.TryWrite(barrier) || !barrier.Barrier.Task.Wait(EarlyOutcomeWaitMilliseconds))
+        {
+            return false;
+        }
+
+        lock (_state)
+        {
+            return JoinLocked(predictionId, actual, label);
+        }
+    }
+
+    /// <summary>Decodes the recorder's partly filled block, if any, on this thread. Under <see cref="_state"/>.</summary>
+    /// <returns>Whether there was a block.</returns>
+    private bool DecodeCurrentLocked()
+    {
+        if (Volatile.Read(ref _disposed) != 0 || _recorder.TakeCurrent() is not { } block)
+        {
+            return false;
+        }
+
+        try
+        {
+            Process(block);
+            _metrics.Recorded(block.Rows);
+        }
+#pragma warning disable CA1031 // As in the consumer: a bug in decoding must not fail the caller; the block is logged and skipped.
+        catch (Exception ex)
+#pragma warning restore CA1031
+        {
+            MonitorLog.ConsumerFailed(_logger, ModelName, ex);
+        }
+
+        _recorder.Return(block);
+        return true;
     }
 
     /// <summary>

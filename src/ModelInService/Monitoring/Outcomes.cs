@@ -41,6 +41,8 @@ internal sealed class OutcomeJoin(int capacity)
         }
     }
 
+    public bool Contains(string id) => _byId.ContainsKey(id);
+
     public bool TryPeek(string id, out PendingOutcome pending)
     {
         if (_byId.TryGetValue(id, out var entry))

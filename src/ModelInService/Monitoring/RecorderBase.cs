@@ -192,6 +192,9 @@ internal abstract class RecorderBase
     /// <summary>Writes a block from outside the request path (a flush or a barrier), waiting for room.</summary>
     public ValueTask WriteAsync(RecordBlock block, CancellationToken cancellationToken) => _channel.Writer.WriteAsync(block, cancellationToken);
 
+    /// <summary>Writes a block (a barrier) if the channel has room, without waiting.</summary>
+    public bool TryWrite(RecordBlock block) => _channel.Writer.TryWrite(block);
+
     /// <summary>Returns a processed block for reuse.</summary>
     public void Return(RecordBlock block)
     {

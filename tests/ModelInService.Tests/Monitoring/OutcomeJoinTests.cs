@@ -71,4 +71,52 @@ public sealed class OutcomeJoinTests
         stream.Position = 0;
         Assert.Equal(10, MonitorSnapshot.ReadFrom(stream).Predictions);
     }
+
+    [Fact]
+    public void AnOutcomeRecordedRightAfterItsPrediction_Joins()
+    {
+        using var h = new MonitorHarness(o => o.PredictionIdMember = "Id");
+        var stream = new SyntheticStream(1);
+        var (row, prediction) = stream.Next();
+        h.Recorder.Record(row, prediction);
+        Assert.True(h.Monitor.RecordOutcome(row.Id!, prediction.Label)); // no flush: the row is still in the recorder's block
+        Assert.False(h.Monitor.RecordOutcome("never-predicted", 1));
+    }
+
+    [Fact]
+    public void ABatchOfOutcomesRecordedAtOnce_AllJoin()
+    {
+        using var h = new MonitorHarness(o => o.PredictionIdMember = "Id");
+        var stream = new SyntheticStream(2);
+        var rows = new List<(Row Row, Prediction Prediction)>();
+        for (var i = 0; i < 600; i++)
+        {
+            var next = stream.Next();
+            h.Recorder.Record(next.Item1, next.Item2);
+            rows.Add(next);
+        }
+
+        Assert.All(rows, r => Assert.True(h.Monitor.RecordOutcome(r.Row.Id!, r.Prediction.Label)));
+        h.Time.Advance(TimeSpan.FromMinutes(1));
+        Assert.Equal(600, h.Monitor.GetReport(TimeSpan.FromMinutes(1)).Outcomes.Count);
+    }
+
+    [Fact]
+    public void OnAQuietService_OutcomesBeforeTheNextEvaluation_Join()
+    {
+        using var h = new MonitorHarness(o => o.PredictionIdMember = "Id");
+        var stream = new SyntheticStream(3);
+        var rows = Enumerable.Range(0, 10).Select(_ => stream.Next()).ToList();
+        foreach (var (row, prediction) in rows)
+        {
+            h.Recorder.Record(row, prediction);
+        }
+
+        h.Time.Advance(TimeSpan.FromSeconds(30));
+        Assert.All(rows, r => Assert.True(h.Monitor.RecordOutcome(r.Item1.Id!, r.Item2.Label)));
+        h.Time.Advance(TimeSpan.FromSeconds(30));
+        var outcomes = h.Monitor.GetReport(TimeSpan.FromMinutes(1)).Outcomes;
+        Assert.Equal(10, outcomes.Count);
+        Assert.Equal(1, outcomes.Accuracy);
+    }
 }

@@ -289,11 +289,17 @@ internal sealed partial class ModelMonitor : IModelMonitor, IDisposable
     /// </summary>
     private bool Join(string predictionId, double actual, string? label)
     {
+        if (predictionId.Length > PredictionIds.MaxLength)
+        {
+            return false; // never kept (see Process)
+        }
+
+        var key = PredictionIds.Key(predictionId);
         lock (_state)
         {
-            if (_outcomes.Contains(predictionId) || (DecodeCurrentLocked() && _outcomes.Contains(predictionId)))
+            if (_outcomes.Contains(key) || (DecodeCurrentLocked() && _outcomes.Contains(key)))
             {
-                return JoinLocked(predictionId, actual, label);
+                return JoinLocked(key, actual, label);
             }
         }
 
@@ -310,7 +316,7 @@ internal sealed partial class ModelMonitor : IModelMonitor, IDisposable
 
         lock (_state)
         {
-            return JoinLocked(predictionId, actual, label);
+            return JoinLocked(key, actual, label);
         }
     }
 
@@ -344,7 +350,7 @@ internal sealed partial class ModelMonitor : IModelMonitor, IDisposable
     /// A regression outcome whose error, squared error or interval sums would not be finite is refused (false; the
     /// prediction stays pending), so no interval ever holds a sum a snapshot cannot write. Under <see cref="_state"/>.
     /// </summary>
-    private bool JoinLocked(string predictionId, double actual, string? label)
+    private bool JoinLocked(UInt128 predictionId, double actual, string? label)
     {
         if (!_outcomes.TryPeek(predictionId, out var pending))
         {
@@ -470,22 +476,41 @@ internal sealed partial class ModelMonitor : IModelMonitor, IDisposable
         }
 
         Action<RowFacts>? observe = null;
+        var longIds = 0;
         if (_recorder.Schema.HasId || _store.Enabled)
         {
             var timestamp = new DateTimeOffset(block.Interval * _intervalTicks, TimeSpan.Zero);
             observe = facts =>
             {
-                if (facts.Id is not null && facts.HasPrediction)
+                var key = default(UInt128);
+                if (facts.Id is { } id)
                 {
-                    _outcomes.Add(facts.Id, new PendingOutcome(block.Interval, facts.IsClassification, facts.Label, facts.Value, facts.Top));
+                    if (id.Length > PredictionIds.MaxLength)
+                    {
+                        // Memory is bounded by id count, not bytes: an id this long is not kept (nor joinable).
+                        facts.Id = null;
+                        longIds++;
+                    }
+                    else
+                    {
+                        key = PredictionIds.Key(id);
+                        if (facts.HasPrediction)
+                        {
+                            _outcomes.Add(key, new PendingOutcome(block.Interval, facts.IsClassification, facts.Label, facts.Value, facts.Top));
+                        }
+                    }
                 }
 
-                _store.Offer(facts, timestamp, () => _decoder.ReadInputs(block, facts.NumberStart, facts.LabelStart));
+                _store.Offer(facts, key, timestamp, () => _decoder.ReadInputs(block, facts.NumberStart, facts.LabelStart));
             };
         }
 
         _decoder.Apply(block, interval, _factory, observe);
         Interlocked.Add(ref _recorded, block.Rows);
+        if (longIds > 0)
+        {
+            MonitorLog.PredictionIdsTooLong(_logger, ModelName, longIds, PredictionIds.MaxLength);
+        }
     }
 
     /// <summary>Moves the recorder's drop counts into their intervals. Under <see cref="_state"/>.</summary>

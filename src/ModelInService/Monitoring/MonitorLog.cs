@@ -92,4 +92,8 @@ internal static partial class MonitorLog
     [LoggerMessage(EventId = 3051, EventName = "MonitorOutcomeRefused", Level = LogLevel.Warning,
         Message = "Model '{ModelName}': an outcome was refused: its error (prediction - actual), squared error or the interval's error sums would not be finite")]
     public static partial void OutcomeRefused(ILogger logger, string modelName);
+
+    [LoggerMessage(EventId = 3052, EventName = "MonitorPredictionIdsTooLong", Level = LogLevel.Warning,
+        Message = "Model '{ModelName}': {Count} prediction ids longer than {MaxLength} characters were not kept; their outcomes cannot be joined")]
+    public static partial void PredictionIdsTooLong(ILogger logger, string modelName, int count, int maxLength);
 }

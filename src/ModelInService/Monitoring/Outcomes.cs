@@ -1,26 +1,44 @@
 using System.Diagnostics;
+using System.IO.Hashing;
+using System.Runtime.InteropServices;
+using System.Security.Cryptography;
 
 namespace ModelInService.Monitoring;
+
+/// <summary>
+/// Prediction ids as kept by the monitor: a seeded 128-bit XxHash of the id's UTF-16 chars, so pending outcomes and
+/// the evaluation store's index cost 16 bytes per id whatever its length. The seed is random per process, so ids
+/// that collide cannot be chosen in advance.
+/// </summary>
+internal static class PredictionIds
+{
+    /// <summary>Ids longer than this (in chars) are not kept: the row is profiled, its outcome cannot be joined.</summary>
+    public const int MaxLength = 1024;
+
+    private static readonly long s_seed = BitConverter.ToInt64(RandomNumberGenerator.GetBytes(8));
+
+    public static UInt128 Key(string id) => XxHash128.HashToUInt128(MemoryMarshal.AsBytes(id.AsSpan()), s_seed);
+}
 
 /// <summary>A prediction with an id, waiting for its outcome.</summary>
 internal readonly record struct PendingOutcome(long Interval, bool IsClassification, string? Label, double Value, double Top);
 
 /// <summary>
-/// Predictions waiting for their outcome, by id; bounded, forgetting the oldest first. Not thread-safe: used under
+/// Predictions waiting for their outcome, by id key (<see cref="PredictionIds"/>); bounded, forgetting the oldest first. Not thread-safe: used under
 /// the monitor's state lock.
 /// </summary>
 [DebuggerDisplay("{_byId.Count} pending")]
 internal sealed class OutcomeJoin(int capacity)
 {
     /// <summary>Pending predictions by id, with their node in <see cref="_order"/>.</summary>
-    private readonly Dictionary<string, (PendingOutcome Pending, LinkedListNode<string> Node)> _byId = new(StringComparer.Ordinal);
+    private readonly Dictionary<UInt128, (PendingOutcome Pending, LinkedListNode<UInt128> Node)> _byId = [];
 
     /// <summary>Ids oldest first, for eviction.</summary>
-    private readonly LinkedList<string> _order = new();
+    private readonly LinkedList<UInt128> _order = new();
 
     public int Count => _byId.Count;
 
-    public void Add(string id, PendingOutcome pending)
+    public void Add(UInt128 id, PendingOutcome pending)
     {
         if (capacity <= 0)
         {
@@ -41,9 +59,9 @@ internal sealed class OutcomeJoin(int capacity)
         }
     }
 
-    public bool Contains(string id) => _byId.ContainsKey(id);
+    public bool Contains(UInt128 id) => _byId.ContainsKey(id);
 
-    public bool TryPeek(string id, out PendingOutcome pending)
+    public bool TryPeek(UInt128 id, out PendingOutcome pending)
     {
         if (_byId.TryGetValue(id, out var entry))
         {
@@ -55,7 +73,7 @@ internal sealed class OutcomeJoin(int capacity)
         return false;
     }
 
-    public bool TryTake(string id, out PendingOutcome pending)
+    public bool TryTake(UInt128 id, out PendingOutcome pending)
     {
         if (_byId.Remove(id, out var entry))
         {
@@ -86,7 +104,7 @@ internal sealed class EvaluationStore
     private readonly PriorityQueue<EvaluationSample, double> _heap = new();
 
     /// <summary>Kept samples with an id, for outcome updates.</summary>
-    private readonly Dictionary<string, EvaluationSample> _byId = new(StringComparer.Ordinal);
+    private readonly Dictionary<UInt128, EvaluationSample> _byId = [];
 
     private readonly Dictionary<EvaluationSample, string> _outcomes = new(ReferenceEqualityComparer.Instance);
 
@@ -98,7 +116,7 @@ internal sealed class EvaluationStore
 
     public bool Enabled => _capacity > 0;
 
-    public void Offer(in RowFacts facts, DateTimeOffset timestamp, Func<Dictionary<string, object?>> inputs)
+    public void Offer(in RowFacts facts, UInt128 idKey, DateTimeOffset timestamp, Func<Dictionary<string, object?>> inputs)
     {
         if (_capacity <= 0)
         {
@@ -119,22 +137,22 @@ internal sealed class EvaluationStore
         if (_heap.Count >= _capacity)
         {
             var evicted = _heap.Dequeue();
-            if (evicted.PredictionId is { } evictedId && _byId.TryGetValue(evictedId, out var current) && ReferenceEquals(current, evicted))
+            if (evicted.PredictionId is { } evictedId && _byId.TryGetValue(PredictionIds.Key(evictedId), out var current) && ReferenceEquals(current, evicted))
             {
-                _byId.Remove(evictedId);
+                _byId.Remove(PredictionIds.Key(evictedId));
             }
 
             _outcomes.Remove(evicted);
         }
 
         _heap.Enqueue(sample, key);
-        if (sample.PredictionId is { } id)
+        if (sample.PredictionId is not null)
         {
-            _byId[id] = sample;
+            _byId[idKey] = sample;
         }
     }
 
-    public void SetOutcome(string id, string outcome)
+    public void SetOutcome(UInt128 id, string outcome)
     {
         if (_byId.TryGetValue(id, out var sample))
         {

@@ -119,4 +119,59 @@ public sealed class OutcomeJoinTests
         Assert.Equal(10, outcomes.Count);
         Assert.Equal(1, outcomes.Accuracy);
     }
+
+    [Fact]
+    public async Task PendingOutcomes_CostBytesPerIdNotPerChar()
+    {
+        // 10,000 pending predictions with 1,000-char ids (under the limit) against the same with 5-char ids: the old
+        // code kept each id string (about 2 KB each, 20 MB more); keyed by a 128-bit hash they cost the same.
+        var shortIds = await HeldAsync(i => "p" + i.ToString(System.Globalization.CultureInfo.InvariantCulture));
+        var pad = new string('x', 990);
+        var longIds = await HeldAsync(i => pad + i.ToString("D10", System.Globalization.CultureInfo.InvariantCulture));
+        Assert.True(longIds - shortIds < 3_000_000, $"{longIds:N0} bytes held with 1,000-char ids, {shortIds:N0} with short ids");
+
+        static async Task<long> HeldAsync(Func<int, string> id)
+        {
+            using var h = new MonitorHarness(o =>
+            {
+                o.PredictionIdMember = "Id";
+                o.EvaluationStoreCapacity = 0;
+            });
+            var stream = new SyntheticStream(4);
+            var before = GC.GetTotalMemory(forceFullCollection: true);
+            for (var i = 0; i < 10_000; i++)
+            {
+                var (row, prediction) = stream.Next();
+                row.Id = id(i);
+                h.Recorder.Record(row, prediction);
+            }
+
+            await h.Monitor.FlushAsync();
+            var held = GC.GetTotalMemory(forceFullCollection: true) - before;
+            Assert.True(h.Monitor.RecordOutcome(id(9_999), 1));
+            return held;
+        }
+    }
+
+    [Fact]
+    public async Task IdsLongerThanTheLimit_AreNotKept_ButTheRowsAreProfiled()
+    {
+        using var h = new MonitorHarness(o => o.PredictionIdMember = "Id");
+        var stream = new SyntheticStream(5);
+        var before = GC.GetTotalMemory(forceFullCollection: true);
+        for (var i = 0; i < 2_000; i++)
+        {
+            var (row, prediction) = stream.Next();
+            row.Id = new string('y', 50_000) + i.ToString(System.Globalization.CultureInfo.InvariantCulture);
+            h.Recorder.Record(row, prediction);
+        }
+
+        await h.Monitor.FlushAsync();
+        var held = GC.GetTotalMemory(forceFullCollection: true) - before;
+        Assert.True(held < 10_000_000, $"{held:N0} bytes held for 2,000 predictions with 50,000-char ids"); // old code: ~200 MB
+        Assert.False(h.Monitor.RecordOutcome(new string('y', 50_000) + "0", 1));
+        Assert.All(h.Monitor.GetEvaluationSamples(), s => Assert.Null(s.PredictionId));
+        h.Time.Advance(TimeSpan.FromMinutes(1));
+        Assert.Equal(2_000, h.Monitor.GetReport(TimeSpan.FromMinutes(1)).Predictions);
+    }
 }

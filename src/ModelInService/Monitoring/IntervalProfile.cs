@@ -223,9 +223,9 @@ internal sealed class OutcomeStats
     /// Whether a regression error can be added: it, its square and the sums it joins stay finite (a snapshot cannot
     /// hold a non-finite sum, and MergeSnapshot refuses one).
     /// </summary>
-    public static bool CanAddRegression(OutcomeStats? stats, double error) =>
+    public static bool CanAddRegression(OutcomeStats stats, double error) =>
         double.IsFinite(error) && double.IsFinite(error * error)
-        && (stats is null || (double.IsFinite(stats.AbsoluteError + Math.Abs(error)) && double.IsFinite(stats.SquaredError + (error * error))));
+        && double.IsFinite(stats.AbsoluteError + Math.Abs(error)) && double.IsFinite(stats.SquaredError + (error * error));
 
     public void AddRegression(double error)
     {

@@ -357,7 +357,15 @@ internal sealed partial class ModelMonitor : IModelMonitor, IDisposable
             return false;
         }
 
-        var stats = (_ring.Get(pending.Interval) ?? _ring.GetForWrite(CurrentInterval()))?.Outcomes;
+        if (pending.Interval <= CurrentInterval() - _ring.Capacity || _ring.Get(pending.Interval) is not { } interval)
+        {
+            // The prediction's interval left the retention: counting the outcome in the current interval would judge
+            // that window by predictions it never made. Refused, and forgotten (it can never count).
+            _outcomes.TryTake(predictionId, out _);
+            return false;
+        }
+
+        var stats = interval.Outcomes;
         if (pending.IsClassification)
         {
             var correct = label is not null
@@ -365,7 +373,7 @@ internal sealed partial class ModelMonitor : IModelMonitor, IDisposable
                 : double.IsNaN(pending.Value)
                     ? pending.Label == actual.ToString(CultureInfo.InvariantCulture)
                     : pending.Value == actual;
-            stats?.AddClassification(correct, pending.Top);
+            stats.AddClassification(correct, pending.Top);
         }
         else if (label is null || double.TryParse(label, NumberStyles.Float, CultureInfo.InvariantCulture, out actual))
         {
@@ -376,7 +384,7 @@ internal sealed partial class ModelMonitor : IModelMonitor, IDisposable
                 return false;
             }
 
-            stats?.AddRegression(error);
+            stats.AddRegression(error);
         }
 
         _outcomes.TryTake(predictionId, out _);

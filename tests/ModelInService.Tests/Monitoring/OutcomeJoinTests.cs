@@ -174,4 +174,26 @@ public sealed class OutcomeJoinTests
         h.Time.Advance(TimeSpan.FromMinutes(1));
         Assert.Equal(2_000, h.Monitor.GetReport(TimeSpan.FromMinutes(1)).Predictions);
     }
+
+    [Fact]
+    public async Task OutcomesForPredictionsThatLeftTheRetention_AreRefused()
+    {
+        using var h = new MonitorHarness(o =>
+        {
+            o.PredictionIdMember = "Id";
+            o.Retention = TimeSpan.FromMinutes(10);
+        });
+        var stream = new SyntheticStream(6);
+        var rows = Enumerable.Range(0, 100).Select(_ => stream.Next()).ToList();
+        foreach (var (row, prediction) in rows)
+        {
+            h.Recorder.Record(row, prediction);
+        }
+
+        await h.Monitor.FlushAsync();
+        h.Time.Advance(TimeSpan.FromMinutes(30)); // a quiet half hour: nothing newer was recorded
+        Assert.All(rows, r => Assert.False(h.Monitor.RecordOutcome(r.Item1.Id!, 1 - r.Item2.Label)));
+        h.Time.Advance(TimeSpan.FromMinutes(1));
+        Assert.Equal(0, h.Monitor.GetReport(TimeSpan.FromMinutes(10)).Outcomes.Count);
+    }
 }

@@ -393,6 +393,33 @@ public sealed class SnapshotHardeningTests(ITestOutputHelper output)
         }
     }
 
+    [Fact]
+    public async Task AFailedSnapshotWrite_IsLogged_LeavesNoTemporaryFile_AndDoesNotStopShutdown()
+    {
+        // The snapshot's place is taken by a directory: the write of the .tmp succeeds, the rename fails. The old
+        // code left the .tmp behind (the probe's 0-byte .monitor.tmp when WriteTo threw).
+        var directory = Path.Combine(Path.GetTempPath(), "mis-persist-fail-" + Guid.NewGuid().ToString("N"));
+        var path = Path.Combine(directory, "iris.monitor");
+        Directory.CreateDirectory(path);
+        try
+        {
+            var logs = new FakeLogCollector();
+            using var host = await StartIrisAsync(logs, o => o.SnapshotDirectory = directory);
+            var monitor = host.Services.GetRequiredService<MonitorRegistry>().Get("iris");
+            var service = host.Services.GetServices<Microsoft.Extensions.Hosting.IHostedService>().OfType<MonitorHostedService>().Single();
+            await service.RunOnceAsync(monitor);
+
+            Assert.Contains(logs.GetSnapshot(), r => r.Id.Id == 3042);
+            Assert.False(File.Exists(path + ".tmp"), "a failed write left its temporary file");
+            await host.StopAsync();
+            Assert.False(File.Exists(path + ".tmp"));
+        }
+        finally
+        {
+            Directory.Delete(directory, recursive: true);
+        }
+    }
+
     /// <summary>A valid numeric profile of two values and Int64.MaxValue - 7 nulls: any merge with more than 5 observations overflows.</summary>
     internal static byte[] NearlyFullProfile()
     {

@@ -85,13 +85,18 @@ public interface IModelMonitor
     /// <summary>Joins the actual value (a regression target, or a class code) to the prediction whose input carried <paramref name="predictionId"/> (<see cref="MonitoringOptions.PredictionIdMember"/>).</summary>
     /// <param name="predictionId">The prediction id.</param>
     /// <param name="actual">The actual value or class code.</param>
-    /// <returns>Whether a pending prediction with that id was found.</returns>
+    /// <returns>Whether the outcome was joined: false when no pending prediction has that id once what was recorded has
+    /// been decoded, when its interval left the retention, when the id is over 1,024 characters, or when a regression
+    /// error (or its square, or the interval's sums) would not be finite (the prediction then stays pending).</returns>
+    /// <exception cref="ArgumentNullException"><paramref name="predictionId"/> is null.</exception>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="actual"/> is NaN or infinite.</exception>
     bool RecordOutcome(string predictionId, double actual);
 
     /// <summary>Joins the actual class label to the prediction whose input carried <paramref name="predictionId"/>.</summary>
     /// <param name="predictionId">The prediction id.</param>
     /// <param name="actual">The actual label.</param>
-    /// <returns>Whether a pending prediction with that id was found.</returns>
+    /// <returns>Whether the outcome was joined (as for <see cref="RecordOutcome(string, double)"/>; a regression's label
+    /// that parses as a non-finite number is refused).</returns>
     bool RecordOutcome(string predictionId, string actual);
 
     /// <summary>Returns the evaluation store's samples, most uncertain first, with outcomes where known.</summary>

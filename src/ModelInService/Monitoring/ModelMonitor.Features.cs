@@ -58,6 +58,45 @@ internal sealed partial class ModelMonitor
             MonitorLog.ReferenceOfAnotherModel(_logger, ModelName, built);
         }
 
+        // A reference that silently turns drift detection off (no rows: a frozen window without traffic; or features
+        // of other names or kinds: a numeric feature profiled as categories) is said once, here (an outside probe).
+        var problems = new List<string>();
+        if (reference.Rows == 0)
+        {
+            problems.Add("it has no rows");
+        }
+
+        lock (_state)
+        {
+            var matched = 0;
+            var missing = new List<string>();
+            foreach (var feature in _catalog.All)
+            {
+                if (!reference.Catalog.TryGet(feature.Name, out var id))
+                {
+                    missing.Add(feature.Name);
+                }
+                else if (reference.Catalog[id].Kind != feature.Kind)
+                {
+                    problems.Add($"'{feature.Name}' is {feature.Kind.ToString().ToLowerInvariant()} here, {reference.Catalog[id].Kind.ToString().ToLowerInvariant()} in the reference");
+                }
+                else
+                {
+                    matched++;
+                }
+            }
+
+            if (missing.Count > 0 && (matched == 0 || problems.Count > 0))
+            {
+                problems.Add((matched == 0 ? "none of the model's features is in it: " : "it lacks ") + string.Join(", ", missing.Take(10)) + (missing.Count > 10 ? $" and {missing.Count - 10} more" : ""));
+            }
+        }
+
+        if (problems.Count > 0)
+        {
+            MonitorLog.ReferenceDoesNotFit(_logger, ModelName, string.Join("; ", problems.Take(12)));
+        }
+
         var names = new HashSet<string>(reference.FeatureNames, StringComparer.Ordinal);
         var unknown = new List<string>();
         foreach (var key in _options.FeatureThresholds.Keys)

@@ -73,6 +73,10 @@ internal static partial class MonitorLog
         Message = "Model '{ModelName}': the monitor reference was built for model '{ReferenceModel}'; its features are compared with this model's by name")]
     public static partial void ReferenceOfAnotherModel(ILogger logger, string modelName, string referenceModel);
 
+    [LoggerMessage(EventId = 3036, EventName = "MonitorReferenceDoesNotFit", Level = LogLevel.Warning,
+        Message = "Model '{ModelName}': the monitor reference does not fit what the model records ({Problems}); the features it lacks, or has of another kind, are not judged for drift")]
+    public static partial void ReferenceDoesNotFit(ILogger logger, string modelName, string problems);
+
     [LoggerMessage(EventId = 3035, EventName = "MonitorUnknownFeatureOptions", Level = LogLevel.Warning,
         Message = "Model '{ModelName}': {Options} name features the monitor reference does not have, so they apply to nothing (a typo?); its features: {Features}")]
     public static partial void UnknownFeatureOptions(ILogger logger, string modelName, string options, string features);

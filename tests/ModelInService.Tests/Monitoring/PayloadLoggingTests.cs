@@ -44,4 +44,37 @@ public sealed class PayloadLoggingTests
         Assert.All(collector.GetSnapshot(), r => Assert.DoesNotContain("FORGED", r.Message, StringComparison.Ordinal));
         Assert.All(harness.Monitor.GetReport(TimeSpan.FromMinutes(10)).Violations, v => Assert.DoesNotContain("zz", v.Message, StringComparison.Ordinal));
     }
+
+    [Fact]
+    public async Task A_reference_that_turns_drift_detection_off_is_warned_about()
+    {
+        // An outside probe: a reference with X profiled as categories (numeric in the model) or a frozen empty window
+        // left every feature unjudged (NoReference), with no warning at all.
+        var collector = new FakeLogCollector();
+        using var harness = new MonitorHarness(logger: new FakeLogger(collector));
+        var stream = new SyntheticStream(21);
+        harness.Run(stream, 1, 200); // the monitor now knows the model's features
+
+        harness.Monitor.SetReference(harness.BuildReference(new SyntheticStream(22), 5_000));
+        Assert.DoesNotContain(collector.GetSnapshot(), r => r.Id.Id == 3036); // a fitting reference says nothing
+
+        var builder = new MonitorReferenceBuilder(100);
+        for (var i = 0; i < 500; i++)
+        {
+            builder.AddCategorical("X", (i % 3).ToString(System.Globalization.CultureInfo.InvariantCulture));
+            builder.AddNumeric("Y", i);
+            builder.EndRow();
+        }
+
+        harness.Monitor.SetReference(builder.Build());
+        var kinds = Assert.Single(collector.GetSnapshot(), r => r.Id.Id == 3036);
+        Assert.Contains("'X' is numeric here, categorical in the reference", kinds.Message, StringComparison.Ordinal);
+
+        collector.Clear();
+        harness.Monitor.SetReference(new MonitorReferenceBuilder().Build());
+        var empty = Assert.Single(collector.GetSnapshot(), r => r.Id.Id == 3036);
+        Assert.Contains("it has no rows", empty.Message, StringComparison.Ordinal);
+        Assert.Contains("none of the model's features is in it", empty.Message, StringComparison.Ordinal);
+        await Task.CompletedTask;
+    }
 }

@@ -116,6 +116,7 @@ public static class ModelAdminEndpointRouteBuilderExtensions
     private static async Task<IResult> WithManager(HttpContext context, string model, Func<IModelManager, Task<IResult>> action)
     {
         context.Response.Headers.CacheControl = "no-store";
+        context.Response.Headers.XContentTypeOptions = "nosniff";
         if (context.RequestServices.GetKeyedService<IModelManager>(model) is not { } manager)
         {
             return Problem(StatusCodes.Status404NotFound, "Unknown model", $"No model is named '{model}'.");

@@ -55,6 +55,10 @@ public static class ModelHealthEndpointRouteBuilderExtensions
                 e.Value.Description,
                 e.Value.Data.ToDictionary(d => d.Key, d => d.Value?.ToString(), StringComparer.Ordinal)))]);
         context.Response.ContentType = "application/json; charset=utf-8";
+
+        // A cached readiness answer is a wrong one (a proxy or a browser would keep showing a model as up or down).
+        context.Response.Headers.CacheControl = "no-store";
+        context.Response.Headers.XContentTypeOptions = "nosniff";
         return JsonSerializer.SerializeAsync(context.Response.Body, body, MonitorJsonContext.Default.HealthResponse, context.RequestAborted);
     }
 

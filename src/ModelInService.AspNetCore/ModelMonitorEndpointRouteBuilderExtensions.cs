@@ -160,6 +160,7 @@ public static class ModelMonitorEndpointRouteBuilderExtensions
     private static IResult NoStore(HttpContext context, IResult result)
     {
         context.Response.Headers.CacheControl = "no-store";
+        context.Response.Headers.XContentTypeOptions = "nosniff";
         return result;
     }
 

@@ -447,6 +447,33 @@ public class HttpHardeningTests
     }
 
     [Fact]
+    public async Task Operator_json_answers_are_not_cached_or_sniffed()
+    {
+        // An outside probe: only the dashboard page sent nosniff; readiness had no Cache-Control (a cached readiness
+        // answer keeps showing a model as up or down).
+        await using var app = await TestApps.StartAsync(
+            b =>
+            {
+                b.Services.AddModel<IrisFlower, IrisPrediction>("iris", o => o.Source = ModelSource.FromFile(TestApps.IrisMlp)).UseMonitoring();
+                b.Services.AddHealthChecks().AddModelChecks();
+            },
+            app =>
+            {
+                app.MapModelHealthChecks();
+                app.MapModelMonitor("/monitor", o => o.AllowAnonymous = true);
+                app.MapModelAdmin("/models", o => o.AllowAnonymous = true);
+            });
+        var client = app.GetTestClient();
+        foreach (var path in new[] { "/health/ready", "/health/live", "/monitor/api/models", "/models/iris" })
+        {
+            var response = await client.GetAsync(path);
+            Assert.True(response.IsSuccessStatusCode, path);
+            Assert.True(response.Headers.CacheControl?.NoStore, path);
+            Assert.Equal("nosniff", Assert.Single(response.Headers.GetValues("X-Content-Type-Options")));
+        }
+    }
+
+    [Fact]
     public async Task A_misspelled_authorization_policy_fails_at_start_up_not_on_every_request()
     {
         // An outside probe: AuthorizationPolicy = "ml-opss" (registered: "ml-ops") started, then answered every

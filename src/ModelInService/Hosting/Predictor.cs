@@ -20,6 +20,9 @@ internal sealed class Predictor<TInput, TOutput> : IPredictor<TInput, TOutput>, 
     /// <summary>The monitor's recorder for <see cref="PredictBatchAsync"/>, which runs without the per-request stages; null when not monitored.</summary>
     private readonly PredictionRecorder<TInput, TOutput>? _recorder;
 
+    /// <summary>The name of the PredictBatchAsync span, made on first use (only while traced).</summary>
+    private string? _batchSpanName;
+
     /// <summary>What the chain does when the model has loaded (the batching stage makes its batcher); null when nothing.</summary>
     private readonly Action? _start;
 
@@ -60,7 +63,7 @@ internal sealed class Predictor<TInput, TOutput> : IPredictor<TInput, TOutput>, 
     public async ValueTask<IReadOnlyList<TOutput>> PredictBatchAsync(IReadOnlyList<TInput> inputs, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(inputs);
-        using var activity = ModelTracing.Enabled ? ModelTracing.Source.StartActivity("predict_batch " + _source.Name, ActivityKind.Internal) : null;
+        using var activity = ModelTracing.Enabled ? ModelTracing.Source.StartActivity(_batchSpanName ??= "predict_batch " + _source.Name, ActivityKind.Internal) : null;
         activity?.SetTag(ModelTracing.ModelTag, _source.Name);
         activity?.SetTag(ModelTracing.RowsTag, inputs.Count);
         var recorder = _recorder;

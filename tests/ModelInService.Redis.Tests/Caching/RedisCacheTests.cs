@@ -22,6 +22,27 @@ public sealed class RedisCacheTests(RedisFixture redis)
         await redis.FlushAsync();
     }
 
+    /// <summary>Makes Redis refuse every write (out of memory under noeviction) until disposed.</summary>
+    private async Task<IAsyncDisposable> OutOfMemoryAsync()
+    {
+        var admin = await ConnectionMultiplexer.ConnectAsync(redis.Configuration + ",allowAdmin=true");
+        var server = admin.GetServer(admin.GetEndPoints()[0]);
+        var policy = (await server.ConfigGetAsync("maxmemory-policy")).Single().Value;
+        await server.ConfigSetAsync("maxmemory-policy", "noeviction");
+        await server.ConfigSetAsync("maxmemory", "1");
+        return new Restore(admin, server, policy);
+    }
+
+    private sealed class Restore(ConnectionMultiplexer admin, IServer server, string policy) : IAsyncDisposable
+    {
+        public async ValueTask DisposeAsync()
+        {
+            await server.ConfigSetAsync("maxmemory", "0");
+            await server.ConfigSetAsync("maxmemory-policy", policy);
+            await admin.DisposeAsync();
+        }
+    }
+
     [SkippableTheory]
     [InlineData("lru")]
     [InlineData("memory")]
@@ -136,12 +157,7 @@ public sealed class RedisCacheTests(RedisFixture redis)
     {
         await StartCleanAsync();
         await using var a = await Replica.StartAsync(redis);
-        await using var admin = await ConnectionMultiplexer.ConnectAsync(redis.Configuration + ",allowAdmin=true");
-        var server = admin.GetServer(admin.GetEndPoints()[0]);
-        var policy = (await server.ConfigGetAsync("maxmemory-policy")).Single().Value;
-        await server.ConfigSetAsync("maxmemory-policy", "noeviction");
-        await server.ConfigSetAsync("maxmemory", "1");
-        try
+        await using (await OutOfMemoryAsync())
         {
             // Every SET is refused (OOM): fire-and-forget writes counted all of them as written, and logged nothing.
             for (var i = 0; i < 10; i++)
@@ -150,11 +166,6 @@ public sealed class RedisCacheTests(RedisFixture redis)
             }
 
             await RedisKeys.WaitUntilAsync(() => a.L2.Statistics.FailedWrites == 10);
-        }
-        finally
-        {
-            await server.ConfigSetAsync("maxmemory", "0");
-            await server.ConfigSetAsync("maxmemory-policy", policy);
         }
 
         Assert.Equal(0, a.L2.Statistics.Written);
@@ -173,12 +184,7 @@ public sealed class RedisCacheTests(RedisFixture redis)
         Assert.Equal(1L, healthy.Data["written"]);
 
         // Out of memory: every write is refused; the replica serves, readiness says so.
-        await using var admin = await ConnectionMultiplexer.ConnectAsync(redis.Configuration + ",allowAdmin=true");
-        var server = admin.GetServer(admin.GetEndPoints()[0]);
-        var policy = (await server.ConfigGetAsync("maxmemory-policy")).Single().Value;
-        await server.ConfigSetAsync("maxmemory-policy", "noeviction");
-        await server.ConfigSetAsync("maxmemory", "1");
-        try
+        await using (await OutOfMemoryAsync())
         {
             await a.PredictAsync(Iris.Versicolor);
             await RedisKeys.WaitUntilAsync(() => a.L2.Statistics.FailedWrites == 1);
@@ -186,11 +192,6 @@ public sealed class RedisCacheTests(RedisFixture redis)
             Assert.Equal(HealthStatus.Degraded, refusing.Status);
             Assert.Contains("refuses L2 cache writes", refusing.Description, StringComparison.Ordinal);
             Assert.Contains("OOM", refusing.Description, StringComparison.Ordinal);
-        }
-        finally
-        {
-            await server.ConfigSetAsync("maxmemory", "0");
-            await server.ConfigSetAsync("maxmemory-policy", policy);
         }
 
         // The next write succeeds: Healthy again.

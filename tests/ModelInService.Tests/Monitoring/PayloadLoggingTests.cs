@@ -46,7 +46,7 @@ public sealed class PayloadLoggingTests
     }
 
     [Fact]
-    public async Task A_reference_that_turns_drift_detection_off_is_warned_about()
+    public void A_reference_that_turns_drift_detection_off_is_warned_about()
     {
         // An outside probe: a reference with X profiled as categories (numeric in the model) or a frozen empty window
         // left every feature unjudged (NoReference), with no warning at all.
@@ -75,6 +75,5 @@ public sealed class PayloadLoggingTests
         var empty = Assert.Single(collector.GetSnapshot(), r => r.Id.Id == 3036);
         Assert.Contains("it has no rows", empty.Message, StringComparison.Ordinal);
         Assert.Contains("none of the model's features is in it", empty.Message, StringComparison.Ordinal);
-        await Task.CompletedTask;
     }
 }

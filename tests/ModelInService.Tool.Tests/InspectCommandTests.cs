@@ -158,19 +158,7 @@ public class InspectCommandTests
         // A PyTorch export stamped opset 6: ONNX Runtime loads it but warns (relayed by the library as event 1019).
         Skip.IfNot(SharedData.IsAvailable, SharedData.SkipReason);
 
-        // Under a name of its own: ONNX Runtime's messages pass at most 5 a minute per log id (the model's name) and
-        // code location, process-wide, and other tests load other exports also named model.onnx (a CI run once
-        // found one of the two messages held back).
-        var path = Path.Combine(Path.GetTempPath(), $"opset6_{Guid.NewGuid():N}.onnx");
-        File.Copy(SharedData.Model("node", "pytorch-converted", "test_Conv2d", "model.onnx"), path);
-        try
-        {
-            await AssertWarnings(path);
-        }
-        finally
-        {
-            File.Delete(path);
-        }
+        await AssertWarnings(SharedData.Model("node", "pytorch-converted", "test_Conv2d", "model.onnx"));
     }
 
     private static async Task AssertWarnings(string path)
@@ -190,16 +178,24 @@ public class InspectCommandTests
     }
 
     [SkippableFact]
-    public async Task RefusedOldOpsetExport_ErrorCarriesOnnxRuntimesLog()
+    public async Task RefusedOldOpsetExport_ErrorCarriesOnnxRuntimesLog_EveryTime()
     {
+        // Every load registers the model as "model", ONNX Runtime's log id; its messages pass at most 5 a minute per log id
+        // and code location, except while a model loads: the seventh inspect of the minute still names the warning (a CI
+        // run found it missing when other tests had loaded old-opset exports just before).
         Skip.IfNot(SharedData.IsAvailable, SharedData.SkipReason);
-        var (exit, _, error) = await RunAsync("inspect", SharedData.Model("negative", "pytorch-converted", "test_Linear", "model.onnx"), "--no-timing");
+        for (var i = 0; i < OnnxRuntimeLogPerMinute + 2; i++)
+        {
+            var (exit, _, error) = await RunAsync("inspect", SharedData.Model("negative", "pytorch-converted", "test_Linear", "model.onnx"), "--no-timing");
 
-        Assert.NotEqual(0, exit);
-        Assert.Contains("Could not find an implementation for Gemm(6)", error, StringComparison.Ordinal);
-        Assert.Contains("ONNX Runtime's log while loading:", error, StringComparison.Ordinal);
-        Assert.Contains("warning: ONNX Runtime only *guarantees* support for models stamped with opset version 7 or above", error, StringComparison.Ordinal);
+            Assert.NotEqual(0, exit);
+            Assert.Contains("Could not find an implementation for Gemm(6)", error, StringComparison.Ordinal);
+            Assert.Contains("ONNX Runtime's log while loading:", error, StringComparison.Ordinal);
+            Assert.Contains("warning: ONNX Runtime only *guarantees* support for models stamped with opset version 7 or above", error, StringComparison.Ordinal);
+        }
     }
+
+    private const int OnnxRuntimeLogPerMinute = 5;
 
     [Fact]
     public async Task ZipMapSample_Json_ListsTheZipMapRemoval()

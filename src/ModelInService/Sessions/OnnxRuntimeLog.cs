@@ -17,8 +17,10 @@ namespace ModelInService.Sessions;
 /// Sessions are created with the model's name as their log id, so a message is written to the logger of the model it is
 /// about (the last host that loaded a model of that name, when several in one process do); messages of the environment
 /// itself, or of sessions the library did not create, go to the last attached logger, or to standard error before any.
-/// One code location of one log id writes at most <see cref="PerMinute"/> messages a minute (see <see cref="Relay"/>).
-/// The callback never throws into native code.
+/// One code location of one log id writes at most <see cref="PerMinute"/> messages a minute (see <see cref="Relay"/>),
+/// except while a model loads (<see cref="BeginLoad"/>): what ONNX Runtime says while it creates a model's sessions (an
+/// opset it only partly supports, an optimizer that gave up) is written whatever other loads said in the same minute,
+/// each distinct message once per load. The callback never throws into native code.
 /// </remarks>
 internal static class OnnxRuntimeLog
 {
@@ -33,6 +35,11 @@ internal static class OnnxRuntimeLog
     // Kept in a static field: ONNX Runtime calls it from native code for the life of the process.
     private static readonly DOrtLoggingFunction Callback = OnMessage;
     private static volatile ILogger? s_last;
+
+    // The messages already written by the load running on this thread (ONNX Runtime logs a session's creation on the
+    // thread that creates it), or null outside a load.
+    [ThreadStatic]
+    private static HashSet<(string CodeLocation, string Message)>? t_load;
     private static int s_state; // 0: not decided, 1: routed here, 2: the environment existed before the library's first use
 
     /// <summary>Gets whether ONNX Runtime's messages come here (the library created the environment).</summary>
@@ -93,6 +100,19 @@ internal static class OnnxRuntimeLog
         s_last = logger;
     }
 
+    /// <summary>
+    /// Starts a model's load on this thread until the scope is disposed: ONNX Runtime's messages while it lasts pass
+    /// the per-minute limit (a load is rare, and its warnings often name why a model misbehaves or is refused, so one
+    /// must not lose them because other loads of the same name warned from the same place within the minute), and a
+    /// message repeated by the load (one per session copy, say) is written once.
+    /// </summary>
+    public static LoadScope BeginLoad()
+    {
+        var outer = t_load;
+        t_load = [];
+        return new LoadScope(outer);
+    }
+
     private static void OnMessage(IntPtr param, OrtLoggingLevel severity, string category, string logId, string codeLocation, string message) =>
         Relay(severity, category, logId, codeLocation, message, System.Environment.TickCount64);
 
@@ -121,8 +141,15 @@ internal static class OnnxRuntimeLog
                 Gates.Clear(); // bounded whatever ONNX Runtime logs from where
             }
 
-            var gate = Gates.GetOrAdd((logId, codeLocation), static _ => new FloodGate());
-            if (!gate.TryPass(nowMilliseconds, out var heldBack))
+            long heldBack = 0;
+            if (t_load is { } load)
+            {
+                if (!load.Add((codeLocation, message ?? string.Empty)))
+                {
+                    return;
+                }
+            }
+            else if (!Gates.GetOrAdd((logId, codeLocation), static _ => new FloodGate()).TryPass(nowMilliseconds, out heldBack))
             {
                 return;
             }
@@ -145,6 +172,17 @@ internal static class OnnxRuntimeLog
         {
             // A logging provider that fails (disposed with its host, say) must not take ONNX Runtime's thread down.
         }
+    }
+
+    /// <summary>A load on one thread (<see cref="BeginLoad"/>); disposing it ends the load.</summary>
+    internal readonly struct LoadScope : IDisposable
+    {
+        private readonly HashSet<(string CodeLocation, string Message)>? _outer;
+
+        internal LoadScope(HashSet<(string CodeLocation, string Message)>? outer) => _outer = outer;
+
+        /// <summary>Ends the load: this thread's messages are limited per minute again.</summary>
+        public void Dispose() => t_load = _outer;
     }
 
     /// <summary>At most <see cref="PerMinute"/> messages a minute from one code location of one log id.</summary>

@@ -87,6 +87,46 @@ public class OnnxRuntimeLogTests
         Assert.EndsWith(": run 20", records[1].Message, StringComparison.Ordinal);
     }
 
+    [Fact]
+    public void MessagesOfALoad_PassTheMinutesLimit_EachDistinctOnce()
+    {
+        // A tool or a test host loading many models of one name (the mis tool's "model") in a minute must still see each
+        // load's warnings: a CI run lost an old-opset export's warning from mis inspect's error this way.
+        var collector = new FakeLogCollector();
+        using var factory = LoggerFactory.Create(b => b.AddProvider(new FakeLoggerProvider(collector)));
+        var logId = "load-" + Guid.NewGuid().ToString("N");
+        OnnxRuntimeLog.Attach(logId, factory.CreateLogger("ModelInService"));
+        const OrtLoggingLevel warning = OrtLoggingLevel.ORT_LOGGING_LEVEL_WARNING;
+        const string location = "model.cc:1 Load";
+        for (var i = 0; i < 2 * OnnxRuntimeLog.PerMinute; i++)
+        {
+            OnnxRuntimeLog.Relay(warning, "onnxruntime", logId, location, "old opset", 1_000 + i); // outside loads: limited
+        }
+
+        for (var load = 0; load < 3; load++)
+        {
+            collector.Clear();
+            using (OnnxRuntimeLog.BeginLoad())
+            {
+                for (var copy = 0; copy < 4; copy++)
+                {
+                    OnnxRuntimeLog.Relay(warning, "onnxruntime", logId, location, "old opset", 2_000 + load); // one per session copy
+                }
+
+                OnnxRuntimeLog.Relay(warning, "onnxruntime", logId, location, "another message", 2_000 + load);
+            }
+
+            var records = collector.GetSnapshot();
+            Assert.Single(records, r => r.Message.EndsWith(": old opset", StringComparison.Ordinal));
+            Assert.Single(records, r => r.Message.EndsWith(": another message", StringComparison.Ordinal));
+            Assert.Equal(2, records.Count);
+        }
+
+        collector.Clear();
+        OnnxRuntimeLog.Relay(warning, "onnxruntime", logId, location, "old opset", 3_000); // the load ended: limited again
+        Assert.Empty(collector.GetSnapshot());
+    }
+
     private sealed class ThrowingLoggerProvider : ILoggerProvider, ILogger
     {
         private int _ortMessagesSeen;

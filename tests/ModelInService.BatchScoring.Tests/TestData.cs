@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Text;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Diagnostics.Metrics;
+using ModelInService.TestUtilities;
 using Parquet;
 using Parquet.Schema;
 
@@ -48,7 +49,7 @@ internal static class TestData
         return (provider, provider.GetRequiredKeyedService<IModelRunner>("m"));
     }
 
-    public static string TempFile(string extension) => Path.Combine(Path.GetTempPath(), "mis-bs-" + Guid.NewGuid().ToString("N")[..10] + extension);
+    public static string TempFile(string extension) => TestTemp.File(extension);
 
     /// <summary>Seeded iris-like rows: id, the four features in the file's snake_case names.</summary>
     public static string IrisCsv(int rows, int seed)

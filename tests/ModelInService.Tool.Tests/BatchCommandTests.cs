@@ -15,7 +15,7 @@ public class BatchCommandTests
         return (exit, output.ToString(), error.ToString());
     }
 
-    private static string Temp(string extension) => Path.Combine(Path.GetTempPath(), "mis-tool-" + Guid.NewGuid().ToString("N")[..10] + extension);
+    private static string Temp(string extension) => TestTemp.File(extension);
 
     private static string IrisCsv(int rows)
     {

@@ -22,7 +22,7 @@ public sealed class ScorePostgresTests(PostgresFixture postgres)
         }
 
         text.Append("bad,,1,1,1\n");
-        var input = Path.Combine(Path.GetTempPath(), "mis-tool-pg-" + Guid.NewGuid().ToString("N")[..8] + ".csv");
+        var input = TestTemp.File(".csv");
         await File.WriteAllTextAsync(input, text.ToString());
         string[] args = ["score", SharedData.RepoModel("iris_mlp.onnx"), "--input", input, "--id", "id", "--postgres", connection, "--table", "iris_scores", "--chunk-rows", "64", "--connections", "2"];
 

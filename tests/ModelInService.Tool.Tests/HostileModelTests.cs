@@ -103,6 +103,21 @@ public sealed class HostileModelTests : IDisposable
     }
 
     [Fact]
+    public async Task Inspect_names_an_element_type_the_library_cannot_carry_instead_of_unknown()
+    {
+        // bfloat16 is the one such type ONNX Runtime's CPU Identity runs and its C# API describes (float8 models fail in
+        // its metadata with "Unregistered TensorElementType", int4 has no CPU Identity): the name comes from the same map.
+        const string onnxName = "bfloat16";
+        var path = Write(onnxName + ".onnx", OnnxProto.Identity("x", "N", width: 2, elementType: 16));
+
+        var (exit, output, error) = await RunAsync("inspect", path, "--no-timing");
+
+        Assert.True(exit == 0, error);
+        Assert.Contains(onnxName + " (not supported) [N,2]", output, StringComparison.Ordinal);
+        Assert.DoesNotContain("unknown", output, StringComparison.OrdinalIgnoreCase);
+    }
+
+    [Fact]
     public async Task Scaffold_of_a_model_the_typed_binder_refuses_exits_1_saying_why_and_how_to_serve_it()
     {
         var path = Write("bfloat16.onnx", OnnxProto.Identity("x", "N", width: 2, elementType: 16)); // bfloat16: no C# member type

@@ -55,6 +55,12 @@ public sealed class TensorSpec
     /// <summary>Gets the name the session is asked for: <see cref="Name"/>, or the ZipMap's input tensor.</summary>
     internal string RunName => ZipMap?.TensorName ?? Name;
 
+    /// <summary>
+    /// ONNX's name of a type the library cannot carry (a <c>bfloat16</c> tensor's element type, a <c>seq(tensor(float))</c>
+    /// value), so that messages and <c>mis inspect</c> name it instead of saying "unknown"; null for supported types.
+    /// </summary>
+    internal string? OnnxTypeName { get; init; }
+
     /// <summary>Gets a description such as <c>float32 [?,4]</c> or <c>seq(map(int64,float32))</c>.</summary>
     /// <returns>The description used in error messages.</returns>
     public override string ToString()
@@ -66,10 +72,11 @@ public sealed class TensorSpec
 
         if (Kind == ModelValueKind.Other)
         {
-            return "non-tensor value";
+            return OnnxTypeName ?? "non-tensor value";
         }
 
-        return ModelElementTypes.Describe(ElementType) + " " + DescribeShape(Dimensions, SymbolicDimensions);
+        var element = ElementType == ModelElementType.Unknown && OnnxTypeName is not null ? OnnxTypeName + " (not supported)" : ModelElementTypes.Describe(ElementType);
+        return element + " " + DescribeShape(Dimensions, SymbolicDimensions);
     }
 
     internal static string DescribeShape(IReadOnlyList<long> dims, IReadOnlyList<string>? symbolic = null)

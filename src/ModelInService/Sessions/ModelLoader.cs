@@ -387,7 +387,11 @@ internal static class ModelLoader
                 symbolic[i] = i < meta.SymbolicDimensions.Length ? meta.SymbolicDimensions[i] ?? "" : "";
             }
 
-            return new TensorSpec(name, ModelValueKind.Tensor, OrtElementTypes.FromOrt(meta.ElementDataType), dims, symbolic);
+            var element = OrtElementTypes.FromOrt(meta.ElementDataType);
+            return new TensorSpec(name, ModelValueKind.Tensor, element, dims, symbolic)
+            {
+                OnnxTypeName = element == ModelElementType.Unknown ? OrtElementTypes.OnnxName(meta.ElementDataType) : null,
+            };
         }
 
         if (meta.OnnxValueType == OnnxValueType.ONNX_TYPE_SEQUENCE)
@@ -400,7 +404,33 @@ internal static class ModelLoader
             }
         }
 
-        return new TensorSpec(name, ModelValueKind.Other, ModelElementType.Unknown, [], []);
+        return new TensorSpec(name, ModelValueKind.Other, ModelElementType.Unknown, [], []) { OnnxTypeName = OnnxType(meta) };
+    }
+
+    /// <summary>ONNX's spelling of a value type the library does not carry: <c>seq(tensor(float32))</c>, <c>map(int64,seq(...))</c>, <c>optional(...)</c>.</summary>
+    private static string OnnxType(NodeMetadata meta, int depth = 0)
+    {
+        if (depth > 8)
+        {
+            return "...";
+        }
+
+        try
+        {
+            return meta.OnnxValueType switch
+            {
+                OnnxValueType.ONNX_TYPE_TENSOR => "tensor(" + OrtElementTypes.OnnxName(meta.ElementDataType) + ")",
+                OnnxValueType.ONNX_TYPE_SPARSETENSOR => "sparse_tensor(" + OrtElementTypes.OnnxName(meta.ElementDataType) + ")",
+                OnnxValueType.ONNX_TYPE_SEQUENCE => "seq(" + OnnxType(meta.AsSequenceMetadata().ElementMeta, depth + 1) + ")",
+                OnnxValueType.ONNX_TYPE_MAP => "map(" + OrtElementTypes.OnnxName(meta.AsMapMetadata().KeyDataType) + "," + OnnxType(meta.AsMapMetadata().ValueMetadata, depth + 1) + ")",
+                OnnxValueType.ONNX_TYPE_OPTIONAL => "optional(" + OnnxType(meta.AsOptionalMetadata().ElementMeta, depth + 1) + ")",
+                _ => "non-tensor value",
+            };
+        }
+        catch (OnnxRuntimeException)
+        {
+            return "non-tensor value"; // Metadata ONNX Runtime cannot describe further.
+        }
     }
 
     /// <summary>Runs every copy with zeros (empty strings) shaped like the inputs, free dimensions set to 1.</summary>

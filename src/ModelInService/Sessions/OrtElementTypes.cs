@@ -40,4 +40,36 @@ internal static class OrtElementTypes
         ModelElementType.String => TensorElementType.String,
         _ => throw new ArgumentOutOfRangeException(nameof(type), type, "No ONNX Runtime element type."),
     };
+
+    /// <summary>
+    /// ONNX's own name of an element type (<c>bfloat16</c>, <c>float8e4m3fn</c>, <c>int4</c>, <c>complex64</c>...), for the
+    /// types the library cannot carry and would otherwise only call "unknown".
+    /// </summary>
+    public static string OnnxName(TensorElementType type) => (int)type switch
+    {
+        1 => "float32",
+        2 => "uint8",
+        3 => "int8",
+        4 => "uint16",
+        5 => "int16",
+        6 => "int32",
+        7 => "int64",
+        8 => "string",
+        9 => "bool",
+        10 => "float16",
+        11 => "float64",
+        12 => "uint32",
+        13 => "uint64",
+        14 => "complex64",
+        15 => "complex128",
+        16 => "bfloat16",
+        17 => "float8e4m3fn",
+        18 => "float8e4m3fnuz",
+        19 => "float8e5m2",
+        20 => "float8e5m2fnuz",
+        21 => "uint4",
+        22 => "int4",
+        23 => "float4e2m1",
+        _ => "element type " + ((int)type).ToString(System.Globalization.CultureInfo.InvariantCulture),
+    };
 }

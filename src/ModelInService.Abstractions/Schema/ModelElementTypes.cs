@@ -60,6 +60,16 @@ internal static class ModelElementTypes
     /// <summary>C# spelling of a CLR type for messages: <c>float[]</c>, <c>ReadOnlyMemory&lt;float&gt;</c>, <c>List&lt;int&gt;</c>.</summary>
     public static string CSharpName(Type type)
     {
+        if (type.IsByRef)
+        {
+            return "ref " + CSharpName(type.GetElementType()!); // A ref-returning property's type is Single[]&.
+        }
+
+        if (type.IsPointer)
+        {
+            return CSharpName(type.GetElementType()!) + "*";
+        }
+
         if (type.IsArray)
         {
             return CSharpName(type.GetElementType()!) + "[" + new string(',', type.GetArrayRank() - 1) + "]";

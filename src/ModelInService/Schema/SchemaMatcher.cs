@@ -225,7 +225,9 @@ internal static class SchemaMatcher<[DynamicallyAccessedMembers(MemberModel.Sche
 
             if (!supported(member))
             {
-                errors.Add($"{kind} '{spec.Name}': {member.DisplayName} is {member.TypeName}; {supportedText}");
+                errors.Add(member.Type.IsByRef
+                    ? $"{kind} '{spec.Name}': {member.DisplayName} is {member.TypeName}, a ref-returning property, which cannot be bound; make it a plain property of type {ModelElementTypes.CSharpName(member.Type.GetElementType()!)}"
+                    : $"{kind} '{spec.Name}': {member.DisplayName} is {member.TypeName}; {supportedText}");
                 rejected.Add(spec.Name);
                 continue;
             }

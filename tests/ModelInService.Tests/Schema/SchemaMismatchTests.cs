@@ -71,6 +71,20 @@ public class SchemaMismatchTests
         Assert.Equal("input 'features': model expects float32 [batch,4] (4 per row); ThreeScalars binds 3 scalar members to it (A, B, C)", m);
     }
 
+    public sealed class RefFeatures
+    {
+        private float[] _features = new float[4];
+
+        public ref float[] Features => ref _features;
+    }
+
+    [Fact]
+    public async Task RefReturningProperty_IsNamedInCSharp_WithTheFix()
+    {
+        var m = await Mismatch<RefFeatures, IrisOutput>(TestModels.IrisMlp);
+        Assert.Equal("input 'features': RefFeatures.Features is ref float[], a ref-returning property, which cannot be bound; make it a plain property of type float[]", m);
+    }
+
     public sealed class ListFeatures { public List<float> Features { get; set; } = []; }
 
     [Fact]

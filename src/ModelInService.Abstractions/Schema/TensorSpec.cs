@@ -61,6 +61,20 @@ public sealed class TensorSpec
     /// </summary>
     internal string? OnnxTypeName { get; init; }
 
+    /// <summary>
+    /// True for an input the model declares as a scalar (a shape with no dimensions); false when its dimensions are
+    /// known or its shape is not declared (ONNX Runtime reports no dimensions for both).
+    /// </summary>
+    internal bool IsDeclaredScalar { get; private init; }
+
+    /// <summary>This spec, marked as a declared scalar.</summary>
+    internal TensorSpec AsDeclaredScalar() => new(Name, Kind, ElementType, [.. Dimensions], [.. SymbolicDimensions], MapKeyType)
+    {
+        ZipMap = ZipMap,
+        OnnxTypeName = OnnxTypeName,
+        IsDeclaredScalar = true,
+    };
+
     /// <summary>Gets a description such as <c>float32 [?,4]</c> or <c>seq(map(int64,float32))</c>.</summary>
     /// <returns>The description used in error messages.</returns>
     public override string ToString()

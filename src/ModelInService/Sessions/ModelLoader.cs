@@ -98,6 +98,8 @@ internal static class ModelLoader
                     Log.ZipMapRemoved(logger, name, output, removed.Source.TensorName, removed.Source.Width);
                 }
             }
+
+            signature = DeclaredScalars.Mark(signature, path, bytes);
             var binder = bind?.Invoke(name, signature, options);
             signature.Batching = binder?.Batching ?? AnalyzeBatching(name, signature, options);
             var sha256 = Hash(path, bytes);

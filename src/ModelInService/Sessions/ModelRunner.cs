@@ -130,8 +130,9 @@ internal sealed class ModelRunner : IModelRunner
             }
 
             // ONNX Runtime reports no dimensions both for a scalar and for an input whose shape the model leaves
-            // undeclared; only a declared rank can be checked.
-            var fits = spec.Dimensions.Count == 0 || spec.Dimensions.Count == tensor.Shape.Count;
+            // undeclared; the loader read the file to tell them apart (DeclaredScalars). An undeclared shape accepts
+            // any tensor; a declared scalar accepts one value of any rank ([1] too: ONNX Runtime reads it as the scalar).
+            var fits = spec.Dimensions.Count == 0 ? !spec.IsDeclaredScalar || ElementCount(tensor.Shape) == 1 : spec.Dimensions.Count == tensor.Shape.Count;
             for (var d = 0; fits && spec.Dimensions.Count > 0 && d < tensor.Shape.Count; d++)
             {
                 fits = spec.Dimensions[d] < 0 || spec.Dimensions[d] == tensor.Shape[d];
@@ -139,7 +140,9 @@ internal sealed class ModelRunner : IModelRunner
 
             if (!fits)
             {
-                throw new ModelInputException(ModelName, tensor.Name, $"has shape {TensorSpec.DescribeShape(tensor.Shape)}; the model expects {spec}");
+                throw new ModelInputException(ModelName, tensor.Name, spec.IsDeclaredScalar
+                    ? $"has shape {TensorSpec.DescribeShape(tensor.Shape)}; the model expects a scalar {spec}: give one value (shape [])"
+                    : $"has shape {TensorSpec.DescribeShape(tensor.Shape)}; the model expects {spec}");
             }
 
             CheckValues(tensor, options);
@@ -188,6 +191,17 @@ internal sealed class ModelRunner : IModelRunner
                     $"has batch size {ordered[i].Shape[axis]} on its batch axis {axis} (shape {TensorSpec.DescribeShape(ordered[i].Shape)}) but '{ordered[first].Name}' has {ordered[first].Shape[firstAxis]} on its batch axis {firstAxis} (shape {TensorSpec.DescribeShape(ordered[first].Shape)}); inputs are batched along their batch axes (ModelSignature.Batching) and must have the same number of rows");
             }
         }
+    }
+
+    private static long ElementCount(IReadOnlyList<long> shape)
+    {
+        long count = 1;
+        for (var i = 0; i < shape.Count; i++)
+        {
+            count *= shape[i];
+        }
+
+        return count;
     }
 
     /// <summary>Describes the outputs a <see cref="NamedTensor"/> cannot carry, or null when it can carry them all.</summary>

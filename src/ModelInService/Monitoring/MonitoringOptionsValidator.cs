@@ -1,15 +1,27 @@
+using System.Globalization;
 using Microsoft.Extensions.Options;
 
 namespace ModelInService.Monitoring;
 
-/// <summary>Validates <see cref="MonitoringOptions"/> at start-up.</summary>
+/// <summary>
+/// Validates <see cref="MonitoringOptions"/> at start-up. Each failure is its own entry of
+/// <see cref="ValidateOptionsResult.Failures"/>, about one option, and starts with the model and the option's path
+/// (<c>Model 'iris': MonitoringOptions.Ranges["SepalLength"]: ...</c>); numbers are written in the invariant culture.
+/// </summary>
 internal sealed class MonitoringOptionsValidator : IValidateOptions<MonitoringOptions>
 {
+    /// <summary>The metrics of numeric features (every metric but the categorical-only one).</summary>
+    private static readonly MonitorDriftMetric[] NumericMetrics = [.. Enum.GetValues<MonitorDriftMetric>().Where(m => m != MonitorDriftMetric.CramersV)];
+
+    /// <summary>The metrics of categorical features (every metric but the numeric-only ones).</summary>
+    private static readonly MonitorDriftMetric[] CategoricalMetrics =
+        [.. Enum.GetValues<MonitorDriftMetric>().Where(m => m is not (MonitorDriftMetric.NormalizedWasserstein or MonitorDriftMetric.KolmogorovSmirnov or MonitorDriftMetric.Hellinger))];
+
     public ValidateOptionsResult Validate(string? name, MonitoringOptions options)
     {
         var model = name ?? "";
         var failures = new List<string>();
-        void Fail(string message) => failures.Add($"Model '{model}': MonitoringOptions.{message}");
+        void Fail(FormattableString message) => failures.Add($"Model '{model}': MonitoringOptions.{message.ToString(CultureInfo.InvariantCulture)}");
 
         if (options.IntervalLength < TimeSpan.FromSeconds(1))
         {
@@ -22,11 +34,12 @@ internal sealed class MonitoringOptionsValidator : IValidateOptions<MonitoringOp
                 Fail($"Retention is {options.Retention}; use 1 to 10,000 intervals of {options.IntervalLength}.");
             }
 
-            foreach (var window in options.Windows)
+            for (var i = 0; i < options.Windows.Count; i++)
             {
+                var window = options.Windows[i];
                 if (window < options.IntervalLength || window.Ticks % options.IntervalLength.Ticks != 0 || window > options.Retention)
                 {
-                    Fail($"Windows contains {window}; each window must be a whole number of intervals ({options.IntervalLength}) within the retention ({options.Retention}).");
+                    Fail($"Windows[{i}] is {window}; each window must be a whole number of intervals ({options.IntervalLength}) within the retention ({options.Retention}).");
                 }
             }
         }
@@ -71,15 +84,10 @@ internal sealed class MonitoringOptionsValidator : IValidateOptions<MonitoringOp
             Fail($"SketchK is {options.SketchK}; use 8 to 65535.");
         }
 
-        if (options.NumericMetric == MonitorDriftMetric.CramersV)
-        {
-            Fail("NumericMetric is CramersV, which is categorical only.");
-        }
-
-        if (options.CategoricalMetric is MonitorDriftMetric.NormalizedWasserstein or MonitorDriftMetric.KolmogorovSmirnov or MonitorDriftMetric.Hellinger)
-        {
-            Fail($"CategoricalMetric is {options.CategoricalMetric}, which is numeric only.");
-        }
+        // An undefined value (NumericMetric = 42: the configuration binder parses numbers too, and a cast is not
+        // checked) would pass the checks below and fail, or do something else, at the first evaluation.
+        CheckMetric(options.NumericMetric, nameof(options.NumericMetric), NumericMetrics, "categorical only");
+        CheckMetric(options.CategoricalMetric, nameof(options.CategoricalMetric), CategoricalMetrics, "numeric only");
 
         CheckFraction(options.NotMissingMostly, nameof(options.NotMissingMostly));
         CheckFraction(options.RangeMostly, nameof(options.RangeMostly));
@@ -92,11 +100,10 @@ internal sealed class MonitoringOptionsValidator : IValidateOptions<MonitoringOp
         CheckFraction(options.SchemaMostly, nameof(options.SchemaMostly));
         CheckFraction(options.ExitRatio, nameof(options.ExitRatio));
         CheckFraction(options.DatasetDriftShare, nameof(options.DatasetDriftShare));
-        if (!(options.NumericThreshold >= 0) || !(options.CategoricalThreshold >= 0) || !(options.CalibrationSigmas >= 0) || !(options.RangeTolerance >= 0)
-            || !double.IsFinite(options.NumericThreshold) || !double.IsFinite(options.CategoricalThreshold) || !double.IsFinite(options.CalibrationSigmas) || !double.IsFinite(options.RangeTolerance))
-        {
-            Fail("NumericThreshold, CategoricalThreshold, CalibrationSigmas and RangeTolerance must be finite and 0 or more.");
-        }
+        CheckNonNegative(options.NumericThreshold, nameof(options.NumericThreshold));
+        CheckNonNegative(options.CategoricalThreshold, nameof(options.CategoricalThreshold));
+        CheckNonNegative(options.CalibrationSigmas, nameof(options.CalibrationSigmas));
+        CheckNonNegative(options.RangeTolerance, nameof(options.RangeTolerance));
 
         // A NaN threshold can never be exceeded (the feature could never drift) and a NaN bound fails every evaluation:
         // refused here rather than found in production.
@@ -110,9 +117,13 @@ internal sealed class MonitoringOptionsValidator : IValidateOptions<MonitoringOp
 
         foreach (var (feature, range) in options.Ranges)
         {
-            if (double.IsNaN(range.Min) || double.IsNaN(range.Max) || range.Min > range.Max)
+            if (double.IsNaN(range.Min) || double.IsNaN(range.Max))
             {
                 Fail($"Ranges[\"{feature}\"] is [{range.Min}, {range.Max}]; use Min <= Max, neither NaN (an infinity leaves a side open).");
+            }
+            else if (range.Min > range.Max)
+            {
+                Fail($"Ranges[\"{feature}\"]: Min {range.Min} > Max {range.Max}; use Min <= Max (an infinity leaves a side open).");
             }
         }
 
@@ -126,9 +137,24 @@ internal sealed class MonitoringOptionsValidator : IValidateOptions<MonitoringOp
             Fail($"VolumeTolerance is {tolerance}; use a positive fraction or null.");
         }
 
-        if (options.MinimumSampleSize < 1 || options.ReferenceChunkSize < 1 || options.MaxPendingOutcomes < 0 || options.EvaluationStoreCapacity < 0)
+        if (options.MinimumSampleSize < 1)
         {
-            Fail("MinimumSampleSize and ReferenceChunkSize must be at least 1; MaxPendingOutcomes and EvaluationStoreCapacity 0 or more.");
+            Fail($"MinimumSampleSize is {options.MinimumSampleSize}; use at least 1.");
+        }
+
+        if (options.ReferenceChunkSize < 1)
+        {
+            Fail($"ReferenceChunkSize is {options.ReferenceChunkSize}; use at least 1.");
+        }
+
+        if (options.MaxPendingOutcomes < 0)
+        {
+            Fail($"MaxPendingOutcomes is {options.MaxPendingOutcomes}; use 0 or more.");
+        }
+
+        if (options.EvaluationStoreCapacity < 0)
+        {
+            Fail($"EvaluationStoreCapacity is {options.EvaluationStoreCapacity}; use 0 (no store) or more.");
         }
 
         if (options.MaxSnapshotClockSkew < TimeSpan.Zero || options.MaxSnapshotClockSkew > TimeSpan.FromDays(1))
@@ -148,6 +174,26 @@ internal sealed class MonitoringOptionsValidator : IValidateOptions<MonitoringOp
             if (!(value is >= 0 and <= 1))
             {
                 Fail($"{property} is {value}; use a fraction between 0 and 1.");
+            }
+        }
+
+        void CheckNonNegative(double value, string property)
+        {
+            if (!(value >= 0) || !double.IsFinite(value))
+            {
+                Fail($"{property} is {value}; use a finite number, 0 or more.");
+            }
+        }
+
+        void CheckMetric(MonitorDriftMetric metric, string property, MonitorDriftMetric[] allowed, string otherKind)
+        {
+            if (!Enum.IsDefined(metric))
+            {
+                Fail($"{property} is {(int)metric}, which is not a MonitorDriftMetric; use one of {string.Join(", ", allowed)}.");
+            }
+            else if (Array.IndexOf(allowed, metric) < 0)
+            {
+                Fail($"{property} is {metric}, which is {otherKind}; use one of {string.Join(", ", allowed)}.");
             }
         }
     }

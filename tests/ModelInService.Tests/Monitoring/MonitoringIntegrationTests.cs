@@ -418,7 +418,7 @@ public class MonitoringIntegrationTests
             o.Windows.Add(TimeSpan.FromSeconds(90));
             o.NotMissingMostly = 2;
         }));
-        Assert.Contains("Windows contains 00:01:30", ex.Message);
+        Assert.Contains("Windows[1] is 00:01:30", ex.Message); // after StartAsync's 5-minute window
         Assert.Contains("NotMissingMostly", ex.Message);
     }
 

@@ -26,9 +26,9 @@ public sealed class OptionsAndMismatchTests
         Assert.Contains("FeatureThresholds[\"X\"] is NaN", message, StringComparison.Ordinal);
         Assert.Contains("FeatureThresholds[\"Y\"] is -1", message, StringComparison.Ordinal);
         Assert.Contains("Ranges[\"X\"] is [NaN, 5]", message, StringComparison.Ordinal);
-        Assert.Contains("Ranges[\"Y\"] is [5, 1]; use Min <= Max", message, StringComparison.Ordinal);
+        Assert.Contains("Ranges[\"Y\"]: Min 5 > Max 1; use Min <= Max", message, StringComparison.Ordinal);
         Assert.Contains("ExpectedPredictionsPerMinute is NaN", message, StringComparison.Ordinal);
-        Assert.Contains("CalibrationSigmas and RangeTolerance must be finite", message, StringComparison.Ordinal);
+        Assert.Contains("CalibrationSigmas is Infinity; use a finite number", message, StringComparison.Ordinal);
     }
 
     [Theory]

@@ -9,6 +9,7 @@ using Microsoft.AspNetCore.Routing;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Options;
+using ModelInService.Monitoring;
 
 namespace ModelInService.AspNetCore;
 
@@ -106,8 +107,13 @@ public static class ModelMonitorEndpointRouteBuilderExtensions
             .Select(name => services.GetKeyedService<IModelMonitor>(name))
             .OfType<IModelMonitor>();
 
+    // The options the running monitor was started with (it reads them once): the live IOptionsMonitor value changes
+    // when a reloading configuration source (appsettings.json) changes, and then fails validation or describes
+    // intervals and windows the monitor does not use. Only a monitor the registry did not make (registered by the
+    // application itself) falls back to the configured options.
     private static MonitoringOptions MonitoringOptions(HttpContext context, string model) =>
-        context.RequestServices.GetRequiredService<IOptionsMonitor<MonitoringOptions>>().Get(model);
+        context.RequestServices.GetService<MonitorRegistry>()?.Find(model)?.Options
+        ?? context.RequestServices.GetRequiredService<IOptionsMonitor<MonitoringOptions>>().Get(model);
 
     private static IResult WithMonitor(HttpContext context, string model, string? windowText, string? scope, Func<IModelMonitor, TimeSpan, IResult> action)
     {

@@ -63,7 +63,7 @@ public sealed class MonitorScopeTests
         Assert.Equal(HttpStatusCode.BadRequest, unknown.StatusCode);
     }
 
-    private static async Task PredictAsync(IServiceProvider services, string model, int count)
+    internal static async Task PredictAsync(IServiceProvider services, string model, int count)
     {
         var predictor = services.GetRequiredKeyedService<IPredictor<IrisFlower, IrisPrediction>>(model);
         foreach (var flower in TestApps.Flowers(count, 7))

@@ -36,6 +36,35 @@ internal sealed partial class ModelMonitor
         MonitorLog.MonitoredFeatures(_logger, ModelName, features, unknown > 0 ? "+" : "", members.Count, string.Join("; ", members.Select(m => m.Description)));
     }
 
+    /// <summary>
+    /// Warns once at start-up about <see cref="MonitoringOptions.FeatureThresholds"/>, <see cref="MonitoringOptions.Ranges"/>
+    /// and <see cref="MonitoringOptions.CategoricalFeatures"/> keys that name nothing this monitor records (nor, when
+    /// given, the pipeline's monitor, which shares the options), with the nearest name: a typo there leaves the default
+    /// threshold, range or treatment in force without a word. A warning, not a validation error: the options have no
+    /// strict mode, and the reference check (<see cref="WarnOnMismatch"/>) is a warning too.
+    /// </summary>
+    public void WarnOnUnknownFeatureKeys(ModelMonitor? pipeline)
+    {
+        var features = new List<string>();
+        var members = new List<MonitoredMember>();
+        foreach (var monitor in pipeline is null ? [this] : new[] { this, pipeline })
+        {
+            members.AddRange(monitor.MonitoredMembers);
+            lock (monitor._state)
+            {
+                features.AddRange(monitor._catalog.All.Select(f => f.Name));
+            }
+        }
+
+        var unknown = FeatureKeys.FindUnknown(_options, features, members);
+        if (unknown.Count > 0)
+        {
+            var known = string.Join(", ", features.Take(20)) + (features.Count > 20 ? ", ..." : "");
+            var open = string.Join(", ", members.Where(m => m.Treatment != MonitoredTreatment.Scalar).Select(m => m.Member + "[...]"));
+            MonitorLog.UnknownFeatureKeys(_logger, ModelName, string.Join(", ", unknown), open.Length == 0 ? known : known.Length == 0 ? open : known + ", " + open);
+        }
+    }
+
     private void LogReferenceBuilt(MonitorReference reference)
     {
         if (reference.SkippedRows > 0)
@@ -97,7 +126,8 @@ internal sealed partial class ModelMonitor
             MonitorLog.ReferenceDoesNotFit(_logger, ModelName, string.Join("; ", problems.Take(12)));
         }
 
-        var names = new HashSet<string>(reference.FeatureNames, StringComparer.Ordinal);
+        // Case-insensitive, as the options' dictionaries look features up.
+        var names = new HashSet<string>(reference.FeatureNames, StringComparer.OrdinalIgnoreCase);
         var unknown = new List<string>();
         foreach (var key in _options.FeatureThresholds.Keys)
         {

@@ -46,6 +46,12 @@ internal sealed class MonitorHostedService : IHostedService, IDisposable
         foreach (var monitor in _registry.Monitors)
         {
             monitor.LogMonitoredMembers();
+            if (!_registry.IsPipelineMonitor(monitor))
+            {
+                // A pipeline's monitor shares its model's options: its keys are checked once, against both.
+                monitor.WarnOnUnknownFeatureKeys(_registry.Find(PipelineRegistration.MonitorName(monitor.ModelName)));
+            }
+
             LoadReference(monitor);
             Restore(monitor);
             var period = monitor.Options.EvaluationInterval;

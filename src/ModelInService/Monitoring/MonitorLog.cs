@@ -81,6 +81,10 @@ internal static partial class MonitorLog
         Message = "Model '{ModelName}': {Options} name features the monitor reference does not have, so they apply to nothing (a typo?); its features: {Features}")]
     public static partial void UnknownFeatureOptions(ILogger logger, string modelName, string options, string features);
 
+    [LoggerMessage(EventId = 3037, EventName = "MonitorUnknownFeatureKeys", Level = LogLevel.Warning,
+        Message = "Model '{ModelName}': {Keys} name no feature of the model, so they apply to nothing (keys compare case-insensitively); its features: {Features}")]
+    public static partial void UnknownFeatureKeys(ILogger logger, string modelName, string keys, string features);
+
     [LoggerMessage(EventId = 3032, EventName = "MonitorReferenceBuilt", Level = LogLevel.Information,
         Message = "Model '{ModelName}': monitor reference built from {Rows} training rows ({Skipped} skipped by input validation), {Chunks} calibration chunks, {Features} features")]
     public static partial void ReferenceBuilt(ILogger logger, string modelName, long rows, long skipped, int chunks, int features);

@@ -89,6 +89,10 @@ internal sealed class MonitorRegistry : IDisposable
 
     public IReadOnlyCollection<ModelMonitor> Monitors => _monitors.Values;
 
+    /// <summary>Whether <paramref name="monitor"/> is a model's pipeline monitor (<c>"{name}:pipeline"</c>), not a model's own.</summary>
+    public bool IsPipelineMonitor(ModelMonitor monitor) =>
+        _pipelineRecorders.Keys.Any(model => string.Equals(PipelineRegistration.MonitorName(model), monitor.ModelName, StringComparison.Ordinal));
+
     public ModelMonitor? Find(string name) => _monitors.GetValueOrDefault(name);
 
     public ModelMonitor Get(string name) =>

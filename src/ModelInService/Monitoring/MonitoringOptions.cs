@@ -58,7 +58,8 @@ public sealed class MonitoringOptions
     public int SketchK { get; set; } = 200;
 
     /// <summary>Gets the names of integer members recorded as categories (codes) instead of numbers. Strings and booleans are always categorical; scalar integer outputs (labels) are categorical too.</summary>
-    public ISet<string> CategoricalFeatures { get; } = new HashSet<string>(StringComparer.Ordinal);
+    /// <remarks>Names compare case-insensitively, like configuration keys. A name that is no member of the model is logged as a warning at start-up, with the nearest member's name (see docs/monitoring.md).</remarks>
+    public ISet<string> CategoricalFeatures { get; } = new HashSet<string>(StringComparer.OrdinalIgnoreCase);
 
     /// <summary>Gets or sets the distance used for numeric features.</summary>
     /// <value>Default <see cref="MonitorDriftMetric.NormalizedWasserstein"/> (Evidently's default).</value>
@@ -77,7 +78,8 @@ public sealed class MonitoringOptions
     public double CategoricalThreshold { get; set; } = 0.05;
 
     /// <summary>Gets per-feature fixed thresholds that replace <see cref="NumericThreshold"/> or <see cref="CategoricalThreshold"/>.</summary>
-    public IDictionary<string, double> FeatureThresholds { get; } = new Dictionary<string, double>(StringComparer.Ordinal);
+    /// <remarks>Keys are feature names (<c>SepalLength</c>, <c>Features[0]</c>, <c>Probabilities.top</c>) and compare case-insensitively, like configuration keys: a key applies to every feature whose name matches it ignoring case. A key that names no feature of the model is logged as a warning at start-up, with the nearest feature's name (see docs/monitoring.md).</remarks>
+    public IDictionary<string, double> FeatureThresholds { get; } = new Dictionary<string, double>(StringComparer.OrdinalIgnoreCase);
 
     /// <summary>Gets or sets k of the calibrated threshold mean + k·sigma of the distances between each reference chunk and the rest of the reference (NannyML-style). The effective threshold is the larger of that and the fixed threshold. 0 turns calibration off.</summary>
     /// <value>Default 3.</value>
@@ -108,7 +110,8 @@ public sealed class MonitoringOptions
     public double QualityConfidence { get; set; } = 0.999;
 
     /// <summary>Gets explicit value ranges of numeric input features; features without one use the reference's range widened by <see cref="RangeTolerance"/>.</summary>
-    public IDictionary<string, MonitorValueRange> Ranges { get; } = new Dictionary<string, MonitorValueRange>(StringComparer.Ordinal);
+    /// <remarks>Keys are feature names and compare case-insensitively, as <see cref="FeatureThresholds"/>' do; unknown keys are logged at start-up.</remarks>
+    public IDictionary<string, MonitorValueRange> Ranges { get; } = new Dictionary<string, MonitorValueRange>(StringComparer.OrdinalIgnoreCase);
 
     /// <summary>Gets or sets how much a reference range is widened on each side, as a fraction of its span.</summary>
     /// <value>Default 0.1.</value>

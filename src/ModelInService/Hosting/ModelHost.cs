@@ -253,7 +253,8 @@ internal sealed class ModelHost : IGenerationSource, ICandidateHost, IObservedMo
     /// A file change: reloads the configured source, the file being watched (not a source a later reload was given:
     /// the file is what changed).
     /// </summary>
-    internal Task<ModelRuntime> ReloadWatchedFileAsync() => ReloadAsync(Options.Source, CancellationToken.None);
+    internal Task<ModelRuntime> ReloadWatchedFileAsync() =>
+        _runtime is null && _error is not null ? LoadAfterFailureAsync() : ReloadAsync(Options.Source, CancellationToken.None);
 
     /// <summary>Logs a reload that changed the inputs or outputs: requests written for the old ones may now fail.</summary>
     private void WarnOnSignatureChange(ModelRuntime from, ModelRuntime to)
@@ -324,14 +325,61 @@ internal sealed class ModelHost : IGenerationSource, ICandidateHost, IObservedMo
 
     internal void LogFileChanged(string path) => Log.FileChanged(_logger!, Name, path);
 
-    private void StartWatching()
+    /// <summary>
+    /// Starts the file watcher; also after a failed first load with <see cref="ModelOptions.ContinueOnLoadError"/>, so
+    /// that writing a corrected file (or the missing one) loads the model. A missing directory cannot be watched: logged.
+    /// </summary>
+    private void StartWatching(ILogger logger)
     {
-        if (!Options.WatchForChanges || Watcher is not null || Options.Source?.ResolvePath(_contentRoot) is not { } path)
+        if (!Options.WatchForChanges || Watcher is not null || Options.Source?.WatchPath(_contentRoot) is not { } path)
         {
             return;
         }
 
+        var directory = System.IO.Path.GetDirectoryName(System.IO.Path.GetFullPath(path));
+        if (directory is null || !Directory.Exists(directory))
+        {
+            Log.WatchUnavailable(logger, Name, $"the directory '{directory}' of {path} does not exist");
+            return;
+        }
+
         Watcher = new ModelFileWatcher(this, path, Options.ReloadDebounce);
+    }
+
+    /// <summary>
+    /// Called once the model loaded after its first load failed (the registry starts the model's chain, as at start-up).
+    /// </summary>
+    public Action? LoadedAfterFailure { get; set; }
+
+    /// <summary>
+    /// A watched file changed while no version serves because the first load failed: loads it as at start-up. A failure
+    /// is logged (event 1002) and kept as the error every caller gets, until the next change.
+    /// </summary>
+    private async Task<ModelRuntime> LoadAfterFailureAsync()
+    {
+        await _reloadLock.WaitAsync().ConfigureAwait(false);
+        try
+        {
+            if (_runtime is { } loaded)
+            {
+                return loaded; // loaded meanwhile
+            }
+
+            if (_stopped)
+            {
+                throw NotServing();
+            }
+
+            await Task.Run(() => Load(_contentRoot, _logger!)).ConfigureAwait(false);
+            var runtime = Runtime;
+            Log.LoadedAfterFailure(_logger!, Name, runtime.FilePath ?? Options.Source?.Description ?? "");
+            LoadedAfterFailure?.Invoke();
+            return runtime;
+        }
+        finally
+        {
+            _reloadLock.Release();
+        }
     }
 
     /// <summary>Versions that served, oldest first (bounded). Guarded by itself.</summary>
@@ -493,16 +541,33 @@ internal sealed class ModelHost : IGenerationSource, ICandidateHost, IObservedMo
                 }
             }
 
-            AddHistory(runtime.Info);
-            _runtime = runtime;
-            _error = null;
-            StartWatching();
+            lock (_swapLock)
+            {
+                if (_stopped)
+                {
+                    // A load after a failed start (the watched file changed) that finished while the host stopped.
+                    runtime.Dispose();
+                    throw new ModelNotReadyException(Name, $"Model '{Name}' is stopped: the host is shutting down.");
+                }
+
+                AddHistory(runtime.Info);
+                _runtime = runtime;
+                _error = null;
+            }
+
+            StartWatching(logger);
         }
-        catch (Exception ex)
+        catch (Exception ex) when (ex is not ModelNotReadyException)
         {
             var error = ex as ModelLoadException ?? new ModelLoadException(Name, $"Model '{Name}' could not be loaded from {Options.Source?.Description}: {ex.Message}", ex);
             _error = error;
             Log.ModelLoadFailed(logger, Name, error);
+            if (Options.ContinueOnLoadError)
+            {
+                // The app starts without the model: watch anyway, so that a corrected file loads it.
+                StartWatching(logger);
+            }
+
             throw error;
         }
     }

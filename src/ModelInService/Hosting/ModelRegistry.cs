@@ -34,7 +34,9 @@ internal sealed class ModelRegistry : IDisposable
         foreach (var registration in registrations)
         {
             var batchingOptions = registration.UseBatching ? batching.Get(registration.Name) : null;
-            _hosts[registration.Name] = new ModelHost(registration, options.Get(registration.Name), batchingOptions, timeProvider ?? TimeProvider.System);
+            var host = new ModelHost(registration, options.Get(registration.Name), batchingOptions, timeProvider ?? TimeProvider.System);
+            host.LoadedAfterFailure = () => StartChain(host);
+            _hosts[registration.Name] = host;
         }
 
         CheckFallbacks();
@@ -125,10 +127,7 @@ internal sealed class ModelRegistry : IDisposable
             // (its batcher, which metrics and health then see). A chain resolved before the start is started here too.
             foreach (var host in _hosts.Values)
             {
-                if (host.Registration.BuildPredictor?.Invoke(_services) is IStartableChain chain && host.IsLoaded)
-                {
-                    chain.Start();
-                }
+                StartChain(host);
             }
 
             if (errors.Count == 1)
@@ -144,6 +143,15 @@ internal sealed class ModelRegistry : IDisposable
         finally
         {
             _startLock.Release();
+        }
+    }
+
+    /// <summary>Composes a typed model's chain and, once the model is loaded, starts what needs it (its batcher).</summary>
+    private void StartChain(ModelHost host)
+    {
+        if (host.Registration.BuildPredictor?.Invoke(_services) is IStartableChain chain && host.IsLoaded)
+        {
+            chain.Start();
         }
     }
 

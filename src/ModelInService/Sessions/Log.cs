@@ -88,4 +88,12 @@ internal static partial class Log
     [LoggerMessage(EventId = 1021, EventName = "OnnxRuntimeMessagesHeldBack", Level = LogLevel.Warning,
         Message = "ONNX Runtime ({LogId}, {CodeLocation}): {Count} more messages from here were not logged in the last minute (at most {PerMinute} a minute from one place)")]
     public static partial void OnnxRuntimeMessagesHeldBack(ILogger logger, string logId, string codeLocation, long count, int perMinute);
+
+    [LoggerMessage(EventId = 1025, EventName = "ModelWatchUnavailable", Level = LogLevel.Warning,
+        Message = "Model '{ModelName}' cannot be watched for changes (WatchForChanges): {Reason}. Create the directory and restart to have a corrected file loaded")]
+    public static partial void WatchUnavailable(ILogger logger, string modelName, string reason);
+
+    [LoggerMessage(EventId = 1026, EventName = "ModelLoadedAfterFailure", Level = LogLevel.Information,
+        Message = "Model '{ModelName}', which had failed to load, loaded after its file changed ({Path}); it now serves")]
+    public static partial void LoadedAfterFailure(ILogger logger, string modelName, string path);
 }

@@ -66,6 +66,12 @@ public abstract class ModelSource
     /// <summary>Gets the file path when the model is loaded from a file, else <see langword="null"/>.</summary>
     internal virtual string? ResolvePath(string? contentRoot) => null;
 
+    /// <summary>
+    /// The file to watch for changes: the resolved file, or, while no file exists yet, where it would be looked for first
+    /// (a relative path under the content root); null when the source is not a file.
+    /// </summary>
+    internal virtual string? WatchPath(string? contentRoot) => null;
+
     /// <inheritdoc/>
     public override string ToString() => Description;
 
@@ -90,6 +96,14 @@ public abstract class ModelSource
             }
 
             return Path.GetFullPath(Path.Combine(AppContext.BaseDirectory, path));
+        }
+
+        internal override string? WatchPath(string? contentRoot)
+        {
+            var resolved = ResolvePath(contentRoot)!;
+            return File.Exists(resolved) || Path.IsPathRooted(path) || contentRoot is null
+                ? resolved
+                : Path.GetFullPath(Path.Combine(contentRoot, path));
         }
 
         internal override byte[] Read(string? contentRoot)

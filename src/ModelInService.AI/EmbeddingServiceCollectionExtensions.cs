@@ -26,7 +26,7 @@ public static class EmbeddingServiceCollectionExtensions
     /// <returns>The model's builder.</returns>
     /// <exception cref="ArgumentNullException"><paramref name="services"/> or <paramref name="configure"/> is null.</exception>
     /// <exception cref="ArgumentException"><paramref name="name"/> is null or empty.</exception>
-    /// <exception cref="InvalidOperationException">A model with the same name is already registered.</exception>
+    /// <exception cref="InvalidOperationException">A model with the same name, or one differing only by case, is already registered.</exception>
     /// <remarks>
     /// The model must take int64 <c>input_ids</c>, <c>attention_mask</c> and <c>token_type_ids</c> <c>[batch,sequence]</c>
     /// and give float32 <c>last_hidden_state [batch,sequence,dimension]</c>; a model that does not stops the host

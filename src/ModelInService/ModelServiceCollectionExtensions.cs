@@ -23,7 +23,7 @@ public static class ModelServiceCollectionExtensions
     /// <returns>A builder for adding features to the model.</returns>
     /// <exception cref="ArgumentNullException"><paramref name="services"/> is null.</exception>
     /// <exception cref="ArgumentException"><paramref name="path"/> is null or empty.</exception>
-    /// <exception cref="InvalidOperationException">A model with the same name is already registered.</exception>
+    /// <exception cref="InvalidOperationException">A model with the same name, or one differing only by case, is already registered.</exception>
     public static ModelBuilder AddModel<[DynamicallyAccessedMembers(MemberModel.SchemaMembers)] TInput, [DynamicallyAccessedMembers(MemberModel.SchemaMembers)] TOutput>(this IServiceCollection services, string path)
     {
         ArgumentException.ThrowIfNullOrEmpty(path);
@@ -39,7 +39,7 @@ public static class ModelServiceCollectionExtensions
     /// <returns>A builder for adding features to the model.</returns>
     /// <exception cref="ArgumentNullException"><paramref name="services"/> or <paramref name="configure"/> is null.</exception>
     /// <exception cref="ArgumentException"><paramref name="name"/> is null or empty.</exception>
-    /// <exception cref="InvalidOperationException">A model with the same name is already registered.</exception>
+    /// <exception cref="InvalidOperationException">A model with the same name, or one differing only by case, is already registered.</exception>
     public static ModelBuilder AddModel<[DynamicallyAccessedMembers(MemberModel.SchemaMembers)] TInput, [DynamicallyAccessedMembers(MemberModel.SchemaMembers)] TOutput>(this IServiceCollection services, string name, Action<ModelOptions> configure)
     {
         var builder = Register(services, name, configure, typeof(TInput), typeof(TOutput),
@@ -60,7 +60,7 @@ public static class ModelServiceCollectionExtensions
     /// <returns>A builder for adding features to the model.</returns>
     /// <exception cref="ArgumentNullException"><paramref name="services"/> or <paramref name="configure"/> is null.</exception>
     /// <exception cref="ArgumentException"><paramref name="name"/> is null or empty.</exception>
-    /// <exception cref="InvalidOperationException">A model with the same name is already registered.</exception>
+    /// <exception cref="InvalidOperationException">A model with the same name, or one differing only by case, is already registered.</exception>
     public static ModelBuilder AddModel(this IServiceCollection services, string name, Action<ModelOptions> configure) =>
         Register(services, name, configure, null, null, null, null);
 
@@ -100,9 +100,19 @@ public static class ModelServiceCollectionExtensions
         CheckName(name);
         foreach (var descriptor in services)
         {
-            if (descriptor.ServiceType == typeof(ModelRegistration) && descriptor.ImplementationInstance is ModelRegistration existing && existing.Name == name)
+            if (descriptor.ServiceType == typeof(ModelRegistration) && descriptor.ImplementationInstance is ModelRegistration existing)
             {
-                throw new InvalidOperationException($"A model named '{name}' is already registered. Give each model a distinct name: AddModel<TIn, TOut>(\"other-name\", o => o.Source = ...).");
+                if (existing.Name == name)
+                {
+                    throw new InvalidOperationException($"A model named '{name}' is already registered. Give each model a distinct name: AddModel<TIn, TOut>(\"other-name\", o => o.Source = ...).");
+                }
+
+                // Configuration keys ("Models:iris" is "Models:Iris") and URL paths are matched without case: the two
+                // would read each other's settings.
+                if (string.Equals(existing.Name, name, StringComparison.OrdinalIgnoreCase))
+                {
+                    throw new InvalidOperationException($"Cannot register model '{name}': model '{existing.Name}' is already registered, and names that differ only by case collide in configuration (keys are case-insensitive) and URLs. Give the models names that differ by more than case.");
+                }
             }
         }
 

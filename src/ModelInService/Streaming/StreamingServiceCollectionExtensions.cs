@@ -29,7 +29,7 @@ public static class StreamingServiceCollectionExtensions
     /// <returns>A builder to adjust the model's options.</returns>
     /// <exception cref="ArgumentNullException"><paramref name="services"/> is null.</exception>
     /// <exception cref="ArgumentException"><paramref name="name"/> or <paramref name="path"/> is null or empty.</exception>
-    /// <exception cref="InvalidOperationException">A model with the same name is already registered.</exception>
+    /// <exception cref="InvalidOperationException">A model with the same name, or one differing only by case, is already registered.</exception>
     public static StreamingModelBuilder AddStreamingModel<[DynamicallyAccessedMembers(MemberModel.SchemaMembers)] TChunk, [DynamicallyAccessedMembers(MemberModel.SchemaMembers)] TResult>(this IServiceCollection services, string name, string path, Action<StreamingOptions>? configure = null)
     {
         ArgumentException.ThrowIfNullOrEmpty(path);
@@ -46,7 +46,7 @@ public static class StreamingServiceCollectionExtensions
     /// <returns>A builder to adjust the options further.</returns>
     /// <exception cref="ArgumentNullException"><paramref name="services"/> or <paramref name="configureModel"/> is null.</exception>
     /// <exception cref="ArgumentException"><paramref name="name"/> is null or empty.</exception>
-    /// <exception cref="InvalidOperationException">A model with the same name is already registered.</exception>
+    /// <exception cref="InvalidOperationException">A model with the same name, or one differing only by case, is already registered.</exception>
     public static StreamingModelBuilder AddStreamingModel<[DynamicallyAccessedMembers(MemberModel.SchemaMembers)] TChunk, [DynamicallyAccessedMembers(MemberModel.SchemaMembers)] TResult>(this IServiceCollection services, string name, Action<ModelOptions> configureModel, Action<StreamingOptions>? configure = null)
     {
         ArgumentNullException.ThrowIfNull(configureModel);

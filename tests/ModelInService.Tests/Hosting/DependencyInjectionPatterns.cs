@@ -77,6 +77,18 @@ public class DependencyInjectionPatterns
     }
 
     [Fact]
+    public void AddModel_NamesDifferingOnlyByCase_Throws()
+    {
+        // Configuration keys are case-insensitive ("Models:iris" binds to either) and so are URL routes.
+        var services = new ServiceCollection();
+        services.AddModel<IrisInput, IrisOutput>("Iris", o => o.Source = ModelSource.FromFile(TestModels.IrisMlp));
+        var ex = Assert.Throws<InvalidOperationException>(() => services.AddModel("iris", o => o.Source = ModelSource.FromFile(TestModels.IrisMlp)));
+        Assert.Contains("'iris'", ex.Message);
+        Assert.Contains("'Iris'", ex.Message);
+        Assert.Contains("differ only by case", ex.Message);
+    }
+
+    [Fact]
     public void AddModel_ReturnsBuilderWithServicesAndName()
     {
         var services = new ServiceCollection();

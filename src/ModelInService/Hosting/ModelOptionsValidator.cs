@@ -1,10 +1,12 @@
+using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Options;
 using ModelInService.Sessions;
 
 namespace ModelInService.Hosting;
 
 /// <summary>Validates <see cref="ModelOptions"/> at start-up; every message says what to change.</summary>
-internal sealed class ModelOptionsValidator : IValidateOptions<ModelOptions>
+/// <param name="environment">The host's environment: relative model paths resolve against its content root (null without a host).</param>
+internal sealed class ModelOptionsValidator(IHostEnvironment? environment = null) : IValidateOptions<ModelOptions>
 {
     public ValidateOptionsResult Validate(string? name, ModelOptions options)
     {
@@ -14,6 +16,10 @@ internal sealed class ModelOptionsValidator : IValidateOptions<ModelOptions>
         if (options.Source is null)
         {
             failures.Add($"Model '{model}': ModelOptions.Source is not set. Use AddModel<TIn, TOut>(\"path/to/model.onnx\") or set options.Source = ModelSource.FromFile(...).");
+        }
+        else if (options.Source.PathProblem(environment?.ContentRootPath) is { } problem)
+        {
+            failures.Add($"Model '{model}': the file path of ModelOptions.Source (ModelSource.FromFile) {problem}.");
         }
 
         // Upper bounds too: MaxConcurrency = int.MaxValue made every generation's disposal wait 2^31 times, WarmupRuns =

@@ -18,10 +18,14 @@ public abstract class ModelSource
     /// <summary>A model file on disk. A relative path is resolved against the host's content root, then the app's base directory.</summary>
     /// <param name="path">The path to the <c>.onnx</c> file.</param>
     /// <returns>The source.</returns>
-    /// <exception cref="ArgumentException"><paramref name="path"/> is null or empty.</exception>
+    /// <remarks>
+    /// An empty or blank path, or the path of a directory, is reported when the host starts (options validation, naming
+    /// the model), not here: the path often comes from configuration, read inside the options callback.
+    /// </remarks>
+    /// <exception cref="ArgumentNullException"><paramref name="path"/> is null.</exception>
     public static ModelSource FromFile(string path)
     {
-        ArgumentException.ThrowIfNullOrEmpty(path);
+        ArgumentNullException.ThrowIfNull(path);
         return new FileModelSource(path);
     }
 
@@ -72,6 +76,9 @@ public abstract class ModelSource
     /// </summary>
     internal virtual string? WatchPath(string? contentRoot) => null;
 
+    /// <summary>What is wrong with a file source's path ("is empty", "is a directory; ..."); null when nothing is, or not a file.</summary>
+    internal virtual string? PathProblem(string? contentRoot) => null;
+
     /// <inheritdoc/>
     public override string ToString() => Description;
 
@@ -106,8 +113,40 @@ public abstract class ModelSource
                 : Path.GetFullPath(Path.Combine(contentRoot, path));
         }
 
+        internal override string? PathProblem(string? contentRoot)
+        {
+            if (string.IsNullOrWhiteSpace(path))
+            {
+                return $"is empty{(path.Length > 0 ? " (blank)" : "")}; set it to the model's .onnx file";
+            }
+
+            // The places Read looks, in its order: a directory there would only be reported as "not found".
+            string[] candidates = Path.IsPathRooted(path) ? [path]
+                : contentRoot is null ? [Path.Combine(AppContext.BaseDirectory, path)]
+                : [Path.Combine(contentRoot, path), Path.Combine(AppContext.BaseDirectory, path)];
+            foreach (var candidate in candidates)
+            {
+                if (File.Exists(candidate))
+                {
+                    return null;
+                }
+
+                if (Directory.Exists(candidate))
+                {
+                    return $"'{path}' ({Path.GetFullPath(candidate)}) is a directory; point it at the .onnx file";
+                }
+            }
+
+            return null;
+        }
+
         internal override byte[] Read(string? contentRoot)
         {
+            if (PathProblem(contentRoot) is { } problem)
+            {
+                throw new FileNotFoundException($"Model file path {problem}.", path);
+            }
+
             var resolved = ResolvePath(contentRoot)!;
             if (!File.Exists(resolved))
             {

@@ -17,6 +17,9 @@ internal sealed class ModelRegistry : IDisposable
     private readonly SemaphoreSlim _startLock = new(1, 1);
     private readonly IServiceProvider _services;
 
+    /// <summary>Whether the first start logged the start-up configuration warnings (<see cref="ConfigurationChecks"/>); under the start lock.</summary>
+    private bool _checkedConfiguration;
+
     public ModelRegistry(
         IEnumerable<ModelRegistration> registrations,
         IOptionsMonitor<ModelOptions> options,
@@ -99,6 +102,12 @@ internal sealed class ModelRegistry : IDisposable
         await _startLock.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
         {
+            if (!_checkedConfiguration)
+            {
+                _checkedConfiguration = true;
+                ConfigurationChecks.Run(_services, _hosts.Values, _logger);
+            }
+
             var errors = new List<Exception>();
             foreach (var host in _hosts.Values)
             {

@@ -96,4 +96,16 @@ internal static partial class Log
     [LoggerMessage(EventId = 1026, EventName = "ModelLoadedAfterFailure", Level = LogLevel.Information,
         Message = "Model '{ModelName}', which had failed to load, loaded after its file changed ({Path}); it now serves")]
     public static partial void LoadedAfterFailure(ILogger logger, string modelName, string path);
+
+    [LoggerMessage(EventId = 1027, EventName = "ModelOptionsForUnknownModel", Level = LogLevel.Warning,
+        Message = "{OptionsType} configured for model '{ConfiguredName}' ({Where}), but no model of that name is registered (names are case-sensitive): the settings are ignored. Nearest registered model: {Nearest}")]
+    public static partial void OptionsForUnknownModel(ILogger logger, string optionsType, string configuredName, string where, string nearest);
+
+    [LoggerMessage(EventId = 1028, EventName = "ModelOptionsForUnnamedModel", Level = LogLevel.Warning,
+        Message = "{OptionsType} configured without a model name (the default, unnamed options), which no model reads: the settings are ignored. Name the model (Configure<{OptionsType}>(\"iris\", ...)) or use ConfigureAll<{OptionsType}>(...) to set every model")]
+    public static partial void OptionsForUnnamedModel(ILogger logger, string optionsType);
+
+    [LoggerMessage(EventId = 1029, EventName = "ModelOptionsForDisabledFeature", Level = LogLevel.Warning,
+        Message = "Model '{ModelName}': {Settings} configured ({Where}), but the feature they belong to is off: they have no effect. To use them, {Enable}")]
+    public static partial void OptionsForDisabledFeature(ILogger logger, string modelName, string settings, string where, string enable);
 }

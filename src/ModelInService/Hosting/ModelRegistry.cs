@@ -20,6 +20,9 @@ internal sealed class ModelRegistry : IDisposable
     /// <summary>Whether the first start logged the start-up configuration warnings (<see cref="ConfigurationChecks"/>); under the start lock.</summary>
     private bool _checkedConfiguration;
 
+    /// <summary>Logs run-time changes of the models' options (they take effect only after a restart); from the first start.</summary>
+    private OptionsChangeReporter? _optionsChanges;
+
     public ModelRegistry(
         IEnumerable<ModelRegistration> registrations,
         IOptionsMonitor<ModelOptions> options,
@@ -106,6 +109,7 @@ internal sealed class ModelRegistry : IDisposable
             {
                 _checkedConfiguration = true;
                 ConfigurationChecks.Run(_services, _hosts.Values, _logger);
+                _optionsChanges = OptionsChangeReporter.Start(_services, _hosts.Values, _logger);
             }
 
             var errors = new List<Exception>();
@@ -169,6 +173,7 @@ internal sealed class ModelRegistry : IDisposable
     /// <summary>Waits until every answered prediction has been handed to its model's recorder (the monitor's final snapshot needs them).</summary>
     public void Dispose()
     {
+        _optionsChanges?.Dispose();
         foreach (var host in _hosts.Values)
         {
             try

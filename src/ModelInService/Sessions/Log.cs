@@ -108,4 +108,8 @@ internal static partial class Log
     [LoggerMessage(EventId = 1029, EventName = "ModelOptionsForDisabledFeature", Level = LogLevel.Warning,
         Message = "Model '{ModelName}': {Settings} configured ({Where}), but the feature they belong to is off: they have no effect. To use them, {Enable}")]
     public static partial void OptionsForDisabledFeature(ILogger logger, string modelName, string settings, string where, string enable);
+
+    [LoggerMessage(EventId = 1030, EventName = "ModelOptionsChangedAtRunTime", Level = LogLevel.Warning,
+        Message = "Model '{ModelName}': {OptionsType} changed at run time ({Changes}), but options are read once, when the model starts: the change takes effect only after a restart. The new values are {Validation}")]
+    public static partial void OptionsChangedAtRunTime(ILogger logger, string modelName, string optionsType, string changes, string validation);
 }

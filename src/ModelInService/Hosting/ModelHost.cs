@@ -543,11 +543,12 @@ internal sealed class ModelHost : IGenerationSource, ICandidateHost, IObservedMo
 
             lock (_swapLock)
             {
-                if (_stopped)
+                // A load after a failed start (the watched file changed) may finish after the host stopped, or race a
+                // second start (StartModelsAsync): the first to finish serves, the other is dropped.
+                if (_stopped || _runtime is not null)
                 {
-                    // A load after a failed start (the watched file changed) that finished while the host stopped.
                     runtime.Dispose();
-                    throw new ModelNotReadyException(Name, $"Model '{Name}' is stopped: the host is shutting down.");
+                    return;
                 }
 
                 AddHistory(runtime.Info);
@@ -557,7 +558,7 @@ internal sealed class ModelHost : IGenerationSource, ICandidateHost, IObservedMo
 
             StartWatching(logger);
         }
-        catch (Exception ex) when (ex is not ModelNotReadyException)
+        catch (Exception ex)
         {
             var error = ex as ModelLoadException ?? new ModelLoadException(Name, $"Model '{Name}' could not be loaded from {Options.Source?.Description}: {ex.Message}", ex);
             _error = error;

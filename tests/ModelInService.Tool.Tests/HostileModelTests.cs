@@ -106,7 +106,7 @@ public sealed class HostileModelTests : IDisposable
     public async Task Inspect_names_an_element_type_the_library_cannot_carry_instead_of_unknown()
     {
         // bfloat16 is the one such type ONNX Runtime's CPU Identity runs and its C# API describes (float8 models fail in
-        // its metadata with "Unregistered TensorElementType", int4 has no CPU Identity): the name comes from the same map.
+        // its metadata: the next test; int4 has no CPU Identity): the names come from the same map.
         const string onnxName = "bfloat16";
         var path = Write(onnxName + ".onnx", OnnxProto.Identity("x", "N", width: 2, elementType: 16));
 
@@ -115,6 +115,19 @@ public sealed class HostileModelTests : IDisposable
         Assert.True(exit == 0, error);
         Assert.Contains(onnxName + " (not supported) [N,2]", output, StringComparison.Ordinal);
         Assert.DoesNotContain("unknown", output, StringComparison.OrdinalIgnoreCase);
+    }
+
+    [Fact]
+    public async Task A_float8_model_is_refused_naming_the_input_and_its_type()
+    {
+        // ONNX Runtime's C# API refuses the session with "Unregistered TensorElementType value of: DataTypeMax", which
+        // names neither the value nor the type.
+        var path = Write("float8.onnx", OnnxProto.Identity("x", "N", width: 2, elementType: 17, opset: 21));
+
+        var (exit, _, error) = await RunAsync("inspect", path, "--no-timing");
+
+        Assert.Equal(1, exit);
+        Assert.Contains("input 'x' is float8e4m3fn, output 'y' is float8e4m3fn: an element type ONNX Runtime's C# API", error, StringComparison.Ordinal);
     }
 
     [Fact]
@@ -136,7 +149,7 @@ public sealed class HostileModelTests : IDisposable
 internal static class OnnxProto
 {
     /// <summary>Identity over float32 [dimParam, width] (or [dimParam, freeDims...] when width is 0), input named <paramref name="inputName"/>.</summary>
-    public static byte[] Identity(string inputName, string dimParam, int width, string[]? freeDims = null, int elementType = 1)
+    public static byte[] Identity(string inputName, string dimParam, int width, string[]? freeDims = null, int elementType = 1, int opset = 17)
     {
         var dims = new List<byte[]> { Field(1, Str(2, dimParam)) };
         if (width > 0)
@@ -153,7 +166,7 @@ internal static class OnnxProto
         byte[] ValueInfo(string name) => Cat(Str(1, name), Field(2, type));
         var node = Cat(Str(1, inputName), Str(2, "y"), Str(4, "Identity"));
         var graph = Cat(Field(1, node), Str(2, "g"), Field(11, ValueInfo(inputName)), Field(12, ValueInfo("y")));
-        return Cat(Varint(1, 8), Field(7, graph), Field(8, Cat(Str(1, ""), Varint(2, 17))));
+        return Cat(Varint(1, opset >= 21 ? 10UL : 8UL), Field(7, graph), Field(8, Cat(Str(1, ""), Varint(2, (ulong)opset)))); // IR version 10 from opset 21 (float8, int4)
     }
 
     private static byte[] Cat(params byte[][] parts) => [.. parts.SelectMany(p => p)];

@@ -99,7 +99,7 @@ internal static class ModelLoader
                 }
             }
 
-            signature = DeclaredScalars.Mark(signature, path, bytes);
+            signature = DeclaredTypes.Mark(signature, path, bytes);
             var binder = bind?.Invoke(name, signature, options);
             signature.Batching = binder?.Batching ?? AnalyzeBatching(name, signature, options);
             var sha256 = Hash(path, bytes);
@@ -240,7 +240,11 @@ internal static class ModelLoader
             }
             catch (OnnxRuntimeException ex) when (cpu || options.ExecutionProviderRequired)
             {
-                throw new ModelLoadException(name, $"Model '{name}' could not be loaded from {description}: ONNX Runtime {OnnxRuntimeLog.Environment().GetVersionString()} refused it: {ex.Message}", ex);
+                // ONNX Runtime's C# API builds the inputs' and outputs' metadata while it creates the session and refuses
+                // element types it has no .NET type for (float8, int4) without naming the value: name it from the file.
+                var unsupported = ex.Message.Contains("Unregistered TensorElementType", StringComparison.Ordinal) ? DeclaredTypes.DescribeUnsupported(path, bytes) : null;
+                var why = unsupported is null ? "" : $" ({unsupported}: an element type ONNX Runtime's C# API, and so ModelInService, cannot carry; cast it to a supported type in the model, e.g. float16 or float32)";
+                throw new ModelLoadException(name, $"Model '{name}' could not be loaded from {description}: ONNX Runtime {OnnxRuntimeLog.Environment().GetVersionString()} refused it: {ex.Message}{why}", ex);
             }
         }
     }

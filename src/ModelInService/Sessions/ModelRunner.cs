@@ -130,7 +130,7 @@ internal sealed class ModelRunner : IModelRunner
             }
 
             // ONNX Runtime reports no dimensions both for a scalar and for an input whose shape the model leaves
-            // undeclared; the loader read the file to tell them apart (DeclaredScalars). An undeclared shape accepts
+            // undeclared; the loader read the file to tell them apart (DeclaredTypes). An undeclared shape accepts
             // any tensor; a declared scalar accepts one value of any rank ([1] too: ONNX Runtime reads it as the scalar).
             var fits = spec.Dimensions.Count == 0 ? !spec.IsDeclaredScalar || ElementCount(tensor.Shape) == 1 : spec.Dimensions.Count == tensor.Shape.Count;
             for (var d = 0; fits && spec.Dimensions.Count > 0 && d < tensor.Shape.Count; d++)

@@ -1,11 +1,13 @@
 namespace ModelInService.Sessions;
 
 /// <summary>
-/// Finds the graph inputs a model declares as scalars (a shape with no dimensions), which ONNX Runtime's metadata
+/// Reads what a model file declares about its graph inputs and outputs, where ONNX Runtime's C# metadata cannot say it.
+/// Scalars: finds the graph inputs a model declares as scalars (a shape with no dimensions), which ONNX Runtime's metadata
 /// cannot tell from inputs whose shape is not declared at all: both report no dimensions. Without this, an input such
 /// as Silero VAD's <c>sr</c> accepted a tensor of any rank in <see cref="IModelRunner"/>, and ONNX Runtime's own
 /// rank check then failed the run as a model error (<see cref="ModelInferenceException"/>) instead of a caller's
-/// input error (<see cref="ModelInputException"/>).
+/// input error (<see cref="ModelInputException"/>). Element types: names the inputs and outputs whose element type
+/// ONNX Runtime's C# API cannot describe (float8, int4), whose sessions fail with "Unregistered TensorElementType".
 /// </summary>
 /// <remarks>
 /// Reads the protobuf wire format: <c>ModelProto.graph</c> (7) → <c>GraphProto.input</c> (11) →
@@ -13,7 +15,7 @@ namespace ModelInService.Sessions;
 /// <c>dim</c> entries (1). Every other field, initializers included, is skipped by its length (a seek on a file), so
 /// the cost does not grow with the weights.
 /// </remarks>
-internal static class DeclaredScalars
+internal static class DeclaredTypes
 {
     private const int WireVarint = 0;
     private const int WireFixed64 = 1;
@@ -61,10 +63,59 @@ internal static class DeclaredScalars
         return new ModelSignature(inputs, signature.Outputs, signature.Metadata, signature.ProducerName, signature.Version);
     }
 
+    /// <summary>One graph input or output as the file declares it.</summary>
+    /// <param name="Name">The value's name.</param>
+    /// <param name="IsInput">True for a graph input, false for an output.</param>
+    /// <param name="ElementType">The tensor's ONNX element type number (0 when not a tensor or not declared).</param>
+    /// <param name="IsScalar">True when the tensor's shape is declared with no dimensions.</param>
+    internal readonly record struct Declared(string Name, bool IsInput, int ElementType, bool IsScalar);
+
     /// <summary>The names of the graph inputs whose tensor type has a shape with no dimensions.</summary>
     internal static HashSet<string> Find(Stream stream)
     {
         var scalars = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var value in Read(stream))
+        {
+            if (value.IsInput && value.IsScalar)
+            {
+                scalars.Add(value.Name);
+            }
+        }
+
+        return scalars;
+    }
+
+    /// <summary>
+    /// Names the graph inputs and outputs whose element type ONNX Runtime's C# API (and so the library) cannot carry,
+    /// e.g. "input 'x' is float8e4m3fn", for a load error; null when there are none or the file cannot be read.
+    /// </summary>
+    internal static string? DescribeUnsupported(string? path, byte[]? bytes)
+    {
+        try
+        {
+            using Stream stream = bytes is not null ? new MemoryStream(bytes, writable: false) : File.OpenRead(path!);
+            var found = new List<string>();
+            foreach (var value in Read(stream))
+            {
+                // 1-13 are the types ONNX Runtime's C# API describes (complex64/128 it refuses itself with its own message).
+                if (value.ElementType > 16 && found.Count < 8)
+                {
+                    found.Add($"{(value.IsInput ? "input" : "output")} '{value.Name}' is {OrtElementTypes.OnnxName((Microsoft.ML.OnnxRuntime.Tensors.TensorElementType)value.ElementType)}");
+                }
+            }
+
+            return found.Count == 0 ? null : string.Join(", ", found);
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or InvalidDataException)
+        {
+            return null;
+        }
+    }
+
+    /// <summary>The graph's inputs (field 11) and outputs (field 12) with their declared tensor element types and scalar shapes.</summary>
+    internal static List<Declared> Read(Stream stream)
+    {
+        var values = new List<Declared>();
         var end = stream.Length;
         while (stream.Position < end)
         {
@@ -75,12 +126,12 @@ internal static class DeclaredScalars
                 while (stream.Position < graphEnd)
                 {
                     var (graphField, graphWire) = ReadTag(stream);
-                    if (graphField == 11 && graphWire == WireLength)
+                    if (graphField is 11 or 12 && graphWire == WireLength)
                     {
                         var valueEnd = Checked(stream, ReadLength(stream), graphEnd);
-                        if (ReadValueInfo(stream, valueEnd) is { } name)
+                        if (ReadValueInfo(stream, valueEnd) is { } value && values.Count < 100_000)
                         {
-                            scalars.Add(name);
+                            values.Add(value with { IsInput = graphField == 11 });
                         }
 
                         stream.Position = valueEnd;
@@ -91,20 +142,20 @@ internal static class DeclaredScalars
                     }
                 }
 
-                return scalars;
+                return values;
             }
 
             Skip(stream, wire, end);
         }
 
-        return scalars;
+        return values;
     }
 
-    /// <summary>The value's name when its type is a tensor with a shape of no dimensions; otherwise null.</summary>
-    private static string? ReadValueInfo(Stream stream, long end)
+    /// <summary>The value's name with its tensor element type and whether its shape is a declared scalar; null without a name.</summary>
+    private static Declared? ReadValueInfo(Stream stream, long end)
     {
         string? name = null;
-        var scalar = false;
+        var (elementType, scalar) = (0, false);
         while (stream.Position < end)
         {
             var (field, wire) = ReadTag(stream);
@@ -125,7 +176,7 @@ internal static class DeclaredScalars
             else if (field == 2 && wire == WireLength)
             {
                 var typeEnd = Checked(stream, ReadLength(stream), end);
-                scalar = ReadTensorTypeIsScalar(stream, typeEnd);
+                (elementType, scalar) = ReadTensorType(stream, typeEnd);
                 stream.Position = typeEnd;
             }
             else
@@ -134,11 +185,11 @@ internal static class DeclaredScalars
             }
         }
 
-        return scalar ? name : null;
+        return name is null ? null : new Declared(name, false, elementType, scalar);
     }
 
-    /// <summary>Whether a <c>TypeProto</c> is a tensor type whose shape is present and has no dimensions.</summary>
-    private static bool ReadTensorTypeIsScalar(Stream stream, long end)
+    /// <summary>A <c>TypeProto</c>'s tensor element type (0 for other types) and whether its shape is present with no dimensions.</summary>
+    private static (int ElementType, bool IsScalar) ReadTensorType(Stream stream, long end)
     {
         while (stream.Position < end)
         {
@@ -148,10 +199,16 @@ internal static class DeclaredScalars
                 var tensorEnd = Checked(stream, ReadLength(stream), end);
                 var shapePresent = false;
                 var dims = 0;
+                var elementType = 0;
                 while (stream.Position < tensorEnd)
                 {
                     var (tensorField, tensorWire) = ReadTag(stream);
-                    if (tensorField == 2 && tensorWire == WireLength)
+                    if (tensorField == 1 && tensorWire == WireVarint)
+                    {
+                        var type = ReadVarint(stream);
+                        elementType = type > 1000 ? 0 : (int)type;
+                    }
+                    else if (tensorField == 2 && tensorWire == WireLength)
                     {
                         shapePresent = true;
                         var shapeEnd = Checked(stream, ReadLength(stream), tensorEnd);
@@ -168,13 +225,13 @@ internal static class DeclaredScalars
                     }
                 }
 
-                return shapePresent && dims == 0;
+                return (elementType, shapePresent && dims == 0);
             }
 
             Skip(stream, wire, end);
         }
 
-        return false;
+        return (0, false);
     }
 
     private static (int Field, int Wire) ReadTag(Stream stream)

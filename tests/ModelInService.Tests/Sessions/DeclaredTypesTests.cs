@@ -7,7 +7,7 @@ namespace ModelInService.Tests.Sessions;
 /// Runtime's metadata cannot tell it from an undeclared shape, and a tensor of another rank used to reach ONNX Runtime,
 /// whose rank check failed the run as a model error (ModelInferenceException) instead of the caller's input error.
 /// </summary>
-public class DeclaredScalarTests
+public class DeclaredTypesTests
 {
     private static NamedTensor X() => NamedTensor.Create("x", new float[] { 1, 2, 3 }, 1, 3);
 
@@ -46,9 +46,23 @@ public class DeclaredScalarTests
         byte[] model = [.. Varint(1, 8), .. Field(7, graph)];
 
         using var stream = new MemoryStream(model);
-        var found = DeclaredScalars.Find(stream);
+        var found = DeclaredTypes.Find(stream);
 
         Assert.Equal(["scalar"], found);
+    }
+
+    [Fact]
+    public void DescribeUnsupported_NamesFloat8AndInt4InputsAndOutputs_NotTheSupportedOnes()
+    {
+        byte[] Value(int field, string name, ulong elementType) =>
+            Field(field, [.. Field(1, System.Text.Encoding.UTF8.GetBytes(name)), .. Field(2, Field(1, Varint(1, elementType)))]);
+
+        byte[] graph = [.. Value(11, "a", 1), .. Value(11, "b", 17), .. Value(12, "c", 22), .. Value(12, "d", 10)];
+        byte[] model = [.. Varint(1, 10), .. Field(7, graph)];
+
+        Assert.Equal("input 'b' is float8e4m3fn, output 'c' is int4", DeclaredTypes.DescribeUnsupported(null, model));
+        Assert.Null(DeclaredTypes.DescribeUnsupported(null, [.. Varint(1, 10), .. Field(7, Value(11, "a", 1))]));
+        Assert.Null(DeclaredTypes.DescribeUnsupported(null, [0x3A, 0xFF, 0xFF, 0x0F])); // unreadable: no detail, no throw
     }
 
     [Fact]
@@ -56,7 +70,7 @@ public class DeclaredScalarTests
     {
         byte[] model = [0x3A, 0xFF, 0xFF, 0xFF, 0x0F, 0x5A]; // graph (7) claiming ~4 GB
         using var stream = new MemoryStream(model);
-        Assert.Throws<InvalidDataException>(() => DeclaredScalars.Find(stream));
+        Assert.Throws<InvalidDataException>(() => DeclaredTypes.Find(stream));
     }
 
     private static byte[] Varint(int field, ulong value) => [.. Encode((ulong)(field << 3)), .. Encode(value)];

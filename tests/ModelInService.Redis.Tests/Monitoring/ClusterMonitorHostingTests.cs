@@ -45,8 +45,12 @@ public sealed class ClusterMonitorHostingTests(RedisFixture redis, ITestOutputHe
             o.EvaluationDelay = TimeSpan.FromMinutes(1);
         }).Build();
         var error = await Assert.ThrowsAsync<OptionsValidationException>(() => host.StartAsync());
-        Assert.Contains("LeasePeriod", error.Message, StringComparison.Ordinal);
-        Assert.Contains("EvaluationDelay", error.Message, StringComparison.Ordinal);
+        Assert.Equal(
+            [
+                "Model 'iris': RedisMonitoringOptions.LeasePeriod (00:00:15) must be at least 100 ms and at least three SyncIntervals (00:00:10), so the holder renews in time.",
+                "Model 'iris': RedisMonitoringOptions.EvaluationDelay (00:01:00) must be at least zero and shorter than the monitor's IntervalLength (00:01:00).",
+            ],
+            error.Failures);
     }
 
     [SkippableFact]

@@ -92,7 +92,7 @@ internal static class PredictionChain
 
         stage = new TracingStage<TInput, TOutput>(stage, name);
 
-        return new Predictor<TInput, TOutput>(host, stage, recorder, start);
+        return new Predictor<TInput, TOutput>(host, stage, recorder, start, registry.Metrics);
     }
 
     /// <summary>The fallback: the registered delegate, or another model resolved on first use (it may be registered later).</summary>

@@ -26,12 +26,16 @@ internal sealed class Predictor<TInput, TOutput> : IPredictor<TInput, TOutput>, 
     /// <summary>What the chain does when the model has loaded (the batching stage makes its batcher); null when nothing.</summary>
     private readonly Action? _start;
 
-    public Predictor(IGenerationSource source, PredictionStage<TInput, TOutput> first, PredictionRecorder<TInput, TOutput>? recorder, Action? start = null)
+    /// <summary>Counts <see cref="PredictBatchAsync"/> calls (the metrics stage counts requests); null without an <c>IMeterFactory</c>.</summary>
+    private readonly ModelMetrics? _metrics;
+
+    public Predictor(IGenerationSource source, PredictionStage<TInput, TOutput> first, PredictionRecorder<TInput, TOutput>? recorder, Action? start = null, ModelMetrics? metrics = null)
     {
         _source = source;
         _first = first;
         _recorder = recorder;
         _start = start;
+        _metrics = metrics;
     }
 
     /// <inheritdoc/>
@@ -68,6 +72,7 @@ internal sealed class Predictor<TInput, TOutput> : IPredictor<TInput, TOutput>, 
         activity?.SetTag(ModelTracing.RowsTag, inputs.Count);
         var recorder = _recorder;
         var pending = recorder?.BeginPending() ?? -1;
+        var started = Stopwatch.GetTimestamp();
         try
         {
             var serving = Serving<TInput, TOutput>.Of(_source.Current);
@@ -95,11 +100,17 @@ internal sealed class Predictor<TInput, TOutput> : IPredictor<TInput, TOutput>, 
             var results = await BatchRuns.RunAsync(_source, serving.Binder, rows, recorder, cancellationToken).ConfigureAwait(false);
             recorder?.RecordBatch(rows, results);
             activity?.SetTag(ModelTracing.OutcomeTag, Outcomes.Success);
+            _metrics?.BatchCallCompleted(_source.Name, Outcomes.Success, inputs.Count, started);
             return results;
         }
-        catch (Exception ex) when (activity is not null)
+        catch (Exception ex) when (activity is not null || _metrics is not null)
         {
-            ModelTracing.Failed(activity, ex);
+            if (activity is not null)
+            {
+                ModelTracing.Failed(activity, ex);
+            }
+
+            _metrics?.BatchCallCompleted(_source.Name, Outcomes.Of(ex), inputs.Count, started);
             throw;
         }
         finally

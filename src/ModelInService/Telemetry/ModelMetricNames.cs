@@ -33,6 +33,15 @@ public static class ModelMetricNames
     /// <summary>Requests waiting in the batcher's queue (observable gauge).</summary>
     public const string QueueDepth = "model_in_service.queue.depth";
 
+    /// <summary><c>PredictBatchAsync</c> calls by model and outcome (counter); one call is many rows, so these are not requests.</summary>
+    public const string PredictBatchCalls = "model_in_service.predict_batch.calls";
+
+    /// <summary>Rows of <c>PredictBatchAsync</c> calls by model and outcome (counter).</summary>
+    public const string PredictBatchRows = "model_in_service.predict_batch.rows";
+
+    /// <summary>Time a <c>PredictBatchAsync</c> call took, validation included (histogram, seconds).</summary>
+    public const string PredictBatchDuration = "model_in_service.predict_batch.duration";
+
     /// <summary>Cache lookups by result (observable counter).</summary>
     public const string CacheRequests = "model_in_service.cache.requests";
 

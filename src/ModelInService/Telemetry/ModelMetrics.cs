@@ -36,6 +36,7 @@ internal static class Outcomes
 internal sealed class ModelMetrics
 {
     private static readonly double[] SecondsBuckets = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
+    private static readonly double[] CallSecondsBuckets = [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 10, 30, 60, 300];
     private static readonly int[] SizeBuckets = [1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024];
 
     private readonly Counter<long> _requests;
@@ -43,6 +44,9 @@ internal sealed class ModelMetrics
     private readonly Histogram<double> _queueWait;
     private readonly Histogram<double> _compute;
     private readonly Histogram<int> _batchSize;
+    private readonly Counter<long> _batchCalls;
+    private readonly Counter<long> _batchRows;
+    private readonly Histogram<double> _batchCallDuration;
 
     public ModelMetrics(IMeterFactory factory, Func<IEnumerable<IObservedModel>> registry)
     {
@@ -52,6 +56,9 @@ internal sealed class ModelMetrics
         _queueWait = meter.CreateHistogram(ModelMetricNames.QueueWait, "s", "Time requests waited in the batcher's queue.", advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = SecondsBuckets });
         _compute = meter.CreateHistogram(ModelMetricNames.BatchCompute, "s", "Time one batch took to run (pack, model, unpack).", advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = SecondsBuckets });
         _batchSize = meter.CreateHistogram(ModelMetricNames.BatchSize, "{item}", "Requests per batch.", advice: new InstrumentAdvice<int> { HistogramBucketBoundaries = SizeBuckets });
+        _batchCalls = meter.CreateCounter<long>(ModelMetricNames.PredictBatchCalls, "{call}", "PredictBatchAsync calls by model and outcome (many rows each; not in the request figures).");
+        _batchRows = meter.CreateCounter<long>(ModelMetricNames.PredictBatchRows, "{row}", "Rows of PredictBatchAsync calls by model and outcome.");
+        _batchCallDuration = meter.CreateHistogram(ModelMetricNames.PredictBatchDuration, "s", "Time a PredictBatchAsync call took, validation included.", advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = CallSecondsBuckets });
         meter.CreateObservableGauge(ModelMetricNames.QueueDepth, () => Observe(registry, static h => h.Batcher is { } b ? b.QueueDepth : (long?)null), "{request}", "Requests waiting in the batcher's queue.");
         meter.CreateObservableCounter(ModelMetricNames.CacheRequests, () => ObserveCache(registry), "{request}", "Cache lookups by result (hit, miss, join, bypass).");
         meter.CreateObservableCounter(ModelMetricNames.CacheEvictions, () => Observe(registry, static h => h.Cache?.Statistics.Evictions), "{entry}", "Entries evicted from the prediction cache.");
@@ -67,6 +74,18 @@ internal sealed class ModelMetrics
         if (_duration.Enabled)
         {
             _duration.Record(Stopwatch.GetElapsedTime(startedTimestamp).TotalSeconds, new KeyValuePair<string, object?>("model", model));
+        }
+    }
+
+    /// <summary>Counts one <c>PredictBatchAsync</c> call and its rows with its outcome, and its duration.</summary>
+    public void BatchCallCompleted(string model, string outcome, int rows, long startedTimestamp)
+    {
+        var tags = new TagList { { "model", model }, { "outcome", outcome } };
+        _batchCalls.Add(1, tags);
+        _batchRows.Add(rows, tags);
+        if (_batchCallDuration.Enabled)
+        {
+            _batchCallDuration.Record(Stopwatch.GetElapsedTime(startedTimestamp).TotalSeconds, new KeyValuePair<string, object?>("model", model));
         }
     }
 

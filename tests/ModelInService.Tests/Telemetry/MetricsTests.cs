@@ -27,6 +27,30 @@ public class MetricsTests
         Assert.All(duration.GetMeasurementSnapshot(), m => Assert.InRange(m.Value, 0, 10));
     }
 
+    [Fact]
+    public async Task PredictBatchAsync_CallsAndRows_AreCountedByOutcome_ApartFromRequests()
+    {
+        // PredictBatchAsync runs without the per-request stages: a service scoring through it showed no traffic at all.
+        using var host = await TestModels.StartAsync(s => s.AddModel<IrisInput, IrisOutput>(TestModels.IrisMlp));
+        var factory = host.Services.GetRequiredService<IMeterFactory>();
+        using var calls = new MetricCollector<long>(factory, "ModelInService", ModelMetricNames.PredictBatchCalls);
+        using var rows = new MetricCollector<long>(factory, "ModelInService", ModelMetricNames.PredictBatchRows);
+        using var duration = new MetricCollector<double>(factory, "ModelInService", ModelMetricNames.PredictBatchDuration);
+        using var requests = new MetricCollector<long>(factory, "ModelInService", ModelMetricNames.Requests);
+        var predictor = host.Services.GetRequiredService<IPredictor<IrisInput, IrisOutput>>();
+
+        await predictor.PredictBatchAsync(Enumerable.Range(0, 10).Select(_ => new IrisInput { Features = IrisSamples.Setosa }).ToArray());
+        await Assert.ThrowsAsync<ModelInputException>(async () => await predictor.PredictBatchAsync([new IrisInput { Features = IrisSamples.Setosa }, new IrisInput { Features = [1] }]));
+
+        Assert.Equal(1, calls.GetMeasurementSnapshot().Where(m => (string?)m.Tags["outcome"] == "success").Sum(m => m.Value));
+        Assert.Equal(1, calls.GetMeasurementSnapshot().Where(m => (string?)m.Tags["outcome"] == "invalid").Sum(m => m.Value));
+        Assert.Equal(10, rows.GetMeasurementSnapshot().Where(m => (string?)m.Tags["outcome"] == "success").Sum(m => m.Value));
+        Assert.Equal(2, rows.GetMeasurementSnapshot().Where(m => (string?)m.Tags["outcome"] == "invalid").Sum(m => m.Value));
+        Assert.All(calls.GetMeasurementSnapshot(), m => Assert.Equal("iris_mlp", m.Tags["model"]));
+        Assert.Equal(2, duration.GetMeasurementSnapshot().Count);
+        Assert.Empty(requests.GetMeasurementSnapshot()); // many rows in one call are not requests
+    }
+
     [Theory]
     [InlineData("answers", "fallback")]
     [InlineData("throws", "failed")]

@@ -39,7 +39,7 @@ internal sealed class RuntimeBatchExecutor<TInput, TOutput>(IGenerationSource so
 
         // Recorded before the callers see their results (like a direct run), so a caller that awaited its answer and
         // then flushes the monitor finds it there; recording a batch costs microseconds (long vectors are capped).
-        recorder?.RecordBatch(rows.Span, outputs);
+        recorder?.RecordBatch(rows.Span, outputs, runtime.Info.Sha256);
         return outputs;
     }
 

@@ -98,7 +98,7 @@ internal sealed class Predictor<TInput, TOutput> : IPredictor<TInput, TOutput>, 
 
             activity?.SetTag(ModelTracing.VersionTag, serving.Runtime.Version);
             var results = await BatchRuns.RunAsync(_source, serving.Binder, rows, recorder, cancellationToken).ConfigureAwait(false);
-            recorder?.RecordBatch(rows, results);
+            recorder?.RecordBatch(rows, results, serving.Runtime.Info.Sha256);
             activity?.SetTag(ModelTracing.OutcomeTag, Outcomes.Success);
             _metrics?.BatchCallCompleted(_source.Name, Outcomes.Success, inputs.Count, started);
             return results;

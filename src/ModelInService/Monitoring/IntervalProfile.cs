@@ -49,6 +49,9 @@ internal sealed class IntervalProfile(long index)
 
     public OutcomeStats Outcomes { get; } = new();
 
+    /// <summary>The model versions whose answers were profiled, with their rows (bounded; see <see cref="VersionRows"/>).</summary>
+    public VersionRows Versions { get; } = new();
+
     public int Capacity => _features.Length;
 
     public FeatureProfile? this[int id] => id < _features.Length ? _features[id] : null;
@@ -82,6 +85,7 @@ internal sealed class IntervalProfile(long index)
         SchemaViolations = 0;
         Unsampled = 0;
         Outcomes.Reset();
+        Versions.Reset();
         foreach (var profile in _features)
         {
             profile?.Reset();
@@ -96,6 +100,7 @@ internal sealed class IntervalProfile(long index)
         SchemaViolations += other.SchemaViolations;
         Unsampled += other.Unsampled;
         Outcomes.Merge(other.Outcomes);
+        Versions.MergeFrom(other.Versions);
         for (var id = 0; id < other._features.Length; id++)
         {
             if (other._features[id] is { TotalCount: > 0 } profile)

@@ -116,6 +116,7 @@ internal sealed partial class ModelMonitor
             target.SchemaViolations += source.SchemaViolations;
             target.Unsampled += source.Unsampled;
             target.Outcomes.Merge(source.Outcomes);
+            target.Versions.MergeFrom(source.Versions);
             for (var id = 0; id < map.Length; id++)
             {
                 if (map[id] >= 0 && source[id] is { TotalCount: > 0 } profile)

@@ -514,6 +514,11 @@ internal sealed partial class ModelMonitor : IModelMonitor, IDisposable
         }
 
         _decoder.Apply(block, interval, _factory, observe);
+        if (block.Rows > 0 && block.Version is { Length: > 0 } version)
+        {
+            interval.Versions.Add(version, block.Rows);
+        }
+
         Interlocked.Add(ref _recorded, block.Rows);
         if (longIds > 0)
         {

@@ -16,15 +16,16 @@ internal sealed class MonitoringStage<TInput, TOutput>(PredictionStage<TInput, T
         var prediction = Next.PredictAsync(serving, input, options, cancellationToken);
         if (prediction.IsCompletedSuccessfully)
         {
-            recorder.Record(input, prediction.Result);
+            // The snapshot's generation: a request that followed a reload is attributed to the one it started on.
+            recorder.Record(input, prediction.Result, serving.Runtime?.Info.Sha256);
             return prediction;
         }
 
         // Counted until recorded, so the monitor's final snapshot at shutdown waits for this prediction.
-        return RecordWhenDoneAsync(prediction, input, recorder.BeginPending());
+        return RecordWhenDoneAsync(prediction, input, serving.Runtime?.Info.Sha256, recorder.BeginPending());
     }
 
-    private async ValueTask<TOutput> RecordWhenDoneAsync(ValueTask<TOutput> prediction, TInput input, int pending)
+    private async ValueTask<TOutput> RecordWhenDoneAsync(ValueTask<TOutput> prediction, TInput input, string? version, int pending)
     {
         try
         {
@@ -39,7 +40,7 @@ internal sealed class MonitoringStage<TInput, TOutput>(PredictionStage<TInput, T
                 throw;
             }
 
-            recorder.Record(input, output);
+            recorder.Record(input, output, version);
             return output;
         }
         finally

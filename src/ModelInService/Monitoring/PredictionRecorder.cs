@@ -90,10 +90,16 @@ internal sealed class PredictionRecorder<[DynamicallyAccessedMembers(MemberModel
     public string? NoPredictorReason { get; set; }
 
     /// <summary>Runs on the request path after every successful prediction.</summary>
-    public void Record(TInput input, TOutput output) => RecordBatch(new ReadOnlySpan<TInput>(ref input), [output]);
+    /// <param name="input">The input.</param>
+    /// <param name="output">The answer.</param>
+    /// <param name="version">The answering generation's <see cref="ModelVersionInfo.Sha256"/> (a string it holds: no allocation), or null when unknown.</param>
+    public void Record(TInput input, TOutput output, string? version = null) => RecordBatch(new ReadOnlySpan<TInput>(ref input), [output], version);
 
     /// <summary>Records answered rows: one clock read for all; above the sampling budget a row is only counted.</summary>
-    public void RecordBatch(ReadOnlySpan<TInput> inputs, ReadOnlySpan<TOutput> outputs)
+    /// <param name="inputs">The inputs.</param>
+    /// <param name="outputs">The answers.</param>
+    /// <param name="version">The answering generation's <see cref="ModelVersionInfo.Sha256"/>, or null when unknown.</param>
+    public void RecordBatch(ReadOnlySpan<TInput> inputs, ReadOnlySpan<TOutput> outputs, string? version = null)
     {
         if (RecordingSuppression.IsSuppressed)
         {
@@ -114,7 +120,7 @@ internal sealed class PredictionRecorder<[DynamicallyAccessedMembers(MemberModel
                 continue;
             }
 
-            Append(interval, (input, outputs[i]), _encode);
+            Append(interval, version, (input, outputs[i]), _encode);
         }
 
         if (unsampled > 0)

@@ -21,6 +21,12 @@ internal sealed class RecordBlock
     /// <summary>The interval index (UTC ticks / interval ticks) of every row in the block.</summary>
     public long Interval { get; set; }
 
+    /// <summary>
+    /// The version (<see cref="ModelVersionInfo.Sha256"/>) of the generation that answered every row of the block, or
+    /// null when unknown. A row of another version starts a new block, so a block never mixes versions.
+    /// </summary>
+    public string? Version { get; set; }
+
     /// <summary>Rows written.</summary>
     public int Rows { get; set; }
 
@@ -92,6 +98,7 @@ internal sealed class RecordBlock
     public void Reset(long interval)
     {
         Interval = interval;
+        Version = null;
         Rows = 0;
         NumberCount = 0;
         Array.Clear(Labels, 0, LabelCount);

@@ -320,11 +320,15 @@ internal abstract class RecorderBase
     /// Appends one row: <paramref name="encode"/> writes it into the block and returns false when it does not fit, in
     /// which case the partial row is undone, the block submitted and the row retried on a fresh block.
     /// </summary>
-    protected void Append<TState>(long interval, TState state, Func<RecordBlock, TState, bool> encode)
+    /// <param name="interval">The row's interval.</param>
+    /// <param name="version">The answering generation's <see cref="ModelVersionInfo.Sha256"/>, or null when unknown.</param>
+    /// <param name="state">The row.</param>
+    /// <param name="encode">The encoder.</param>
+    protected void Append<TState>(long interval, string? version, TState state, Func<RecordBlock, TState, bool> encode)
     {
         lock (_gate)
         {
-            var block = CurrentFor(interval);
+            var block = CurrentFor(interval, version);
             while (true)
             {
                 var numbers = block.NumberCount;
@@ -340,7 +344,7 @@ internal abstract class RecorderBase
                 if (block.Rows > 0)
                 {
                     Submit();
-                    block = CurrentFor(interval);
+                    block = CurrentFor(interval, version);
                 }
                 else if (block.Numbers.Length < MaxBlockNumbers)
                 {
@@ -359,6 +363,28 @@ internal abstract class RecorderBase
                 Submit();
             }
         }
+    }
+
+    /// <summary>
+    /// The current block for a row of <paramref name="version"/>: a version change is rare (a reload, a canary's
+    /// rows), so the common case is one reference comparison; on a change the block is submitted and a new one
+    /// started, and no block mixes versions. Under the lock.
+    /// </summary>
+    private RecordBlock CurrentFor(long interval, string? version)
+    {
+        var block = CurrentFor(interval);
+        if (!ReferenceEquals(block.Version, version))
+        {
+            if (block.Rows > 0 && !string.Equals(block.Version, version, StringComparison.Ordinal))
+            {
+                Submit();
+                block = CurrentFor(interval);
+            }
+
+            block.Version = version;
+        }
+
+        return block;
     }
 
     private RecordBlock CurrentFor(long interval)

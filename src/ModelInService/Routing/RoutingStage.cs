@@ -77,7 +77,7 @@ internal sealed class RoutingStage<TInput, TOutput>(PredictionStage<TInput, TOut
         }
 
         candidate.Ran(failed: false);
-        canaryRecorder?.Record(input, output);
+        canaryRecorder?.Record(input, output, candidate.Runtime.Info.Sha256);
         return output;
     }
 

@@ -1,0 +1,106 @@
+using System.Diagnostics;
+
+namespace ModelInService.Monitoring;
+
+/// <summary>
+/// The model versions (<see cref="ModelVersionInfo.Sha256"/>) whose answers an interval (or a window, or a reference)
+/// profiled, with their row counts. Bounded: at most <see cref="MaxVersions"/> versions are named; the rows of further
+/// versions are counted in <see cref="OtherRows"/>. Not thread-safe: used under the monitor's state lock.
+/// </summary>
+[DebuggerDisplay("{Count} versions, {OtherRows} other rows")]
+internal sealed class VersionRows
+{
+    /// <summary>The most versions named per interval (a rolling deploy has two; a reload loop a few).</summary>
+    public const int MaxVersions = 8;
+
+    /// <summary>The longest version string kept (the runtime's are 16 hex digits; a snapshot's are checked against this).</summary>
+    public const int MaxLength = 64;
+
+    /// <summary>The named versions; only the first <see cref="Count"/> are used. Allocated at the first version.</summary>
+    private string[]? _names;
+
+    /// <summary>Rows per named version, parallel to <see cref="_names"/>.</summary>
+    private long[]? _rows;
+
+    /// <summary>Gets how many versions are named.</summary>
+    public int Count { get; private set; }
+
+    /// <summary>Gets the rows of versions beyond <see cref="MaxVersions"/> (their names are not kept).</summary>
+    public long OtherRows { get; private set; }
+
+    /// <summary>Gets the named version at <paramref name="i"/>.</summary>
+    public string NameAt(int i) => _names![i];
+
+    /// <summary>Gets the rows of the named version at <paramref name="i"/>.</summary>
+    public long RowsAt(int i) => _rows![i];
+
+    /// <summary>Whether a string is acceptable as a version: 1 to <see cref="MaxLength"/> ASCII letters, digits, '-', '_' or '.'.</summary>
+    public static bool IsValid(string? version)
+    {
+        if (version is null || version.Length is 0 or > MaxLength)
+        {
+            return false;
+        }
+
+        foreach (var c in version)
+        {
+            if (!char.IsAsciiLetterOrDigit(c) && c is not ('-' or '_' or '.'))
+            {
+                return false;
+            }
+        }
+
+        return true;
+    }
+
+    /// <summary>Adds <paramref name="rows"/> rows answered by <paramref name="version"/>; beyond the bound they count as other.</summary>
+    public void Add(string version, long rows)
+    {
+        for (var i = 0; i < Count; i++)
+        {
+            if (string.Equals(_names![i], version, StringComparison.Ordinal))
+            {
+                _rows![i] += rows;
+                return;
+            }
+        }
+
+        if (Count == MaxVersions)
+        {
+            OtherRows += rows;
+            return;
+        }
+
+        _names ??= new string[MaxVersions];
+        _rows ??= new long[MaxVersions];
+        _names[Count] = version;
+        _rows[Count] = rows;
+        Count++;
+    }
+
+    /// <summary>Adds rows of versions whose names are not known (another set's overflow).</summary>
+    public void AddOther(long rows) => OtherRows += rows;
+
+    /// <summary>Unions <paramref name="other"/> in: rows of a version add.</summary>
+    public void MergeFrom(VersionRows other)
+    {
+        for (var i = 0; i < other.Count; i++)
+        {
+            Add(other._names![i], other._rows![i]);
+        }
+
+        OtherRows += other.OtherRows;
+    }
+
+    /// <summary>Empties the set for reuse.</summary>
+    public void Reset()
+    {
+        if (_names is not null)
+        {
+            Array.Clear(_names);
+        }
+
+        Count = 0;
+        OtherRows = 0;
+    }
+}

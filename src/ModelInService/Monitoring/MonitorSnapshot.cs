@@ -87,6 +87,8 @@ public sealed class MonitorSnapshot
                 BinConfidence = [.. o.BinConfidence],
                 BinCorrect = [.. o.BinCorrect],
                 Blobs = [.. Catalog.All.Select(f => FileNames.AddBlob(blobs, interval[f.Id]))],
+                Versions = VersionEntries(interval.Versions),
+                OtherVersionRows = interval.Versions.OtherRows > 0 ? interval.Versions.OtherRows : null,
             });
         }
 
@@ -186,6 +188,13 @@ public sealed class MonitorSnapshot
                 FileNames.SetBlob(interval, catalog[id], blobs, entry.Blobs[id]);
             }
 
+            foreach (var version in entry.Versions ?? [])
+            {
+                interval.Versions.Add(version!.Version!, version.Rows);
+            }
+
+            interval.Versions.AddOther(entry.OtherVersionRows ?? 0);
+
             intervals.Add(interval);
         }
 
@@ -198,6 +207,23 @@ public sealed class MonitorSnapshot
     /// <summary>The most features a snapshot lists.</summary>
     internal const int MaxFeatures = 65_536;
 
+    /// <summary>The header's entries of an interval's versions; null when it has none (the field is then left out).</summary>
+    private static List<VersionEntry?>? VersionEntries(VersionRows versions)
+    {
+        if (versions.Count == 0)
+        {
+            return null;
+        }
+
+        var list = new List<VersionEntry?>(versions.Count);
+        for (var i = 0; i < versions.Count; i++)
+        {
+            list.Add(new VersionEntry { Version = versions.NameAt(i), Rows = versions.RowsAt(i) });
+        }
+
+        return list;
+    }
+
     /// <summary>
     /// Counts the header's intervals and features without materializing anything, so a header of millions of empty
     /// entries (3 bytes of JSON each, hundreds of bytes as objects) is refused before it is deserialized.
@@ -208,12 +234,29 @@ public sealed class MonitorSnapshot
         {
             var reader = new Utf8JsonReader(header);
             var section = 0; // 1 intervals, 2 features
-            int intervals = 0, features = 0;
+            int intervals = 0, features = 0, versions = 0;
+            var inVersions = false; // inside an interval's "versions" array
             while (reader.Read())
             {
                 if (reader.TokenType == JsonTokenType.PropertyName && reader.CurrentDepth == 1)
                 {
                     section = reader.ValueTextEquals("intervals"u8) ? 1 : reader.ValueTextEquals("features"u8) ? 2 : 0;
+                    inVersions = false;
+                }
+                else if (reader.TokenType == JsonTokenType.PropertyName && reader.CurrentDepth == 3 && section == 1)
+                {
+                    inVersions = reader.ValueTextEquals("versions"u8);
+                    versions = 0;
+                }
+                else if (inVersions && reader.CurrentDepth == 4 && reader.TokenType is not (JsonTokenType.EndObject or JsonTokenType.EndArray) && ++versions > VersionRows.MaxVersions)
+                {
+                    // Each interval names at most MaxVersions versions: thousands are refused before they are materialized.
+                    throw new FormatException($"Invalid monitor snapshot: an interval lists more than {VersionRows.MaxVersions} model versions.");
+                }
+                else if (inVersions && reader.CurrentDepth >= 5 && reader.TokenType == JsonTokenType.String && reader.ValueSpan.Length > VersionRows.MaxLength * 6)
+                {
+                    // Escaped, a valid version takes at most 6 bytes a character; a longer string is refused unread.
+                    throw new FormatException($"Invalid monitor snapshot: a model version is longer than {VersionRows.MaxLength} characters.");
                 }
                 else if (reader.TokenType == JsonTokenType.StartObject && reader.CurrentDepth == 2 && section != 0)
                 {
@@ -232,6 +275,50 @@ public sealed class MonitorSnapshot
         catch (JsonException ex)
         {
             throw new FormatException("Invalid monitor snapshot: bad JSON header.", ex);
+        }
+    }
+
+    /// <summary>An interval's versions: at most <see cref="VersionRows.MaxVersions"/>, each valid and listed once, their rows within the interval's.</summary>
+    private static void ValidateVersions(IntervalEntry entry)
+    {
+        var other = entry.OtherVersionRows ?? 0;
+        if (other < 0 || other > entry.Rows)
+        {
+            throw new FormatException($"Invalid monitor snapshot: interval {entry.Index} counts {other} rows of other model versions (it has {entry.Rows} rows).");
+        }
+
+        if (entry.Versions is not { } versions)
+        {
+            return;
+        }
+
+        if (versions.Count > VersionRows.MaxVersions)
+        {
+            throw new FormatException($"Invalid monitor snapshot: interval {entry.Index} lists more than {VersionRows.MaxVersions} model versions.");
+        }
+
+        var rows = other;
+        for (var i = 0; i < versions.Count; i++)
+        {
+            if (versions[i] is not { } version || !VersionRows.IsValid(version.Version))
+            {
+                throw new FormatException($"Invalid monitor snapshot: interval {entry.Index} has a model version that is null, empty, longer than {VersionRows.MaxLength} characters or not made of ASCII letters, digits, '-', '_' and '.'.");
+            }
+
+            for (var j = 0; j < i; j++)
+            {
+                if (string.Equals(versions[j]!.Version, version.Version, StringComparison.Ordinal))
+                {
+                    throw new FormatException($"Invalid monitor snapshot: interval {entry.Index} lists model version '{version.Version}' twice.");
+                }
+            }
+
+            if (version.Rows < 0 || version.Rows > entry.Rows - rows)
+            {
+                throw new FormatException($"Invalid monitor snapshot: interval {entry.Index}'s model versions count more rows than the interval has ({entry.Rows}).");
+            }
+
+            rows += version.Rows;
         }
     }
 
@@ -264,6 +351,7 @@ public sealed class MonitorSnapshot
             throw new FormatException($"Invalid monitor snapshot: interval {entry.Index} is inconsistent (array lengths, negative or overflowing counts, or non-finite errors).");
         }
 
+        ValidateVersions(entry);
         foreach (var blob in entry.Blobs)
         {
             if (blob == -1)

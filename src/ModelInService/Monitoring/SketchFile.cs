@@ -271,6 +271,20 @@ internal sealed class IntervalEntry
 
     /// <summary>Blob index per feature of <see cref="SnapshotHeader.Features"/> (−1: no data).</summary>
     public List<int> Blobs { get; set; } = [];
+
+    /// <summary>The model versions that answered the interval's profiled rows; absent (null) when none is known, as in files written before versions were recorded.</summary>
+    public List<VersionEntry?>? Versions { get; set; }
+
+    /// <summary>Rows of versions beyond the bound of <see cref="VersionRows.MaxVersions"/> named ones; absent when 0.</summary>
+    public long? OtherVersionRows { get; set; }
+}
+
+/// <summary>One model version of an interval and the rows it answered.</summary>
+internal sealed class VersionEntry
+{
+    public string? Version { get; set; }
+
+    public long Rows { get; set; }
 }
 
 [JsonSourceGenerationOptions(PropertyNamingPolicy = JsonKnownNamingPolicy.CamelCase, DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull)]

@@ -56,6 +56,99 @@ public class ModelVersionTests
         Assert.Equal(30, interval.Versions.OtherRows);
     }
 
+    [Fact]
+    public async Task Snapshot_WritesAndReadsVersions_AndMergeUnionsThem()
+    {
+        using var a = new MonitorHarness(name: "m");
+        using var b = new MonitorHarness(name: "m");
+        Record(a, new SyntheticStream(1), 200, V1);
+        Record(b, new SyntheticStream(2), 100, V2);
+        Record(b, new SyntheticStream(3), 50, V1);
+        await a.Monitor.FlushAsync();
+        await b.Monitor.FlushAsync();
+
+        var fromB = SnapshotFiles.Read(SnapshotFiles.Bytes(b.Monitor.ExportSnapshot()));
+        a.Monitor.MergeSnapshot(fromB);
+
+        var interval = Assert.Single(a.Monitor.ExportSnapshot().Intervals);
+        Assert.Equal(350, interval.Rows);
+        Assert.Equal(2, interval.Versions.Count);
+        Assert.Equal((V1, 250L), (interval.Versions.NameAt(0), interval.Versions.RowsAt(0)));
+        Assert.Equal((V2, 100L), (interval.Versions.NameAt(1), interval.Versions.RowsAt(1)));
+    }
+
+    [Fact]
+    public async Task Snapshot_OldFormatWithoutVersions_ReadsWithNoVersions()
+    {
+        using var harness = new MonitorHarness();
+        Record(harness, new SyntheticStream(1), 100, V1);
+        await harness.Monitor.FlushAsync();
+        var bytes = SnapshotFiles.Bytes(harness.Monitor.ExportSnapshot());
+
+        // A file of the old code: its header has no "versions" or "otherVersionRows" at all.
+        var (header, blobs) = SnapshotFiles.Open(bytes);
+        var json = System.Text.Json.Nodes.JsonNode.Parse(System.Text.Json.JsonSerializer.SerializeToUtf8Bytes(header, MonitorJsonContext.Default.SnapshotHeader))!;
+        Assert.NotNull(json["intervals"]![0]!["versions"]);
+        json["intervals"]![0]!.AsObject().Remove("versions");
+        var old = SnapshotFiles.Read(SnapshotFiles.WriteRaw(System.Text.Encoding.UTF8.GetBytes(json.ToJsonString()), blobs));
+
+        var interval = Assert.Single(old.Intervals);
+        Assert.Equal(100, interval.Rows);
+        Assert.Equal(0, interval.Versions.Count);
+        Assert.Equal(0, interval.Versions.OtherRows);
+    }
+
+    [Theory]
+    [InlineData("thousands")]
+    [InlineData("huge")]
+    [InlineData("empty")]
+    [InlineData("not-hex/../")]
+    [InlineData("null")]
+    [InlineData("twice")]
+    [InlineData("too-many-rows")]
+    [InlineData("negative-other")]
+    public async Task Snapshot_HostileVersions_AreFormatException(string kind)
+    {
+        using var harness = new MonitorHarness();
+        Record(harness, new SyntheticStream(1), 100, V1);
+        await harness.Monitor.FlushAsync();
+        var bytes = SnapshotFiles.Bytes(harness.Monitor.ExportSnapshot());
+        var hostile = SnapshotFiles.Edit(bytes, (header, _) =>
+        {
+            var interval = header.Intervals[0];
+            switch (kind)
+            {
+                case "thousands":
+                    interval.Versions = [.. Enumerable.Range(0, 5_000).Select(i => new VersionEntry { Version = i.ToString("x16", System.Globalization.CultureInfo.InvariantCulture), Rows = 0 })];
+                    break;
+                case "huge":
+                    interval.Versions = [new VersionEntry { Version = new string('a', 1_000_000), Rows = 1 }];
+                    break;
+                case "empty":
+                    interval.Versions = [new VersionEntry { Version = "", Rows = 1 }];
+                    break;
+                case "not-hex/../":
+                    interval.Versions = [new VersionEntry { Version = "../etc/passwd", Rows = 1 }];
+                    break;
+                case "null":
+                    interval.Versions = [null];
+                    break;
+                case "twice":
+                    interval.Versions = [new VersionEntry { Version = V1, Rows = 1 }, new VersionEntry { Version = V1, Rows = 1 }];
+                    break;
+                case "too-many-rows":
+                    interval.Versions = [new VersionEntry { Version = V1, Rows = 60 }, new VersionEntry { Version = V2, Rows = 60 }];
+                    break;
+                default:
+                    interval.OtherVersionRows = -1;
+                    break;
+            }
+        });
+
+        var ex = Assert.Throws<FormatException>(() => SnapshotFiles.Read(hostile));
+        Assert.Contains("version", ex.Message, StringComparison.OrdinalIgnoreCase);
+    }
+
     internal static void Record(MonitorHarness harness, SyntheticStream stream, int rows, string? version)
     {
         for (var i = 0; i < rows; i++)

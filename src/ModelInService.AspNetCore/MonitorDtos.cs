@@ -68,7 +68,21 @@ internal sealed class ReportDto
     public required IReadOnlyList<ViolationDto> Violations { get; init; }
 
     public required OutcomeDto Outcomes { get; init; }
+
+    /// <summary>The model versions (SHA-256 prefixes) whose answers the window holds, most rows first; empty when unknown.</summary>
+    public IReadOnlyList<VersionRowsDto> Versions { get; init; } = [];
+
+    /// <summary>The window's rows answered by versions beyond the named ones.</summary>
+    public long OtherVersionRows { get; init; }
+
+    /// <summary>The model versions of the reference's rows; empty when unknown.</summary>
+    public IReadOnlyList<VersionRowsDto> ReferenceVersions { get; init; } = [];
+
+    /// <summary>Says when the window spans several model versions or its version is not the reference's; null otherwise.</summary>
+    public string? VersionNote { get; init; }
 }
+
+internal sealed record VersionRowsDto(string Version, long Rows);
 
 internal sealed class FeatureDto
 {

@@ -82,6 +82,10 @@ internal static class MonitorView
             Features = features,
             Violations = [.. report.Violations.Select(v => new ViolationDto(v.Rule, v.Feature, N(v.Observed), N(v.Expected), v.SampleSize, v.Message))],
             Outcomes = new OutcomeDto(report.Outcomes.Count, N(report.Outcomes.Accuracy), N(report.Outcomes.MeanAbsoluteError), N(report.Outcomes.RootMeanSquaredError), N(report.Outcomes.ExpectedCalibrationError)),
+            Versions = [.. report.Versions.Select(v => new VersionRowsDto(v.Version, v.Rows))],
+            OtherVersionRows = report.OtherVersionRows,
+            ReferenceVersions = [.. report.ReferenceVersions.Select(v => new VersionRowsDto(v.Version, v.Rows))],
+            VersionNote = report.VersionNote,
         };
     }
 

@@ -67,6 +67,13 @@ public sealed class ModelMonitorEvent
     /// <summary>Gets a one-line description.</summary>
     public required string Message { get; init; }
 
+    /// <summary>
+    /// Gets the model versions (the SHA-256 prefixes of <c>ModelVersionInfo.Sha256</c>) whose answers the evaluated
+    /// window holds, most rows first; empty when none is known. More than one means the window spans a reload or a
+    /// rolling deploy, so an output's drift may come from the model change rather than the data.
+    /// </summary>
+    public IReadOnlyList<string> Versions { get; init; } = [];
+
     /// <inheritdoc />
     public override string ToString() => Message;
 }

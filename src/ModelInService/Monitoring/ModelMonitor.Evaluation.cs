@@ -14,6 +14,9 @@ internal sealed partial class ModelMonitor
 
     private static readonly DriftOptions s_drift = new();
 
+    /// <summary>The model versions of the window being evaluated, for its events. Guarded by <see cref="_state"/>.</summary>
+    private IReadOnlyList<string> _windowVersions = [];
+
     /// <summary>Computes the report of one window; with <paramref name="update"/>, moves the hysteresis state and collects events. Under <see cref="_state"/>.</summary>
     private MonitorReport Evaluate(TimeSpan window, bool update, List<ModelMonitorEvent>? events, DateTimeOffset? end = null)
     {
@@ -43,6 +46,22 @@ internal sealed partial class ModelMonitor
         }
 
         var reference = _reference;
+        var referenceVersions = reference?.Reference.Total.Versions;
+        var versions = merged.Versions.ToList();
+        _windowVersions = versions.Count == 0 ? [] : [.. versions.Select(v => v.Version)];
+        var versionNote = VersionRows.Note(merged.Versions, referenceVersions);
+        if (update)
+        {
+            // Logged once when the window starts to span several versions (again after it held one only).
+            var mixed = merged.Versions.Count + (merged.Versions.OtherRows > 0 ? 1 : 0) > 1;
+            if (mixed && !state.MixedVersions)
+            {
+                MonitorLog.WindowSpansModelVersions(_logger, ModelName, window, versionNote!);
+            }
+
+            state.MixedVersions = mixed;
+        }
+
         var features = new List<FeatureReport>(_catalog.Count);
         var violations = new List<QualityViolation>();
         var judgedInputs = 0;
@@ -79,6 +98,7 @@ internal sealed partial class ModelMonitor
                 Threshold = _options.DatasetDriftShare,
                 SampleSize = merged.Rows,
                 Timestamp = now,
+                Versions = _windowVersions,
                 Message = Invariant($"{driftedInputs} of {judgedInputs} input features drift ({share:P0}; rule {_options.DatasetDriftShare:P0}) over the last {window}"),
             });
         }
@@ -120,6 +140,10 @@ internal sealed partial class ModelMonitor
             DatasetDrift = datasetDrift,
             Outcomes = merged.Outcomes.ToReport(),
             MonitoredMembers = _decoder.Describe(),
+            Versions = versions,
+            OtherVersionRows = merged.Versions.OtherRows,
+            ReferenceVersions = referenceVersions?.ToList() ?? [],
+            VersionNote = versionNote,
         };
     }
 
@@ -199,6 +223,7 @@ internal sealed partial class ModelMonitor
                     Threshold = drifted ? threshold : exit,
                     SampleSize = valid,
                     Timestamp = now,
+                Versions = _windowVersions,
                     Message = drifted
                         ? Invariant($"'{feature.Name}' drifted: {metric} {distance.Value:0.####} [{distance.LowerBound:0.####}, {distance.UpperBound:0.####}] > {threshold:0.####} over the last {window} (n = {valid})")
                         : Invariant($"'{feature.Name}' is stable again: {metric} {distance.Value:0.####} < {exit:0.####} over the last {window} (n = {valid})"),
@@ -380,6 +405,7 @@ internal sealed partial class ModelMonitor
             SampleSize = sampleSize,
             Timestamp = now,
             Message = message,
+            Versions = _windowVersions,
         });
     }
 

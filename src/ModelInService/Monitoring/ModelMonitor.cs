@@ -671,6 +671,9 @@ internal sealed partial class ModelMonitor : IModelMonitor, IDisposable
         public HashSet<string> Violating { get; } = new(StringComparer.Ordinal);
 
         public bool DatasetDrift { get; set; }
+
+        /// <summary>Whether the window spanned several model versions at the last evaluation (logged on the change to true).</summary>
+        public bool MixedVersions { get; set; }
     }
 }
 

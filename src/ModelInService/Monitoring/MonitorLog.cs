@@ -65,6 +65,10 @@ internal static partial class MonitorLog
         Message = "Model '{ModelName}': monitor snapshot {Path} could not be written")]
     public static partial void SnapshotWriteFailed(ILogger logger, string modelName, string path, Exception exception);
 
+    [LoggerMessage(EventId = 3053, EventName = "MonitorWindowSpansModelVersions", Level = LogLevel.Warning,
+        Message = "Model '{ModelName}': the {Window} window spans several model versions ({Note}); drift is still evaluated and reported")]
+    public static partial void WindowSpansModelVersions(ILogger logger, string modelName, TimeSpan window, string note);
+
     [LoggerMessage(EventId = 3060, EventName = "MonitorFeatures", Level = LogLevel.Information,
         Message = "Model '{ModelName}': monitoring {FeatureCount}{More} features from {Members} members: {Features}")]
     public static partial void MonitoredFeatures(ILogger logger, string modelName, int featureCount, string more, int members, string features);

@@ -120,6 +120,18 @@ internal sealed class MonitorRegistry : IDisposable
             if (noPredictorReason is null)
             {
                 recorder.Predictor = () => services.GetRequiredKeyedService<IPredictor<TInput, TOutput>>(name);
+                recorder.ServingVersion = () =>
+                {
+                    try
+                    {
+                        // A pipeline's name has no model manager: its versions are unknown.
+                        return services.GetKeyedService<IModelManager>(name)?.Current.Sha256;
+                    }
+                    catch (ModelNotReadyException)
+                    {
+                        return null;
+                    }
+                };
             }
             else
             {

@@ -51,6 +51,29 @@ public sealed class MonitorReport
     /// <summary>Gets how each member of the input and output types is profiled (features one by one, or summaries) and why.</summary>
     public IReadOnlyList<MonitoredMember> MonitoredMembers { get; init; } = [];
 
+    /// <summary>
+    /// Gets the model versions whose answers the window's profiled rows are, most rows first (at most 8 per interval
+    /// are named; rows of further versions are in <see cref="OtherVersionRows"/>); empty when none is known (rows of
+    /// pipelines, streams, or snapshots written before versions were recorded).
+    /// </summary>
+    public IReadOnlyList<ModelVersionRows> Versions { get; init; } = [];
+
+    /// <summary>Gets the window's profiled rows answered by versions beyond the named ones.</summary>
+    public long OtherVersionRows { get; init; }
+
+    /// <summary>
+    /// Gets the model versions of the reference's rows (a reference built by <c>BuildReferenceAsync</c> or frozen from
+    /// production); empty when unknown (a reference file, or one built from rows).
+    /// </summary>
+    public IReadOnlyList<ModelVersionRows> ReferenceVersions { get; init; } = [];
+
+    /// <summary>
+    /// Gets a note when the window spans several model versions, or its version is not the reference's — then an
+    /// output's drift may come from the model change rather than the data (drift is still detected and reported);
+    /// null otherwise.
+    /// </summary>
+    public string? VersionNote { get; init; }
+
     /// <summary>Finds a feature by name.</summary>
     /// <param name="name">The feature name.</param>
     /// <returns>The feature, or null.</returns>
@@ -70,6 +93,11 @@ public sealed class MonitorReport
         }
     }
 }
+
+/// <summary>A model version and the profiled rows it answered (in a window of <see cref="MonitorReport"/>).</summary>
+/// <param name="Version">The version: the first 16 hex digits of the model file's SHA-256 (<see cref="ModelVersionInfo.Sha256"/>).</param>
+/// <param name="Rows">The profiled rows it answered.</param>
+public sealed record ModelVersionRows(string Version, long Rows);
 
 /// <summary>How the monitor profiles one member of the input or output type.</summary>
 /// <param name="Member">The member name (the prefix of its features' names).</param>

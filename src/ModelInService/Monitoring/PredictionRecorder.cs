@@ -86,6 +86,9 @@ internal sealed class PredictionRecorder<[DynamicallyAccessedMembers(MemberModel
     /// <summary>Resolves the model's predictor for reference building (set by the registry; tests may set a fake).</summary>
     public Func<IPredictor<TInput, TOutput>>? Predictor { get; set; }
 
+    /// <summary>Reads the serving model version (<see cref="ModelVersionInfo.Sha256"/>) after a reference build, or null (set by the registry).</summary>
+    public Func<string?>? ServingVersion { get; set; }
+
     /// <summary>Why there is no <see cref="Predictor"/> (a streaming model); the message of <see cref="BuildReferenceAsync"/>.</summary>
     public string? NoPredictorReason { get; set; }
 
@@ -204,6 +207,12 @@ internal sealed class PredictionRecorder<[DynamicallyAccessedMembers(MemberModel
         }
 
         var reference = accumulator.Build("training", modelName, now, null);
+        if (ServingVersion?.Invoke() is { Length: > 0 } version && reference.Rows > 0)
+        {
+            // The reference holds the answers of the version serving now (a reload during the build is not told apart).
+            reference.Total.Versions.Add(version, reference.Rows);
+        }
+
         reference.SkippedRows = skipped;
         reference.SkippedReason = firstReason;
         return reference;

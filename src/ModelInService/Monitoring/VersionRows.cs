@@ -103,4 +103,58 @@ internal sealed class VersionRows
         Count = 0;
         OtherRows = 0;
     }
+
+    /// <summary>The named versions, most rows first (ties by name), for reports.</summary>
+    public IReadOnlyList<ModelVersionRows> ToList()
+    {
+        if (Count == 0)
+        {
+            return [];
+        }
+
+        var list = new ModelVersionRows[Count];
+        for (var i = 0; i < Count; i++)
+        {
+            list[i] = new ModelVersionRows(_names![i], _rows![i]);
+        }
+
+        Array.Sort(list, static (a, b) => a.Rows != b.Rows ? b.Rows.CompareTo(a.Rows) : string.CompareOrdinal(a.Version, b.Version));
+        return list;
+    }
+
+    /// <summary>Whether <paramref name="version"/> is one of the named versions.</summary>
+    public bool Contains(string version)
+    {
+        for (var i = 0; i < Count; i++)
+        {
+            if (string.Equals(_names![i], version, StringComparison.Ordinal))
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+
+    /// <summary>
+    /// The report's note on the window's versions (<paramref name="window"/>) against the reference's
+    /// (<paramref name="reference"/>, null without a reference), or null when there is nothing to say.
+    /// </summary>
+    public static string? Note(VersionRows window, VersionRows? reference)
+    {
+        var versions = window.Count + (window.OtherRows > 0 ? 1 : 0);
+        if (versions > 1)
+        {
+            var named = string.Join(", ", window.ToList().Select(v => string.Create(System.Globalization.CultureInfo.InvariantCulture, $"{v.Version} ({v.Rows:N0} rows)")));
+            var other = window.OtherRows > 0 ? string.Create(System.Globalization.CultureInfo.InvariantCulture, $" and {window.OtherRows:N0} rows of further versions") : "";
+            return $"the window spans {(window.OtherRows > 0 ? "more than " + window.Count : window.Count)} model versions: {named}{other}; drift of the outputs may come from the model change, not the data";
+        }
+
+        if (window.Count == 1 && reference is { Count: > 0 } && !reference.Contains(window.NameAt(0)))
+        {
+            return $"the window's model version {window.NameAt(0)} is not the reference's ({string.Join(", ", reference.ToList().Select(v => v.Version))}); drift of the outputs may come from the model change, not the data";
+        }
+
+        return null;
+    }
 }

@@ -1,5 +1,6 @@
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Microsoft.Extensions.Time.Testing;
 using ModelInService.Monitoring;
@@ -183,6 +184,70 @@ public class MonitoringIntegrationTests
         Assert.Contains("Features[0]", drifted.Description, StringComparison.Ordinal);
         Assert.Contains("dataset drift", drifted.Description, StringComparison.Ordinal);
         Assert.Contains("Features[0]", (string)drifted.Data["drifted"], StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task ReloadMidWindow_ReportNamesBothVersions_SaysSo_LogsOnce_AndEventsCarryThem()
+    {
+        var time = new FakeTimeProvider(MonitorHarness.Start);
+        var logs = new Microsoft.Extensions.Logging.Testing.FakeLogCollector();
+        using var host = await StartAsync(time, o => o.ReferenceChunkSize = 100, s => s.AddLogging(b => b.AddProvider(new Microsoft.Extensions.Logging.Testing.FakeLoggerProvider(logs))));
+        var monitor = host.Services.GetRequiredKeyedService<IModelMonitor>("iris");
+        var manager = host.Services.GetRequiredKeyedService<IModelManager>("iris");
+        var predictor = host.Services.GetRequiredService<IPredictor<TrackedIris, IrisOutput>>();
+        var v1 = manager.Current.Sha256;
+        monitor.SetReference(await monitor.BuildReferenceAsync(IrisLike(600, 3).Select(f => new TrackedIris { Features = f }).ToList()));
+        foreach (var features in IrisLike(300, 5))
+        {
+            await predictor.PredictAsync(new TrackedIris { Features = features });
+        }
+
+        // The same network with other bytes (a second doc_string field, protobuf's last-one-wins): another version.
+        var bytes = File.ReadAllBytes(TestModels.IrisMlp);
+        var v2 = (await manager.ReloadAsync(ModelSource.FromBytes([.. bytes, 0x32, 0x02, (byte)'v', (byte)'2']))).Sha256;
+        Assert.NotEqual(v1, v2);
+        foreach (var features in IrisLike(200, 6, shift: 1.0f))
+        {
+            await predictor.PredictAsync(new TrackedIris { Features = features });
+        }
+
+        await predictor.PredictBatchAsync([.. IrisLike(100, 7, shift: 1.0f).Select(f => new TrackedIris { Features = f })]);
+        time.Advance(TimeSpan.FromMinutes(1));
+        var events = await monitor.EvaluateAsync();
+        var report = monitor.GetReport(TimeSpan.FromMinutes(5));
+
+        Assert.Equal(new[] { new ModelVersionRows(v1, 300), new ModelVersionRows(v2, 300) }.OrderBy(v => v.Version, StringComparer.Ordinal), report.Versions);
+        Assert.Equal([new ModelVersionRows(v1, 600)], report.ReferenceVersions);
+        Assert.NotNull(report.VersionNote);
+        Assert.Contains("spans 2 model versions", report.VersionNote, StringComparison.Ordinal);
+        Assert.Contains(v1, report.VersionNote, StringComparison.Ordinal);
+        Assert.Contains(v2, report.VersionNote, StringComparison.Ordinal);
+
+        // Drift is still detected, and its events name the versions.
+        var drift = Assert.Single(events, e => e.Kind == ModelMonitorEventKind.DriftDetected && e.Feature == "Features[0]");
+        Assert.Equal(new[] { v1, v2 }.Order(StringComparer.Ordinal), drift.Versions.Order(StringComparer.Ordinal));
+
+        // Logged once (a second evaluation of the same mixed window says nothing new).
+        await monitor.EvaluateAsync();
+        Assert.Single(logs.GetSnapshot(), r => r.Id.Name == "MonitorWindowSpansModelVersions");
+
+        // A later window that only v2 answered: one version, which is not the reference's.
+        foreach (var features in IrisLike(300, 8))
+        {
+            await predictor.PredictAsync(new TrackedIris { Features = features });
+        }
+
+        time.Advance(TimeSpan.FromMinutes(10));
+        foreach (var features in IrisLike(300, 9))
+        {
+            await predictor.PredictAsync(new TrackedIris { Features = features });
+        }
+
+        await monitor.FlushAsync();
+        time.Advance(TimeSpan.FromMinutes(1));
+        var later = monitor.GetReport(TimeSpan.FromMinutes(5));
+        Assert.Equal([new ModelVersionRows(v2, 300)], later.Versions);
+        Assert.Contains($"model version {v2} is not the reference's ({v1})", later.VersionNote, StringComparison.Ordinal);
     }
 
     [Fact]

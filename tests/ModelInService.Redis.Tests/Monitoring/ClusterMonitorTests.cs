@@ -313,6 +313,40 @@ public sealed class ClusterMonitorTests(RedisFixture redis)
     }
 
     [SkippableFact]
+    public async Task ReplicasServingDifferentVersions_TheClusterReportNamesBoth_AndSaysTheWindowSpansThem()
+    {
+        redis.SkipIfUnavailable();
+        await redis.FlushAsync();
+        var time = new FakeTimeProvider(Start);
+        var events = new EventLog();
+        await using var a = await Replica.StartAsync("a", time, events, redis.Configuration);
+        await using var b = await Replica.StartAsync("b", time, events, redis.Configuration);
+
+        // A rolling deploy: b serves other bytes of the same network (a second doc_string field) — another version.
+        var v1 = a.Services.GetRequiredKeyedService<IModelManager>("iris").Current.Sha256;
+        var bytes = File.ReadAllBytes(Path.Combine(AppContext.BaseDirectory, "models", "iris_mlp.onnx"));
+        var v2 = (await b.Services.GetRequiredKeyedService<IModelManager>("iris").ReloadAsync(ModelSource.FromBytes([.. bytes, 0x32, 0x02, (byte)'v', (byte)'2']))).Sha256;
+        Assert.NotEqual(v1, v2);
+
+        for (var m = 0; m < 2; m++)
+        {
+            await SendAsync([a, b], null, IrisTraffic.Rows(200, 7000 + m));
+            await CloseIntervalAsync(time, [a, b], null);
+        }
+
+        foreach (var replica in new[] { a, b })
+        {
+            var report = replica.Cluster.Cluster.GetReport(Window);
+            Assert.Equal(400, report.Predictions);
+            Assert.Equal(new[] { new ModelVersionRows(v1, 200), new ModelVersionRows(v2, 200) }.OrderBy(v => v.Version, StringComparer.Ordinal), report.Versions);
+            Assert.Contains("spans 2 model versions", report.VersionNote, StringComparison.Ordinal);
+
+            // Each replica's own view holds its own version only.
+            Assert.Equal([replica == a ? v1 : v2], replica.Cluster.Local.GetReport(Window).Versions.Select(v => v.Version));
+        }
+    }
+
+    [SkippableFact]
     public async Task ALateJoiner_HasTheClusterHistoryAfterItsFirstSync()
     {
         redis.SkipIfUnavailable();

@@ -514,9 +514,12 @@ internal sealed partial class ModelMonitor : IModelMonitor, IDisposable
         }
 
         _decoder.Apply(block, interval, _factory, observe);
-        if (block.Rows > 0 && block.Version is { Length: > 0 } version)
+        for (var i = 0; i < block.VersionCount; i++)
         {
-            interval.Versions.Add(version, block.Rows);
+            if (block.VersionAt(i) is { Length: > 0 } version)
+            {
+                interval.Versions.Add(version, block.VersionRowsAt(i));
+            }
         }
 
         Interlocked.Add(ref _recorded, block.Rows);

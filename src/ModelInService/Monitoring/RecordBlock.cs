@@ -21,11 +21,17 @@ internal sealed class RecordBlock
     /// <summary>The interval index (UTC ticks / interval ticks) of every row in the block.</summary>
     public long Interval { get; set; }
 
-    /// <summary>
-    /// The version (<see cref="ModelVersionInfo.Sha256"/>) of the generation that answered every row of the block, or
-    /// null when unknown. A row of another version starts a new block, so a block never mixes versions.
-    /// </summary>
-    public string? Version { get; set; }
+    /// <summary>The most model versions one block counts rows of; a row of a further version goes to a new block.</summary>
+    public const int MaxVersions = 4;
+
+    /// <summary>The model versions (<see cref="ModelVersionInfo.Sha256"/>) whose rows the block holds; the first <see cref="VersionCount"/> are used.</summary>
+    private readonly string?[] _versions = new string?[MaxVersions];
+
+    /// <summary>Rows per version, parallel to <see cref="_versions"/>.</summary>
+    private readonly int[] _versionRows = new int[MaxVersions];
+
+    /// <summary>The slot of the last version counted: rows come in runs of one version, so this is the common hit.</summary>
+    private int _lastVersion;
 
     /// <summary>Rows written.</summary>
     public int Rows { get; set; }
@@ -48,6 +54,70 @@ internal sealed class RecordBlock
 
     /// <summary>Predictions of this interval left out of profiling by the sampling budget (counted for volume only).</summary>
     public long Unsampled { get; set; }
+
+    /// <summary>Gets how many model versions the block counts rows of.</summary>
+    public int VersionCount { get; private set; }
+
+    /// <summary>Gets the version at <paramref name="i"/>.</summary>
+    public string VersionAt(int i) => _versions[i]!;
+
+    /// <summary>Gets the rows of the version at <paramref name="i"/>.</summary>
+    public int VersionRowsAt(int i) => _versionRows[i];
+
+    /// <summary>
+    /// Whether a row of <paramref name="version"/> can be counted here: unknown (null), already counted, or room for one
+    /// more. A canary's rows interleave with the serving model's, so a block counts several versions instead of
+    /// being cut at every change (which would fill the queue with one-row blocks).
+    /// </summary>
+    public bool HasRoomFor(string? version)
+    {
+        if (version is null || VersionCount < MaxVersions || ReferenceEquals(_versions[_lastVersion], version))
+        {
+            return true;
+        }
+
+        return IndexOf(version) >= 0;
+    }
+
+    /// <summary>Counts one written row of <paramref name="version"/> (null: unknown, not counted). After <see cref="HasRoomFor"/>.</summary>
+    public void CountVersion(string? version)
+    {
+        if (version is null)
+        {
+            return;
+        }
+
+        // The common case: the same string instance as the last row (the runtime's own Sha256).
+        if (VersionCount > 0 && ReferenceEquals(_versions[_lastVersion], version))
+        {
+            _versionRows[_lastVersion]++;
+            return;
+        }
+
+        var i = IndexOf(version);
+        if (i < 0)
+        {
+            i = VersionCount++;
+            _versions[i] = version;
+            _versionRows[i] = 0;
+        }
+
+        _lastVersion = i;
+        _versionRows[i]++;
+    }
+
+    private int IndexOf(string version)
+    {
+        for (var i = 0; i < VersionCount; i++)
+        {
+            if (string.Equals(_versions[i], version, StringComparison.Ordinal))
+            {
+                return i;
+            }
+        }
+
+        return -1;
+    }
 
     public bool TryAddNumber(double value)
     {
@@ -98,7 +168,9 @@ internal sealed class RecordBlock
     public void Reset(long interval)
     {
         Interval = interval;
-        Version = null;
+        Array.Clear(_versions, 0, VersionCount);
+        VersionCount = 0;
+        _lastVersion = 0;
         Rows = 0;
         NumberCount = 0;
         Array.Clear(Labels, 0, LabelCount);

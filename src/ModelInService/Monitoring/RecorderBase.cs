@@ -358,6 +358,7 @@ internal abstract class RecorderBase
             }
 
             block.Rows++;
+            block.CountVersion(version);
             if (block.Rows >= RecordBlock.MaxRows)
             {
                 Submit();
@@ -366,22 +367,17 @@ internal abstract class RecorderBase
     }
 
     /// <summary>
-    /// The current block for a row of <paramref name="version"/>: a version change is rare (a reload, a canary's
-    /// rows), so the common case is one reference comparison; on a change the block is submitted and a new one
-    /// started, and no block mixes versions. Under the lock.
+    /// The current block for a row of <paramref name="version"/>: a block counts the rows of up to
+    /// <see cref="RecordBlock.MaxVersions"/> versions (the common case is one reference comparison with the last
+    /// row's); a row of a further version submits the block and starts a new one. Under the lock.
     /// </summary>
     private RecordBlock CurrentFor(long interval, string? version)
     {
         var block = CurrentFor(interval);
-        if (!ReferenceEquals(block.Version, version))
+        if (!block.HasRoomFor(version))
         {
-            if (block.Rows > 0 && !string.Equals(block.Version, version, StringComparison.Ordinal))
-            {
-                Submit();
-                block = CurrentFor(interval);
-            }
-
-            block.Version = version;
+            Submit();
+            block = CurrentFor(interval);
         }
 
         return block;

@@ -29,6 +29,29 @@ public class ModelVersionTests
     }
 
     [Fact]
+    public void Record_InterleavedVersions_LikeACanary_FillWholeBlocks_AndDropNothing()
+    {
+        // No consumer: the queue holds 2 blocks. Cutting a block at every version change would queue one-row blocks
+        // and drop almost everything; a block counts up to 4 versions, so 2 x 256 interleaved rows fill 2 blocks.
+        var time = new Microsoft.Extensions.Time.Testing.FakeTimeProvider(MonitorHarness.Start);
+        var recorder = PredictionRecorder<Row, Prediction>.Create(new MonitoringOptions { QueueCapacity = 512, MaxProfiledRowsPerSecond = 0 }, time);
+        var stream = new SyntheticStream(1);
+        for (var i = 0; i < 2 * RecordBlock.MaxRows; i++)
+        {
+            var (row, prediction) = stream.Next();
+            recorder.Record(row, prediction, i % 3 == 0 ? V2 : V1);
+        }
+
+        Assert.Equal(0, recorder.DroppedTotal);
+        Assert.Equal(2, recorder.Reader.Count);
+        Assert.True(recorder.Reader.TryRead(out var block));
+        Assert.Equal(RecordBlock.MaxRows, block.Rows);
+        Assert.Equal(2, block.VersionCount);
+        Assert.Equal((V2, 86), (block.VersionAt(0), block.VersionRowsAt(0)));
+        Assert.Equal((V1, 170), (block.VersionAt(1), block.VersionRowsAt(1)));
+    }
+
+    [Fact]
     public async Task Record_UnknownVersion_NamesNone()
     {
         using var harness = new MonitorHarness();

@@ -12,7 +12,7 @@ namespace ModelInService;
 /// <remarks>Immutable once built; thread-safe for reading. Do not modify the profiles returned by <see cref="GetProfile"/>.</remarks>
 public sealed class MonitorReference
 {
-    private const uint Magic = 0x464D494D; // "MIMF" little-endian: model-in-service monitor reference file
+    internal const uint Magic = 0x464D494D; // "MIMF" little-endian: model-in-service monitor reference file
 
     internal MonitorReference(FeatureCatalog catalog, IntervalProfile total, IReadOnlyList<IntervalProfile> chunks, string source, string? modelName, DateTimeOffset createdAt, double? predictionsPerMinute)
     {
@@ -80,6 +80,8 @@ public sealed class MonitorReference
             ChunkRows = [.. Chunks.Select(c => c.Rows)],
             SkippedRows = SkippedRows,
             SkippedReason = SkippedReason,
+            Versions = Total.Versions.ToEntries(),
+            OtherVersionRows = Total.Versions.OtherRows > 0 ? Total.Versions.OtherRows : null,
         };
         foreach (var feature in Catalog.All)
         {
@@ -116,6 +118,7 @@ public sealed class MonitorReference
     {
         ArgumentNullException.ThrowIfNull(source);
         var (headerBytes, blobs) = SketchFile.Read(source, Magic, "monitor reference file");
+        CountVersions(headerBytes);
         ReferenceHeader header;
         try
         {
@@ -130,6 +133,7 @@ public sealed class MonitorReference
         ValidateHeader(header, blobs.Count);
         var catalog = new FeatureCatalog();
         var total = new IntervalProfile(0) { Rows = header.Rows };
+        total.Versions.AddEntries(header.Versions, header.OtherVersionRows);
         var chunks = header.ChunkRows.Select((rows, i) => new IntervalProfile(i + 1) { Rows = rows }).ToList();
         foreach (var entry in header.Features)
         {
@@ -151,6 +155,39 @@ public sealed class MonitorReference
     }
 
     /// <summary>
+    /// Refuses a header with more than <see cref="VersionRows.MaxVersions"/> model versions, or a version string
+    /// longer than <see cref="VersionRows.MaxLength"/> characters, before it is deserialized (nothing materialized).
+    /// </summary>
+    private static void CountVersions(byte[] header)
+    {
+        try
+        {
+            var reader = new Utf8JsonReader(header);
+            var inVersions = false;
+            var versions = 0;
+            while (reader.Read())
+            {
+                if (reader.TokenType == JsonTokenType.PropertyName && reader.CurrentDepth == 1)
+                {
+                    inVersions = reader.ValueTextEquals("versions"u8);
+                }
+                else if (inVersions && reader.CurrentDepth == 2 && reader.TokenType is not (JsonTokenType.EndObject or JsonTokenType.EndArray) && ++versions > VersionRows.MaxVersions)
+                {
+                    throw new FormatException($"Invalid monitor reference file: the reference lists more than {VersionRows.MaxVersions} model versions.");
+                }
+                else if (inVersions && reader.CurrentDepth >= 3 && reader.TokenType == JsonTokenType.String && reader.ValueSpan.Length > VersionRows.MaxLength * 6)
+                {
+                    throw new FormatException($"Invalid monitor reference file: a model version is longer than {VersionRows.MaxLength} characters.");
+                }
+            }
+        }
+        catch (JsonException ex)
+        {
+            throw new FormatException("Invalid monitor reference file: bad JSON header.", ex);
+        }
+    }
+
+    /// <summary>
     /// Checks the whole header before anything is decoded: no null lists or names, counts that are not negative, at
     /// most <see cref="MonitorSnapshot.MaxIntervals"/> chunks and <see cref="MonitorSnapshot.MaxFeatures"/> features,
     /// every feature with one blob per chunk, and every blob referenced at most once (so what is decoded is bounded by
@@ -168,6 +205,7 @@ public sealed class MonitorReference
             throw new FormatException("Invalid monitor reference file: a negative row count.");
         }
 
+        VersionRows.Validate(header.Versions, header.OtherVersionRows, header.Rows, "Invalid monitor reference file: the reference");
         if (header.ChunkRows.Count > MonitorSnapshot.MaxIntervals)
         {
             throw new FormatException($"Invalid monitor reference file: more than {MonitorSnapshot.MaxIntervals:N0} chunks.");

@@ -87,7 +87,7 @@ public sealed class MonitorSnapshot
                 BinConfidence = [.. o.BinConfidence],
                 BinCorrect = [.. o.BinCorrect],
                 Blobs = [.. Catalog.All.Select(f => FileNames.AddBlob(blobs, interval[f.Id]))],
-                Versions = VersionEntries(interval.Versions),
+                Versions = interval.Versions.ToEntries(),
                 OtherVersionRows = interval.Versions.OtherRows > 0 ? interval.Versions.OtherRows : null,
             });
         }
@@ -188,12 +188,7 @@ public sealed class MonitorSnapshot
                 FileNames.SetBlob(interval, catalog[id], blobs, entry.Blobs[id]);
             }
 
-            foreach (var version in entry.Versions ?? [])
-            {
-                interval.Versions.Add(version!.Version!, version.Rows);
-            }
-
-            interval.Versions.AddOther(entry.OtherVersionRows ?? 0);
+            interval.Versions.AddEntries(entry.Versions, entry.OtherVersionRows);
 
             intervals.Add(interval);
         }
@@ -206,23 +201,6 @@ public sealed class MonitorSnapshot
 
     /// <summary>The most features a snapshot lists.</summary>
     internal const int MaxFeatures = 65_536;
-
-    /// <summary>The header's entries of an interval's versions; null when it has none (the field is then left out).</summary>
-    private static List<VersionEntry?>? VersionEntries(VersionRows versions)
-    {
-        if (versions.Count == 0)
-        {
-            return null;
-        }
-
-        var list = new List<VersionEntry?>(versions.Count);
-        for (var i = 0; i < versions.Count; i++)
-        {
-            list.Add(new VersionEntry { Version = versions.NameAt(i), Rows = versions.RowsAt(i) });
-        }
-
-        return list;
-    }
 
     /// <summary>
     /// Counts the header's intervals and features without materializing anything, so a header of millions of empty
@@ -278,50 +256,6 @@ public sealed class MonitorSnapshot
         }
     }
 
-    /// <summary>An interval's versions: at most <see cref="VersionRows.MaxVersions"/>, each valid and listed once, their rows within the interval's.</summary>
-    private static void ValidateVersions(IntervalEntry entry)
-    {
-        var other = entry.OtherVersionRows ?? 0;
-        if (other < 0 || other > entry.Rows)
-        {
-            throw new FormatException($"Invalid monitor snapshot: interval {entry.Index} counts {other} rows of other model versions (it has {entry.Rows} rows).");
-        }
-
-        if (entry.Versions is not { } versions)
-        {
-            return;
-        }
-
-        if (versions.Count > VersionRows.MaxVersions)
-        {
-            throw new FormatException($"Invalid monitor snapshot: interval {entry.Index} lists more than {VersionRows.MaxVersions} model versions.");
-        }
-
-        var rows = other;
-        for (var i = 0; i < versions.Count; i++)
-        {
-            if (versions[i] is not { } version || !VersionRows.IsValid(version.Version))
-            {
-                throw new FormatException($"Invalid monitor snapshot: interval {entry.Index} has a model version that is null, empty, longer than {VersionRows.MaxLength} characters or not made of ASCII letters, digits, '-', '_' and '.'.");
-            }
-
-            for (var j = 0; j < i; j++)
-            {
-                if (string.Equals(versions[j]!.Version, version.Version, StringComparison.Ordinal))
-                {
-                    throw new FormatException($"Invalid monitor snapshot: interval {entry.Index} lists model version '{version.Version}' twice.");
-                }
-            }
-
-            if (version.Rows < 0 || version.Rows > entry.Rows - rows)
-            {
-                throw new FormatException($"Invalid monitor snapshot: interval {entry.Index}'s model versions count more rows than the interval has ({entry.Rows}).");
-            }
-
-            rows += version.Rows;
-        }
-    }
-
     private static void Validate(IntervalEntry? entry, int features, long maxIndex, bool[] referenced)
     {
         if (entry is null || entry.Blobs is null || entry.BinCount is null || entry.BinConfidence is null || entry.BinCorrect is null)
@@ -351,7 +285,7 @@ public sealed class MonitorSnapshot
             throw new FormatException($"Invalid monitor snapshot: interval {entry.Index} is inconsistent (array lengths, negative or overflowing counts, or non-finite errors).");
         }
 
-        ValidateVersions(entry);
+        VersionRows.Validate(entry.Versions, entry.OtherVersionRows, entry.Rows, $"Invalid monitor snapshot: interval {entry.Index}");
         foreach (var blob in entry.Blobs)
         {
             if (blob == -1)

@@ -208,6 +208,12 @@ internal sealed class ReferenceHeader
     public long SkippedRows { get; set; }
 
     public string? SkippedReason { get; set; }
+
+    /// <summary>The model versions whose answers the reference holds; absent (null) when none is known, as in older files.</summary>
+    public List<VersionEntry?>? Versions { get; set; }
+
+    /// <summary>Rows of versions beyond the named ones; absent when 0.</summary>
+    public long? OtherVersionRows { get; set; }
 }
 
 /// <summary>One feature in a file header: name, role, kind, and the blob indexes of its profile(s) (−1: no data).</summary>

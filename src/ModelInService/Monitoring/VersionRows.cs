@@ -104,6 +104,83 @@ internal sealed class VersionRows
         OtherRows = 0;
     }
 
+    /// <summary>The file header's entries of the set; null when it names none (the field is then left out).</summary>
+    public List<VersionEntry?>? ToEntries()
+    {
+        if (Count == 0)
+        {
+            return null;
+        }
+
+        var list = new List<VersionEntry?>(Count);
+        for (var i = 0; i < Count; i++)
+        {
+            list.Add(new VersionEntry { Version = _names![i], Rows = _rows![i] });
+        }
+
+        return list;
+    }
+
+    /// <summary>
+    /// Checks a file header's versions (<paramref name="what"/> starts the message, e.g. "Invalid monitor snapshot:
+    /// interval 7"): at most <see cref="MaxVersions"/>, each valid and listed once, their rows and
+    /// <paramref name="otherRows"/> within <paramref name="rows"/>.
+    /// </summary>
+    /// <exception cref="FormatException">They are not.</exception>
+    public static void Validate(List<VersionEntry?>? versions, long? otherRows, long rows, string what)
+    {
+        var other = otherRows ?? 0;
+        if (other < 0 || other > rows)
+        {
+            throw new FormatException($"{what} counts {other} rows of other model versions (it has {rows} rows).");
+        }
+
+        if (versions is null)
+        {
+            return;
+        }
+
+        if (versions.Count > MaxVersions)
+        {
+            throw new FormatException($"{what} lists more than {MaxVersions} model versions.");
+        }
+
+        var counted = other;
+        for (var i = 0; i < versions.Count; i++)
+        {
+            if (versions[i] is not { } version || !IsValid(version.Version))
+            {
+                throw new FormatException($"{what} has a model version that is null, empty, longer than {MaxLength} characters or not made of ASCII letters, digits, '-', '_' and '.'.");
+            }
+
+            for (var j = 0; j < i; j++)
+            {
+                if (string.Equals(versions[j]!.Version, version.Version, StringComparison.Ordinal))
+                {
+                    throw new FormatException($"{what} lists model version '{version.Version}' twice.");
+                }
+            }
+
+            if (version.Rows < 0 || version.Rows > rows - counted)
+            {
+                throw new FormatException($"{what}: its model versions count more rows than it has ({rows}).");
+            }
+
+            counted += version.Rows;
+        }
+    }
+
+    /// <summary>Adds a validated header's versions (see <see cref="Validate"/>).</summary>
+    public void AddEntries(List<VersionEntry?>? versions, long? otherRows)
+    {
+        foreach (var version in versions ?? [])
+        {
+            Add(version!.Version!, version.Rows);
+        }
+
+        AddOther(otherRows ?? 0);
+    }
+
     /// <summary>The named versions, most rows first (ties by name), for reports.</summary>
     public IReadOnlyList<ModelVersionRows> ToList()
     {

@@ -172,6 +172,67 @@ public class ModelVersionTests
         Assert.Contains("version", ex.Message, StringComparison.OrdinalIgnoreCase);
     }
 
+    [Fact]
+    public async Task ReferenceFile_KeepsTheReferencesVersions_AndAnOldFileHasNone()
+    {
+        using var harness = new MonitorHarness();
+        Record(harness, new SyntheticStream(1), 300, V1);
+        await harness.Monitor.FlushAsync();
+        harness.Time.Advance(TimeSpan.FromMinutes(1));
+        var frozen = harness.Monitor.FreezeReference(TimeSpan.FromMinutes(10));
+        Assert.Equal(V1, frozen.Total.Versions.NameAt(0));
+
+        using var file = new MemoryStream();
+        frozen.Save(file);
+        var loaded = MonitorReference.Load(new MemoryStream(file.ToArray()));
+        Assert.Equal((1, V1, 300L), (loaded.Total.Versions.Count, loaded.Total.Versions.NameAt(0), loaded.Total.Versions.RowsAt(0)));
+
+        // The same file without the field (written by the old code): no versions.
+        var (header, blobs) = SketchFile.Read(new MemoryStream(file.ToArray()), MonitorReference.Magic, "monitor reference file");
+        var json = System.Text.Json.Nodes.JsonNode.Parse(header)!.AsObject();
+        Assert.True(json.Remove("versions"));
+        var old = MonitorReference.Load(new MemoryStream(ReferenceBytes(System.Text.Encoding.UTF8.GetBytes(json.ToJsonString()), blobs)));
+        Assert.Equal(0, old.Total.Versions.Count);
+        Assert.Equal(300, old.Rows);
+    }
+
+    [Theory]
+    [InlineData("twice")]
+    [InlineData("huge")]
+    [InlineData("thousands")]
+    [InlineData("path")]
+    [InlineData("too-many-rows")]
+    public async Task ReferenceFile_HostileVersions_AreFormatException(string versions)
+    {
+        using var harness = new MonitorHarness();
+        Record(harness, new SyntheticStream(1), 300, V1);
+        await harness.Monitor.FlushAsync();
+        harness.Time.Advance(TimeSpan.FromMinutes(1));
+        using var file = new MemoryStream();
+        harness.Monitor.FreezeReference(TimeSpan.FromMinutes(10)).Save(file);
+        var (header, blobs) = SketchFile.Read(new MemoryStream(file.ToArray()), MonitorReference.Magic, "monitor reference file");
+        var json = System.Text.Json.Nodes.JsonNode.Parse(header)!.AsObject();
+        var entries = versions switch
+        {
+            "twice" => "{\"version\":\"a\",\"rows\":0},{\"version\":\"a\",\"rows\":0}",
+            "huge" => "{\"version\":\"" + new string('a', 1_000_000) + "\",\"rows\":1}",
+            "thousands" => string.Join(",", Enumerable.Range(0, 5_000).Select(i => $"{{\"version\":\"v{i}\",\"rows\":0}}")),
+            "path" => "{\"version\":\"../x\",\"rows\":1}",
+            _ => "{\"version\":\"0123456789abcdef\",\"rows\":301}",
+        };
+        json["versions"] = System.Text.Json.Nodes.JsonNode.Parse("[" + entries + "]");
+
+        var ex = Assert.Throws<FormatException>(() => MonitorReference.Load(new MemoryStream(ReferenceBytes(System.Text.Encoding.UTF8.GetBytes(json.ToJsonString()), blobs))));
+        Assert.Contains("version", ex.Message, StringComparison.OrdinalIgnoreCase);
+    }
+
+    private static byte[] ReferenceBytes(byte[] header, IReadOnlyList<byte[]> blobs)
+    {
+        using var stream = new MemoryStream();
+        SketchFile.Write(stream, MonitorReference.Magic, header, blobs);
+        return stream.ToArray();
+    }
+
     internal static void Record(MonitorHarness harness, SyntheticStream stream, int rows, string? version)
     {
         for (var i = 0; i < rows; i++)

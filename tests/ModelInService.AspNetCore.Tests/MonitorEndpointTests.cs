@@ -69,6 +69,23 @@ public partial class MonitorEndpointTests(MonitoredAppFixture fixture) : IClassF
     }
 
     [Fact]
+    public async Task Report_NamesTheServingModelVersion_AndHasNoVersionNoteForOneVersion()
+    {
+        var json = await fixture.Client().GetFromJsonAsync<JsonElement>("/open/api/models/iris/report?window=5m");
+        var report = fixture.Monitor.GetReport(TimeSpan.FromMinutes(5));
+        var sha = fixture.App.Services.GetRequiredKeyedService<IModelManager>("iris").Current.Sha256;
+
+        var versions = json.GetProperty("versions");
+        var version = Assert.Single(versions.EnumerateArray());
+        Assert.Equal(sha, version.GetProperty("version").GetString());
+        Assert.Equal(report.Versions[0].Rows, version.GetProperty("rows").GetInt64());
+        Assert.Equal(JsonValueKind.Array, json.GetProperty("referenceVersions").ValueKind);
+        Assert.Equal(0, json.GetProperty("otherVersionRows").GetInt64());
+        Assert.Equal(JsonValueKind.Null, json.GetProperty("versionNote").ValueKind);
+        Assert.Null(report.VersionNote);
+    }
+
+    [Fact]
     public async Task History_EndsWithTheReportsDistance_AndRisesWithTheDrift()
     {
         var client = fixture.Client();

@@ -203,6 +203,13 @@
       });
     }
 
+    if (report.versionNote) {
+      // The window spans several model versions, or not the reference's: drift of the outputs may be the model change.
+      var mv = el('div', { 'class': 'box', 'data-section': 'model-versions' }, sec);
+      el('h3', {}, mv, 'Model versions in the window');
+      el('div', { 'class': 'v bad' }, mv, report.versionNote);
+    }
+
     var byName = {};
     (history.features || []).forEach(function (f) { byName[f.name] = f; });
     var grid = el('div', { 'class': 'features' }, sec);

@@ -223,7 +223,7 @@ internal sealed partial class ModelMonitor
                     Threshold = drifted ? threshold : exit,
                     SampleSize = valid,
                     Timestamp = now,
-                Versions = _windowVersions,
+                    Versions = _windowVersions,
                     Message = drifted
                         ? Invariant($"'{feature.Name}' drifted: {metric} {distance.Value:0.####} [{distance.LowerBound:0.####}, {distance.UpperBound:0.####}] > {threshold:0.####} over the last {window} (n = {valid})")
                         : Invariant($"'{feature.Name}' is stable again: {metric} {distance.Value:0.####} < {exit:0.####} over the last {window} (n = {valid})"),

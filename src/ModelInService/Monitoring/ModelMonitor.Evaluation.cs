@@ -105,7 +105,12 @@ internal sealed partial class ModelMonitor
 
         // Volume: the window's rate against the reference rate, two-sided and relative.
         var expectedRate = _options.ExpectedPredictionsPerMinute ?? reference?.Reference.PredictionsPerMinute;
-        if (_options.VolumeTolerance is { } tolerance && expectedRate is > 0 && covered > 0)
+        if (expectedRate is not > 0 && state.Violating.Contains("volume"))
+        {
+            Transition(state, "volume", null, false, double.NaN, _options.VolumeTolerance ?? double.NaN, merged.Predictions, window, now, update, events, violations,
+                "volume is no longer judged: no expected rate (the reference that gave it was replaced or removed), so the violation is closed");
+        }
+        else if (_options.VolumeTolerance is { } tolerance && expectedRate is > 0 && covered > 0)
         {
             var change = (rate / expectedRate.Value) - 1;
             var was = state.Violating.Contains("volume");
@@ -189,6 +194,25 @@ internal sealed partial class ModelMonitor
         if (referenceProfile is null)
         {
             status = FeatureStatus.NoReference;
+            if (update && state.Drifted.Remove(feature.Name))
+            {
+                // An alarm opened against a reference that was replaced by one without this feature, or removed: it
+                // can no longer resolve by itself, so it is closed now, saying why (an alert must not stay open forever).
+                events!.Add(new ModelMonitorEvent
+                {
+                    ModelName = ModelName,
+                    Kind = ModelMonitorEventKind.DriftResolved,
+                    Window = window,
+                    Feature = feature.Name,
+                    Rule = metric.ToString(),
+                    Value = double.NaN,
+                    Threshold = exit,
+                    SampleSize = valid,
+                    Timestamp = now,
+                    Versions = _windowVersions,
+                    Message = Invariant($"'{feature.Name}' is no longer judged for drift over the last {window}: the reference has no profile of it (it was replaced or removed), so its alarm is closed"),
+                });
+            }
         }
         else if (valid < _options.MinimumSampleSize || profile is null)
         {
@@ -351,7 +375,12 @@ internal sealed partial class ModelMonitor
         }
 
         // Unseen categories: share of values in categories the reference knows.
-        if (drift is CategoricalDrift categorical)
+        if (drift is null && reference is null && state.Violating.Contains("unseen|" + feature.Name))
+        {
+            Transition(state, "unseen", feature.Name, false, double.NaN, _options.KnownCategoryMostly, valid, window, now, update, events, violations,
+                Invariant($"'{feature.Name}': unseen categories are no longer judged: the reference has no profile of it (it was replaced or removed), so the violation is closed"));
+        }
+        else if (drift is CategoricalDrift categorical)
         {
             var known = 1 - categorical.UnseenFraction;
             // The message names how many categories, never which: it is logged (event 3004) and category values are

@@ -118,8 +118,11 @@ internal sealed partial class ModelMonitor : IModelMonitor, IDisposable
         var state = reference is null ? null : new ReferenceState(reference, Calibrate(reference));
         lock (_state)
         {
+            // Open alarms carry over and are judged against the new reference with the usual hysteresis: clearing them
+            // left an alert open forever when the new reference made the data normal (no resolved event came), and a
+            // feature still drifting raised a second detected event for the same alarm. One no longer judged (the new
+            // reference lacks it, or there is none) is closed at the next evaluation, saying why.
             _reference = state;
-            _windowStates.Clear();
         }
     }
 

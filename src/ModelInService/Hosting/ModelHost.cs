@@ -110,6 +110,8 @@ internal sealed class ModelHost : IGenerationSource, ICandidateHost, IObservedMo
     /// <inheritdoc/>
     long? IObservedModel.ServingVersion => _runtime?.Version;
 
+    CandidateReport? IObservedModel.Candidate => Candidates.Current?.Report();
+
     /// <summary>The generation kept for rollback, if any.</summary>
     public ModelRuntime? Previous => _previous;
 

@@ -17,4 +17,7 @@ internal interface IObservedModel
 
     /// <summary>Gets the version number of the generation serving requests, or null when none is loaded.</summary>
     long? ServingVersion { get; }
+
+    /// <summary>Gets the running canary or shadow candidate's counts, or null when there is none.</summary>
+    CandidateReport? Candidate { get; }
 }

@@ -42,6 +42,12 @@ public static class ModelMetricNames
     /// <summary>Time a <c>PredictBatchAsync</c> call took, validation included (histogram, seconds).</summary>
     public const string PredictBatchDuration = "model_in_service.predict_batch.duration";
 
+    /// <summary>
+    /// Requests the running canary or shadow candidate ran, by model, mode (canary, shadow), candidate version and
+    /// outcome (success, failed) (observable counter): a canary's share of the traffic next to <see cref="Requests"/>.
+    /// </summary>
+    public const string CandidateRequests = "model_in_service.candidate.requests";
+
     /// <summary>Cache lookups by result (observable counter).</summary>
     public const string CacheRequests = "model_in_service.cache.requests";
 

@@ -59,6 +59,7 @@ internal sealed class ModelMetrics
         _batchCalls = meter.CreateCounter<long>(ModelMetricNames.PredictBatchCalls, "{call}", "PredictBatchAsync calls by model and outcome (many rows each; not in the request figures).");
         _batchRows = meter.CreateCounter<long>(ModelMetricNames.PredictBatchRows, "{row}", "Rows of PredictBatchAsync calls by model and outcome.");
         _batchCallDuration = meter.CreateHistogram(ModelMetricNames.PredictBatchDuration, "s", "Time a PredictBatchAsync call took, validation included.", advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = CallSecondsBuckets });
+        meter.CreateObservableCounter(ModelMetricNames.CandidateRequests, () => ObserveCandidates(registry), "{request}", "Requests the running canary or shadow candidate ran, by mode, candidate version and outcome.");
         meter.CreateObservableGauge(ModelMetricNames.QueueDepth, () => Observe(registry, static h => h.Batcher is { } b ? b.QueueDepth : (long?)null), "{request}", "Requests waiting in the batcher's queue.");
         meter.CreateObservableCounter(ModelMetricNames.CacheRequests, () => ObserveCache(registry), "{request}", "Cache lookups by result (hit, miss, join, bypass).");
         meter.CreateObservableCounter(ModelMetricNames.CacheEvictions, () => Observe(registry, static h => h.Cache?.Statistics.Evictions), "{entry}", "Entries evicted from the prediction cache.");
@@ -100,6 +101,24 @@ internal sealed class ModelMetrics
             {
                 yield return new Measurement<long>(value, new KeyValuePair<string, object?>("model", host.Name));
             }
+        }
+    }
+
+    /// <summary>The candidate's counts; tagged with its version, so a new candidate is a new series (the counts restart).</summary>
+    private static IEnumerable<Measurement<long>> ObserveCandidates(Func<IEnumerable<IObservedModel>> registry)
+    {
+        foreach (var host in registry())
+        {
+            if (host.Candidate is not { } candidate)
+            {
+                continue;
+            }
+
+            var model = new KeyValuePair<string, object?>("model", host.Name);
+            var mode = new KeyValuePair<string, object?>("mode", candidate.Mode == CandidateMode.Canary ? "canary" : "shadow");
+            var version = new KeyValuePair<string, object?>("version", candidate.Version.Version);
+            yield return new Measurement<long>(candidate.Requests - candidate.Failures, model, mode, version, new("outcome", Outcomes.Success));
+            yield return new Measurement<long>(candidate.Failures, model, mode, version, new("outcome", Outcomes.Failed));
         }
     }
 

@@ -167,4 +167,33 @@ public class MetricsTests
         Assert.Equal(1, entries.LastMeasurement!.Value);
         Assert.True(version.LastMeasurement!.Value > 0);
     }
+
+    [Fact]
+    public async Task A_canarys_requests_are_counted_by_mode_version_and_outcome_beside_all_requests()
+    {
+        // The request figures count every answer whichever version gave it: the canary's share was invisible there.
+        using var host = await TestModels.StartAsync(s => s.AddModel<IrisInput, IrisOutput>(TestModels.IrisMlp));
+        var factory = host.Services.GetRequiredService<IMeterFactory>();
+        using var candidate = new MetricCollector<long>(factory, "ModelInService", ModelMetricNames.CandidateRequests);
+        using var requests = new MetricCollector<long>(factory, "ModelInService", ModelMetricNames.Requests);
+        var predictor = host.Services.GetRequiredService<IPredictor<IrisInput, IrisOutput>>();
+        var manager = host.Services.GetRequiredKeyedService<IModelManager>("iris_mlp");
+        candidate.RecordObservableInstruments();
+        Assert.Empty(candidate.GetMeasurementSnapshot()); // no candidate, no series
+
+        var canary = await manager.StartCanaryAsync(ModelSource.FromFile(TestModels.IrisFixed), 1.0);
+        for (var i = 0; i < 3; i++)
+        {
+            await predictor.PredictAsync(new IrisInput { Features = IrisSamples.Setosa });
+        }
+
+        candidate.RecordObservableInstruments();
+        var success = candidate.GetMeasurementSnapshot().Last(m => (string?)m.Tags["outcome"] == "success");
+        Assert.Equal(3, success.Value);
+        Assert.Equal("canary", success.Tags["mode"]);
+        Assert.Equal(canary.Version, success.Tags["version"]);
+        Assert.Equal("iris_mlp", success.Tags["model"]);
+        Assert.Equal(0, candidate.GetMeasurementSnapshot().Last(m => (string?)m.Tags["outcome"] == "failed").Value);
+        Assert.Equal(3, requests.GetMeasurementSnapshot().Sum(m => m.Value)); // all answers, the canary's included
+    }
 }

@@ -71,7 +71,7 @@ internal static class ModelLoader
         var sessions = new InferenceSession[threads.Copies];
         PrePackedWeightsContainer? prePacked = threads.Copies > 1 ? new PrePackedWeightsContainer() : null;
         var created = 0;
-        using var loading = OnnxRuntimeLog.BeginLoad();
+        using var loading = OnnxRuntimeLog.BeginLoad(logger);
         try
         {
             for (; created < sessions.Length; created++)

@@ -40,6 +40,12 @@ internal static class OnnxRuntimeLog
     // thread that creates it), or null outside a load.
     [ThreadStatic]
     private static HashSet<(string CodeLocation, string Message)>? t_load;
+
+    // The logger of the load running on this thread: two loads under one name at once (the tool registers every model
+    // as "model"; parallel tests, or a tool embedded in a server) replace each other's log-id entry, and a load's
+    // warnings went to the other load's logger (a flaky inspect test). Null outside a load or when none is given.
+    [ThreadStatic]
+    private static ILogger? t_loadLogger;
     private static int s_state; // 0: not decided, 1: routed here, 2: the environment existed before the library's first use
 
     /// <summary>Gets whether ONNX Runtime's messages come here (the library created the environment).</summary>
@@ -106,11 +112,12 @@ internal static class OnnxRuntimeLog
     /// must not lose them because other loads of the same name warned from the same place within the minute), and a
     /// message repeated by the load (one per session copy, say) is written once.
     /// </summary>
-    public static LoadScope BeginLoad()
+    public static LoadScope BeginLoad(ILogger? logger = null)
     {
-        var outer = t_load;
+        var scope = new LoadScope(t_load, t_loadLogger);
         t_load = [];
-        return new LoadScope(outer);
+        t_loadLogger = logger;
+        return scope;
     }
 
     private static void OnMessage(IntPtr param, OrtLoggingLevel severity, string category, string logId, string codeLocation, string message) =>
@@ -154,7 +161,7 @@ internal static class OnnxRuntimeLog
                 return;
             }
 
-            var logger = (ByLogId.TryGetValue(logId, out var attached) ? attached : null) ?? s_last;
+            var logger = t_loadLogger ?? (ByLogId.TryGetValue(logId, out var attached) ? attached : null) ?? s_last;
             if (logger is null)
             {
                 Console.Error.WriteLine(string.Create(CultureInfo.InvariantCulture, $"ONNX Runtime {level} [{logId}] {category} {codeLocation}: {message}"));
@@ -178,11 +185,12 @@ internal static class OnnxRuntimeLog
     internal readonly struct LoadScope : IDisposable
     {
         private readonly HashSet<(string CodeLocation, string Message)>? _outer;
+        private readonly ILogger? _outerLogger;
 
-        internal LoadScope(HashSet<(string CodeLocation, string Message)>? outer) => _outer = outer;
+        internal LoadScope(HashSet<(string CodeLocation, string Message)>? outer, ILogger? outerLogger) => (_outer, _outerLogger) = (outer, outerLogger);
 
-        /// <summary>Ends the load: this thread's messages are limited per minute again.</summary>
-        public void Dispose() => t_load = _outer;
+        /// <summary>Ends the load: this thread's messages are limited per minute again and go by log id.</summary>
+        public void Dispose() => (t_load, t_loadLogger) = (_outer, _outerLogger);
     }
 
     /// <summary>At most <see cref="PerMinute"/> messages a minute from one code location of one log id.</summary>

@@ -127,6 +127,29 @@ public class OnnxRuntimeLogTests
         Assert.Empty(collector.GetSnapshot());
     }
 
+    [Fact]
+    public void TwoLoadsUnderOneName_EachGetsItsOwnMessages_ThoughTheLastAttachWins()
+    {
+        // mis inspect registers every model as "model": a second load attached its logger under that log id while the
+        // first loaded, and the first load's warnings went to the second (a flaky inspect test).
+        var first = new FakeLogCollector();
+        var second = new FakeLogCollector();
+        using var firstFactory = LoggerFactory.Create(b => b.AddProvider(new FakeLoggerProvider(first)));
+        using var secondFactory = LoggerFactory.Create(b => b.AddProvider(new FakeLoggerProvider(second)));
+        var logId = "same-" + Guid.NewGuid().ToString("N");
+        var firstLogger = firstFactory.CreateLogger("ModelInService");
+        OnnxRuntimeLog.Attach(logId, firstLogger);
+        OnnxRuntimeLog.Attach(logId, secondFactory.CreateLogger("ModelInService")); // the other load, on another thread
+
+        using (OnnxRuntimeLog.BeginLoad(firstLogger))
+        {
+            OnnxRuntimeLog.Relay(OrtLoggingLevel.ORT_LOGGING_LEVEL_WARNING, "onnxruntime", logId, "model.cc:1 Load", "old opset", 1_000);
+        }
+
+        Assert.Single(first.GetSnapshot(), r => r.Message.EndsWith(": old opset", StringComparison.Ordinal));
+        Assert.Empty(second.GetSnapshot());
+    }
+
     private sealed class ThrowingLoggerProvider : ILoggerProvider, ILogger
     {
         private int _ortMessagesSeen;

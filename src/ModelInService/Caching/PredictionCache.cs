@@ -233,8 +233,16 @@ internal sealed class PredictionCache<TInput, TOutput> : DelegatingStage<TInput,
         // The stored instance is never handed out: every caller, the owner included, gets its own copy (the same
         // instance when the output type is immutable: the copier decides once per type).
         var copier = serving.Binder.Copier;
-        var store = (_options.CacheOutput is not { } filter || filter(output!))
-            && (_source is null || (sameGeneration && _source.Swaps == swaps));
+        if (_source is not null && !(sameGeneration && _source.Swaps == swaps))
+        {
+            // Computed across a swap, perhaps by another generation than the key names: neither stored nor given to
+            // the joiners, who look again. A joiner may have come after a reload and a rollback, its key's generation
+            // serving again and no swap during its own call, and took the other model's answer before.
+            _lru.Fail(node, new OwnerGaveUpException(null));
+            return copier.Clone(output);
+        }
+
+        var store = _options.CacheOutput is not { } filter || filter(output!);
         var expires = _ttlTicks == long.MaxValue ? long.MaxValue : _time.GetTimestamp() + _ttlTicks;
         _lru.Complete(node, output, store ? copier.EstimateSize(output) + 64 : 0, expires, store);
         if (store && identity is not null)
@@ -328,9 +336,9 @@ internal sealed class PredictionCache<TInput, TOutput> : DelegatingStage<TInput,
 
     /// <summary>
     /// Tells joiners that the computation they waited for was abandoned by its owner's caller (canceled, or its
-    /// deadline passed): not their failure, so they look again.
+    /// deadline passed; no inner exception: it ran across a swap): not their failure, so they look again.
     /// </summary>
-    private sealed class OwnerGaveUpException(Exception inner) : Exception("The request computing this input was canceled or ran out of time.", inner);
+    private sealed class OwnerGaveUpException(Exception? inner) : Exception(inner is null ? "The request computing this input ran across a model swap." : "The request computing this input was canceled or ran out of time.", inner);
 }
 
 /// <summary>The type-erased face of a <see cref="PredictionCache{TInput, TOutput}"/>.</summary>

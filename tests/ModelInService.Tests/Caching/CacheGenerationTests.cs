@@ -4,6 +4,7 @@ using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Time.Testing;
 using ModelInService.Caching;
 using ModelInService.Hosting;
+using ModelInService.Sessions;
 
 namespace ModelInService.Tests.Caching;
 
@@ -89,6 +90,44 @@ public sealed class CacheGenerationTests : IDisposable
         await manager.RollbackAsync(); // A again, the same generation and version as when the request was keyed
         var again = predictor.PredictAsync(Setosa).AsTask();
         Assert.Equal(0, (await AdvanceUntil(again, time, TimeSpan.FromMilliseconds(250))).Label); // B's answer was cached as A's before
+    }
+
+    [Fact]
+    public async Task A_joiner_after_a_reload_and_a_rollback_does_not_take_an_answer_computed_across_them()
+    {
+        // Found by Under_reloads_and_rollbacks_... (one wrong answer in a CI run): the owner is keyed with A, its run
+        // starts on B, A serves again (rollback) before it ends; a request arriving then, no swap during its own call,
+        // joined the owner and took B's answer. The computation is gated here so the order is exact.
+        var (host, _, manager, _) = await StartAsync(null, _ => { });
+        using var _ = host;
+        var modelHost = host.Services.GetRequiredService<ModelRegistry>().Get("iris");
+        var gate = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var calls = 0;
+        async ValueTask<IrisOutput> Compute(IrisInput input, PredictionOptions? options, CancellationToken ct)
+        {
+            if (Interlocked.Increment(ref calls) == 1)
+            {
+                await gate.Task;
+                return new IrisOutput { Label = 2 }; // as B would answer
+            }
+
+            return new IrisOutput { Label = 0 }; // A
+        }
+
+        var cache = new PredictionCache<IrisInput, IrisOutput>(
+            new ComputeStage<IrisInput, IrisOutput>(Compute), new CachingOptions(), TimeProvider.System, new LruCache<IrisOutput>(100, 1 << 20), null, modelHost);
+        var owner = cache.PredictAsync(Serving<IrisInput, IrisOutput>.Of(modelHost.Runtime), Setosa, null, default).AsTask();
+        await manager.ReloadAsync(ModelSource.FromFile(_modelB));
+        await manager.RollbackAsync(); // A serves again
+
+        var joiner = cache.PredictAsync(Serving<IrisInput, IrisOutput>.Of(modelHost.Runtime), Setosa, null, default).AsTask();
+        Assert.Equal(1, cache.Statistics.Joins);
+        gate.SetResult();
+
+        Assert.Equal(2, (await owner.WaitAsync(TimeSpan.FromSeconds(10))).Label); // its call spanned the swaps
+        Assert.Equal(0, (await joiner.WaitAsync(TimeSpan.FromSeconds(10))).Label); // looked again: A's answer
+        Assert.Equal(2, calls);
+        Assert.Equal(0, (await cache.PredictAsync(Serving<IrisInput, IrisOutput>.Of(modelHost.Runtime), Setosa, null, default)).Label); // the joiner's answer was stored
     }
 
     [Theory]

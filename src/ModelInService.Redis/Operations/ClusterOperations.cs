@@ -339,9 +339,20 @@ internal sealed class ClusterOperations : IModelCluster, IAsyncDisposable, IDisp
             // Redis lost the desired state (restarted without persistence, flushed): the revisions start again. Follow
             // them from the start, and state what this replica serves again so that late replicas still converge.
             Interlocked.Exchange(ref link.LastApplied, 0);
-            if (!stored && link.Pending is null && link.Error is null)
+            if (!stored && link.Pending is null)
             {
-                link.Host.RaiseOperation(ModelOperationKind.Restate); // sets link.Pending through OnOperationApplied
+                if (link.Error is not { } error)
+                {
+                    link.Host.RaiseOperation(ModelOperationKind.Restate); // sets link.Pending through OnOperationApplied
+                }
+                else
+                {
+                    // This replica could not apply the lost state and still serves an older version: restating it could
+                    // roll back the replicas that did apply it. It follows the next revision instead, and the failure
+                    // of a revision that no longer exists leaves its readiness (it stayed Degraded for good before).
+                    link.Error = null;
+                    Log.LostStateNotRestated(_logger, link.Host.Name, error);
+                }
             }
         }
 

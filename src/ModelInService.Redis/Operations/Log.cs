@@ -29,6 +29,10 @@ internal static partial class Log
         Message = "Cluster operations: model '{ModelName}' cannot apply revision {Revision} ({Operation} from '{Origin}'): {Reason}; it keeps serving its current version")]
     public static partial void ApplyFailed(ILogger logger, string modelName, long revision, string operation, string origin, string reason);
 
+    [LoggerMessage(EventId = 1611, EventName = "ClusterLostStateNotRestated", Level = LogLevel.Warning,
+        Message = "Redis lost model '{ModelName}''s desired state, which this replica had not applied ({Error}); it does not restate its own version (that could roll back the replicas that applied it) and follows the next revision")]
+    public static partial void LostStateNotRestated(ILogger logger, string modelName, string error);
+
     [LoggerMessage(EventId = 1610, EventName = "ClusterRedisRefused", Level = LogLevel.Warning,
         Message = "Cluster operations: Redis refused the {Stage} ({Reason}); it is reachable, so this is not an outage: operations apply on this replica until it accepts them")]
     public static partial void RedisRefused(ILogger logger, string stage, string reason);

@@ -209,6 +209,36 @@ public sealed class ClusterOperationsTests(RedisFixture redis, ITestOutputHelper
     }
 
     [SkippableFact]
+    public async Task A_replica_that_failed_a_revision_Redis_then_lost_drops_the_failure_and_does_not_restate()
+    {
+        redis.SkipIfUnavailable();
+        await using var a = await StartAsync("a");
+        var v1 = Sha(IrisVersions.V1);
+        await using var connection = await ConnectionMultiplexer.ConnectAsync(redis.Configuration!);
+        var db = connection.GetDatabase();
+        var missing = _versions.Path("not-here.onnx");
+        var json = $$"""{"Origin":"elsewhere","Operation":"Reload","IssuedAtMs":1,"ServingSha256":"0123456789abcdef","ServingFile":"{{missing}}","Pinned":false,"CandidateShare":0}""";
+        await db.HashSetAsync($"{{{_prefix}:iris}}:desired", [new("revision", 7), new("state", json)]);
+        await db.PublishAsync(RedisChannel.Literal(_prefix + ":ops"), $"7\nelsewhere\niris");
+        await Replica.WaitUntilAsync(() => a.Operations.AppliedRevision("iris") == 7, Converge, "revision 7 handled");
+        Assert.Equal(HealthStatus.Degraded, (await a.HealthAsync()).Status);
+
+        // The failed revision is gone with Redis's data: the replica was Degraded for good before (its error kept, no
+        // restate), now it is ready, and it did not state its older version as the cluster's.
+        await redis.FlushAsync();
+        await Replica.WaitUntilAsync(() => a.HealthAsync().Result.Status == HealthStatus.Healthy, Converge, "A ready again");
+        Assert.Null((await a.Cluster.GetStateAsync("iris")).Desired);
+        Assert.Equal(v1, a.ServingSha);
+        Assert.Equal(0, a.Published);
+
+        // The next revision is followed from the start.
+        var good = $$"""{"Origin":"elsewhere","Operation":"Reload","IssuedAtMs":2,"ServingSha256":"{{Sha(_versions.V2)}}","ServingFile":"{{_versions.V2}}","Pinned":false,"CandidateShare":0}""";
+        await db.HashSetAsync($"{{{_prefix}:iris}}:desired", [new("revision", 1), new("state", good)]);
+        await db.PublishAsync(RedisChannel.Literal(_prefix + ":ops"), $"1\nelsewhere\niris");
+        await Replica.WaitUntilAsync(() => a.ServingSha == Sha(_versions.V2), Converge, "A follows revision 1");
+    }
+
+    [SkippableFact]
     public async Task A_forged_operation_naming_a_device_file_is_refused_and_the_replica_still_follows_later_operations()
     {
         redis.SkipIfUnavailable();

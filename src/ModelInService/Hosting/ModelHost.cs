@@ -376,6 +376,7 @@ internal sealed class ModelHost : IGenerationSource, ICandidateHost, IObservedMo
             var runtime = Runtime;
             Log.LoadedAfterFailure(_logger!, Name, runtime.FilePath ?? Options.Source?.Description ?? "");
             LoadedAfterFailure?.Invoke();
+            VersionChanged?.Invoke(this, new ModelVersionChangedEventArgs(Name, null, runtime.Info));
             return runtime;
         }
         finally

@@ -14,15 +14,15 @@ public sealed record ModelVersionInfo(long Version, string Source, string Sha256
 
 /// <summary>Data of <see cref="IModelManager.VersionChanged"/>.</summary>
 /// <param name="modelName">The model.</param>
-/// <param name="previous">The generation that stopped receiving new requests (it drains, or is kept for rollback).</param>
+/// <param name="previous">The generation that stopped receiving new requests (it drains, or is kept for rollback), or null when none served before (a model whose first load failed, with <see cref="ModelOptions.ContinueOnLoadError"/>, loaded later).</param>
 /// <param name="current">The generation now serving.</param>
-public sealed class ModelVersionChangedEventArgs(string modelName, ModelVersionInfo previous, ModelVersionInfo current) : EventArgs
+public sealed class ModelVersionChangedEventArgs(string modelName, ModelVersionInfo? previous, ModelVersionInfo current) : EventArgs
 {
     /// <summary>Gets the model.</summary>
     public string ModelName { get; } = modelName;
 
-    /// <summary>Gets the generation that stopped receiving new requests.</summary>
-    public ModelVersionInfo Previous { get; } = previous;
+    /// <summary>Gets the generation that stopped receiving new requests, or null when none served before (the model's first load failed and it loaded later, after its file changed).</summary>
+    public ModelVersionInfo? Previous { get; } = previous;
 
     /// <summary>Gets the generation now serving.</summary>
     public ModelVersionInfo Current { get; } = current;

@@ -88,9 +88,16 @@ public class LoadRecoveryTests
         var model = host.Services.GetRequiredService<ModelRegistry>().Get("iris");
         Assert.Equal(HealthStatus.Unhealthy, (await health.CheckHealthAsync()).Entries["model:iris"].Status);
         Assert.NotNull(model.Watcher); // watching although the first load failed
+        var changes = new List<ModelVersionChangedEventArgs>();
+        host.Services.GetRequiredService<IModelManager>().VersionChanged += (_, e) => changes.Add(e);
 
         fix();
         await KeepTimeMovingUntil(() => model.IsLoaded, time);
+
+        // The app learns that a version serves now (no event came before: log 1026 only), with none before it.
+        var change = Assert.Single(changes);
+        Assert.Null(change.Previous);
+        Assert.Equal(model.Runtime.Info, change.Current);
 
         Assert.Equal(HealthStatus.Healthy, (await health.CheckHealthAsync()).Entries["model:iris"].Status);
         var predictor = host.Services.GetRequiredService<IPredictor<IrisInput, IrisOutput>>();

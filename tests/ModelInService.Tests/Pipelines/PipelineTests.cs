@@ -1,5 +1,6 @@
 using System.Globalization;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Time.Testing;
 using ModelInService.Tests.Monitoring;
 
@@ -173,6 +174,33 @@ public class PipelineTests
         Assert.Equal(1, raw.SchemaViolations);
         Assert.Equal(["Measurements", "Unit", "Species", "Confidence"], raw.Features.Select(f => f.Name));
         Assert.Equal(30, raw["Unit"]!.Count);
+    }
+
+    [Fact]
+    public async Task Per_feature_keys_are_checked_against_the_model_and_the_pipeline_once_with_the_nearest_name()
+    {
+        // The pipeline's monitor shares the model's options: a key may name a feature of either, and is warned (3037)
+        // once, against both, only when it names neither.
+        var collector = new Microsoft.Extensions.Logging.Testing.FakeLogCollector();
+        using var host = await TestModels.StartAsync(s =>
+        {
+            s.AddLogging(b => b.AddProvider(new Microsoft.Extensions.Logging.Testing.FakeLoggerProvider(collector)));
+            s.AddSingleton<TimeProvider>(new FakeTimeProvider(MonitorHarness.Start));
+            Iris(s).UseMonitoring(o =>
+            {
+                o.EvaluationInterval = TimeSpan.FromDays(1);
+                o.FeatureThresholds["Features[0]"] = 0.2; // the model's
+                o.FeatureThresholds["Confidence"] = 0.2;  // the pipeline's response
+                o.CategoricalFeatures.Add("unit");        // the pipeline's request, another case
+                o.FeatureThresholds["Confidense"] = 0.2;  // neither
+            }).WithPipeline<FlowerRequest, IrisInput, IrisOutput, FlowerAnswer>(Parse, Answer);
+        });
+
+        var warning = Assert.Single(collector.GetSnapshot(), r => r.Id.Id == 3037);
+        Assert.Contains("FeatureThresholds[\"Confidense\"] (did you mean 'Confidence'?)", warning.Message, StringComparison.Ordinal);
+        Assert.DoesNotContain("\"Features[0]\"", warning.Message, StringComparison.Ordinal);
+        Assert.DoesNotContain("\"Confidence\"", warning.Message, StringComparison.Ordinal);
+        Assert.DoesNotContain("unit", warning.Message, StringComparison.Ordinal);
     }
 
     [Fact]

@@ -229,18 +229,19 @@ public sealed partial class BatchScorer
         public static double Seconds(long ticks) => (double)ticks / Stopwatch.Frequency;
     }
 
+    /// <summary>Event ids 5000-5099 (docs/operations.md lists every package's range).</summary>
     private static partial class Log
     {
-        [LoggerMessage(1, LogLevel.Information, "Batch scoring {Input} into {Destination}; {Skipped} rows already done by earlier runs")]
+        [LoggerMessage(EventId = 5000, EventName = "BatchScoringStarted", Level = LogLevel.Information, Message = "Batch scoring {Input} into {Destination}; {Skipped} rows already done by earlier runs")]
         public static partial void Starting(ILogger logger, string input, string destination, long skipped);
 
-        [LoggerMessage(2, LogLevel.Warning, "Rejected input row {Row} (id {Id}): {Reason}")]
+        [LoggerMessage(EventId = 5001, EventName = "BatchScoringRowRejected", Level = LogLevel.Warning, Message = "Rejected input row {Row} (id {Id}): {Reason}")]
         public static partial void Rejected(ILogger logger, long row, string? id, string reason);
 
-        [LoggerMessage(3, LogLevel.Information, "Batch scoring done: {Written} rows written, {Rejected} rejected, {Skipped} done before; {Seconds:0.00} s, {RowsPerSecond:N0} rows/s")]
+        [LoggerMessage(EventId = 5002, EventName = "BatchScoringDone", Level = LogLevel.Information, Message = "Batch scoring done: {Written} rows written, {Rejected} rejected, {Skipped} done before; {Seconds:0.00} s, {RowsPerSecond:N0} rows/s")]
         public static partial void Done(ILogger logger, long written, long rejected, long skipped, double seconds, double rowsPerSecond);
 
-        [LoggerMessage(4, LogLevel.Information, "Batch scoring stages: read {Read:0.00} s, bind and predict {Score:0.00} s (summed over the chunks in flight), writer waiting for predictions {Wait:0.00} s, write and commit {Write:0.00} s")]
+        [LoggerMessage(EventId = 5003, EventName = "BatchScoringStages", Level = LogLevel.Information, Message = "Batch scoring stages: read {Read:0.00} s, bind and predict {Score:0.00} s (summed over the chunks in flight), writer waiting for predictions {Wait:0.00} s, write and commit {Write:0.00} s")]
         public static partial void Stages(ILogger logger, double read, double score, double wait, double write);
     }
 }

@@ -21,4 +21,11 @@ public class LogEventIdTests
         var duplicateNames = messages.GroupBy(m => m.Attribute!.EventName).Where(g => g.Count() > 1).Select(g => g.Key);
         Assert.Empty(duplicateNames);
     }
+
+    [Fact]
+    public void EveryLoggerMessage_IsInTheCoreRangesTheDocsGive()
+    {
+        // docs/operations.md: 1000-1099 runtime, 3000-3099 monitor, 4000-4099 streaming.
+        Assert.Empty(TestUtilities.LogEventIds.Problems(typeof(ModelBuilder).Assembly, (1000, 1099), (3000, 3099), (4000, 4099)));
+    }
 }

@@ -176,8 +176,12 @@ internal sealed partial class ModelMonitor
             referenceProfile = null;
         }
 
+        // A profile without a single value (every reference value of the feature was missing or not finite) gives NaN
+        // distances: the feature cannot be judged for drift, like one the reference lacks. Its profile still serves
+        // the quality rules (its missing share).
+        var judgeable = referenceProfile is not null && HasValues(referenceProfile);
         string? calibrationNote = null;
-        if (referenceProfile is not null && _options.CalibrationSigmas > 0 && reference!.Calibration.TryGetValue(feature.Name, out var calibration))
+        if (judgeable && _options.CalibrationSigmas > 0 && reference!.Calibration.TryGetValue(feature.Name, out var calibration))
         {
             calibrated = calibration.Mean + (_options.CalibrationSigmas * calibration.Std);
         }
@@ -191,7 +195,7 @@ internal sealed partial class ModelMonitor
         FeatureDrift? drift = null;
         var distance = new DistanceEstimate(double.NaN, double.NaN, double.NaN);
         FeatureStatus status;
-        if (referenceProfile is null)
+        if (!judgeable)
         {
             status = FeatureStatus.NoReference;
             if (update && state.Drifted.Remove(feature.Name))
@@ -210,7 +214,9 @@ internal sealed partial class ModelMonitor
                     SampleSize = valid,
                     Timestamp = now,
                     Versions = _windowVersions,
-                    Message = Invariant($"'{feature.Name}' is no longer judged for drift over the last {window}: the reference has no profile of it (it was replaced or removed), so its alarm is closed"),
+                    Message = referenceProfile is null
+                        ? Invariant($"'{feature.Name}' is no longer judged for drift over the last {window}: the reference has no profile of it (it was replaced or removed), so its alarm is closed")
+                        : Invariant($"'{feature.Name}' is no longer judged for drift over the last {window}: the reference has no value of it (every one missing or not finite), so its alarm is closed"),
                 });
             }
         }
@@ -220,7 +226,7 @@ internal sealed partial class ModelMonitor
         }
         else
         {
-            drift = DriftMetrics.Compare(referenceProfile, profile, s_drift);
+            drift = DriftMetrics.Compare(referenceProfile!, profile, s_drift);
             distance = Distance(drift, metric);
             var was = state.Drifted.Contains(feature.Name);
             var drifted = was ? !(distance.Value < exit) : distance.Value > threshold;
@@ -303,6 +309,11 @@ internal sealed partial class ModelMonitor
             return "the reference has no profile of this feature (or one of another kind): the fixed threshold applies";
         }
 
+        if (!HasValues(referenceProfile))
+        {
+            return "the reference has no value of this feature (every one missing or not finite): it is not judged for drift";
+        }
+
         var r = reference.Reference;
         var chunks = Math.Min(r.ChunkCount, MaxCalibrationChunks);
         return chunks < MinCalibrationChunks
@@ -375,10 +386,10 @@ internal sealed partial class ModelMonitor
         }
 
         // Unseen categories: share of values in categories the reference knows.
-        if (drift is null && reference is null && state.Violating.Contains("unseen|" + feature.Name))
+        if (drift is null && (reference is null || !HasValues(reference)) && state.Violating.Contains("unseen|" + feature.Name))
         {
             Transition(state, "unseen", feature.Name, false, double.NaN, _options.KnownCategoryMostly, valid, window, now, update, events, violations,
-                Invariant($"'{feature.Name}': unseen categories are no longer judged: the reference has no profile of it (it was replaced or removed), so the violation is closed"));
+                Invariant($"'{feature.Name}': unseen categories are no longer judged: the reference has no profile of it (it was replaced or removed) or no value of it, so the violation is closed"));
         }
         else if (drift is CategoricalDrift categorical)
         {
@@ -389,6 +400,10 @@ internal sealed partial class ModelMonitor
                 Invariant($"'{feature.Name}': {categorical.UnseenFraction:P2} of values in {categorical.UnseenCategories.Count} categor{(categorical.UnseenCategories.Count == 1 ? "y" : "ies")} the reference never saw (mostly {_options.KnownCategoryMostly:P1} known)"));
         }
     }
+
+    /// <summary>Whether a reference profile has any value to compare with (finite values, or labels).</summary>
+    private static bool HasValues(FeatureProfile profile) =>
+        profile.Kind == FeatureKind.Numeric ? profile.Moments!.Count > 0 : profile.Categories!.N > 0;
 
     /// <summary>A `mostly` rule: fails below <paramref name="mostly"/>, holds again at mostly + half the allowance (hysteresis).</summary>
     private void CheckMostly(WindowState state, string rule, string? feature, double observed, double mostly, long sampleSize, TimeSpan window, DateTimeOffset now, bool update, List<ModelMonitorEvent>? events, List<QualityViolation> violations, string message)

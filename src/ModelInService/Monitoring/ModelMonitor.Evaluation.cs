@@ -374,7 +374,12 @@ internal sealed partial class ModelMonitor
                 range = new MonitorValueRange(r.Min - pad, r.Max + pad);
             }
 
-            if (range is { } bounds)
+            if (range is null && state.Violating.Contains("range|" + feature.Name))
+            {
+                Transition(state, "range", feature.Name, false, double.NaN, _options.RangeMostly, valid, window, now, update, events, violations,
+                    Invariant($"'{feature.Name}': the range is no longer judged: no Ranges entry and the reference has no value of it (it was replaced or removed), so the violation is closed"));
+            }
+            else if (range is { } bounds)
             {
                 var m = profile.Moments!;
                 var inside = m.Min >= bounds.Min && m.Max <= bounds.Max

@@ -53,4 +53,36 @@ public class ReferenceWithoutValuesTests
         Assert.Contains("no longer judged", resolved.Message, StringComparison.Ordinal);
         Assert.Empty(await ProbeStreams.WindowAsync(harness, shifted, 1_000) is var later ? later.Where(e => e.Feature == "X") : []);
     }
+
+    [Fact]
+    public async Task AnOpenRangeViolation_IsClosed_WhenTheReferenceThatGaveTheRangeIsRemoved()
+    {
+        using var harness = Start();
+        harness.Monitor.SetReference(Reference(harness, ProbeStreams.Normal, 1));
+        var outside = new ProbeStreams.Source(2) { X = r => ProbeStreams.Normal(r) + 100 };
+        Assert.Contains(await ProbeStreams.WindowAsync(harness, outside, 1_000), e => e.Kind == ModelMonitorEventKind.QualityViolation && e.Rule == "range" && e.Feature == "X");
+
+        harness.Monitor.SetReference(null);
+        var events = await ProbeStreams.WindowAsync(harness, outside, 1_000);
+
+        var resolved = Assert.Single(events, e => e.Rule == "range" && e.Feature == "X");
+        Assert.Equal(ModelMonitorEventKind.QualityResolved, resolved.Kind);
+        Assert.Contains("no longer judged", resolved.Message, StringComparison.Ordinal);
+        Assert.DoesNotContain(harness.Monitor.GetReport(Window).Violations, v => v.Rule == "range");
+        Assert.DoesNotContain(await ProbeStreams.WindowAsync(harness, outside, 1_000), e => e.Rule == "range");
+    }
+
+    [Fact]
+    public async Task AnOpenRangeViolation_IsClosed_WhenTheNewReferenceHasNoValuesOfTheFeature()
+    {
+        using var harness = Start();
+        harness.Monitor.SetReference(Reference(harness, ProbeStreams.Normal, 1));
+        var outside = new ProbeStreams.Source(2) { X = r => ProbeStreams.Normal(r) + 100 };
+        Assert.Contains(await ProbeStreams.WindowAsync(harness, outside, 1_000), e => e.Kind == ModelMonitorEventKind.QualityViolation && e.Rule == "range" && e.Feature == "X");
+
+        harness.Monitor.SetReference(Reference(harness, _ => double.NaN, 3));
+        var events = await ProbeStreams.WindowAsync(harness, outside, 1_000);
+
+        Assert.Equal(ModelMonitorEventKind.QualityResolved, Assert.Single(events, e => e.Rule == "range" && e.Feature == "X").Kind);
+    }
 }

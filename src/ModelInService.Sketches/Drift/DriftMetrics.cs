@@ -32,7 +32,11 @@ public static class DriftMetrics
         {
             options ??= new DriftOptions();
             options.Validate();
-            return CompareNumericCore(reference.Quantiles!, measurement.Quantiles!, reference.Moments!.StandardDeviation, options);
+            // The exact moments' variance overflows for values beyond about 1e154 (their squares pass double.MaxValue):
+            // an infinite sigma would make the normalized Wasserstein distance 0 whatever the shift, so the sketch's
+            // estimate (computed at a safe scale) is used instead.
+            var sigma = reference.Moments!.StandardDeviation;
+            return CompareNumericCore(reference.Quantiles!, measurement.Quantiles!, double.IsFinite(sigma) ? sigma : null, options);
         }
 
         return CompareCategorical(reference.Categories!, measurement.Categories!, options);
@@ -393,11 +397,29 @@ public static class DriftMetrics
 
     private static double WeightedStandardDeviation(double[] items, long[] cumulative, double n)
     {
+        var sigma = WeightedStandardDeviation(items, cumulative, n, 1.0);
+        if (double.IsFinite(sigma) || items.Length == 0)
+        {
+            return sigma;
+        }
+
+        // Squares of values beyond about 1e154 overflow: compute at the scale of the largest magnitude instead.
+        double scale = 0;
+        foreach (var item in items)
+        {
+            scale = Math.Max(scale, Math.Abs(item));
+        }
+
+        return WeightedStandardDeviation(items, cumulative, n, scale) * scale;
+    }
+
+    private static double WeightedStandardDeviation(double[] items, long[] cumulative, double n, double scale)
+    {
         double mean = 0;
         long previous = 0;
         for (var i = 0; i < items.Length; i++)
         {
-            mean += items[i] * (cumulative[i] - previous);
+            mean += items[i] / scale * (cumulative[i] - previous);
             previous = cumulative[i];
         }
 
@@ -406,7 +428,7 @@ public static class DriftMetrics
         previous = 0;
         for (var i = 0; i < items.Length; i++)
         {
-            var d = items[i] - mean;
+            var d = (items[i] / scale) - mean;
             m2 += d * d * (cumulative[i] - previous);
             previous = cumulative[i];
         }

@@ -71,4 +71,45 @@ internal static class ProbeStreams
         harness.Time.Advance(Window);
         return [.. await harness.Monitor.EvaluateAsync()];
     }
+
+    /// <summary>Exact KS and Wasserstein-1 between two samples (step CDFs over the union of their values).</summary>
+    internal static (double Ks, double W1) ExactKsW1(double[] a, double[] b)
+    {
+        var sa = (double[])a.Clone();
+        var sb = (double[])b.Clone();
+        Array.Sort(sa);
+        Array.Sort(sb);
+        var xs = sa.Concat(sb).Distinct().OrderBy(x => x).ToArray();
+        double ks = 0, w1 = 0;
+        for (var i = 0; i < xs.Length; i++)
+        {
+            var d = Math.Abs(Cdf(sa, xs[i]) - Cdf(sb, xs[i]));
+            ks = Math.Max(ks, d);
+            if (i + 1 < xs.Length)
+            {
+                w1 += d * (xs[i + 1] - xs[i]);
+            }
+        }
+
+        return (ks, w1);
+    }
+
+    private static double Cdf(double[] sorted, double x)
+    {
+        int lo = 0, hi = sorted.Length;
+        while (lo < hi)
+        {
+            var mid = (lo + hi) / 2;
+            if (sorted[mid] <= x)
+            {
+                lo = mid + 1;
+            }
+            else
+            {
+                hi = mid;
+            }
+        }
+
+        return (double)lo / sorted.Length;
+    }
 }

@@ -285,4 +285,27 @@ public sealed class OutsideProbeDriftTests(ITestOutputHelper output)
         Assert.True(double.IsFinite(d.ReferenceStandardDeviation));
         Assert.InRange(d.ReferenceStandardDeviation / scale, 0.9, 1.1);
     }
+
+    [Theory]
+    [InlineData(100)]
+    [InlineData(1_000)]
+    [InlineData(5_000)]
+    public void HighCardinality_SameDistribution_Report(int distinct)
+    {
+        var r = new Random(9);
+        var a = new CategoricalSketch();
+        var b = new CategoricalSketch();
+        for (var i = 0; i < 20_000; i++)
+        {
+            a.Update("c" + r.Next(distinct));
+        }
+
+        for (var i = 0; i < 1_000; i++)
+        {
+            b.Update("c" + r.Next(distinct));
+        }
+
+        var d = DriftMetrics.CompareCategorical(a, b);
+        output.WriteLine($"{distinct} categories: exact {a.IsExact}/{b.IsExact} LInf {d.LInfinity.Value:G4} [{d.LInfinity.LowerBound:G4}, {d.LInfinity.UpperBound:G4}] unseen {d.UnseenFraction:G4} ({d.UnseenCategories.Count}) PSI {d.PopulationStabilityIndex.Value:G4} other bin {d.HasOtherBin}");
+    }
 }

@@ -279,4 +279,21 @@ public class OutsideProbeDecisionTests(ITestOutputHelper output)
         Assert.Contains(shifted, e => e.Kind == ModelMonitorEventKind.DriftDetected && e.Feature == "X");
         Assert.True(alarms <= 8, $"{alarms}");
     }
+
+    [Theory]
+    [InlineData(100)]
+    [InlineData(1_000)]
+    public async Task HighCardinalityCategorical_SameDistribution(int categories)
+    {
+        using var h = ProbeStreams.Start(new ProbeStreams.Source(1) { Categories = categories }, 20_000, 1_000);
+        var s = new ProbeStreams.Source(2) { Categories = categories };
+        var events = new List<ModelMonitorEvent>();
+        for (var w = 0; w < 20; w++)
+        {
+            events.AddRange((await ProbeStreams.WindowAsync(h, s, 1_000)).Where(e => e.Feature == "Color"));
+        }
+
+        var c = h.Monitor.GetReport(Window).Features.Single(f => f.Name == "Color");
+        output.WriteLine($"{categories} categories: Color {c.Status} d={c.Distance.Value:G4} thr={c.Threshold:G4} cal={c.CalibratedThreshold:G4}; events: {string.Join("; ", events.Select(e => $"{e.Kind} {e.Rule} {e.Value:G4}"))}");
+    }
 }

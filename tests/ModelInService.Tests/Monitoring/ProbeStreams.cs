@@ -35,11 +35,14 @@ internal static class ProbeStreams
 
         public double Purple { get; set; }
 
+        /// <summary>When set, Color is one of this many equally likely categories.</summary>
+        public int Categories { get; set; }
+
         public (Row, Prediction) Next()
         {
             var x = X(_random);
             var u = _random.NextDouble();
-            var color = u < Purple ? "purple" : u < 0.5 ? "red" : u < 0.8 ? "green" : "blue";
+            var color = Categories > 0 ? "c" + _random.Next(Categories) : u < Purple ? "purple" : u < 0.5 ? "red" : u < 0.8 ? "green" : "blue";
             var row = new Row { X = x, Y = (Normal(_random) * 2) + 5, Color = color };
             var p = double.IsFinite(x) ? 1 / (1 + Math.Exp(-Math.Clamp(x, -50, 50))) : 0.5;
             return (row, new Prediction { Label = p > 0.5 ? 1 : 0, Probabilities = [(float)(1 - p), (float)p] });

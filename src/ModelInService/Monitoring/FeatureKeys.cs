@@ -72,6 +72,36 @@ internal static class FeatureKeys
             unknown.Add($"{option}[\"{key}\"]" + (suggestion is null ? "" : $" (did you mean '{suggestion}'?)"));
     }
 
+    /// <summary>
+    /// Whether a <see cref="MonitoringOptions.FeatureThresholds"/> or <see cref="MonitoringOptions.Ranges"/> key names a
+    /// feature a monitor records: one of <paramref name="features"/> or an element of a vector, dictionary or summarized
+    /// member (named from the data: only its member is checked). Case-insensitive.
+    /// </summary>
+    public static bool NamesFeature(string key, IEnumerable<string> features, IEnumerable<MonitoredMember> members)
+    {
+        foreach (var feature in features)
+        {
+            if (string.Equals(feature, key, StringComparison.OrdinalIgnoreCase))
+            {
+                return true;
+            }
+        }
+
+        var (member, suffix) = Split(key);
+        if (suffix.Length > 0)
+        {
+            foreach (var candidate in members)
+            {
+                if (candidate.Treatment != MonitoredTreatment.Scalar && string.Equals(candidate.Member, member, StringComparison.OrdinalIgnoreCase))
+                {
+                    return true;
+                }
+            }
+        }
+
+        return false;
+    }
+
     /// <summary>The member part of a feature name (before the first <c>[</c> or <c>.</c>; C# member names have neither) and the rest.</summary>
     private static (string Member, string Suffix) Split(string key)
     {

@@ -126,12 +126,22 @@ internal sealed partial class ModelMonitor
             MonitorLog.ReferenceDoesNotFit(_logger, ModelName, string.Join("; ", problems.Take(12)));
         }
 
-        // Case-insensitive, as the options' dictionaries look features up.
+        // Case-insensitive, as the options' dictionaries look features up. Only keys naming a feature this monitor
+        // records: a key naming nothing is warned at start-up (3037, with the nearest name), and a key naming the other
+        // monitor's feature (a pipeline's monitor shares its model's options) is not this reference's business; both
+        // were warned here too before.
         var names = new HashSet<string>(reference.FeatureNames, StringComparer.OrdinalIgnoreCase);
+        List<string> features;
+        lock (_state)
+        {
+            features = [.. _catalog.All.Select(f => f.Name)];
+        }
+
+        var members = MonitoredMembers;
         var unknown = new List<string>();
         foreach (var key in _options.FeatureThresholds.Keys)
         {
-            if (!names.Contains(key))
+            if (!names.Contains(key) && FeatureKeys.NamesFeature(key, features, members))
             {
                 unknown.Add("FeatureThresholds[\"" + key + "\"]");
             }
@@ -139,7 +149,7 @@ internal sealed partial class ModelMonitor
 
         foreach (var key in _options.Ranges.Keys)
         {
-            if (!names.Contains(key))
+            if (!names.Contains(key) && FeatureKeys.NamesFeature(key, features, members))
             {
                 unknown.Add("Ranges[\"" + key + "\"]");
             }

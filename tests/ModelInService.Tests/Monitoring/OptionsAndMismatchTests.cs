@@ -61,8 +61,9 @@ public sealed class OptionsAndMismatchTests
         using var harness = new MonitorHarness(o =>
         {
             o.FeatureThresholds["X"] = 0.2;
-            o.FeatureThresholds["Xx"] = 0.2; // a typo: no such feature
+            o.FeatureThresholds["Xx"] = 0.2; // a typo: no such feature (warned at start-up, 3037, not here again)
             o.Ranges["Colour"] = new MonitorValueRange(0, 1);
+            o.FeatureThresholds["Probabilities[7]"] = 0.2; // the model's vector, an element the reference lacks
         }, logger: logger);
         var reference = MonitorHarness.BuildReference(harness.Options, harness.Recorder, new SyntheticStream(1).Next, 2_000, "another_model", MonitorHarness.Start);
 
@@ -71,8 +72,10 @@ public sealed class OptionsAndMismatchTests
         var warnings = logger.Collector.GetSnapshot().Where(r => r.Level == Microsoft.Extensions.Logging.LogLevel.Warning).ToList();
         Assert.Contains(warnings, r => r.Id.Id == 3034 && r.Message.Contains("built for model 'another_model'", StringComparison.Ordinal));
         var unknown = Assert.Single(warnings, r => r.Id.Id == 3035);
-        Assert.Contains("FeatureThresholds[\"Xx\"], Ranges[\"Colour\"]", unknown.Message, StringComparison.Ordinal);
+        Assert.Contains("FeatureThresholds[\"Probabilities[7]\"]", unknown.Message, StringComparison.Ordinal);
         Assert.DoesNotContain("FeatureThresholds[\"X\"]", unknown.Message, StringComparison.Ordinal);
+        Assert.DoesNotContain("Xx", unknown.Message, StringComparison.Ordinal); // said twice before, 3035 and 3037
+        Assert.DoesNotContain("Colour", unknown.Message, StringComparison.Ordinal);
         Assert.Contains("X", unknown.Message, StringComparison.Ordinal);
     }
 

@@ -261,6 +261,32 @@ public sealed class OutsideProbeDriftTests(ITestOutputHelper output)
         Assert.InRange(d.NormalizedWasserstein1.Value, 0.4, 0.6);
     }
 
+    [Fact]
+    public void ValuesSpanningMoreThanDoubleMaxValue_GiveAFiniteDistanceForTheSameData_AndInfinityForAShift()
+    {
+        // double.MinValue and double.MaxValue as "missing" sentinels in one column: the gap between them overflows.
+        var a = new KllDoublesSketch(200, new Random(1));
+        var b = new KllDoublesSketch(200, new Random(2));
+        var c = new KllDoublesSketch(200, new Random(3));
+        foreach (var v in new[] { double.MinValue, double.MaxValue, double.MinValue, double.MaxValue })
+        {
+            a.Update(v);
+            b.Update(v);
+        }
+
+        c.Update(double.MinValue);
+        c.Update(double.MaxValue);
+        c.Update(double.MaxValue);
+        c.Update(double.MaxValue);
+
+        var same = DriftMetrics.CompareNumeric(a, b);
+        Assert.Equal(0, same.Wasserstein1.Value); // NaN before: 0 x infinity where the CDFs agree
+        Assert.Equal(0, same.KolmogorovSmirnov.Value);
+        var shifted = DriftMetrics.CompareNumeric(a, c);
+        Assert.False(double.IsNaN(shifted.Wasserstein1.Value));
+        Assert.True(shifted.Wasserstein1.Value > 0);
+    }
+
     [Theory]
     [InlineData(1e30)]
     [InlineData(1e150)]

@@ -368,7 +368,9 @@ public static class DriftMetrics
         while (i < a.Length || j < b.Length)
         {
             var x = i < a.Length && (j >= b.Length || a[i] <= b[j]) ? a[i] : b[j];
-            if (!first)
+            // Only where the CDFs differ: a gap between values of opposite sign near double.MaxValue overflows to
+            // infinity, and 0 x infinity made W1 NaN for identical distributions (a NaN distance holds an alarm open).
+            if (!first && previousDiff > 0)
             {
                 w1 += previousDiff * (x - previousX);
             }

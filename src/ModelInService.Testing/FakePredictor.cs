@@ -23,9 +23,12 @@ namespace ModelInService.Testing;
 /// Like the real predictor it validates first and reports through the returned task: <see cref="ArgumentNullException"/>
 /// for a null list of inputs, <see cref="ModelInputException"/> (<c>the TInput is null</c>) for a null input, then a
 /// canceled token: a single call's task is canceled (<see cref="TaskCanceledException"/>), a batch fails with
-/// <see cref="OperationCanceledException"/>, checked before each input. Null options or an out-of-range
-/// <see cref="PredictionOptions.Timeout"/> are thrown by the call itself, as by the real predictor. Every call is
-/// recorded, failed or not. Thread-safe: configure and call it from any number of threads.
+/// <see cref="OperationCanceledException"/>, checked before each input (and every 1,024 inputs while validating them).
+/// Null options or an out-of-range <see cref="PredictionOptions.Timeout"/> are thrown by the call itself, as by the
+/// real predictor. A <see cref="PredictionOptions.Timeout"/> is a deadline on the system clock, as the real
+/// predictor's: the answer function's token is canceled there and a call still unanswered fails with
+/// <see cref="ModelDeadlineExceededException"/> (<c>Request to model 'iris' exceeded its 50 ms deadline.</c>), an answer
+/// that ignores its token abandoned; a zero timeout fails before answering. Every call is recorded, failed or not. Thread-safe: configure and call it from any number of threads.
 /// </para>
 /// </remarks>
 public sealed class FakePredictor<TInput, TOutput> : IPredictor<TInput, TOutput>
@@ -252,9 +255,16 @@ public sealed class FakePredictor<TInput, TOutput> : IPredictor<TInput, TOutput>
         var copy = inputs.ToArray();
         Record(new FakePredictorCall<TInput>(copy, null, isBatch: true));
 
-        // The real batch call's order: every input is validated first, then the token is checked before each run.
+        // The real batch call's order: every input is validated first (the token looked at every 1,024 rows), then
+        // the token is checked before each run.
         for (var i = 0; i < copy.Length; i++)
         {
+            if ((i & 1023) == 1023)
+            {
+                // As the real batch: a cancellation is seen within 1,024 rows of validation.
+                cancellationToken.ThrowIfCancellationRequested();
+            }
+
             if (copy[i] is null)
             {
                 throw NullInput().AtIndex(i);
@@ -303,6 +313,11 @@ public sealed class FakePredictor<TInput, TOutput> : IPredictor<TInput, TOutput>
             return ValueTask.FromCanceled<TOutput>(cancellationToken);
         }
 
+        if (options?.Timeout is { } timeout)
+        {
+            return AnswerWithDeadlineAsync(input, timeout, cancellationToken);
+        }
+
         try
         {
             var (queued, answer) = Take(1);
@@ -317,6 +332,30 @@ public sealed class FakePredictor<TInput, TOutput> : IPredictor<TInput, TOutput>
 #pragma warning restore CA1031
         {
             return ValueTask.FromException<TOutput>(ex);
+        }
+    }
+
+    /// <summary>
+    /// The real session stage's deadline (SessionStage.RunWithDeadlineAsync): the answer runs under a token canceled at
+    /// the deadline and is abandoned there (as ONNX Runtime's terminate flag stops a run), failing with
+    /// <see cref="ModelDeadlineExceededException"/> and its message; a deadline already passed answers nothing and
+    /// consumes no queued entry. Canceling <paramref name="cancellationToken"/> is a cancellation, not a deadline.
+    /// </summary>
+    private async ValueTask<TOutput> AnswerWithDeadlineAsync(TInput input, TimeSpan timeout, CancellationToken cancellationToken)
+    {
+        using var deadline = new CancellationTokenSource(timeout);
+        using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, deadline.Token);
+        try
+        {
+            linked.Token.ThrowIfCancellationRequested();
+            var (queued, answer) = Take(1);
+            return queued.Length > 0
+                ? queued[0](input)
+                : await Answer(answer, input, linked.Token).AsTask().WaitAsync(linked.Token).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (deadline.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
+        {
+            throw new ModelDeadlineExceededException(ModelName, $"Request to model '{ModelName}' exceeded its {timeout.TotalMilliseconds:0} ms deadline.", timeout);
         }
     }
 

@@ -17,6 +17,7 @@ public sealed class FakeModelMonitorEvents
     private readonly List<FakeHandlerFailure> _failures = [];
     private readonly TimeProvider _time;
     private TimeSpan _handlerTimeout = TimeSpan.FromSeconds(10);
+    private IReadOnlyList<string> _versions = [];
 
     /// <summary>The longest timeout a <see cref="CancellationTokenSource"/> accepts.</summary>
     private static readonly TimeSpan MaxHandlerTimeout = TimeSpan.FromMilliseconds(uint.MaxValue - 1);
@@ -38,6 +39,23 @@ public sealed class FakeModelMonitorEvents
     /// <summary>Gets or sets the window the built events say they cover.</summary>
     /// <value>Default 1 hour.</value>
     public TimeSpan Window { get; set; } = TimeSpan.FromHours(1);
+
+    /// <summary>
+    /// Gets or sets the model versions the built events say the window holds (<see cref="ModelMonitorEvent.Versions"/>:
+    /// SHA-256 prefixes, most rows first). The monitor fills it on every event (one version after a steady run; several
+    /// when the window spans a reload or a rolling deploy), so set it to test a handler that reads it.
+    /// </summary>
+    /// <value>Default empty (no version known). The list is copied when set.</value>
+    /// <exception cref="ArgumentNullException">The value is null.</exception>
+    public IReadOnlyList<string> Versions
+    {
+        get => _versions;
+        set
+        {
+            ArgumentNullException.ThrowIfNull(value);
+            _versions = [.. value];
+        }
+    }
 
     /// <summary>Gets or sets how long each handler may take for the events of one <see cref="RaiseAsync(IReadOnlyList{ModelMonitorEvent}, CancellationToken)"/>, as the monitor's <c>MonitoringOptions.HandlerTimeout</c>.</summary>
     /// <value>Default 10 seconds (the monitor's default).</value>
@@ -102,10 +120,12 @@ public sealed class FakeModelMonitorEvents
     /// <param name="threshold">The threshold it rose above.</param>
     /// <param name="metric">The distance's name, e.g. <c>NormalizedWasserstein</c>, <c>KolmogorovSmirnov</c>, <c>CramersV</c>.</param>
     /// <param name="sampleSize">The observations behind the distance.</param>
+    /// <param name="lowerBound">The lower end of the distance's error bounds from the sketches, which the monitor's message shows: <c>NormalizedWasserstein 0.31 [0.29, 0.33] &gt; 0.2</c>; <paramref name="distance"/> by default.</param>
+    /// <param name="upperBound">The upper end of those bounds; <paramref name="distance"/> by default.</param>
     /// <returns>The event (not raised).</returns>
-    public ModelMonitorEvent DriftDetected(string feature, double distance, double threshold, string metric = "NormalizedWasserstein", long sampleSize = 1000) =>
+    public ModelMonitorEvent DriftDetected(string feature, double distance, double threshold, string metric = "NormalizedWasserstein", long sampleSize = 1000, double? lowerBound = null, double? upperBound = null) =>
         Build(ModelMonitorEventKind.DriftDetected, feature, metric, distance, threshold, sampleSize,
-            Invariant($"'{feature}' drifted: {metric} {distance:0.####} > {threshold:0.####} over the last {Window} (n = {sampleSize})"));
+            Invariant($"'{feature}' drifted: {metric} {distance:0.####} [{lowerBound ?? distance:0.####}, {upperBound ?? distance:0.####}] > {threshold:0.####} over the last {Window} (n = {sampleSize})"));
 
     /// <summary>Builds a <see cref="ModelMonitorEventKind.DriftResolved"/> event.</summary>
     /// <param name="feature">The feature.</param>
@@ -265,6 +285,7 @@ public sealed class FakeModelMonitorEvents
         SampleSize = sampleSize,
         Timestamp = _time.GetUtcNow(),
         Message = message,
+        Versions = _versions,
     };
 
     private static string Invariant(FormattableString text) => text.ToString(CultureInfo.InvariantCulture);

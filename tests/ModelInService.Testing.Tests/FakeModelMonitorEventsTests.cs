@@ -34,6 +34,22 @@ public sealed class FakeModelMonitorEventsTests
     }
 
     [Fact]
+    public void BuiltEvents_CarryTheVersionsSet_AsTheMonitorFillsThem()
+    {
+        var monitor = new FakeModelMonitorEvents("iris");
+        Assert.Empty(monitor.DriftDetected("petal_length", 0.3, 0.2).Versions);
+
+        var versions = new List<string> { "3f2a9c1b", "77d0e4aa" };
+        monitor.Versions = versions;
+        versions.Clear();
+
+        Assert.Equal(["3f2a9c1b", "77d0e4aa"], monitor.DriftDetected("petal_length", 0.3, 0.2).Versions);
+        Assert.Equal(["3f2a9c1b", "77d0e4aa"], monitor.DatasetDriftDetected(3, 4).Versions);
+        Assert.Equal(["3f2a9c1b", "77d0e4aa"], monitor.QualityViolation("missing", "sepal_width", 0.9, 0.99).Versions);
+        Assert.Throws<ArgumentNullException>(() => monitor.Versions = null!);
+    }
+
+    [Fact]
     public void BuildsEventsAsTheMonitorWordsThem()
     {
         var time = new FakeTimeProvider(new DateTimeOffset(2026, 12, 1, 8, 0, 0, TimeSpan.Zero));
@@ -50,7 +66,11 @@ public sealed class FakeModelMonitorEventsTests
         Assert.Equal(500, drift.SampleSize);
         Assert.Equal(TimeSpan.FromMinutes(15), drift.Window);
         Assert.Equal(time.GetUtcNow(), drift.Timestamp);
-        Assert.Equal("'petal_length' drifted: NormalizedWasserstein 0.31 > 0.2 over the last 00:15:00 (n = 500)", drift.Message);
+        // The monitor's wording (ModelMonitor.Evaluation.cs) shows the distance's error bounds after it.
+        Assert.Equal("'petal_length' drifted: NormalizedWasserstein 0.31 [0.31, 0.31] > 0.2 over the last 00:15:00 (n = 500)", drift.Message);
+        Assert.Equal(
+            "'petal_length' drifted: KolmogorovSmirnov 0.31 [0.2874, 0.3326] > 0.2 over the last 00:15:00 (n = 500)",
+            monitor.DriftDetected("petal_length", 0.31, 0.2, "KolmogorovSmirnov", 500, lowerBound: 0.28741, upperBound: 0.33259).Message);
 
         var dataset = monitor.DatasetDriftDetected(3, 4);
         Assert.Null(dataset.Feature);

@@ -151,7 +151,11 @@ public sealed class FakeModelRunner : IModelRunner
     }
 
     /// <summary>Sets the function that answers each call whose inputs passed the checks.</summary>
-    /// <param name="answer">Computes the outputs from the inputs; may throw (for example a <see cref="ModelInferenceException"/>).</param>
+    /// <param name="answer">
+    /// Computes the outputs from the inputs: every declared output, each of its declared element type, rank and fixed
+    /// dimensions, in any order (the call returns them in the signature's order, as the real runner); may throw (for
+    /// example a <see cref="ModelInferenceException"/>).
+    /// </param>
     /// <returns>This fake.</returns>
     /// <exception cref="ArgumentNullException"><paramref name="answer"/> is null.</exception>
     public FakeModelRunner AnswerWith(Func<IReadOnlyList<NamedTensor>, IReadOnlyList<NamedTensor>> answer)
@@ -229,8 +233,7 @@ public sealed class FakeModelRunner : IModelRunner
         }
 
         var outputs = await answer(inputs, cancellationToken).ConfigureAwait(false);
-        CheckOutputs(signature, outputs);
-        return outputs;
+        return CheckOutputs(signature, outputs);
     }
 
     /// <summary>The real runner's input checks (ModelRunner.Validate in the core), with its wording.</summary>
@@ -392,10 +395,12 @@ public sealed class FakeModelRunner : IModelRunner
         new(ModelName, $"{name}[{index}]", $"is {value}; non-finite values are rejected (set ModelOptions.NonFiniteValues = Allow to accept them)");
 
     /// <summary>
-    /// The real runner returns the declared outputs only: an answer that names another one, repeats one or gives a
-    /// declared one another element type is a mistake in the test's set-up.
+    /// The real runner returns every declared output, in the signature's order, each of its declared element type, rank
+    /// and fixed dimensions: an answer that names another one, repeats one, leaves one out or gives one another element
+    /// type or shape is a mistake in the test's set-up. The outputs are returned in the signature's order, as the real
+    /// runner's, whatever order the answer used.
     /// </summary>
-    private void CheckOutputs(ModelSignature signature, IReadOnlyList<NamedTensor>? outputs)
+    private List<NamedTensor> CheckOutputs(ModelSignature signature, IReadOnlyList<NamedTensor>? outputs)
     {
         var declared = string.Join(", ", signature.Outputs.Select(s => $"'{s.Name}' ({s})"));
         if (outputs is null)
@@ -422,7 +427,21 @@ public sealed class FakeModelRunner : IModelRunner
             {
                 throw new InvalidOperationException($"FakeModelRunner '{ModelName}': the answer returned output '{output.Name}' as {ModelElementTypes.Describe(output.ElementType)}; the signature declares {spec}.");
             }
+
+            if (output.Shape.Count != spec.Dimensions.Count || output.Shape.Where((d, i) => spec.Dimensions[i] >= 0 && d != spec.Dimensions[i]).Any())
+            {
+                throw new InvalidOperationException($"FakeModelRunner '{ModelName}': the answer returned output '{output.Name}' with shape {TensorSpec.DescribeShape(output.Shape)}; the signature declares {spec}.");
+            }
         }
+
+        var ordered = new List<NamedTensor>(signature.Outputs.Count);
+        foreach (var spec in signature.Outputs)
+        {
+            ordered.Add(outputs.FirstOrDefault(o => string.Equals(o.Name, spec.Name, StringComparison.Ordinal))
+                ?? throw new InvalidOperationException($"FakeModelRunner '{ModelName}': the answer did not return output '{spec.Name}' ({spec}); the real runner returns every declared output (outputs: {declared})."));
+        }
+
+        return ordered;
     }
 
     private FakeModelRunner Declare(List<TensorSpec> specs, string name, ModelElementType elementType, long[] dimensions, IReadOnlyList<string>? dimensionNames)

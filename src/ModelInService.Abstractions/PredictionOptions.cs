@@ -18,7 +18,12 @@ public sealed class PredictionOptions
     /// <summary>Gets the options every call without options uses.</summary>
     public static PredictionOptions Default { get; } = new();
 
-    /// <summary>Gets or sets a deadline shorter than the model's default (<c>BatchingOptions.DefaultTimeout</c>) for this call; null keeps the default.</summary>
+    /// <summary>
+    /// Gets or sets a deadline shorter than the model's default (<c>BatchingOptions.DefaultTimeout</c>) for this call; null
+    /// keeps the default. <see cref="TimeSpan.Zero"/> is a deadline already past (what is left of a caller's own budget):
+    /// the call fails with <see cref="ModelDeadlineExceededException"/> without running the model (a cached answer is
+    /// still returned).
+    /// </summary>
     public TimeSpan? Timeout { get; init; }
 
     /// <summary>Gets or sets the call's priority in the batcher's queue.</summary>

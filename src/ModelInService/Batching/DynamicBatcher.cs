@@ -127,6 +127,15 @@ internal sealed partial class DynamicBatcher<TInput, TOutput> : IModelBatcher
             timeout = requested; // a call may shorten the deadline, never lengthen it
         }
 
+        if (timeout == TimeSpan.Zero)
+        {
+            // A deadline already past (a caller passing on what is left of its own): answered at once, as the direct
+            // path does. Queued, it ran when a batch happened to start within the same clock tick (the first call after
+            // start-up failed, later ones were answered).
+            Statistics.Outcome(RequestOutcome.TimedOut);
+            return ValueTask.FromException<TOutput>(new ModelDeadlineExceededException(ModelName, $"Request to model '{ModelName}' exceeded its 0 ms deadline (already past when it arrived).", timeout));
+        }
+
         var priority = (int)options.Priority;
         if ((uint)priority >= Priorities)
         {

@@ -164,4 +164,47 @@ public class BatchingIntegrationTests
         Assert.Equal(TimeSpan.FromMilliseconds(50), ex.Timeout);
         runtime.Exit();
     }
+
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public async Task A_zero_deadline_fails_every_call_with_or_without_batching(bool batching)
+    {
+        // From the parity probe of the Testing fakes: with batching only the first call after start-up failed (its
+        // batch started a tick late), later ones were answered; the direct path always failed.
+        using var host = await TestModels.StartAsync(s =>
+        {
+            var model = s.AddModel<IrisInput, IrisOutput>(TestModels.IrisMlp);
+            if (batching)
+            {
+                model.UseBatching();
+            }
+        });
+        var predictor = host.Services.GetRequiredService<IPredictor<IrisInput, IrisOutput>>();
+        var zero = new PredictionOptions { Timeout = TimeSpan.Zero };
+
+        // Warm: the direct path's deadline timer fires on another thread, and a fast run answered first now and then.
+        for (var i = 0; i < 200; i++)
+        {
+            await predictor.PredictAsync(new IrisInput { Features = IrisSamples.Setosa });
+        }
+
+        var answered = 0;
+        for (var i = 0; i < 2_000; i++)
+        {
+            try
+            {
+                await predictor.PredictAsync(new IrisInput { Features = IrisSamples.Setosa }, zero);
+                answered++;
+            }
+            catch (ModelDeadlineExceededException ex)
+            {
+                Assert.Equal(TimeSpan.Zero, ex.Timeout);
+            }
+        }
+
+        Assert.Equal(0, answered);
+
+        Assert.Equal(0, (await predictor.PredictAsync(new IrisInput { Features = IrisSamples.Setosa })).Label);
+    }
 }

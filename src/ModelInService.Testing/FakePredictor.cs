@@ -25,8 +25,8 @@ namespace ModelInService.Testing;
 /// canceled token: a single call's task is canceled (<see cref="TaskCanceledException"/>), a batch fails with
 /// <see cref="OperationCanceledException"/>, checked before each input (and every 1,024 inputs while validating them).
 /// Null options or an out-of-range <see cref="PredictionOptions.Timeout"/> are thrown by the call itself, as by the
-/// real predictor. A <see cref="PredictionOptions.Timeout"/> is a deadline on the system clock, as the real
-/// predictor's: the answer function's token is canceled there and a call still unanswered fails with
+/// real predictor. A <see cref="PredictionOptions.Timeout"/> is a deadline on <see cref="TimeProvider"/> (the system
+/// clock unless set; a test's FakeTimeProvider, as the real predictor uses the host's): the answer function's token is canceled there and a call still unanswered fails with
 /// <see cref="ModelDeadlineExceededException"/> (<c>Request to model 'iris' exceeded its 50 ms deadline.</c>), an answer
 /// that ignores its token abandoned; a zero timeout fails before answering. Every call is recorded, failed or not. Thread-safe: configure and call it from any number of threads.
 /// </para>
@@ -69,6 +69,13 @@ public sealed class FakePredictor<TInput, TOutput> : IPredictor<TInput, TOutput>
 
     /// <inheritdoc/>
     public string ModelName { get; }
+
+    /// <summary>
+    /// Gets the clock of <see cref="PredictionOptions.Timeout"/> deadlines: <see cref="TimeProvider.System"/> unless set,
+    /// for example to the FakeTimeProvider a test registers for the real services too, so that advancing it fails a
+    /// call at its deadline without waiting.
+    /// </summary>
+    public TimeProvider TimeProvider { get; init; } = TimeProvider.System;
 
     /// <summary>Gets a copy of the calls so far, oldest first (a batch call is one entry).</summary>
     public IReadOnlyList<FakePredictorCall<TInput>> Calls
@@ -343,7 +350,12 @@ public sealed class FakePredictor<TInput, TOutput> : IPredictor<TInput, TOutput>
     /// </summary>
     private async ValueTask<TOutput> AnswerWithDeadlineAsync(TInput input, TimeSpan timeout, CancellationToken cancellationToken)
     {
-        using var deadline = new CancellationTokenSource(timeout);
+        if (timeout == TimeSpan.Zero)
+        {
+            throw DeadlineExceeded(timeout); // already past: as the real one, at once, whatever the clock
+        }
+
+        using var deadline = new CancellationTokenSource(timeout, TimeProvider);
         using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, deadline.Token);
         try
         {
@@ -355,9 +367,12 @@ public sealed class FakePredictor<TInput, TOutput> : IPredictor<TInput, TOutput>
         }
         catch (OperationCanceledException) when (deadline.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
         {
-            throw new ModelDeadlineExceededException(ModelName, $"Request to model '{ModelName}' exceeded its {timeout.TotalMilliseconds:0} ms deadline.", timeout);
+            throw DeadlineExceeded(timeout);
         }
     }
+
+    private ModelDeadlineExceededException DeadlineExceeded(TimeSpan timeout) =>
+        new(ModelName, string.Create(CultureInfo.InvariantCulture, $"Request to model '{ModelName}' exceeded its {timeout.TotalMilliseconds:0} ms deadline."), timeout);
 
     /// <summary>Takes up to <paramref name="count"/> queued entries as one block (a concurrent call cannot take any in between) and the answer function.</summary>
     private (Func<TInput, TOutput>[] Queued, Func<TInput, CancellationToken, ValueTask<TOutput>>? Answer) Take(int count)

@@ -29,6 +29,26 @@ public sealed class DeadlineParityTests(RealIris real)
     }
 
     [Fact]
+    public async Task A_deadline_follows_the_fakes_TimeProvider_as_the_real_one_follows_the_hosts()
+    {
+        var time = new Microsoft.Extensions.Time.Testing.FakeTimeProvider();
+        var options = new PredictionOptions { Timeout = TimeSpan.FromMilliseconds(50) };
+        var fake = new FakePredictor<IrisIn, IrisOut>(RealIris.Name) { TimeProvider = time }.AnswerWith(async (_, ct) =>
+        {
+            await Task.Delay(Timeout.InfiniteTimeSpan, ct);
+            return new IrisOut();
+        });
+
+        var call = fake.PredictAsync(Setosa, options).AsTask();
+        await Task.Delay(100); // real time passes: the fake clock's deadline does not
+        Assert.False(call.IsCompleted);
+        time.Advance(TimeSpan.FromMilliseconds(50));
+
+        var error = await Assert.ThrowsAsync<ModelDeadlineExceededException>(() => call.WaitAsync(TimeSpan.FromSeconds(10)));
+        Assert.Equal(TimeSpan.FromMilliseconds(50), error.Timeout);
+    }
+
+    [Fact]
     public async Task A_generous_timeout_answers_as_without_one()
     {
         var options = new PredictionOptions { Timeout = TimeSpan.FromMinutes(1) };

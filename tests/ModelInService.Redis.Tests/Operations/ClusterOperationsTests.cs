@@ -177,6 +177,16 @@ public sealed class ClusterOperationsTests(RedisFixture redis, ITestOutputHelper
         Assert.Equal("Reload", state.Desired.Operation);
     }
 
+    /// <summary>Publishes revision 7, a desired state naming a file this replica cannot read, and waits until <paramref name="replica"/> handled it.</summary>
+    private async Task PublishUnreadableRevision7Async(IDatabase db, Replica replica)
+    {
+        var missing = _versions.Path("not-here.onnx");
+        var json = $$"""{"Origin":"elsewhere","Operation":"Reload","IssuedAtMs":1,"ServingSha256":"0123456789abcdef","ServingFile":"{{missing}}","Pinned":false,"CandidateShare":0}""";
+        await db.HashSetAsync($"{{{_prefix}:iris}}:desired", [new("revision", 7), new("state", json)]);
+        await db.PublishAsync(RedisChannel.Literal(_prefix + ":ops"), $"7\nelsewhere\niris");
+        await Replica.WaitUntilAsync(() => replica.Operations.AppliedRevision("iris") == 7, Converge, "revision 7 handled");
+    }
+
     [SkippableFact]
     public async Task A_revision_that_cannot_be_loaded_or_is_malformed_is_reported_and_the_current_version_keeps_serving()
     {
@@ -186,12 +196,7 @@ public sealed class ClusterOperationsTests(RedisFixture redis, ITestOutputHelper
         await using var connection = await ConnectionMultiplexer.ConnectAsync(redis.Configuration!);
         var db = connection.GetDatabase();
 
-        // A desired state naming a file this replica cannot read.
-        var missing = _versions.Path("not-here.onnx");
-        var json = $$"""{"Origin":"elsewhere","Operation":"Reload","IssuedAtMs":1,"ServingSha256":"0123456789abcdef","ServingFile":"{{missing}}","Pinned":false,"CandidateShare":0}""";
-        await db.HashSetAsync($"{{{_prefix}:iris}}:desired", [new("revision", 7), new("state", json)]);
-        await db.PublishAsync(RedisChannel.Literal(_prefix + ":ops"), $"7\nelsewhere\niris");
-        await Replica.WaitUntilAsync(() => a.Operations.AppliedRevision("iris") == 7, Converge, "revision 7 handled");
+        await PublishUnreadableRevision7Async(db, a);
         Assert.Equal(v1, a.ServingSha);
         var health = await a.HealthAsync();
         Assert.Equal(HealthStatus.Degraded, health.Status);
@@ -216,11 +221,7 @@ public sealed class ClusterOperationsTests(RedisFixture redis, ITestOutputHelper
         var v1 = Sha(IrisVersions.V1);
         await using var connection = await ConnectionMultiplexer.ConnectAsync(redis.Configuration!);
         var db = connection.GetDatabase();
-        var missing = _versions.Path("not-here.onnx");
-        var json = $$"""{"Origin":"elsewhere","Operation":"Reload","IssuedAtMs":1,"ServingSha256":"0123456789abcdef","ServingFile":"{{missing}}","Pinned":false,"CandidateShare":0}""";
-        await db.HashSetAsync($"{{{_prefix}:iris}}:desired", [new("revision", 7), new("state", json)]);
-        await db.PublishAsync(RedisChannel.Literal(_prefix + ":ops"), $"7\nelsewhere\niris");
-        await Replica.WaitUntilAsync(() => a.Operations.AppliedRevision("iris") == 7, Converge, "revision 7 handled");
+        await PublishUnreadableRevision7Async(db, a);
         Assert.Equal(HealthStatus.Degraded, (await a.HealthAsync()).Status);
 
         // The failed revision is gone with Redis's data: the replica was Degraded for good before (its error kept, no

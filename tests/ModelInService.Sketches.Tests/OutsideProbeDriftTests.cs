@@ -316,7 +316,7 @@ public sealed class OutsideProbeDriftTests(ITestOutputHelper output)
     [InlineData(100)]
     [InlineData(1_000)]
     [InlineData(5_000)]
-    public void HighCardinality_SameDistribution_Report(int distinct)
+    public void HighCardinality_SameDistribution_IsExactWithinTheSketchsCapacity_AndHasAnOtherBinBeyond(int distinct)
     {
         var r = new Random(9);
         var a = new CategoricalSketch();
@@ -333,5 +333,22 @@ public sealed class OutsideProbeDriftTests(ITestOutputHelper output)
 
         var d = DriftMetrics.CompareCategorical(a, b);
         output.WriteLine($"{distinct} categories: exact {a.IsExact}/{b.IsExact} LInf {d.LInfinity.Value:G4} [{d.LInfinity.LowerBound:G4}, {d.LInfinity.UpperBound:G4}] unseen {d.UnseenFraction:G4} ({d.UnseenCategories.Count}) PSI {d.PopulationStabilityIndex.Value:G4} other bin {d.HasOtherBin}");
+
+        if (distinct <= 256)
+        {
+            // Within capacity: exact on both sides, every category of the window known, the distance at noise level.
+            Assert.True(a.IsExact && b.IsExact);
+            Assert.False(d.HasOtherBin);
+            Assert.Equal(0, d.UnseenFraction);
+            Assert.InRange(d.LInfinity.Value, 0, 0.05);
+        }
+        else
+        {
+            // Beyond it the reference is no longer exact (so the monitor's unseen rule is not judged, 67d26ce) and the
+            // untracked mass goes to an "other" bin: a same-distribution window reads a large L-inf (0.22 at 1,000).
+            Assert.False(a.IsExact);
+            Assert.True(d.HasOtherBin);
+            Assert.True(d.UnseenFraction > 0);
+        }
     }
 }
